@@ -1,0 +1,66 @@
+"""Input images: dtype handling and the bounded working encoding the networks see.
+
+The networks end in a sigmoid, so they work on values in [0, 1]. Integer images are
+already there. Float images may be scene-linear with highlights far above 1 (EXR
+plates): these go through a soft knee that is the identity up to :data:`KNEE` and
+compresses [KNEE, ∞) smoothly into [KNEE, 1). The same fixed curve is used for every
+frame (never a per-frame normalisation, which would flicker across a shot), and its
+exact inverse brings the foreground back to the caller's encoding. Negative float
+values (out-of-gamut colour) are clamped to 0 for the networks; known pixels are
+returned from the caller's own image, so they keep their exact values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .trimap import to_unit_float
+
+#: Values up to here pass through unchanged; above it they are compressed towards 1.
+KNEE = 0.8
+
+
+def encode(linear: np.ndarray) -> np.ndarray:
+    """Map float values in [0, ∞) to the working range [0, 1) (identity below KNEE)."""
+    x = np.maximum(linear, 0.0).astype(np.float32, copy=False)
+    span = 1.0 - KNEE
+    over = np.maximum(x - KNEE, 0.0)
+    compressed = KNEE + span * (1.0 - np.exp(-over / span))
+    return np.where(x <= KNEE, x, compressed).astype(np.float32)
+
+
+def decode(working: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`encode` for values in [0, 1)."""
+    y = np.clip(working, 0.0, 1.0 - 1e-6).astype(np.float32, copy=False)
+    span = 1.0 - KNEE
+    over = -span * np.log1p(-(np.maximum(y - KNEE, 0.0)) / span)
+    return np.where(y <= KNEE, y, KNEE + over).astype(np.float32)
+
+
+def prepare_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Validate an input image and return (caller_rgb, working_rgb, is_float).
+
+    Args:
+        image: H×W×3 or H×W×4 (alpha ignored); float32/float64, uint8 or uint16.
+
+    Returns:
+        caller_rgb: float32 H×W×3 in the caller's encoding (integers scaled to 0–1).
+        working_rgb: float32 H×W×3 in [0, 1], what the networks fit.
+        is_float: whether the input was float (and so went through the knee).
+
+    Raises:
+        ValueError: empty image, wrong shape or dtype, NaN/Inf values.
+    """
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise ValueError(f"image: expected H×W×3 or H×W×4, got shape {tuple(img.shape)}")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f"image: empty image of shape {tuple(img.shape)}")
+    is_float = bool(np.issubdtype(img.dtype, np.floating))
+    rgb = to_unit_float(img[..., :3], "image")
+    if not np.all(np.isfinite(rgb)):
+        bad = int(np.count_nonzero(~np.isfinite(rgb).all(axis=2)))
+        raise ValueError(f"image: {bad} pixel(s) contain NaN or Inf; clean the plate (e.g. a NaN-fix node) first")
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    working = encode(rgb) if is_float else rgb
+    return rgb, working, is_float

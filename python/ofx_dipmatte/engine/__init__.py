@@ -1,0 +1,7 @@
+"""The matting engine: DIP nets, the six losses, one solve, and clip sessions."""
+
+from .clip import ClipSession, MatteResult, MatteStats, matte
+from .presets import PRESETS, Preset
+from .solver import Cancelled
+
+__all__ = ["ClipSession", "MatteResult", "MatteStats", "matte", "PRESETS", "Preset", "Cancelled"]

@@ -1,0 +1,293 @@
+"""ClipSession: solving the frames of one clip, each warm-started from the nearest
+solved frame, and :func:`matte` for a single still."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..encoding import decode, prepare_image
+from ..trimap import snap_trimap
+from .closed_form import closed_form_alpha
+from .device import resolve_device
+from .presets import Preset, resolve_preset
+from .region import Window, canvas_shape, pad_to_canvas, solve_window
+from .solver import Nets, ProgressCallback, WindowInputs, fit
+
+
+@dataclass
+class MatteStats:
+    """What one solve did.
+
+    Attributes:
+        iterations: optimisation steps taken (0 when nothing was solved).
+        seconds: wall time of the whole call.
+        losses: final value of each of the six terms (and ``prior`` when used) and ``total``.
+        stop_reason: "threshold", "max_iterations" or "no_unknown" (trimap had no unknown pixels).
+        warm_start_from: the frame whose weights this solve started from, or None (cold).
+        window: (x, y, width, height) of the solve region in pixels.
+        device: where it ran.
+        warnings: notes about the input (e.g. a trimap without foreground).
+    """
+
+    iterations: int = 0
+    seconds: float = 0.0
+    losses: dict[str, float] = field(default_factory=dict)
+    stop_reason: str = "no_unknown"
+    warm_start_from: float | None = None
+    window: tuple[int, int, int, int] | None = None
+    device: str = "cpu"
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MatteResult:
+    """Outputs of one frame.
+
+    Attributes:
+        alpha: float32 H×W in [0, 1]; equal to the trimap wherever the trimap is known.
+        foreground: float32 H×W×3 straight (not premultiplied) colour, in the input's
+            encoding (0–1 for integer images; scene-linear for float). The image itself
+            wherever the trimap is known (outside the unknown band the foreground is
+            only meaningful where alpha > 0).
+        background: float32 H×W×3, the clean plate the B net inpaints behind the
+            foreground; the image itself wherever the trimap is known background.
+        stats: see :class:`MatteStats`.
+    """
+
+    alpha: np.ndarray
+    foreground: np.ndarray
+    background: np.ndarray
+    stats: MatteStats
+
+
+def _validate(image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
+    caller_rgb, working, is_float = prepare_image(image)
+    tri = snap_trimap(trimap)
+    if tri.shape != caller_rgb.shape[:2]:
+        raise ValueError(
+            f"trimap: size {tri.shape[1]}×{tri.shape[0]} does not match the image's "
+            f"{caller_rgb.shape[1]}×{caller_rgb.shape[0]}; render both at the same resolution"
+        )
+    return caller_rgb, working, is_float, tri
+
+
+class ClipSession:
+    """Mattes the frames of one clip, carrying network weights from frame to frame.
+
+    The first frame solved starts from random weights (cold) and runs to the preset's
+    ``max_iterations``. Every later frame starts from the weights of the solved frame
+    nearest in time (so out-of-order requests also warm-start) and stops once the
+    loss falls under the threshold — about an order of magnitude cheaper. The noise
+    inputs are fixed per clip (drawn from ``seed`` at the frame size), so a pixel sees
+    the same input in every frame. At most ``max_states`` frames' weights are kept; the
+    ones farthest from the latest frame are dropped first, so memory stays bounded on
+    long clips. Adam's state is not carried (each frame starts a fresh optimiser).
+
+    Thread-safe: one solve at a time per session.
+
+    Args:
+        preset: "draft", "balanced", "paper", or a :class:`Preset`.
+        device: "auto" (CUDA if available, else CPU), "cpu" or "cuda".
+        seed: seeds the weights and noise; same seed, same result (on CPU).
+        max_states: how many solved frames' weights to keep for warm starts.
+    """
+
+    def __init__(self, preset: "str | Preset" = "balanced", device: "str | torch.device" = "auto",
+                 seed: int = 0, max_states: int = 16):
+        self.config = resolve_preset(preset)
+        if self.config.max_iterations < 1 or self.config.warm_max_iterations < 1:
+            raise ValueError("preset: max_iterations and warm_max_iterations must be at least 1")
+        if max_states < 1:
+            raise ValueError("max_states: must be at least 1")
+        self.device = resolve_device(device)
+        self.seed = int(seed)
+        self.max_states = max_states
+        self._states: OrderedDict[float, list[dict[str, torch.Tensor]]] = OrderedDict()
+        self._cold_loss: float | None = None
+        self._noise: dict[str, torch.Tensor] = {}
+        self._noise_canvas: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def solved_frames(self) -> list[float]:
+        """Frames whose weights are kept for warm starts, oldest first."""
+        return list(self._states)
+
+    def reset(self) -> None:
+        """Forget every solved frame: the next frame starts cold."""
+        with self._lock:
+            self._states.clear()
+            self._cold_loss = None
+
+    def matte(self, frame: float, image: np.ndarray, trimap: np.ndarray,
+              progress: ProgressCallback | None = None) -> MatteResult:
+        """Solve one frame. See :func:`ofx_dipmatte.matte` for inputs and outputs.
+
+        Args:
+            frame: the frame's time (int or float), used to find the nearest solved frame.
+        """
+        start = time.perf_counter()
+        caller_rgb, working, is_float, tri = _validate(image, trimap)
+        stats = MatteStats(device=str(self.device))
+        unknown = tri == 0.5
+        if not unknown.any():
+            stats.seconds = time.perf_counter() - start
+            return MatteResult(tri.copy(), caller_rgb.copy(), caller_rgb.copy(), stats)
+        if not (tri == 1.0).any():
+            stats.warnings.append("trimap has no known foreground: F is constrained only by the compositing equation")
+        if not (tri == 0.0).any():
+            stats.warnings.append("trimap has no known background: B is constrained only by the compositing equation")
+        with self._lock:
+            return self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress)
+
+    def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress) -> MatteResult:
+        cfg = self.config
+        h, w = tri.shape
+        scale = cfg.fb_scale
+        unit = (2 ** cfg.levels) * scale
+        canvas = canvas_shape(h, w, unit)
+        window = solve_window(tri == 0.5, canvas, cfg.margin, unit, scale)
+        stats.window = (window.x0, window.y0, window.width, window.height)
+        rows, cols = window.slices
+
+        image_c = pad_to_canvas(working, canvas, "reflect")[rows, cols]
+        tri_c = pad_to_canvas(tri, canvas, "constant")[rows, cols]
+        valid = np.zeros(canvas, dtype=bool)
+        valid[:h, :w] = True
+        valid = valid[rows, cols]
+        prior = None
+        if cfg.alpha_prior == "closed_form":
+            prior = closed_form_alpha(image_c, np.where(valid, tri_c, 0.0).astype(np.float32))
+        elif cfg.alpha_prior != "none":
+            raise ValueError(f"preset: unknown alpha_prior {cfg.alpha_prior!r}; use 'none' or 'closed_form'")
+        noise = self._noise_for(canvas)
+        small = (slice(window.y0 // scale, (window.y0 + window.height) // scale),
+                 slice(window.x0 // scale, (window.x0 + window.width) // scale))
+        inputs = WindowInputs(
+            image=image_c, trimap=tri_c, valid=valid, prior=prior,
+            noise_image_alpha=noise["image_alpha"][..., rows, cols],
+            noise_fg=noise["fg"][..., small[0], small[1]],
+            noise_bg=noise["bg"][..., small[0], small[1]],
+        )
+
+        nets = Nets.build(cfg, self.seed)
+        source = self._nearest_solved(frame)
+        if source is None:
+            result = fit(nets, inputs, cfg, self.device, cfg.max_iterations, cfg.loss_threshold, progress=progress)
+            if self._cold_loss is None:
+                self._cold_loss = result.losses["total"]
+        else:
+            nets.load(self._states[source])
+            threshold = cfg.loss_threshold
+            if threshold is None:
+                threshold = cfg.warm_threshold_ratio * self._cold_loss
+            result = fit(nets, inputs, cfg, self.device, cfg.warm_max_iterations, threshold, progress=progress)
+        self._remember(frame, nets.state())
+
+        stats.iterations = result.iterations
+        stats.losses = result.losses
+        stats.stop_reason = result.stop_reason
+        stats.warm_start_from = source
+        alpha, fg, bg = _assemble(caller_rgb, tri, window, result, is_float)
+        stats.seconds = time.perf_counter() - start
+        return MatteResult(alpha, fg, bg, stats)
+
+    def _noise_for(self, canvas: tuple[int, int]) -> dict[str, torch.Tensor]:
+        """The clip's fixed noise inputs, drawn once per canvas size from the seed."""
+        if self._noise_canvas != canvas:
+            cfg = self.config
+            gen = torch.Generator().manual_seed(self.seed)
+            small = (canvas[0] // cfg.fb_scale, canvas[1] // cfg.fb_scale)
+            # DIP's input: uniform noise scaled by 1/10.
+            self._noise = {
+                "image_alpha": torch.rand((1, cfg.noise_channels, *canvas), generator=gen) * 0.1,
+                "fg": torch.rand((1, cfg.noise_channels, *small), generator=gen) * 0.1,
+                "bg": torch.rand((1, cfg.noise_channels, *small), generator=gen) * 0.1,
+            }
+            self._noise_canvas = canvas
+        return self._noise
+
+    def _nearest_solved(self, frame: float) -> float | None:
+        if not self._states:
+            return None
+        return min(self._states, key=lambda f: (abs(f - frame), f))
+
+    def _remember(self, frame: float, state: list[dict[str, torch.Tensor]]) -> None:
+        self._states.pop(frame, None)
+        self._states[frame] = state
+        while len(self._states) > self.max_states:
+            farthest = max(self._states, key=lambda f: abs(f - frame))
+            del self._states[farthest]
+
+
+def _assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, is_float: bool):
+    """Paste the window's solution into full frames; known pixels stay exact."""
+    h, w = tri.shape
+    rows = slice(window.y0, min(window.y0 + window.height, h))
+    cols = slice(window.x0, min(window.x0 + window.width, w))
+    crop_h, crop_w = rows.stop - rows.start, cols.stop - cols.start
+
+    alpha = tri.copy()
+    band = tri[rows, cols] == 0.5
+    alpha[rows, cols][band] = np.clip(result.alpha[:crop_h, :crop_w][band], 0.0, 1.0)
+
+    def paste(solved: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        out = caller_rgb.copy()
+        solved = solved[:crop_h, :crop_w]
+        solved = decode(solved) if is_float else np.clip(solved, 0.0, 1.0)
+        region = out[rows, cols]
+        region[~keep[rows, cols]] = solved[~keep[rows, cols]]
+        return out
+
+    fg = paste(result.fg, tri == 1.0)
+    bg = paste(result.bg, tri == 0.0)
+    return alpha, fg.astype(np.float32), bg.astype(np.float32)
+
+
+def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balanced",
+          device: "str | torch.device" = "auto", seed: int = 0,
+          progress: ProgressCallback | None = None) -> MatteResult:
+    """Extract alpha, foreground and background from one image and its trimap.
+
+    Args:
+        image: H×W×3 or H×W×4 (alpha ignored). uint8 / uint16 are display-referred
+            0–1 after scaling. Float is taken as scene-linear and may exceed 1: values
+            up to 0.8 are used as they are, values above go through a smooth knee into
+            [0.8, 1) for the networks (:mod:`ofx_dipmatte.encoding`), and the foreground
+            and background come back through its exact inverse, in the caller's encoding.
+        trimap: H×W (or H×W×C, first channel): 0 background, 0.5 unknown, 1 foreground
+            as float, or 0 / 128 / 255 as uint8 (0 / 32768 / 65535 as uint16). Values within
+            0.02 of 0 or 1 snap to it, everything else is unknown.
+        preset: "draft", "balanced" (default), "paper", or a :class:`Preset`.
+        device: "auto" (CUDA when available), "cpu" or "cuda".
+        seed: seeds weights and noise: same seed and input, same result on CPU.
+        progress: called as ``progress(iteration, total, losses)`` after every step;
+            returning False cancels the solve with :class:`Cancelled`.
+
+    Returns:
+        :class:`MatteResult` with ``alpha``, ``foreground``, ``background``, ``stats``.
+        A trimap with no unknown pixels is returned as alpha without solving
+        (``stats.stop_reason == "no_unknown"``). A trimap with no foreground (or no
+        background) is solved all the same, with a note in ``stats.warnings``: F (or B)
+        is then held only by the compositing equation.
+
+    Raises:
+        ValueError: empty image, wrong shapes or dtypes, image/trimap size mismatch,
+            NaN or Inf values, unknown preset or device.
+        Cancelled: ``progress`` returned False.
+
+    Example:
+        >>> import numpy as np, ofx_dipmatte
+        >>> image = np.random.rand(64, 64, 3).astype(np.float32)
+        >>> trimap = np.zeros((64, 64), np.float32); trimap[16:48, 16:48] = 0.5; trimap[24:40, 24:40] = 1
+        >>> res = ofx_dipmatte.matte(image, trimap, preset="draft")
+        >>> res.alpha.shape, res.foreground.shape
+        ((64, 64), (64, 64, 3))
+    """
+    return ClipSession(preset=preset, device=device, seed=seed).matte(0, image, trimap, progress=progress)

@@ -1,0 +1,51 @@
+"""Choosing the torch device, and using every core we are given on the CPU."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+_threads_set = False
+
+
+def available_cores() -> int:
+    """Cores this process may run on (respects taskset/cgroups affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def use_all_cores() -> None:
+    """Set torch's intra-op threads to the available cores, once, unless the user chose
+    (OMP_NUM_THREADS or an earlier torch.set_num_threads call we should not override)."""
+    global _threads_set
+    if _threads_set or "OMP_NUM_THREADS" in os.environ:
+        return
+    torch.set_num_threads(available_cores())
+    _threads_set = True
+
+
+def resolve_device(device: "str | torch.device") -> torch.device:
+    """"auto" → CUDA when available, else CPU; "cpu" and "cuda[:N]" as given.
+
+    Raises:
+        ValueError: an unknown name, or CUDA asked for where torch has none.
+    """
+    if isinstance(device, torch.device):
+        chosen = device
+    elif device == "auto":
+        chosen = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            chosen = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"device: unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from exc
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device: CUDA was requested but this torch build sees no GPU; use device='auto' or 'cpu'")
+    if chosen.type not in ("cpu", "cuda"):
+        raise ValueError(f"device: {chosen.type!r} is not supported; use 'auto', 'cpu' or 'cuda'")
+    if chosen.type == "cpu":
+        use_all_cores()
+    return chosen

@@ -1,0 +1,67 @@
+"""Where to solve: the unknown band's bounding box plus context, on a padded canvas.
+
+The U-Nets need sizes that are multiples of ``2 ** levels`` (times ``fb_scale`` for the
+low-resolution F/B nets). The frame is padded (reflected) up to such a multiple — the
+canvas — and the solve runs on a window of the canvas around the unknown band.
+Pixels outside the window are known, and come straight from the trimap and image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """A solve window in canvas coordinates: rows y0:y0+height, columns x0:x0+width."""
+
+    y0: int
+    x0: int
+    height: int
+    width: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y0 + self.height), slice(self.x0, self.x0 + self.width)
+
+
+def round_up(value: int, unit: int) -> int:
+    return -(-value // unit) * unit
+
+
+def canvas_shape(height: int, width: int, unit: int) -> tuple[int, int]:
+    """The padded frame size: each side rounded up to a multiple of ``unit``."""
+    return round_up(height, unit), round_up(width, unit)
+
+
+def pad_to_canvas(array: np.ndarray, canvas: tuple[int, int], mode: str) -> np.ndarray:
+    """Pad an H×W(×C) array at the bottom/right to the canvas size."""
+    pad_h = canvas[0] - array.shape[0]
+    pad_w = canvas[1] - array.shape[1]
+    pads = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (array.ndim - 2)
+    if mode == "reflect" and (pad_h >= array.shape[0] or pad_w >= array.shape[1]):
+        mode = "symmetric" if pad_h <= array.shape[0] and pad_w <= array.shape[1] else "edge"
+    if mode == "constant":
+        return np.pad(array, pads, mode="constant")
+    return np.pad(array, pads, mode=mode)
+
+
+def _axis_window(lo: int, hi: int, margin: int, size_unit: int, origin_unit: int, limit: int) -> tuple[int, int]:
+    lo = max(lo - margin, 0) // origin_unit * origin_unit
+    hi = min(hi + margin, limit)
+    size = min(round_up(hi - lo, size_unit), limit)
+    lo = min(lo, limit - size)
+    return lo, size
+
+
+def solve_window(unknown: np.ndarray, canvas: tuple[int, int], margin: int, size_unit: int, origin_unit: int) -> Window:
+    """Bounding box of ``unknown`` (H×W bool, frame-sized) grown by ``margin`` pixels,
+    its origin on a multiple of ``origin_unit`` and its size a multiple of ``size_unit``,
+    inside the canvas (whose sides are multiples of ``size_unit``)."""
+    rows = np.flatnonzero(unknown.any(axis=1))
+    cols = np.flatnonzero(unknown.any(axis=0))
+    y0, h = _axis_window(int(rows[0]), int(rows[-1]) + 1, margin, size_unit, origin_unit, canvas[0])
+    x0, w = _axis_window(int(cols[0]), int(cols[-1]) + 1, margin, size_unit, origin_unit, canvas[1])
+    return Window(y0, x0, h, w)

@@ -1,0 +1,218 @@
+"""One solve: fit the three DIP nets to one window of one frame.
+
+Inputs are numpy arrays of the window (working-encoded image, snapped trimap, valid
+mask) and the fixed noise crops; outputs are numpy arrays of α̂, F̂, B̂ for the window
+and the final loss terms. Warm start is the caller passing nets that already hold a
+previous frame's weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import losses as L
+from .nets import SkipNet
+from .presets import Preset
+
+#: progress(iteration, total or None, losses) → False to cancel.
+ProgressCallback = Callable[[int, Optional[int], dict], Optional[bool]]
+
+LOSS_NAMES = ("image", "alpha", "fg", "bg", "comp", "excl")
+
+
+class Cancelled(RuntimeError):
+    """The progress callback (or a host abort) asked the solve to stop."""
+
+
+@dataclass
+class Nets:
+    """The three networks of one clip."""
+
+    image_alpha: SkipNet
+    fg: SkipNet
+    bg: SkipNet
+
+    @classmethod
+    def build(cls, cfg: Preset, seed: int) -> "Nets":
+        """Fresh nets from ``seed``. With an alpha prior, the alpha head starts at exactly
+        0.5 (zero weights), so the first alpha is the prior itself."""
+        # Fork the global RNG so that building nets neither depends on nor disturbs the
+        # caller's torch random state: the same seed gives the same weights anywhere.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            image_alpha = SkipNet(cfg.noise_channels, {"image": 3, "alpha": 1}, cfg.width, cfg.skip, cfg.levels)
+            fg = SkipNet(cfg.noise_channels, {"rgb": 3}, cfg.fb_width, cfg.skip, cfg.levels)
+            bg = SkipNet(cfg.noise_channels, {"rgb": 3}, cfg.fb_width, cfg.skip, cfg.levels)
+        if cfg.alpha_prior != "none":
+            torch.nn.init.zeros_(image_alpha.heads["alpha"].weight)
+            torch.nn.init.zeros_(image_alpha.heads["alpha"].bias)
+        return cls(image_alpha, fg, bg)
+
+    def modules(self) -> tuple[SkipNet, SkipNet, SkipNet]:
+        return self.image_alpha, self.fg, self.bg
+
+    def state(self) -> list[dict[str, torch.Tensor]]:
+        """A CPU copy of all weights (what warm start carries between frames)."""
+        return [{k: v.detach().to("cpu", copy=True) for k, v in m.state_dict().items()} for m in self.modules()]
+
+    def load(self, state: list[dict[str, torch.Tensor]]) -> None:
+        for module, sd in zip(self.modules(), state):
+            module.load_state_dict(sd)
+
+    def to(self, device: torch.device, channels_last: bool) -> None:
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        for m in self.modules():
+            m.to(device=device, memory_format=fmt)
+            m.train()  # DIP keeps BatchNorm in batch-statistics mode throughout
+
+
+@dataclass
+class WindowInputs:
+    """Numpy inputs of one solve window (h×w)."""
+
+    image: np.ndarray  # h×w×3 float32, working encoding
+    trimap: np.ndarray  # h×w float32, 0 / 0.5 / 1
+    valid: np.ndarray  # h×w bool: inside the real frame (not canvas padding)
+    noise_image_alpha: torch.Tensor  # 1×C×h×w
+    noise_fg: torch.Tensor  # 1×C×(h/fb_scale)×(w/fb_scale)
+    noise_bg: torch.Tensor
+    prior: np.ndarray | None = None  # h×w float32 alpha prior, or None
+
+
+@dataclass
+class FitResult:
+    alpha: np.ndarray  # h×w
+    fg: np.ndarray  # h×w×3, working encoding
+    bg: np.ndarray  # h×w×3
+    losses: dict[str, float]
+    iterations: int
+    stop_reason: str  # "threshold" | "max_iterations"
+    seconds: float
+    loss_history: list[float] = field(default_factory=list)
+
+
+def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    t = t.permute(2, 0, 1) if t.ndim == 3 else t[None]
+    return t[None].to(device)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def _to_numpy(t: torch.Tensor) -> np.ndarray:
+    a = t.detach().float().cpu()[0].numpy()
+    return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
+
+
+class _Problem:
+    """The window's targets and masks as tensors, and the forward pass + loss."""
+
+    def __init__(self, nets: Nets, inputs: WindowInputs, cfg: Preset, device: torch.device):
+        self.nets, self.cfg, self.device = nets, cfg, device
+        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.noise = [n.to(device).contiguous(memory_format=fmt) for n in
+                      (inputs.noise_image_alpha, inputs.noise_fg, inputs.noise_bg)]
+        self.image = _to_tensor(inputs.image, device)
+        trimap = _to_tensor(inputs.trimap, device)
+        valid = _to_tensor(inputs.valid.astype(np.float32), device)
+        self.trimap = trimap
+        self.fg_mask = (trimap == 1.0).float() * valid
+        self.bg_mask = (trimap == 0.0).float() * valid
+        self.known = self.fg_mask + self.bg_mask
+        self.unknown = (trimap == 0.5).float() * valid
+        self.valid = valid
+        self.prior = _to_tensor(inputs.prior, device) if inputs.prior is not None else None
+        # The alpha head predicts a correction to the prior in logit space.
+        self.prior_logit = None if self.prior is None else torch.logit(self.prior.clamp(1e-3, 1 - 1e-3))
+        self.size = tuple(self.image.shape[-2:])
+
+    def forward(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        with _autocast(self.device, self.cfg.bf16):
+            out = self.nets.image_alpha(self.noise[0])
+            fg = self.nets.fg(self.noise[1])["rgb"]
+            bg = self.nets.bg(self.noise[2])["rgb"]
+        if self.cfg.fb_scale > 1:
+            # Low-resolution F/B: smooth in the band, so alpha must carry the detail.
+            fg = F.interpolate(fg, size=self.size, mode="bilinear", align_corners=False)
+            bg = F.interpolate(bg, size=self.size, mode="bilinear", align_corners=False)
+        alpha = out["alpha"].float()
+        if self.prior_logit is not None:
+            alpha = torch.sigmoid(self.prior_logit + torch.logit(alpha, eps=1e-6))
+        return out["image"].float(), alpha, fg.float(), bg.float()
+
+    def losses(self, image_hat, alpha, fg, bg) -> dict[str, torch.Tensor]:
+        region = self.unknown if self.cfg.exclusion_region == "unknown" else None
+        terms = {
+            "image": L.reconstruction_loss(image_hat, self.image),
+            "alpha": L.alpha_trimap_loss(alpha, self.trimap, self.known),
+            "fg": L.foreground_loss(fg, self.image, self.fg_mask),
+            "bg": L.background_loss(bg, self.image, self.bg_mask),
+            "comp": L.compositing_loss(alpha, fg, bg, self.image, self.unknown),
+            "excl": L.exclusion_loss(fg, bg, region=region),
+        }
+        if self.prior is not None and self.cfg.weights.get("prior", 0.0) > 0:
+            terms["prior"] = L.masked_mse(alpha, self.prior, self.unknown)
+        return terms
+
+    def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        w = self.cfg.weights
+        return sum(w.get(name, 1.0) * value for name, value in terms.items())
+
+
+def fit(
+    nets: Nets,
+    inputs: WindowInputs,
+    cfg: Preset,
+    device: torch.device,
+    max_iterations: int,
+    threshold: float | None,
+    progress: ProgressCallback | None = None,
+) -> FitResult:
+    """Optimise the nets on one window. Stops when the total loss falls under
+    ``threshold`` (after ``cfg.min_iterations``) or at ``max_iterations``.
+
+    Raises:
+        Cancelled: ``progress`` returned False.
+    """
+    start = time.perf_counter()
+    nets.to(device, cfg.channels_last)
+    problem = _Problem(nets, inputs, cfg, device)
+    params = [p for m in nets.modules() for p in m.parameters()]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    history: list[float] = []
+    stop_reason = "max_iterations"
+    iteration = 0
+    for iteration in range(1, max_iterations + 1):
+        opt.zero_grad(set_to_none=True)
+        image_hat, alpha, fg, bg = problem.forward()
+        terms = problem.losses(image_hat, alpha, fg, bg)
+        total = problem.total(terms)
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"loss became {total.item()} at iteration {iteration}; try bf16=False or a lower lr")
+        total.backward()
+        opt.step()
+        values = {k: float(v.detach()) for k, v in terms.items()}
+        values["total"] = float(total.detach())
+        history.append(values["total"])
+        if progress is not None and progress(iteration, max_iterations, values) is False:
+            raise Cancelled(f"solve cancelled at iteration {iteration}")
+        if threshold is not None and iteration >= cfg.min_iterations and values["total"] <= threshold:
+            stop_reason = "threshold"
+            break
+    # The outputs of the last forward pass are the ones the reported losses describe.
+    return FitResult(
+        alpha=_to_numpy(alpha), fg=_to_numpy(fg), bg=_to_numpy(bg), losses=values,
+        iterations=iteration, stop_reason=stop_reason, seconds=time.perf_counter() - start,
+        loss_history=history,
+    )
