@@ -24,17 +24,17 @@ def encode(linear: np.ndarray) -> np.ndarray:
     """Map float values in [0, ∞) to the working range [0, 1) (identity below KNEE)."""
     x = np.maximum(linear, 0.0).astype(np.float32, copy=False)
     span = 1.0 - KNEE
-    over = np.maximum(x - KNEE, 0.0)
-    compressed = KNEE + span * (1.0 - np.exp(-over / span))
+    t = np.maximum(x - KNEE, 0.0) / span
+    compressed = KNEE + span * t / (1.0 + t)  # Reinhard-style: slope 1 at the knee
     return np.where(x <= KNEE, x, compressed).astype(np.float32)
 
 
 def decode(working: np.ndarray) -> np.ndarray:
     """Inverse of :func:`encode` for values in [0, 1)."""
-    y = np.clip(working, 0.0, 1.0 - 1e-6).astype(np.float32, copy=False)
+    y = np.clip(working, 0.0, 1.0 - 1e-7).astype(np.float32, copy=False)
     span = 1.0 - KNEE
-    over = -span * np.log1p(-(np.maximum(y - KNEE, 0.0)) / span)
-    return np.where(y <= KNEE, y, KNEE + over).astype(np.float32)
+    u = np.maximum(y - KNEE, 0.0) / span
+    return np.where(y <= KNEE, y, KNEE + span * u / (1.0 - u)).astype(np.float32)
 
 
 def prepare_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -87,7 +87,7 @@ class ClipSession:
     inputs are fixed per clip (drawn from ``seed`` at the frame size), so a pixel sees
     the same input in every frame. At most ``max_states`` frames' weights are kept; the
     ones farthest from the latest frame are dropped first, so memory stays bounded on
-    long clips. Adam's state is not carried (each frame starts a fresh optimiser).
+    long clips. Adam's moments are carried with the weights.
 
     Thread-safe: one solve at a time per session.
 
@@ -108,7 +108,7 @@ class ClipSession:
         self.device = resolve_device(device)
         self.seed = int(seed)
         self.max_states = max_states
-        self._states: OrderedDict[float, list[dict[str, torch.Tensor]]] = OrderedDict()
+        self._states: OrderedDict[float, tuple[list, dict]] = OrderedDict()  # frame → (weights, Adam)
         self._cold_loss: float | None = None
         self._noise: dict[str, torch.Tensor] = {}
         self._noise_canvas: tuple[int, int] | None = None
@@ -183,12 +183,14 @@ class ClipSession:
             if self._cold_loss is None:
                 self._cold_loss = result.losses["total"]
         else:
-            nets.load(self._states[source])
+            weights, adam = self._states[source]
+            nets.load(weights)
             threshold = cfg.loss_threshold
             if threshold is None:
                 threshold = cfg.warm_threshold_ratio * self._cold_loss
-            result = fit(nets, inputs, cfg, self.device, cfg.warm_max_iterations, threshold, progress=progress)
-        self._remember(frame, nets.state())
+            result = fit(nets, inputs, cfg, self.device, cfg.warm_max_iterations, threshold,
+                         progress=progress, optimizer_state=adam)
+        self._remember(frame, (nets.state(), result.optimizer_state))
 
         stats.iterations = result.iterations
         stats.losses = result.losses
@@ -218,7 +220,7 @@ class ClipSession:
             return None
         return min(self._states, key=lambda f: (abs(f - frame), f))
 
-    def _remember(self, frame: float, state: list[dict[str, torch.Tensor]]) -> None:
+    def _remember(self, frame: float, state: tuple[list, dict]) -> None:
         self._states.pop(frame, None)
         self._states[frame] = state
         while len(self._states) > self.max_states:

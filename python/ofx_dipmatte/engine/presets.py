@@ -59,7 +59,7 @@ class Preset:
     max_iterations: int = 300
     warm_max_iterations: int = 100
     loss_threshold: float | None = None
-    warm_threshold_ratio: float = 1.05
+    warm_threshold_ratio: float = 1.25
     min_iterations: int = 5
     weights: dict[str, float] = field(
         default_factory=lambda: {"image": 1.0, "alpha": 1.0, "fg": 1.0, "bg": 1.0, "comp": 1.0, "excl": 1.0, "prior": 0.0}

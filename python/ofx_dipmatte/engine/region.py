@@ -32,8 +32,10 @@ def round_up(value: int, unit: int) -> int:
 
 
 def canvas_shape(height: int, width: int, unit: int) -> tuple[int, int]:
-    """The padded frame size: each side rounded up to a multiple of ``unit``."""
-    return round_up(height, unit), round_up(width, unit)
+    """The padded frame size: each side rounded up to a multiple of ``unit``, and at
+    least ``2 * unit`` so that the deepest level keeps 2×2 pixels (BatchNorm needs more
+    than one value per channel)."""
+    return max(round_up(height, unit), 2 * unit), max(round_up(width, unit), 2 * unit)
 
 
 def pad_to_canvas(array: np.ndarray, canvas: tuple[int, int], mode: str) -> np.ndarray:
@@ -51,15 +53,15 @@ def pad_to_canvas(array: np.ndarray, canvas: tuple[int, int], mode: str) -> np.n
 def _axis_window(lo: int, hi: int, margin: int, size_unit: int, origin_unit: int, limit: int) -> tuple[int, int]:
     lo = max(lo - margin, 0) // origin_unit * origin_unit
     hi = min(hi + margin, limit)
-    size = min(round_up(hi - lo, size_unit), limit)
+    size = min(max(round_up(hi - lo, size_unit), 2 * size_unit), limit)
     lo = min(lo, limit - size)
     return lo, size
 
 
 def solve_window(unknown: np.ndarray, canvas: tuple[int, int], margin: int, size_unit: int, origin_unit: int) -> Window:
     """Bounding box of ``unknown`` (H×W bool, frame-sized) grown by ``margin`` pixels,
-    its origin on a multiple of ``origin_unit`` and its size a multiple of ``size_unit``,
-    inside the canvas (whose sides are multiples of ``size_unit``)."""
+    its origin on a multiple of ``origin_unit`` and its size a multiple of ``size_unit``
+    (at least two units, see :func:`canvas_shape`), inside the canvas (whose sides are multiples of ``size_unit``)."""
     rows = np.flatnonzero(unknown.any(axis=1))
     cols = np.flatnonzero(unknown.any(axis=0))
     y0, h = _axis_window(int(rows[0]), int(rows[-1]) + 1, margin, size_unit, origin_unit, canvas[0])

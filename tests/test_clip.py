@@ -1,0 +1,74 @@
+"""ClipSession: warm start across frames, nearest-frame choice, bounded memory."""
+
+import numpy as np
+import pytest
+
+import ofx_dipmatte
+from conftest import make_case
+
+CFG = ofx_dipmatte.PRESETS["balanced"].replace(name="test", max_iterations=150, warm_max_iterations=150)
+
+
+def shifted(frame):
+    """A 'shot': the foreground moves one pixel a frame over a static background."""
+    _, trimap, alpha, fg, bg = make_case(64)
+    alpha, trimap, fg = (np.roll(a, frame, axis=1) for a in (alpha, trimap, fg))
+    image = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    return image, trimap, alpha
+
+
+def band_sad(res, trimap, alpha):
+    band = trimap == 0.5
+    return float(np.abs(res.alpha - alpha)[band].sum())
+
+
+def test_warm_start_reaches_threshold_in_far_fewer_iterations():
+    clip = ofx_dipmatte.ClipSession(preset=CFG, device="cpu")
+    cold_history = []
+    cold = clip.matte(0, *shifted(0)[:2], progress=lambda i, n, losses: cold_history.append(losses["total"]))
+    warm = clip.matte(1, *shifted(1)[:2])
+    assert cold.stats.warm_start_from is None and cold.stats.iterations == 150
+    assert warm.stats.warm_start_from == 0
+    assert warm.stats.stop_reason == "threshold"
+    # The same threshold, reached from a cold start, took far more steps.
+    threshold = CFG.warm_threshold_ratio * cold.stats.losses["total"]
+    cold_steps = next(i for i, loss in enumerate(cold_history, 1) if loss <= threshold)
+    assert warm.stats.iterations <= 0.25 * cold_steps
+    _, tri0, a0 = shifted(0)
+    _, tri1, a1 = shifted(1)
+    assert band_sad(warm, tri1, a1) <= 1.2 * band_sad(cold, tri0, a0)
+
+
+def test_out_of_order_frames_start_from_nearest_solved():
+    clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=5, warm_max_iterations=3))
+    image, trimap, _ = shifted(0)
+    assert clip.matte(0, image, trimap).stats.warm_start_from is None
+    assert clip.matte(10, image, trimap).stats.warm_start_from == 0
+    assert clip.matte(7, image, trimap).stats.warm_start_from == 10
+    assert clip.matte(2.5, image, trimap).stats.warm_start_from == 0
+    assert clip.matte(4, image, trimap).stats.warm_start_from == 2.5
+
+
+def test_memory_is_bounded_on_long_clips():
+    clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=2, warm_max_iterations=1), max_states=3)
+    image, trimap, _ = shifted(0)
+    for frame in range(8):
+        clip.matte(frame, image, trimap)
+    assert clip.solved_frames == [5, 6, 7]
+    clip.reset()
+    assert clip.matte(9, image, trimap).stats.warm_start_from is None
+
+
+def test_frame_size_may_change_within_a_clip():
+    clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=3, warm_max_iterations=2))
+    image, trimap, _ = shifted(0)
+    clip.matte(0, image, trimap)
+    res = clip.matte(1, image[:40, :48], trimap[:40, :48])
+    assert res.alpha.shape == (40, 48) and res.stats.warm_start_from == 0
+
+
+def test_invalid_session_arguments():
+    with pytest.raises(ValueError, match="max_states"):
+        ofx_dipmatte.ClipSession(max_states=0)
+    with pytest.raises(ValueError, match="max_iterations"):
+        ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=0))

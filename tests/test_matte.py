@@ -1,0 +1,165 @@
+"""ofx_dipmatte.matte on small synthetic cases with ground truth."""
+
+import numpy as np
+import pytest
+import torch
+
+import ofx_dipmatte
+from conftest import make_case
+
+# Small and quick, same structure as the shipped presets.
+FAST = ofx_dipmatte.PRESETS["balanced"].replace(name="test", max_iterations=120)
+# The paper's method alone (no closed-form prior), narrow nets so it fits in a test.
+PAPER_SMALL = ofx_dipmatte.PRESETS["paper"].replace(
+    name="paper-small", width=32, fb_width=32, max_iterations=400, lr=5e-3, bf16=False)
+
+
+def sad(alpha, truth, region):
+    return float(np.abs(alpha - truth)[region].sum())
+
+
+@pytest.fixture(scope="module")
+def solved(case64):
+    image, trimap, *_ = case64
+    return ofx_dipmatte.matte(image, trimap, preset=FAST, device="cpu", seed=0)
+
+
+def test_alpha_beats_constant_half_by_wide_margin(case64, solved):
+    _, trimap, alpha, *_ = case64
+    band = trimap == 0.5
+    assert sad(solved.alpha, alpha, band) < 0.25 * sad(np.full_like(alpha, 0.5), alpha, band)
+
+
+def test_paper_method_without_prior_learns_the_matte(case64):
+    image, trimap, alpha, *_ = case64
+    res = ofx_dipmatte.matte(image, trimap, preset=PAPER_SMALL, device="cpu")
+    band = trimap == 0.5
+    assert sad(res.alpha, alpha, band) < 0.5 * sad(np.full_like(alpha, 0.5), alpha, band)
+    assert res.stats.stop_reason == "max_iterations" and res.stats.iterations == 400
+
+
+def test_alpha_is_exactly_the_trimap_in_known_region(case64, solved):
+    _, trimap, *_ = case64
+    known = trimap != 0.5
+    np.testing.assert_array_equal(solved.alpha[known], trimap[known])
+    assert solved.alpha.dtype == np.float32 and solved.alpha.min() >= 0 and solved.alpha.max() <= 1
+
+
+def test_compositing_equation_holds_in_band(case64, solved):
+    image, trimap, *_ = case64
+    band = trimap == 0.5
+    a = solved.alpha[..., None]
+    composite = a * solved.foreground + (1 - a) * solved.background
+    err = np.abs(composite - image)[band]
+    assert err.mean() < 0.03
+    # and it is a real fit: far better than compositing with a constant alpha
+    half = 0.5 * solved.foreground + 0.5 * solved.background
+    assert err.mean() < 0.5 * np.abs(half - image)[band].mean()
+
+
+def test_outputs_and_stats(case64, solved):
+    image, trimap, *_ = case64
+    assert solved.foreground.shape == image.shape and solved.background.shape == image.shape
+    np.testing.assert_array_equal(solved.foreground[trimap == 1], image[trimap == 1])
+    np.testing.assert_array_equal(solved.background[trimap == 0], image[trimap == 0])
+    s = solved.stats
+    assert s.iterations == 120 and s.seconds > 0 and s.stop_reason == "max_iterations"
+    assert set(["image", "alpha", "fg", "bg", "comp", "excl", "total"]) <= set(s.losses)
+    assert s.warm_start_from is None and s.device == "cpu"
+
+
+def test_same_seed_same_result_and_other_seed_differs(case64):
+    image, trimap, *_ = case64
+    cfg = FAST.replace(max_iterations=20)
+    a = ofx_dipmatte.matte(image, trimap, preset=cfg, seed=3)
+    b = ofx_dipmatte.matte(image, trimap, preset=cfg, seed=3)
+    c = ofx_dipmatte.matte(image, trimap, preset=cfg, seed=4)
+    np.testing.assert_array_equal(a.alpha, b.alpha)
+    np.testing.assert_array_equal(a.foreground, b.foreground)
+    assert not np.array_equal(a.foreground, c.foreground)
+
+
+def test_global_torch_rng_is_left_alone(case64):
+    image, trimap, *_ = case64
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    ofx_dipmatte.matte(image, trimap, preset=FAST.replace(max_iterations=2))
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+
+
+def test_integer_rgba_and_odd_sizes():
+    image, trimap, alpha, *_ = make_case(70)
+    image, trimap = image[:50], trimap[:50]
+    rgba = np.concatenate([image, np.zeros_like(image[..., :1])], axis=2)
+    u8 = np.round(rgba * 255).astype(np.uint8)
+    tri8 = np.round(trimap * 255).astype(np.uint8)  # 0 / 128 / 255
+    res = ofx_dipmatte.matte(u8, tri8, preset=FAST.replace(max_iterations=30))
+    assert res.alpha.shape == (50, 70) and res.foreground.shape == (50, 70, 3)
+    known = trimap != 0.5
+    np.testing.assert_array_equal(res.alpha[known], trimap[known])
+
+
+def test_scene_linear_float_keeps_caller_encoding(case64):
+    image, trimap, *_ = case64
+    hdr = image * 6.0  # highlights well above 1
+    res = ofx_dipmatte.matte(hdr, trimap, preset=FAST.replace(max_iterations=60))
+    np.testing.assert_array_equal(res.foreground[trimap == 1], hdr[trimap == 1])
+    band = trimap == 0.5
+    # The solved foreground is decoded back to the plate's scale, not left in [0, 1).
+    assert res.foreground[band].max() > 1.5
+
+
+def test_no_unknown_pixels_returns_trimap_without_solving(case64):
+    image, *_ = case64
+    trimap = np.zeros(image.shape[:2], np.float32)
+    trimap[:, 32:] = 1.0
+    res = ofx_dipmatte.matte(image, trimap)
+    np.testing.assert_array_equal(res.alpha, trimap)
+    assert res.stats.iterations == 0 and res.stats.stop_reason == "no_unknown"
+
+
+@pytest.mark.parametrize("level,missing", [(1.0, "foreground"), (0.0, "background")])
+def test_trimap_without_foreground_or_background_still_solves(case64, level, missing):
+    image, trimap, *_ = case64
+    tri = np.where(trimap == level, 0.5, trimap).astype(np.float32)
+    res = ofx_dipmatte.matte(image, tri, preset=FAST.replace(max_iterations=10))
+    assert np.all(np.isfinite(res.alpha)) and res.stats.iterations == 10
+    assert any(missing in w for w in res.stats.warnings)
+
+
+def test_progress_reports_and_cancels(case64):
+    image, trimap, *_ = case64
+    seen = []
+
+    def progress(i, total, losses):
+        seen.append((i, total, losses["total"]))
+        return i < 3
+
+    with pytest.raises(ofx_dipmatte.Cancelled):
+        ofx_dipmatte.matte(image, trimap, preset=FAST, progress=progress)
+    assert [s[0] for s in seen] == [1, 2, 3] and seen[0][1] == FAST.max_iterations
+
+
+@pytest.mark.parametrize("image,trimap,match", [
+    (np.zeros((8, 8, 3), np.float32), np.zeros((8, 9), np.float32), "does not match"),
+    (np.zeros((0, 8, 3), np.float32), np.zeros((0, 8), np.float32), "empty"),
+    (np.full((8, 8, 3), np.nan, np.float32), np.zeros((8, 8), np.float32), "NaN"),
+    (np.zeros((8, 8, 3), np.float32), np.full((8, 8), np.nan, np.float32), "NaN"),
+    (np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32), "image"),
+    (np.zeros((8, 8, 2), np.float32), np.zeros((8, 8), np.float32), "image"),
+])
+def test_bad_input_raises_clear_value_error(image, trimap, match):
+    with pytest.raises(ValueError, match=match):
+        ofx_dipmatte.matte(image, trimap)
+
+
+def test_bad_preset_and_device(case64):
+    image, trimap, *_ = case64
+    with pytest.raises(ValueError, match="preset"):
+        ofx_dipmatte.matte(image, trimap, preset="fastest")
+    with pytest.raises(ValueError, match="device"):
+        ofx_dipmatte.matte(image, trimap, device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            ofx_dipmatte.matte(image, trimap, device="cuda")
