@@ -1,0 +1,158 @@
+"""Benchmark ofx_dipmatte's presets against closed-form matting (pymatting), in one run.
+
+Usage:
+    python bench/bench.py DATA_DIR [DATA_DIR ...] [--presets draft,balanced] [--markdown FILE]
+
+A data folder holds cases: a folder with image.png, trimap.png, alpha.png (and
+optionally fg.png) is a still; a folder whose numbered subfolders are such cases is
+a clip. Needs the `bench` extra (pymatting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+from pymatting import estimate_alpha_cf, estimate_foreground_ml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import metrics as M  # noqa: E402
+
+import ofx_dipmatte  # noqa: E402
+
+
+def load(path: Path) -> np.ndarray:
+    buf = oiio.ImageBuf(str(path))
+    if buf.has_error:
+        raise SystemExit(f"cannot read {path}: {buf.geterror()}")
+    return buf.get_pixels(oiio.FLOAT)
+
+
+def load_case(folder: Path) -> dict:
+    case = {"image": load(folder / "image.png")[..., :3], "trimap": load(folder / "trimap.png")[..., 0],
+            "alpha": load(folder / "alpha.png")[..., 0]}
+    if (folder / "fg.png").exists():
+        case["fg"] = load(folder / "fg.png")[..., :3]
+    case["band"] = ofx_dipmatte.snap_trimap(case["trimap"]) == 0.5
+    return case
+
+
+def closed_form(case: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    start = time.perf_counter()
+    img = case["image"].astype(np.float64)
+    alpha = estimate_alpha_cf(img, ofx_dipmatte.snap_trimap(case["trimap"]).astype(np.float64))
+    seconds = time.perf_counter() - start  # alpha only: that is the baseline's job
+    fg = estimate_foreground_ml(img, alpha)
+    return alpha.astype(np.float32), fg.astype(np.float32), seconds
+
+
+def scores(alpha, fg, case) -> dict:
+    band = case["band"]
+    out = {"SAD": M.sad(alpha, case["alpha"], band), "MSE": M.mse(alpha, case["alpha"], band),
+           "Grad": M.gradient_error(alpha, case["alpha"], band),
+           "Conn": M.connectivity_error(alpha, case["alpha"], band)}
+    out["FgMSE"] = M.foreground_mse(fg, case["fg"], case["alpha"], band) if "fg" in case else float("nan")
+    return out
+
+
+def still_rows(name: str, case: dict, presets: list[str]) -> list[dict]:
+    cf_alpha, cf_fg, cf_seconds = closed_form(case)
+    rows = [{"case": name, "method": "closed-form", **scores(cf_alpha, cf_fg, case), "seconds": cf_seconds}]
+    for preset in presets:
+        res = ofx_dipmatte.matte(case["image"], case["trimap"], preset=preset, seed=0)
+        row = {"case": name, "method": preset, **scores(res.alpha, res.foreground, case),
+               "seconds": res.stats.seconds, "iterations": res.stats.iterations}
+        row["SAD ratio"] = row["SAD"] / max(rows[0]["SAD"], 1e-9)
+        row["time ratio"] = row["seconds"] / max(cf_seconds, 1e-9)
+        rows.append(row)
+    return rows
+
+
+def clip_rows(name: str, frames: list[dict], presets: list[str]) -> list[dict]:
+    truths = [f["alpha"] for f in frames]
+    bands = [f["band"] for f in frames]
+    cf = [closed_form(f) for f in frames]
+    rows = [{"case": name, "method": "closed-form", "SAD": statistics.mean(M.sad(a, f["alpha"], f["band"]) for (a, _, _), f in zip(cf, frames)),
+             "dtSSD": M.dt_ssd([a for a, _, _ in cf], truths, bands),
+             "cold s": cf[0][2], "warm s": statistics.mean(s for _, _, s in cf[1:])}]
+    for preset in presets:
+        session = ofx_dipmatte.ClipSession(preset=preset, seed=0)
+        results = [session.matte(i, f["image"], f["trimap"]) for i, f in enumerate(frames)]
+        sads = [M.sad(r.alpha, f["alpha"], f["band"]) for r, f in zip(results, frames)]
+        cold, warm = results[0], results[1:]
+        warm_seconds = statistics.mean(r.stats.seconds for r in warm)
+        rows.append({
+            "case": name, "method": preset, "SAD": statistics.mean(sads),
+            "cold SAD": sads[0], "warm SAD": statistics.mean(sads[1:]),
+            "dtSSD": M.dt_ssd([r.alpha for r in results], truths, bands),
+            "cold s": cold.stats.seconds, "warm s": warm_seconds,
+            "warm/cold time": warm_seconds / cold.stats.seconds,
+            "cold it": cold.stats.iterations, "warm it": statistics.mean(r.stats.iterations for r in warm),
+        })
+    return rows
+
+
+def find_cases(root: Path):
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if (folder / "image.png").exists():
+            yield "still", folder
+        elif any((sub / "image.png").exists() for sub in folder.iterdir() if sub.is_dir()):
+            yield "clip", folder
+
+
+def markdown(rows: list[dict], title: str) -> str:
+    cols = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in ("case",)]
+    lines = [f"### {title}", "", "| case | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r.get(c, "")
+            cells.append(f"{v:.4g}" if isinstance(v, float) else str(v))
+        lines.append(f"| {r['case']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", nargs="+", type=Path)
+    ap.add_argument("--presets", default="draft,balanced", help="comma-separated presets (paper takes hours a frame on a CPU)")
+    ap.add_argument("--markdown", type=Path, help="also write the tables to this file")
+    args = ap.parse_args()
+    presets = [p for p in args.presets.split(",") if p]
+    # Compile pymatting's numba kernels before timing it.
+    warm = np.random.default_rng(0).random((16, 16, 3))
+    warm_trimap = np.full((16, 16), 0.5)
+    warm_trimap[:4], warm_trimap[-4:] = 0.0, 1.0
+    estimate_foreground_ml(warm, estimate_alpha_cf(warm, warm_trimap))
+    sections = []
+    for root in args.data:
+        still, clips = [], []
+        for kind, folder in find_cases(root):
+            name = folder.name
+            print(f"[{root.name}] {kind} {name} ...", file=sys.stderr, flush=True)
+            if kind == "still":
+                still += still_rows(name, load_case(folder), presets)
+            else:
+                frames = [load_case(sub) for sub in sorted(folder.iterdir()) if (sub / "image.png").exists()]
+                clips += clip_rows(name, frames, presets)
+        if still:
+            summary = []
+            for method in ["closed-form", *presets]:
+                mine = [r for r in still if r["method"] == method]
+                summary.append({"case": "median", "method": method, "SAD": statistics.median(r["SAD"] for r in mine),
+                                "seconds": statistics.median(r["seconds"] for r in mine)})
+            sections.append(markdown(still + summary, f"{root.name}: stills"))
+        if clips:
+            sections.append(markdown(clips, f"{root.name}: clip"))
+        print("\n".join(sections[-2:]), flush=True)
+    if args.markdown:
+        args.markdown.write_text("\n".join(sections))
+
+
+if __name__ == "__main__":
+    main()
