@@ -163,7 +163,8 @@ class ClipSession:
         valid = valid[rows, cols]
         prior = None
         if cfg.alpha_prior == "closed_form":
-            prior = closed_form_alpha(image_c, np.where(valid, tri_c, 0.0).astype(np.float32))
+            # The padding mirrors the image, so it gets the mirrored trimap as constraints.
+            prior = closed_form_alpha(image_c, pad_to_canvas(tri, canvas, "reflect")[rows, cols])
         elif cfg.alpha_prior != "none":
             raise ValueError(f"preset: unknown alpha_prior {cfg.alpha_prior!r}; use 'none' or 'closed_form'")
         noise = self._noise_for(canvas)

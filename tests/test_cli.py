@@ -1,0 +1,64 @@
+"""The command line and OpenImageIO I/O."""
+
+import os
+
+import numpy as np
+import pytest
+
+from ofx_dipmatte.cli import main
+from ofx_dipmatte.imageio import read_image, write_image
+
+
+def test_write_and_read_float_exr_roundtrip(tmp_path):
+    pixels = np.random.default_rng(0).random((9, 7, 4)).astype(np.float32) * 4.0
+    path = write_image(tmp_path / "a.exr", pixels, channel_names=["R", "G", "B", "A"])
+    back = read_image(path)
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, pixels)
+    assert oct(os.stat(path).st_mode & 0o777) != "0o600"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.exr"]  # no temporary left behind
+
+
+def test_write_refuses_to_overwrite(tmp_path):
+    path = write_image(tmp_path / "a.png", np.zeros((4, 4)))
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        write_image(path, np.ones((4, 4)))
+    assert path.read_bytes() == before
+    write_image(path, np.ones((4, 4)), overwrite=True)
+    assert read_image(path).max() == 255
+
+
+def test_read_missing_file_names_it(tmp_path):
+    with pytest.raises(ValueError, match="nope.exr"):
+        read_image(tmp_path / "nope.exr")
+
+
+def test_demo_writes_alpha_and_foreground(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path), "--preset", "draft"]) == 0
+    out = capsys.readouterr().out
+    alpha = read_image(tmp_path / "strands.image.alpha.exr")
+    fg = read_image(tmp_path / "strands.image.fg.exr")
+    assert str(tmp_path / "strands.image.alpha.exr") in out
+    assert alpha.shape == (192, 192, 1) and fg.shape == (192, 192, 4)
+    assert 0 <= alpha.min() and alpha.max() <= 1 and 0 < alpha.mean() < 1
+    # A second run refuses to replace the outputs (exit 2), and says how.
+    assert main(["demo", "-o", str(tmp_path), "--preset", "draft"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_bad_input_exits_2(tmp_path, capsys):
+    write_image(tmp_path / "img.png", np.zeros((8, 8, 3)))
+    write_image(tmp_path / "tri.png", np.zeros((8, 9)))
+    assert main(["matte", str(tmp_path / "img.png"), str(tmp_path / "tri.png"), "-o", str(tmp_path)]) == 2
+    assert "does not match" in capsys.readouterr().err
+    assert main(["matte", str(tmp_path / "missing.png"), str(tmp_path / "tri.png"), "-o", str(tmp_path)]) == 2
+
+
+def test_trimap_command(tmp_path):
+    mask = np.zeros((32, 32), np.float32)
+    mask[:, 16:] = 1
+    write_image(tmp_path / "mask.png", mask)
+    assert main(["trimap", str(tmp_path / "mask.png"), "-o", str(tmp_path / "tri.png"), "--band", "3"]) == 0
+    tri = read_image(tmp_path / "tri.png")[..., 0]
+    assert set(np.unique(tri)) == {0, 128, 255}
