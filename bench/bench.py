@@ -15,7 +15,6 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np

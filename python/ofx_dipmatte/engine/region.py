@@ -45,8 +45,6 @@ def pad_to_canvas(array: np.ndarray, canvas: tuple[int, int], mode: str) -> np.n
     pads = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (array.ndim - 2)
     if mode == "reflect" and (pad_h >= array.shape[0] or pad_w >= array.shape[1]):
         mode = "symmetric" if pad_h <= array.shape[0] and pad_w <= array.shape[1] else "edge"
-    if mode == "constant":
-        return np.pad(array, pads, mode="constant")
     return np.pad(array, pads, mode=mode)
 
 

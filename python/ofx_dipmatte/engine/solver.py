@@ -24,9 +24,6 @@ from .presets import Preset
 #: progress(iteration, total or None, losses) → False to cancel.
 ProgressCallback = Callable[[int, Optional[int], dict], Optional[bool]]
 
-LOSS_NAMES = ("image", "alpha", "fg", "bg", "comp", "excl")
-
-
 class Cancelled(RuntimeError):
     """The progress callback (or a host abort) asked the solve to stop."""
 
@@ -96,7 +93,6 @@ class FitResult:
     stop_reason: str  # "threshold" | "max_iterations"
     seconds: float
     optimizer_state: dict = field(default_factory=dict)
-    loss_history: list[float] = field(default_factory=list)
 
 
 def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -207,7 +203,6 @@ def fit(
     opt = torch.optim.Adam(params, lr=cfg.lr)
     if optimizer_state is not None:
         opt.load_state_dict(optimizer_state)
-    history: list[float] = []
     stop_reason = "max_iterations"
     iteration = 0
     for iteration in range(1, max_iterations + 1):
@@ -221,7 +216,6 @@ def fit(
         opt.step()
         values = {k: float(v.detach()) for k, v in terms.items()}
         values["total"] = float(total.detach())
-        history.append(values["total"])
         if progress is not None and progress(iteration, max_iterations, values) is False:
             raise Cancelled(f"solve cancelled at iteration {iteration}")
         if threshold is not None and iteration >= cfg.min_iterations and values["total"] <= threshold:
@@ -231,5 +225,5 @@ def fit(
     return FitResult(
         alpha=_to_numpy(alpha), fg=_to_numpy(fg), bg=_to_numpy(bg), losses=values,
         iterations=iteration, stop_reason=stop_reason, seconds=time.perf_counter() - start,
-        loss_history=history, optimizer_state=_cpu_copy(opt.state_dict()),
+        optimizer_state=_cpu_copy(opt.state_dict()),
     )
