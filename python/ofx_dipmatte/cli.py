@@ -3,6 +3,8 @@
     ofx-dipmatte demo -o OUT                  matte the example that ships with the package
     ofx-dipmatte matte IMAGE TRIMAP -o OUT    matte one still
     ofx-dipmatte trimap MASK -o TRIMAP        make a trimap from a rough matte
+    ofx-dipmatte install-plugin [--dest DIR]  install the OFX plugin for this Python
+    ofx-dipmatte doctor                       check the OFX plugin end to end
 
 Exit status: 0 success, 2 bad usage or input, 1 failure.
 """
@@ -59,6 +61,26 @@ def _matte_still(image_path: Path, trimap_path: Path, out_dir: Path, preset: str
     return 0
 
 
+def _install_plugin(dest: "Path | None", system: bool, force: bool) -> int:
+    from .ofx.install import default_plugin_dir, install_plugin, plugin_path_hint
+
+    try:
+        target = install_plugin(dest, system=system, force=force)
+    except (FileExistsError, RuntimeError, FileNotFoundError) as exc:
+        print(f"ofx-dipmatte: error: {exc}", file=sys.stderr)
+        return 2
+    except PermissionError as exc:
+        print(f"ofx-dipmatte: error: {exc}; run as root for --system, or use --dest", file=sys.stderr)
+        return 2
+    print(f"installed {target}")
+    print(f"recorded Python: {sys.executable}")
+    if not system and (dest is None or Path(dest) == default_plugin_dir()):
+        print("hosts find it once this is in their environment (e.g. in ~/.profile):")
+        print(f"  {plugin_path_hint(target.parent)}")
+    print("restart the host (or clear its plugin cache); `ofx-dipmatte doctor` checks the install")
+    return 0
+
+
 def main(argv: "list[str] | None" = None) -> int:
     ap = argparse.ArgumentParser(prog="ofx-dipmatte", description="Training-free neural matte extraction.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -81,7 +103,20 @@ def main(argv: "list[str] | None" = None) -> int:
     p.add_argument("-o", "--out", type=Path, required=True, help="trimap file to write")
     p.add_argument("--band", type=float, default=10.0, help="half-width of the unknown band in pixels")
     p.add_argument("--overwrite", action="store_true")
+    p = sub.add_parser("install-plugin", help="copy the OFX plugin into a plugin folder, bound to this Python")
+    p.add_argument("--dest", type=Path, help="plugin folder (default: ~/OFX/Plugins)")
+    p.add_argument("--system", action="store_true", help="install into /usr/OFX/Plugins (needs root)")
+    p.add_argument("--force", action="store_true", help="replace a folder of the same name that is not ours")
+    p = sub.add_parser("doctor", help="check the OFX plugin: bundle, Python environment, a test render")
+    p.add_argument("--bundle", type=Path, help="the bundle to check (default: the installed one)")
     args = ap.parse_args(argv)
+
+    if args.command == "install-plugin":
+        return _install_plugin(args.dest, args.system, args.force)
+    if args.command == "doctor":
+        from .ofx.doctor import run_doctor
+
+        return 0 if run_doctor(args.bundle) else 1
 
     import ofx_dipmatte
 

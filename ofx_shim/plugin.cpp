@@ -1,0 +1,567 @@
+// The OFX plugin: describe, instance lifecycle and render. Host buffers in, packed
+// buffers to the Python engine (python_loader / python_runtime), host buffers out.
+// Nothing may escape to the host: every action is wrapped, every failure becomes a
+// failed status plus a message that says what to do.
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "host_image.h"
+#include "ofx/ofx_names.h"
+#include "ofx/ofx_suites.h"
+#include "python_loader.h"
+
+#define OFX_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+constexpr const char* kPluginIdentifier = "com.ofxdipmatte.DIPMatte";
+constexpr unsigned kVersionMajor = 0, kVersionMinor = 1;
+constexpr const char* kTrimapClip = "Trimap";
+
+// Parameter names (script names) and choice option lists, in option order.
+constexpr const char* kParamOutputMode = "outputMode";
+constexpr const char* kParamTrimapSource = "trimapSource";
+constexpr const char* kParamUseTrimapInput = "useTrimapInput";
+constexpr const char* kParamBandWidth = "bandWidth";
+constexpr const char* kParamPreset = "preset";
+constexpr const char* kParamMaxIterations = "maxIterations";
+constexpr const char* kParamLossThreshold = "lossThreshold";
+constexpr const char* kParamSeed = "seed";
+constexpr const char* kParamDevice = "device";
+
+struct Option {
+  const char* label;
+  const char* key;  // what the engine bridge receives
+};
+const std::vector<Option> kOutputModes = {{"Premultiplied foreground + alpha", "premultiplied"},
+                                          {"Straight foreground + alpha", "straight"},
+                                          {"Alpha only", "alpha"},
+                                          {"Background plate", "background"},
+                                          {"Trimap view", "trimap"}};
+const std::vector<Option> kTrimapSourcesGeneral = {{"Trimap input", "trimap"},
+                                                   {"Source alpha", "source_alpha"},
+                                                   {"Source alpha as rough matte", "source_alpha_rough"}};
+const std::vector<Option> kTrimapSourcesFilter = {{"Source alpha", "source_alpha"},
+                                                  {"Source alpha as rough matte", "source_alpha_rough"}};
+const std::vector<Option> kPresets = {{"Draft", "draft"}, {"Balanced", "balanced"}, {"Paper", "paper"}};
+const std::vector<Option> kDevices = {{"Auto", "auto"}, {"CPU", "cpu"}, {"CUDA", "cuda"}};
+
+OfxHost* g_host = nullptr;
+const OfxPropertySuiteV1* g_props = nullptr;
+const OfxImageEffectSuiteV1* g_effect = nullptr;
+const OfxParameterSuiteV1* g_params = nullptr;
+const OfxMessageSuiteV1* g_message1 = nullptr;
+const OfxMessageSuiteV2* g_message2 = nullptr;
+const OfxProgressSuiteV1* g_progress1 = nullptr;
+const OfxProgressSuiteV2* g_progress2 = nullptr;
+const dip::Runtime* g_runtime = nullptr;
+std::string g_runtime_error;
+
+struct Instance {
+  OfxImageEffectHandle handle = nullptr;
+  bool general = true;
+  void* session = nullptr;     // the Python InstanceSession
+  std::string session_error;   // why there is no session
+  std::mutex render_mutex;     // one render at a time, taken before the GIL (never while holding it)
+  std::mutex message_mutex;
+  std::string persistent;      // the persistent message shown now, to avoid repeating it
+};
+
+const void* fetch(const char* name, int version) {
+  return g_host && g_host->fetchSuite ? g_host->fetchSuite(g_host->host, name, version) : nullptr;
+}
+
+// ---------------------------------------------------------------------------------
+// Messages and progress (every suite is optional and null-checked: hosts vary)
+
+void post_message(Instance* inst, const char* type, const std::string& text) {
+  void* handle = inst ? static_cast<void*>(inst->handle) : nullptr;
+  if (g_message1 && g_message1->message) g_message1->message(handle, type, "ofx_dipmatte", "%s", text.c_str());
+}
+
+void set_persistent(Instance* inst, const std::string& text) {
+  std::lock_guard<std::mutex> lock(inst->message_mutex);
+  if (inst->persistent == text) return;  // some hosts append a line per call
+  inst->persistent = text;
+  if (g_message2 && g_message2->setPersistentMessage)
+    g_message2->setPersistentMessage(inst->handle, kOfxMessageError, "ofx_dipmatte", "%s", text.c_str());
+  else
+    post_message(inst, kOfxMessageError, text);
+}
+
+void clear_persistent(Instance* inst) {
+  std::lock_guard<std::mutex> lock(inst->message_mutex);
+  if (inst->persistent.empty()) return;
+  inst->persistent.clear();
+  if (g_message2 && g_message2->clearPersistentMessage) g_message2->clearPersistentMessage(inst->handle);
+}
+
+struct Progress {
+  Instance* inst;
+  bool started = false;
+
+  explicit Progress(Instance* i) : inst(i) {
+    if (g_progress2 && g_progress2->progressStart)
+      started = g_progress2->progressStart(inst->handle, "DIP matte", "ofx_dipmatte.solve") == kOfxStatOK;
+    else if (g_progress1 && g_progress1->progressStart)
+      started = g_progress1->progressStart(inst->handle, "DIP matte") == kOfxStatOK;
+  }
+  ~Progress() {
+    if (!started) return;
+    if (g_progress2 && g_progress2->progressEnd) g_progress2->progressEnd(inst->handle);
+    else if (g_progress1 && g_progress1->progressEnd) g_progress1->progressEnd(inst->handle);
+  }
+  // Returns nonzero when the host wants the render stopped.
+  static int update(void* context, double fraction) {
+    auto* self = static_cast<Progress*>(context);
+    if (g_effect->abort && g_effect->abort(self->inst->handle)) return 1;
+    if (!self->started) return 0;
+    OfxStatus status = kOfxStatOK;
+    if (g_progress2 && g_progress2->progressUpdate) status = g_progress2->progressUpdate(self->inst->handle, fraction);
+    else if (g_progress1 && g_progress1->progressUpdate) status = g_progress1->progressUpdate(self->inst->handle, fraction);
+    return status == kOfxStatReplyNo ? 1 : 0;
+  }
+};
+
+// ---------------------------------------------------------------------------------
+// Describe
+
+OfxPropertySetHandle define_param(OfxParamSetHandle params, const char* type, const char* name, const char* label,
+                                  const char* hint) {
+  OfxPropertySetHandle p = nullptr;
+  if (g_params->paramDefine(params, type, name, &p) != kOfxStatOK || p == nullptr)
+    throw std::runtime_error(std::string("the host refused the parameter ") + name);
+  g_props->propSetString(p, kOfxPropLabel, 0, label);
+  g_props->propSetString(p, kOfxParamPropHint, 0, hint);
+  g_props->propSetString(p, kOfxParamPropScriptName, 0, name);
+  return p;
+}
+
+void define_choice(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
+                   const std::vector<Option>& options, int default_index) {
+  OfxPropertySetHandle p = define_param(params, kOfxParamTypeChoice, name, label, hint);
+  for (size_t i = 0; i < options.size(); ++i)
+    g_props->propSetString(p, kOfxParamPropChoiceOption, static_cast<int>(i), options[i].label);
+  g_props->propSetInt(p, kOfxParamPropDefault, 0, default_index);
+  g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
+}
+
+// Resolve clamps numeric params to (-1, 1) / (0, 0) unless both ranges are set.
+void define_double(OfxParamSetHandle params, const char* name, const char* label, const char* hint, double def,
+                   double lo, double hi, double display_hi) {
+  OfxPropertySetHandle p = define_param(params, kOfxParamTypeDouble, name, label, hint);
+  g_props->propSetDouble(p, kOfxParamPropDefault, 0, def);
+  g_props->propSetDouble(p, kOfxParamPropMin, 0, lo);
+  g_props->propSetDouble(p, kOfxParamPropMax, 0, hi);
+  g_props->propSetDouble(p, kOfxParamPropDisplayMin, 0, lo);
+  g_props->propSetDouble(p, kOfxParamPropDisplayMax, 0, display_hi);
+}
+
+void define_int(OfxParamSetHandle params, const char* name, const char* label, const char* hint, int def, int lo,
+                int hi, int display_hi) {
+  OfxPropertySetHandle p = define_param(params, kOfxParamTypeInteger, name, label, hint);
+  g_props->propSetInt(p, kOfxParamPropDefault, 0, def);
+  g_props->propSetInt(p, kOfxParamPropMin, 0, lo);
+  g_props->propSetInt(p, kOfxParamPropMax, 0, hi);
+  g_props->propSetInt(p, kOfxParamPropDisplayMin, 0, lo);
+  g_props->propSetInt(p, kOfxParamPropDisplayMax, 0, display_hi);
+  g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
+}
+
+OfxStatus describe(OfxImageEffectHandle effect) {
+  OfxPropertySetHandle props = nullptr;
+  g_effect->getPropertySet(effect, &props);
+  g_props->propSetString(props, kOfxPropLabel, 0, "DIP Matte");
+  g_props->propSetString(props, kOfxPropShortLabel, 0, "DIPMatte");
+  g_props->propSetString(props, kOfxPropLongLabel, 0, "DIP Matte (Deep Image Prior matting)");
+  g_props->propSetString(props, kOfxPropPluginDescription, 0,
+                         "Training-free matte extraction: fits Deep Image Prior networks to each frame and its "
+                         "trimap, and returns alpha, foreground and the background plate. Frames rendered in "
+                         "order warm-start from the previous one.");
+  g_props->propSetString(props, kOfxImageEffectPluginPropGrouping, 0, "Keyer");
+  g_props->propSetString(props, kOfxImageEffectPropSupportedContexts, 0, kOfxImageEffectContextGeneral);
+  g_props->propSetString(props, kOfxImageEffectPropSupportedContexts, 1, kOfxImageEffectContextFilter);
+  g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 0, kOfxBitDepthByte);
+  g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 1, kOfxBitDepthShort);
+  g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 2, kOfxBitDepthFloat);
+  g_props->propSetInt(props, kOfxImageEffectPropSupportsTiles, 0, 0);  // the solve needs the whole frame
+  g_props->propSetInt(props, kOfxImageEffectPropSupportsMultiResolution, 0, 0);
+  g_props->propSetInt(props, kOfxImageEffectPropTemporalClipAccess, 0, 0);
+  g_props->propSetInt(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0, 0);
+  g_props->propSetInt(props, kOfxImageEffectPluginPropSingleInstance, 0, 0);
+  g_props->propSetInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0, 0);
+  g_props->propSetString(props, kOfxImageEffectPluginRenderThreadSafety, 0, kOfxImageEffectRenderInstanceSafe);
+  g_props->propSetInt(props, kOfxImageEffectInstancePropSequentialRender, 0, 2);  // preferred, not required
+  return kOfxStatOK;
+}
+
+OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle in_args) {
+  char* context = nullptr;
+  g_props->propGetString(in_args, kOfxImageEffectPropContext, 0, &context);
+  const bool general = context && std::strcmp(context, kOfxImageEffectContextGeneral) == 0;
+  if (!general && !(context && std::strcmp(context, kOfxImageEffectContextFilter) == 0))
+    return kOfxStatErrMissingHostFeature;
+
+  OfxPropertySetHandle clip = nullptr;
+  g_effect->clipDefine(effect, kOfxImageEffectSimpleSourceClipName, &clip);
+  g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
+  g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
+  g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
+  if (general) {
+    g_effect->clipDefine(effect, kTrimapClip, &clip);
+    g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentAlpha);
+    g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
+    g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 2, kOfxImageComponentRGBA);
+    g_props->propSetInt(clip, kOfxImageClipPropOptional, 0, 1);
+    g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
+  }
+  g_effect->clipDefine(effect, kOfxImageEffectOutputClipName, &clip);
+  g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
+  g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
+  g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
+
+  OfxParamSetHandle params = nullptr;
+  g_effect->getParamSet(effect, &params);
+  define_choice(params, kParamOutputMode, "Output", "What the Output clip carries.", kOutputModes, 0);
+  if (general) {
+    define_choice(params, kParamTrimapSource, "Trimap source",
+                  "Where the trimap comes from: the Trimap input (0 background, 1 foreground, in between "
+                  "unknown), the Source alpha read the same way, or the Source alpha as a rough matte turned "
+                  "into a trimap with the band width.",
+                  kTrimapSourcesGeneral, 0);
+    OfxPropertySetHandle p = define_param(
+        params, kOfxParamTypeBoolean, kParamUseTrimapInput, "Use Trimap input",
+        "Read the Trimap input. Turn off on hosts that report an unplugged input as connected (DaVinci "
+        "Resolve): the trimap then comes from the Source alpha.");
+    g_props->propSetInt(p, kOfxParamPropDefault, 0, 1);
+    g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
+  } else {
+    define_choice(params, kParamTrimapSource, "Trimap source",
+                  "The Source alpha is the trimap (0 background, 1 foreground, in between unknown), or a rough "
+                  "matte turned into a trimap with the band width.",
+                  kTrimapSourcesFilter, 0);
+  }
+  define_double(params, kParamBandWidth, "Band width",
+                "Width in pixels (at full resolution) of the unknown band made around a rough matte's edge.",
+                10.0, 1.0, 1000.0, 100.0);
+  define_choice(params, kParamPreset, "Quality",
+                "Draft: fast previews. Balanced: the default. Paper: the published settings (very slow on a CPU).",
+                kPresets, 1);
+  define_int(params, kParamMaxIterations, "Max iterations",
+             "Cap on optimisation steps per frame; 0 uses the quality preset's cap.", 0, 0, 100000, 5000);
+  define_double(params, kParamLossThreshold, "Loss threshold",
+                "Stop a frame once the total loss falls below this; 0 uses the preset's rule (warm frames "
+                "stop relative to the first frame's loss).",
+                0.0, 0.0, 10.0, 0.1);
+  define_int(params, kParamSeed, "Seed", "Seeds the networks' weights and noise: same seed, same matte.", 0, 0,
+             1 << 30, 1000);
+  define_choice(params, kParamDevice, "Device", "Auto uses CUDA when available, else the CPU.", kDevices, 0);
+
+  // The output's premultiplication depends on the mode.
+  OfxPropertySetHandle effect_props = nullptr;
+  g_effect->getPropertySet(effect, &effect_props);
+  g_props->propSetString(effect_props, kOfxImageEffectPropClipPreferencesSlaveParam, 0, kParamOutputMode);
+  return kOfxStatOK;
+}
+
+// ---------------------------------------------------------------------------------
+// Instances
+
+Instance* instance_of(OfxImageEffectHandle effect) {
+  OfxPropertySetHandle props = nullptr;
+  void* data = nullptr;
+  if (g_effect->getPropertySet(effect, &props) != kOfxStatOK ||
+      g_props->propGetPointer(props, kOfxPropInstanceData, 0, &data) != kOfxStatOK)
+    return nullptr;
+  return static_cast<Instance*>(data);
+}
+
+OfxStatus create_instance(OfxImageEffectHandle effect) {
+  auto inst = std::make_unique<Instance>();
+  inst->handle = effect;
+  OfxPropertySetHandle props = nullptr;
+  g_effect->getPropertySet(effect, &props);
+  char* context = nullptr;
+  g_props->propGetString(props, kOfxImageEffectPropContext, 0, &context);
+  inst->general = context && std::strcmp(context, kOfxImageEffectContextGeneral) == 0;
+  if (g_runtime) {
+    char error[2048] = {0};
+    inst->session = g_runtime->session_create(error, sizeof error);
+    if (!inst->session) inst->session_error = error;
+  } else {
+    inst->session_error = "cannot start Python: " + g_runtime_error;
+  }
+  g_props->propSetPointer(props, kOfxPropInstanceData, 0, inst.release());
+  return kOfxStatOK;
+}
+
+OfxStatus destroy_instance(OfxImageEffectHandle effect) {
+  Instance* inst = instance_of(effect);
+  if (!inst) return kOfxStatOK;
+  {
+    std::lock_guard<std::mutex> lock(inst->render_mutex);  // a render may still be finishing
+    if (inst->session && g_runtime) g_runtime->session_destroy(inst->session);
+  }
+  OfxPropertySetHandle props = nullptr;
+  g_effect->getPropertySet(effect, &props);
+  g_props->propSetPointer(props, kOfxPropInstanceData, 0, nullptr);
+  delete inst;
+  return kOfxStatOK;
+}
+
+// ---------------------------------------------------------------------------------
+// Parameters at a time
+
+OfxParamHandle param(OfxImageEffectHandle effect, const char* name) {
+  OfxParamSetHandle params = nullptr;
+  OfxParamHandle handle = nullptr;
+  g_effect->getParamSet(effect, &params);
+  if (g_params->paramGetHandle(params, name, &handle, nullptr) != kOfxStatOK || handle == nullptr)
+    throw std::runtime_error(std::string("the host has no parameter ") + name);
+  return handle;
+}
+
+int int_at(OfxImageEffectHandle effect, const char* name, OfxTime time) {
+  int value = 0;
+  if (g_params->paramGetValueAtTime(param(effect, name), time, &value) != kOfxStatOK)
+    throw std::runtime_error(std::string("could not read the parameter ") + name);
+  return value;
+}
+
+double double_at(OfxImageEffectHandle effect, const char* name, OfxTime time) {
+  double value = 0;
+  if (g_params->paramGetValueAtTime(param(effect, name), time, &value) != kOfxStatOK)
+    throw std::runtime_error(std::string("could not read the parameter ") + name);
+  return value;
+}
+
+const char* choice_at(OfxImageEffectHandle effect, const char* name, OfxTime time, const std::vector<Option>& options) {
+  int index = int_at(effect, name, time);
+  if (index < 0 || index >= static_cast<int>(options.size()))
+    throw std::runtime_error(std::string("the parameter ") + name + " has no option " + std::to_string(index));
+  return options[static_cast<size_t>(index)].key;
+}
+
+const char* output_mode(OfxImageEffectHandle effect, OfxTime time) {
+  return choice_at(effect, kParamOutputMode, time, kOutputModes);
+}
+
+OfxStatus clip_preferences(OfxImageEffectHandle effect, OfxPropertySetHandle out_args) {
+  const std::string mode = output_mode(effect, 0.0);
+  const char* premult = mode == "straight" ? kOfxImageUnPreMultiplied
+                        : (mode == "background" || mode == "trimap") ? kOfxImageOpaque
+                                                                     : kOfxImagePreMultiplied;
+  g_props->propSetString(out_args, kOfxImageEffectPropPreMultiplication, 0, premult);
+  Instance* inst = instance_of(effect);
+  if (inst && inst->general)  // the filter context's Output follows its Source
+    g_props->propSetString(out_args, "OfxImageClipPropComponents_Output", 0, kOfxImageComponentRGBA);
+  return kOfxStatOK;
+}
+
+// ---------------------------------------------------------------------------------
+// Render
+
+// An image fetched from a clip, released when it goes out of scope.
+struct FetchedImage {
+  OfxPropertySetHandle handle = nullptr;
+  ~FetchedImage() {
+    if (handle) g_effect->clipReleaseImage(handle);
+  }
+};
+
+struct RenderError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+OfxImageClipHandle clip_handle(OfxImageEffectHandle effect, const char* name) {
+  OfxImageClipHandle clip = nullptr;
+  if (g_effect->clipGetHandle(effect, name, &clip, nullptr) != kOfxStatOK) return nullptr;
+  return clip;
+}
+
+bool clip_connected(OfxImageClipHandle clip) {
+  OfxPropertySetHandle props = nullptr;
+  int connected = 0;
+  if (!clip || g_effect->clipGetPropertySet(clip, &props) != kOfxStatOK) return false;
+  g_props->propGetInt(props, kOfxImageClipPropConnected, 0, &connected);
+  return connected != 0;
+}
+
+dip::HostImage fetch_image(OfxImageClipHandle clip, OfxTime time, FetchedImage& holder, const char* what) {
+  if (g_effect->clipGetImage(clip, time, nullptr, &holder.handle) != kOfxStatOK || holder.handle == nullptr)
+    throw RenderError(std::string("the host gave no ") + what + " image at frame " + std::to_string(time));
+  dip::HostImage image;
+  std::string error;
+  if (!dip::read_host_image(g_props, holder.handle, image, error)) throw RenderError(std::string(what) + ": " + error);
+  return image;
+}
+
+DipImage packed_view(std::vector<unsigned char>& buffer, const dip::HostImage& like, const OfxRectI& region) {
+  DipImage view{};
+  view.width = region.x2 - region.x1;
+  view.height = region.y2 - region.y1;
+  view.channels = like.channels;
+  view.dtype = like.dtype;
+  buffer.resize(static_cast<size_t>(view.width) * view.height * like.pixel_bytes());
+  view.data = buffer.data();
+  return view;
+}
+
+OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
+  OfxImageEffectHandle effect = inst->handle;
+  OfxTime time = 0;
+  double scale[2] = {1.0, 1.0};
+  int window_values[4] = {0, 0, 0, 0};
+  g_props->propGetDouble(in_args, kOfxPropTime, 0, &time);
+  g_props->propGetDoubleN(in_args, kOfxImageEffectPropRenderScale, 2, scale);
+  if (g_props->propGetIntN(in_args, kOfxImageEffectPropRenderWindow, 4, window_values) != kOfxStatOK)
+    throw RenderError("the host gave no render window");
+  const OfxRectI window{window_values[0], window_values[1], window_values[2], window_values[3]};
+  if (!(scale[0] > 0.0) || !(scale[0] <= 1e3)) throw RenderError("the host gave an invalid render scale");
+  if (!inst->session) throw RenderError(inst->session_error);
+
+  // Parameters, always at the render's time.
+  DipParams params{};
+  params.output_mode = output_mode(effect, time);
+  params.preset = choice_at(effect, kParamPreset, time, kPresets);
+  params.device = choice_at(effect, kParamDevice, time, kDevices);
+  params.max_iterations = int_at(effect, kParamMaxIterations, time);
+  params.loss_threshold = double_at(effect, kParamLossThreshold, time);
+  params.seed = int_at(effect, kParamSeed, time);
+  params.band = double_at(effect, kParamBandWidth, time);
+  params.render_scale = scale[0];
+  params.trimap_source =
+      choice_at(effect, kParamTrimapSource, time, inst->general ? kTrimapSourcesGeneral : kTrimapSourcesFilter);
+  const bool use_trimap_clip = std::strcmp(params.trimap_source, "trimap") == 0;
+  if (use_trimap_clip && !int_at(effect, kParamUseTrimapInput, time)) params.trimap_source = "source_alpha";
+
+  FetchedImage source_holder, trimap_holder, output_holder;
+  dip::HostImage source = fetch_image(clip_handle(effect, kOfxImageEffectSimpleSourceClipName), time,
+                                      source_holder, "Source");
+  dip::HostImage output = fetch_image(clip_handle(effect, kOfxImageEffectOutputClipName), time, output_holder,
+                                      "Output");
+  if (output.channels == 1) throw RenderError("Output: an Alpha-only output is not supported; use RGBA or RGB");
+  const OfxRectI frame = source.bounds;  // the whole Source is solved (tiles are off)
+
+  std::vector<unsigned char> source_pixels, guide_pixels, output_pixels;
+  DipRenderRequest request{};
+  request.time = time;
+  request.params = params;
+  request.source = packed_view(source_pixels, source, frame);
+  dip::pack_region(source, frame, source_pixels.data());
+  request.guide.data = nullptr;
+  if (std::strcmp(params.trimap_source, "trimap") == 0) {
+    OfxImageClipHandle trimap_clip = clip_handle(effect, kTrimapClip);
+    if (clip_connected(trimap_clip)) {
+      dip::HostImage trimap = fetch_image(trimap_clip, time, trimap_holder, "Trimap");
+      if (!dip::contains(trimap.bounds, frame))
+        throw RenderError("Trimap: the trimap image does not cover the Source frame; give the Trimap input "
+                          "the same format as the Source");
+      request.guide = packed_view(guide_pixels, trimap, frame);
+      dip::pack_region(trimap, frame, guide_pixels.data());
+    }
+  }
+  request.output = packed_view(output_pixels, output, frame);
+
+  Progress progress(inst);
+  request.progress = &Progress::update;
+  request.progress_context = &progress;
+  char error[4096] = {0};
+  const int status = g_runtime->render(inst->session, &request, error, sizeof error);
+  if (status == DIP_CANCELLED) return kOfxStatFailed;  // the host aborted: no half-solved matte, no error
+  if (status == DIP_OUT_OF_MEMORY) {
+    set_persistent(inst, error);
+    return kOfxStatErrMemory;
+  }
+  if (status != DIP_OK) throw RenderError(error);
+  dip::unpack_region(output_pixels.data(), frame, window, output);
+  clear_persistent(inst);
+  return kOfxStatOK;
+}
+
+OfxStatus render_action(OfxImageEffectHandle effect, OfxPropertySetHandle in_args) {
+  Instance* inst = instance_of(effect);
+  if (!inst) return kOfxStatErrBadHandle;
+  std::lock_guard<std::mutex> lock(inst->render_mutex);
+  try {
+    return render(inst, in_args);
+  } catch (std::bad_alloc&) {
+    set_persistent(inst, "ofx_dipmatte: out of memory while rendering");
+    return kOfxStatErrMemory;
+  } catch (std::exception& e) {
+    set_persistent(inst, std::string("ofx_dipmatte: ") + e.what());
+    return kOfxStatFailed;
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// Entry points
+
+OfxStatus load() {
+  g_props = static_cast<const OfxPropertySuiteV1*>(fetch(kOfxPropertySuite, 1));
+  g_effect = static_cast<const OfxImageEffectSuiteV1*>(fetch(kOfxImageEffectSuite, 1));
+  g_params = static_cast<const OfxParameterSuiteV1*>(fetch(kOfxParameterSuite, 1));
+  if (!g_props || !g_effect || !g_params) return kOfxStatErrMissingHostFeature;
+  g_message1 = static_cast<const OfxMessageSuiteV1*>(fetch(kOfxMessageSuite, 1));
+  g_message2 = static_cast<const OfxMessageSuiteV2*>(fetch(kOfxMessageSuite, 2));
+  g_progress2 = static_cast<const OfxProgressSuiteV2*>(fetch(kOfxProgressSuite, 2));
+  if (!g_progress2) g_progress1 = static_cast<const OfxProgressSuiteV1*>(fetch(kOfxProgressSuite, 1));
+  // A broken environment must not stop the plugin loading: the error shows on render.
+  g_runtime = dip::load_python_runtime(g_runtime_error);
+  if (!g_runtime) post_message(nullptr, kOfxMessageLog, "ofx_dipmatte: " + g_runtime_error);
+  return kOfxStatOK;
+}
+
+OfxStatus main_entry(const char* action, const void* handle, OfxPropertySetHandle in_args,
+                     OfxPropertySetHandle out_args) {
+  try {
+    if (!action) return kOfxStatErrUnknown;
+    auto effect = static_cast<OfxImageEffectHandle>(const_cast<void*>(handle));
+    if (std::strcmp(action, kOfxActionLoad) == 0) return load();
+    if (!g_props || !g_effect || !g_params) return kOfxStatErrMissingHostFeature;
+    if (std::strcmp(action, kOfxActionUnload) == 0) return kOfxStatOK;  // Python is never finalised
+    if (std::strcmp(action, kOfxActionDescribe) == 0) return describe(effect);
+    if (std::strcmp(action, kOfxImageEffectActionDescribeInContext) == 0) return describe_in_context(effect, in_args);
+    if (std::strcmp(action, kOfxActionCreateInstance) == 0) return create_instance(effect);
+    if (std::strcmp(action, kOfxActionDestroyInstance) == 0) return destroy_instance(effect);
+    if (std::strcmp(action, kOfxImageEffectActionRender) == 0) return render_action(effect, in_args);
+    if (std::strcmp(action, kOfxImageEffectActionGetClipPreferences) == 0) return clip_preferences(effect, out_args);
+    if (std::strcmp(action, kOfxActionPurgeCaches) == 0) {
+      Instance* inst = instance_of(effect);
+      if (inst && inst->session && g_runtime) {
+        std::lock_guard<std::mutex> lock(inst->render_mutex);
+        g_runtime->session_purge(inst->session);
+      }
+      return kOfxStatOK;
+    }
+    return kOfxStatReplyDefault;
+  } catch (std::bad_alloc&) {
+    return kOfxStatErrMemory;
+  } catch (std::exception& e) {
+    post_message(nullptr, kOfxMessageError, std::string("ofx_dipmatte: ") + e.what());
+    return kOfxStatFailed;
+  } catch (...) {
+    return kOfxStatFailed;
+  }
+}
+
+void set_host(OfxHost* host) { g_host = host; }
+
+OfxPlugin g_plugin = {kOfxImageEffectPluginApi, kOfxImageEffectPluginApiVersion, kPluginIdentifier,
+                      kVersionMajor,            kVersionMinor,                   set_host,
+                      main_entry};
+
+}  // namespace
+
+OFX_EXPORT OfxStatus OfxSetHost(const OfxHost* host) {
+  g_host = const_cast<OfxHost*>(host);
+  return kOfxStatOK;
+}
+
+OFX_EXPORT int OfxGetNumberOfPlugins(void) { return 1; }
+
+OFX_EXPORT OfxPlugin* OfxGetPlugin(int nth) { return nth == 0 ? &g_plugin : nullptr; }

@@ -1,0 +1,202 @@
+"""What the OFX plugin calls: one :class:`InstanceSession` per plugin instance.
+
+The C++ shim hands over packed, top-down numpy views of the host's buffers (uint8,
+uint16 or float32, as the host gave them) and the parameters read at the render's
+time; this module turns them into an engine call and formats the output image.
+Nothing here knows about OFX structs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import threading
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..engine import Cancelled, ClipSession, MatteResult
+from ..engine.presets import Preset, resolve_preset
+from ..trimap import to_unit_float, trimap_from_rough_matte
+
+OUTPUT_MODES = ("premultiplied", "straight", "alpha", "background", "trimap")
+TRIMAP_SOURCES = ("trimap", "source_alpha", "source_alpha_rough")
+DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "float32": np.float32}
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    """The plugin's parameters at one time (see ofx_shim/plugin.cpp for their UI)."""
+
+    preset: str = "balanced"
+    max_iterations: int = 0        # 0: the preset's cap
+    loss_threshold: float = 0.0    # 0: the preset's rule
+    seed: int = 0
+    device: str = "auto"
+    trimap_source: str = "trimap"
+    band: float = 10.0             # pixels at full resolution
+    render_scale: float = 1.0
+    output_mode: str = "premultiplied"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RenderParams":
+        params = cls(**values)
+        if params.output_mode not in OUTPUT_MODES:
+            raise ValueError(f"unknown output mode {params.output_mode!r}")
+        if params.trimap_source not in TRIMAP_SOURCES:
+            raise ValueError(f"unknown trimap source {params.trimap_source!r}")
+        return params
+
+    def solver_preset(self) -> Preset:
+        """The engine preset with the iteration cap and threshold overrides applied."""
+        preset = resolve_preset(self.preset)
+        if self.max_iterations > 0:
+            preset = preset.replace(max_iterations=self.max_iterations,
+                                    warm_max_iterations=min(preset.warm_max_iterations, self.max_iterations))
+        if self.loss_threshold > 0:
+            preset = preset.replace(loss_threshold=self.loss_threshold)
+        return preset
+
+
+def trimap_for(source: np.ndarray, guide: Optional[np.ndarray], params: RenderParams) -> np.ndarray:
+    """The trimap (float32 H×W) from the Trimap input or the Source alpha, per ``params``."""
+    if params.trimap_source == "trimap":
+        if guide is None:
+            raise ValueError("the Trimap input is not connected: connect a trimap (0 background, 1 foreground, "
+                             "grey unknown) or set 'Trimap source' to 'Source alpha'")
+        trimap = guide[..., 0]
+        if not np.any(trimap):
+            raise ValueError("the Trimap input is black everywhere, so it has no foreground or unknown pixels. "
+                             "Some hosts (DaVinci Resolve) report an unplugged input as connected and black: "
+                             "connect a trimap, or turn off 'Use Trimap input' to read the Source alpha")
+        return to_unit_float(trimap, "Trimap input")
+    if source.shape[2] < 4:
+        raise ValueError("the Source has no alpha channel to read the trimap from: give it an RGBA image, "
+                         "or use the general context's Trimap input")
+    alpha = to_unit_float(source[..., 3], "Source alpha")
+    if params.trimap_source == "source_alpha_rough":
+        return trimap_from_rough_matte(alpha, band=params.band * params.render_scale)
+    return alpha
+
+
+def format_output(result: MatteResult, trimap: np.ndarray, mode: str, channels: int, dtype: str) -> np.ndarray:
+    """The Output image for ``mode``: H×W×channels of ``dtype`` (RGB drops the alpha)."""
+    alpha = result.alpha[..., None]
+    if mode == "premultiplied":
+        rgba = np.concatenate([result.foreground * alpha, alpha], axis=-1)
+    elif mode == "straight":
+        rgba = np.concatenate([result.foreground, alpha], axis=-1)
+    elif mode == "alpha":
+        rgba = np.repeat(alpha, 4, axis=-1)
+    elif mode == "background":
+        rgba = np.concatenate([result.background, np.ones_like(alpha)], axis=-1)
+    else:  # trimap view
+        rgba = np.concatenate([np.repeat(trimap[..., None], 3, axis=-1), np.ones_like(alpha)], axis=-1)
+    return to_dtype(rgba[..., :channels], dtype)
+
+
+def to_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Float values to the host's depth: integers are clamped to 0–1 and rounded."""
+    target = DTYPES[dtype]
+    if target is np.float32:
+        return np.ascontiguousarray(values, dtype=np.float32)
+    top = np.iinfo(target).max
+    return np.ascontiguousarray(np.round(np.clip(values, 0.0, 1.0) * top).astype(target))
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        h.update(str((array.shape, array.dtype.str)).encode())
+        h.update(np.ascontiguousarray(array).data)
+    return h.hexdigest()
+
+
+class InstanceSession:
+    """The engine state of one plugin instance: a :class:`ClipSession` (warm starts) and
+    a bounded cache of solved frames, so a frame asked for again with the same input and
+    parameters comes back at once.
+
+    Args:
+        max_cached: most frames kept in the cache.
+        max_cache_bytes: most bytes of results kept in the cache.
+    """
+
+    def __init__(self, max_cached: int = 8, max_cache_bytes: int = 1 << 30):
+        self.max_cached = max_cached
+        self.max_cache_bytes = max_cache_bytes
+        self._clip: Optional[ClipSession] = None
+        self._clip_key: Optional[tuple] = None
+        self._cache: "OrderedDict[tuple, MatteResult]" = OrderedDict()
+        self._lock = threading.Lock()
+        self.solves = 0  # frames actually solved (cache misses), for tests and status
+
+    def purge(self) -> None:
+        """Drop cached results (the host is short of memory); warm-start weights stay."""
+        with self._lock:
+            self._cache.clear()
+
+    def render(self, time: float, source: np.ndarray, guide: Optional[np.ndarray], params: dict,
+               progress: Callable[[float], bool], width: int, height: int, channels: int,
+               dtype: str) -> np.ndarray:
+        """Solve (or fetch) one frame and return the Output image, top-down, packed."""
+        p = RenderParams.from_dict(params)
+        source = np.array(source)  # own copies: the host's buffers die with the call
+        guide = None if guide is None else np.array(guide)
+        if source.shape[:2] != (height, width):
+            raise ValueError(f"Output is {width}×{height} but the Source is {source.shape[1]}×{source.shape[0]}")
+        trimap = trimap_for(source, guide, p)
+        image = source[..., :3]
+        preset = p.solver_preset()
+        with self._lock:
+            clip_key = (repr(preset), p.seed, p.device)
+            if clip_key != self._clip_key:  # other networks or noise: earlier weights do not apply
+                self._clip = ClipSession(preset=preset, device=p.device, seed=p.seed)
+                self._clip_key = clip_key
+                self._cache.clear()
+            cache_key = (float(time), _digest(image, trimap), clip_key)
+            result = self._cache.get(cache_key)
+            if result is None:
+                result = self._clip.matte(time, image, trimap, progress=_engine_progress(progress))
+                self.solves += 1
+                self._remember(cache_key, result)
+            else:
+                self._cache.move_to_end(cache_key)
+        return format_output(result, trimap, p.output_mode, channels, dtype)
+
+    def _remember(self, key: tuple, result: MatteResult) -> None:
+        self._cache[key] = result
+        size = lambda r: r.alpha.nbytes + r.foreground.nbytes + r.background.nbytes  # noqa: E731
+        while len(self._cache) > self.max_cached or (
+                len(self._cache) > 1 and sum(size(r) for r in self._cache.values()) > self.max_cache_bytes):
+            self._cache.popitem(last=False)
+
+
+def _engine_progress(progress: Callable[[float], bool]):
+    """Adapts the host's progress(fraction) → keep going? to the engine's callback."""
+    def callback(iteration: int, total: Optional[int], losses: dict) -> bool:
+        fraction = iteration / total if total else 0.0
+        return bool(progress(min(1.0, fraction)))
+    return callback
+
+
+def describe_error(error: BaseException) -> tuple[str, str]:
+    """(kind, message for the artist) for an exception raised by :meth:`InstanceSession.render`.
+
+    kind is "cancelled" (the host aborted), "memory", "input" (bad input or parameters:
+    the message says what to change) or "error" (a bug or a broken install: the
+    traceback goes to stderr and the message points to ``ofx-dipmatte doctor``).
+    """
+    if isinstance(error, Cancelled):
+        return "cancelled", "ofx_dipmatte: render aborted by the host"
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return "memory", ("ofx_dipmatte: out of memory while solving this frame: use the Draft quality, "
+                          "a lower render scale, or the CPU device")
+    if isinstance(error, ValueError):
+        return "input", f"ofx_dipmatte: {error}"
+    traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    return "error", (f"ofx_dipmatte: {type(error).__name__}: {error}. Run `ofx-dipmatte doctor` "
+                     "in a terminal to check the installation")

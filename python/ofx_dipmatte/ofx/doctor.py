@@ -1,0 +1,109 @@
+"""``ofx-dipmatte doctor``: check the plugin end to end and say exactly what is wrong.
+
+It reports the bundle, the Python environment recorded in it and whether that Python's
+libpython is shared, then loads the bundle in the standalone test host (a process with
+no Python of its own, like a real host) and renders a small frame.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from . import BUNDLE_NAME, ENV_OVERRIDE, ENV_RECORD, bundle_path, testhost_executable
+from .install import SYSTEM_PLUGIN_DIR, default_plugin_dir, libpython_path, record_environment
+
+
+def installed_bundles() -> list[Path]:
+    """Copies of the plugin in OFX_PLUGIN_PATH, the per-user folder and /usr/OFX/Plugins."""
+    folders = [Path(p) for p in os.environ.get("OFX_PLUGIN_PATH", "").split(os.pathsep) if p]
+    folders += [default_plugin_dir(), SYSTEM_PLUGIN_DIR]
+    found = []
+    for folder in dict.fromkeys(folders):
+        candidate = folder / f"{BUNDLE_NAME}.ofx.bundle"
+        if candidate.is_dir():
+            found.append(candidate)
+    return found
+
+
+def read_record(bundle: Path) -> dict[str, list[str]]:
+    record: dict[str, list[str]] = {}
+    path = bundle / "Contents" / "Resources" / ENV_RECORD
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            record.setdefault(key, []).append(value)
+    return record
+
+
+def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = print, timeout: float = 600) -> bool:
+    """Runs every check, printing one line each; returns True when the render worked."""
+    ok = True
+
+    def report(good: bool, text: str) -> None:
+        nonlocal ok
+        ok = ok and good
+        print_fn(f"[{'ok' if good else 'FAIL'}] {text}")
+
+    report(True, f"this Python: {sys.executable} ({sys.version.split()[0]})")
+    lib = libpython_path()
+    report(lib is not None, f"shared libpython: {lib}" if lib else
+           "this Python has no shared libpython: a host cannot load it (see `ofx-dipmatte install-plugin`)")
+    try:
+        import torch
+
+        report(True, f"torch {torch.__version__}, CUDA {'available' if torch.cuda.is_available() else 'not available'}")
+    except Exception as exc:  # a broken torch is exactly what doctor must report
+        report(False, f"torch does not import: {exc}")
+
+    env = dict(os.environ)
+    if bundle is None:
+        installed = installed_bundles()
+        bundle = installed[0] if installed else None
+    with tempfile.TemporaryDirectory() as tmp:
+        if bundle is None:
+            bundle = bundle_path()
+            print_fn(f"[--] no installed copy found (run `ofx-dipmatte install-plugin`); checking {bundle} "
+                     "with this Python")
+            record = Path(tmp) / ENV_RECORD
+            record.write_text(record_environment())
+            env[ENV_OVERRIDE] = str(record)
+        else:
+            report(True, f"bundle: {bundle}")
+            record_file = bundle / "Contents" / "Resources" / ENV_RECORD
+            if ENV_OVERRIDE in env:
+                print_fn(f"[--] {ENV_OVERRIDE}={env[ENV_OVERRIDE]} overrides the bundle's record")
+            elif not record_file.is_file():
+                report(False, f"{record_file}: missing; run `ofx-dipmatte install-plugin` again")
+            else:
+                rec = read_record(bundle)
+                exe = rec.get("executable", ["?"])[0]
+                libs = rec.get("libpython", [""])
+                report(True, f"recorded Python: {exe} (Python {rec.get('version', ['?'])[0]})")
+                report(bool(libs[0]) and Path(libs[0]).is_file(), f"recorded libpython: {libs[0] or 'none'}")
+        binary = bundle / "Contents" / "Linux-x86-64" / f"{BUNDLE_NAME}.ofx"
+        report(binary.is_file(), f"plugin binary: {binary}")
+        try:
+            host = testhost_executable()
+        except FileNotFoundError as exc:
+            report(False, str(exc))
+            return False
+        cmd = [str(host), str(bundle), "--size", "32", "--iterations", "5"]
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            report(False, f"the test render did not finish in {timeout:.0f} s")
+            return False
+        for line in proc.stdout.splitlines():
+            print_fn(f"     {line}")
+        if proc.returncode != 0 and proc.stderr.strip():
+            for line in proc.stderr.strip().splitlines()[-15:]:
+                print_fn(f"     stderr: {line}")
+        report(proc.returncode == 0, "test render in a host process: " +
+               ("OK" if proc.returncode == 0 else f"failed (exit {proc.returncode})"))
+    print_fn("OK" if ok else "doctor found problems (lines marked FAIL)")
+    return ok
