@@ -764,7 +764,8 @@ int Host::render(int id, double time, double render_scale, const int* window) {
 
   // The host allocates the Output image over the Source's region of definition.
   ImageBuffer out;
-  std::copy(src->second.bounds, src->second.bounds + 4, out.bounds);
+  const int* ob = effect.output_bounds_set ? effect.output_bounds : src->second.bounds;
+  std::copy(ob, ob + 4, out.bounds);
   out.depth = effect.output_depth;
   out.components = effect.output_components;
   const long width = out.bounds[2] - out.bounds[0], height = out.bounds[3] - out.bounds[1];
@@ -772,12 +773,13 @@ int Host::render(int id, double time, double render_scale, const int* window) {
   out.bytes.assign(static_cast<size_t>(std::max(1L, row * height)), 0xCD);  // junk the plugin must overwrite
   out.row_bytes = static_cast<int>(effect.output_top_down ? -row : row);
   out.offset = effect.output_top_down ? row * (height - 1) : 0;
+  const int out_bounds[4] = {out.bounds[0], out.bounds[1], out.bounds[2], out.bounds[3]};
   effect.clips.at(kOfxImageEffectOutputClipName)->images[0.0] = std::move(out);
 
   PropertySet in;
   in.set_double(kOfxPropTime, {time});
   in.set_double(kOfxImageEffectPropRenderScale, {render_scale, render_scale});
-  const int* b = src->second.bounds;
+  const int* b = out_bounds;
   if (window) in.set_int(kOfxImageEffectPropRenderWindow, {window[0], window[1], window[2], window[3]});
   else in.set_int(kOfxImageEffectPropRenderWindow, {b[0], b[1], b[2], b[3]});
   in.set_string(kOfxImageEffectPropFieldToRender, {"OfxFieldNone"});

@@ -89,6 +89,9 @@ struct Effect {  // a descriptor (per context) or an instance
   // Output layout the host offers: depth, components and whether rows run top-down.
   std::string output_depth = "OfxBitDepthFloat", output_components = "OfxImageComponentRGBA";
   bool output_top_down = false;
+  // The Output's bounds; when unset it follows the Source image's bounds.
+  bool output_bounds_set = false;
+  int output_bounds[4] = {0, 0, 0, 0};
 };
 
 class Host {

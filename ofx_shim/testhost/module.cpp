@@ -4,6 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <array>
+#include <optional>
+
 #include "host.h"
 
 namespace py = pybind11;
@@ -103,13 +106,17 @@ PYBIND11_MODULE(_testhost, m) {
            py::arg("id"), py::arg("clip"), py::arg("time"), py::arg("data"), py::arg("offset"), py::arg("bounds"),
            py::arg("row_bytes"), py::arg("depth"), py::arg("components"), py::arg("null_data") = false)
       .def("set_output_format",
-           [](Host& h, int id, const std::string& depth, const std::string& components, bool top_down) {
+           [](Host& h, int id, const std::string& depth, const std::string& components, bool top_down,
+              std::optional<std::array<int, 4>> bounds) {
              auto& e = h.instance(id);
              e.output_depth = depth;
              e.output_components = components;
              e.output_top_down = top_down;
+             e.output_bounds_set = bounds.has_value();
+             if (bounds) std::copy(bounds->begin(), bounds->end(), e.output_bounds);
            },
-           py::arg("id"), py::arg("depth"), py::arg("components"), py::arg("top_down") = false)
+           py::arg("id"), py::arg("depth"), py::arg("components"), py::arg("top_down") = false,
+           py::arg("bounds") = py::none())
       .def("render",
            [](Host& h, int id, double time, double render_scale, std::optional<std::array<int, 4>> window) {
              py::gil_scoped_release release;

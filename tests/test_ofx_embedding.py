@@ -1,0 +1,114 @@
+"""The plugin in a host process with no Python of its own: the standalone test host
+loads the bundle, and the plugin finds the recorded environment, dlopens libpython and
+starts its own isolated interpreter. Also install-plugin and doctor."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ofx_dipmatte import ofx
+from ofx_dipmatte.ofx import ENV_OVERRIDE, install_plugin
+from ofx_dipmatte.ofx.doctor import run_doctor
+from ofx_dipmatte.ofx.install import record_environment
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    return install_plugin(tmp_path_factory.mktemp("plugins"))
+
+
+def run_host(bundle: Path, *args: str, env: "dict | None" = None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != ENV_OVERRIDE}
+    environ.update(env or {})
+    return subprocess.run([str(ofx.testhost_executable()), str(bundle), "--size", "32", *args],
+                          capture_output=True, text=True, timeout=600, env=environ)
+
+
+def test_install_plugin_writes_a_bundle_with_the_environment_record(installed):
+    contents = installed / "Contents"
+    assert (contents / "Linux-x86-64" / "DIPMatte.ofx").is_file()
+    assert (contents / "Info.plist").read_text().count("com.ofxdipmatte.DIPMatte") == 1
+    assert (contents / "Resources" / "com.ofxdipmatte.DIPMatte.png").is_file()
+    record = (contents / "Resources" / "python_env.cfg").read_text()
+    assert f"executable={sys.executable}" in record
+    assert f"version={sys.version_info[0]}.{sys.version_info[1]}" in record
+    # Only the three OFX entry points are exported.
+    nm = subprocess.run(["nm", "-D", "--defined-only", str(contents / "Linux-x86-64" / "DIPMatte.ofx")],
+                        capture_output=True, text=True)
+    if nm.returncode == 0:
+        symbols = {line.split()[-1] for line in nm.stdout.splitlines() if line.strip()}
+        assert symbols == {"OfxGetNumberOfPlugins", "OfxGetPlugin", "OfxSetHost"}
+
+
+def test_a_host_without_python_renders_a_warm_started_sequence(installed):
+    proc = run_host(installed, "--frames", "3", "--iterations", "8")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "contexts: OfxImageEffectContextGeneral,OfxImageEffectContextFilter" in proc.stdout
+    for frame in range(3):
+        assert f"frame {frame}: status 0" in proc.stdout
+    assert "progress: 3 starts" in proc.stdout
+    assert "unreleased images: 0" in proc.stdout
+    assert proc.stdout.rstrip().endswith("OK")
+
+
+def test_filter_context_in_a_host_without_python(installed):
+    proc = run_host(installed, "--context", "filter", "--iterations", "5")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("problem", ["missing libpython", "other Python version", "no ofx_dipmatte"])
+def test_a_broken_environment_fails_the_render_with_a_persistent_message(installed, tmp_path, problem):
+    record = record_environment()
+    if problem == "missing libpython":
+        record = "\n".join("libpython=/nonexistent/libpython3.so" if line.startswith("libpython=") else line
+                           for line in record.splitlines())
+    elif problem == "other Python version":
+        record = "\n".join("version=3.99" if line.startswith("version=") else line for line in record.splitlines())
+    else:  # the standard library only: ofx_dipmatte (and numpy, torch) cannot be imported
+        record = "\n".join(line for line in record.splitlines() if not line.startswith("sitedir="))
+    path = tmp_path / "python_env.cfg"
+    path.write_text(record + "\n")
+    proc = run_host(installed, env={ENV_OVERRIDE: str(path)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # loaded and described; the render failed
+    assert "contexts: OfxImageEffectContextGeneral,OfxImageEffectContextFilter" in proc.stdout
+    assert "persistent message: ofx_dipmatte: cannot start Python" in proc.stdout
+    assert "ofx-dipmatte doctor" in proc.stdout
+    assert "RENDER FAILED" in proc.stdout
+
+
+def test_install_plugin_replaces_its_own_bundle_but_not_a_foreign_folder(tmp_path):
+    first = install_plugin(tmp_path)
+    (first / "Contents" / "Resources" / "marker").write_text("old")
+    again = install_plugin(tmp_path)
+    assert again == first and not (again / "Contents" / "Resources" / "marker").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["DIPMatte.ofx.bundle"]  # no staging left behind
+
+    foreign = tmp_path / "foreign"
+    (foreign / "DIPMatte.ofx.bundle").mkdir(parents=True)
+    (foreign / "DIPMatte.ofx.bundle" / "mine.txt").write_text("keep")
+    with pytest.raises(FileExistsError):
+        install_plugin(foreign)
+    assert (foreign / "DIPMatte.ofx.bundle" / "mine.txt").read_text() == "keep"
+
+
+def test_doctor_renders_through_the_installed_bundle(installed):
+    lines: list[str] = []
+    assert run_doctor(installed, print_fn=lines.append), "\n".join(lines)
+    assert lines[-1] == "OK"
+    assert any("test render in a host process: OK" in line for line in lines)
+
+
+def test_doctor_command_reports_a_missing_record(tmp_path):
+    bundle = install_plugin(tmp_path)
+    (bundle / "Contents" / "Resources" / "python_env.cfg").unlink()
+    environ = {k: v for k, v in os.environ.items() if k != ENV_OVERRIDE}
+    proc = subprocess.run([sys.executable, "-m", "ofx_dipmatte", "doctor", "--bundle", str(bundle)],
+                          capture_output=True, text=True, timeout=600, env=environ)
+    assert proc.returncode == 1
+    assert "python_env.cfg: missing" in proc.stdout
+    assert "no Python environment is recorded" in proc.stdout

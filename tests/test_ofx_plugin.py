@@ -1,0 +1,349 @@
+"""The OFX plugin, loaded by our test host (dlopen RTLD_LOCAL, as real hosts do), with
+numpy buffers handed through the pybind11 boundary into the real plugin binary.
+
+In this process Python is already running, so the plugin adopts this interpreter; the
+standalone host tests (test_ofx_embedding.py) start the plugin's own interpreter.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import ofx_dipmatte
+from ofx_dipmatte import PRESETS, ClipSession, trimap_from_rough_matte
+from ofx_dipmatte.ofx import bundle_path
+
+from conftest import make_case
+from ofx_layout import DEPTHS, from_host, to_host
+
+_testhost = pytest.importorskip("ofx_dipmatte.ofx._testhost")
+
+GENERAL = "OfxImageEffectContextGeneral"
+FILTER = "OfxImageEffectContextFilter"
+OK, FAILED = 0, 1
+ITERATIONS = 4
+SIZE = 24
+
+
+@pytest.fixture(scope="module")
+def host():
+    return _testhost.Host(str(bundle_path()))
+
+
+def draft(iterations: int = ITERATIONS):
+    preset = PRESETS["draft"]
+    return preset.replace(max_iterations=iterations,
+                          warm_max_iterations=min(preset.warm_max_iterations, iterations))
+
+
+def quantise(values: np.ndarray, dtype: str) -> np.ndarray:
+    if dtype == "float32":
+        return values.astype(np.float32)
+    top = np.iinfo(dtype).max
+    return np.round(np.clip(values, 0, 1) * top).astype(dtype)
+
+
+def new_instance(host, context=GENERAL, iterations=ITERATIONS, **params):
+    inst = host.create_instance(context)
+    host.set_param(inst, "preset", 0)  # Draft
+    host.set_param(inst, "maxIterations", iterations)
+    for name, value in params.items():
+        host.set_param(inst, name, value)
+    return inst
+
+
+def render(host, inst, time_=0.0, **kwargs) -> np.ndarray:
+    status = host.render(inst, time_, **kwargs)
+    assert status == OK, host.persistent_message(inst)
+    return from_host(*host.output(inst))
+
+
+def expected_premultiplied(res, dtype: str, channels: int) -> np.ndarray:
+    rgba = np.dstack([res.foreground * res.alpha[..., None], res.alpha])
+    return quantise(rgba[..., :channels], dtype)
+
+
+def assert_close(actual: np.ndarray, expected: np.ndarray):
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype
+    if actual.dtype == np.float32:
+        np.testing.assert_allclose(actual, expected, atol=1e-6)
+    else:  # one code value of rounding slack
+        assert np.abs(actual.astype(np.int64) - expected.astype(np.int64)).max() <= 1
+
+
+def test_describe_lists_contexts_clips_params_and_depths(host):
+    assert set(host.contexts) == {GENERAL, FILTER}
+    props = host.plugin_properties()
+    assert props["OfxImageEffectPropSupportedPixelDepths"] == ["OfxBitDepthByte", "OfxBitDepthShort", "OfxBitDepthFloat"]
+    assert props["OfxImageEffectPropSupportsTiles"] == [0]
+    assert props["OfxImageEffectPluginRenderThreadSafety"] == ["OfxImageEffectRenderInstanceSafe"]
+    assert props["OfxImageEffectInstancePropSequentialRender"] == [2]
+
+    general = host.clips(GENERAL)
+    assert set(general) == {"Source", "Trimap", "Output"}
+    assert general["Source"]["OfxImageEffectPropSupportedComponents"] == ["OfxImageComponentRGBA", "OfxImageComponentRGB"]
+    assert set(general["Trimap"]["OfxImageEffectPropSupportedComponents"]) == {
+        "OfxImageComponentAlpha", "OfxImageComponentRGB", "OfxImageComponentRGBA"}
+    assert general["Trimap"]["OfxImageClipPropOptional"] == [1]
+    assert set(host.clips(FILTER)) == {"Source", "Output"}
+
+    params = host.params(GENERAL)
+    for name in ("outputMode", "trimapSource", "useTrimapInput", "bandWidth", "preset", "maxIterations",
+                 "lossThreshold", "seed", "device"):
+        assert name in params
+    assert params["outputMode"]["OfxParamPropChoiceOption"] == [
+        "Premultiplied foreground + alpha", "Straight foreground + alpha", "Alpha only", "Background plate",
+        "Trimap view"]
+    assert params["trimapSource"]["OfxParamPropChoiceOption"] == [
+        "Trimap input", "Source alpha", "Source alpha as rough matte"]
+    assert params["device"]["OfxParamPropChoiceOption"] == ["Auto", "CPU", "CUDA"]
+    filter_params = host.params(FILTER)
+    assert "useTrimapInput" not in filter_params
+    assert filter_params["trimapSource"]["OfxParamPropChoiceOption"] == ["Source alpha", "Source alpha as rough matte"]
+    assert host.context_properties(GENERAL)["OfxImageEffectPropClipPreferencesSlaveParam"] == ["outputMode"]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("layout", ["bottom-up, origin 0", "top-down, origin (-7, 5), padded"])
+def test_output_equals_engine(host, dtype, channels, layout):
+    image, trimap, *_ = make_case(SIZE, band=3, seed=channels)
+    source = quantise(np.dstack([image, np.ones_like(trimap)])[..., :channels], dtype)
+    tri = quantise(trimap[..., None], dtype)
+    top_down = layout.startswith("top-down")
+    origin, padding = ((-7, 5), 12) if top_down else ((0, 0), 0)
+
+    inst = new_instance(host)
+    host.set_output_format(inst, DEPTHS[dtype], "OfxImageComponentRGBA" if channels == 4 else "OfxImageComponentRGB",
+                           top_down=not top_down)
+    host.set_image(inst, "Source", 0.0, **to_host(source, origin, top_down, padding))
+    host.set_image(inst, "Trimap", 0.0, **to_host(tri, origin, not top_down, padding))
+    out = render(host, inst)
+    assert out.shape == (SIZE, SIZE, channels)
+
+    res = ofx_dipmatte.matte(source, tri, preset=draft(), seed=0)
+    assert_close(out, expected_premultiplied(res, dtype, channels))
+    assert host.progress(inst)["starts"] == 1 and host.progress(inst)["updates"] == ITERATIONS
+    assert _testhost.live_images() == 0
+    host.destroy_instance(inst)
+
+
+def test_filter_context_reads_the_trimap_from_source_alpha(host):
+    image, trimap, *_ = make_case(SIZE, band=3)
+    source = np.dstack([image, trimap]).astype(np.float32)
+    inst = new_instance(host, FILTER)
+    host.set_image(inst, "Source", 0.0, **to_host(source))
+    out = render(host, inst)
+    res = ofx_dipmatte.matte(image, trimap, preset=draft())
+    assert_close(out, expected_premultiplied(res, "float32", 4))
+
+
+def test_source_alpha_as_rough_matte_uses_the_band_at_render_scale(host):
+    image, _, alpha, *_ = make_case(SIZE)
+    rough = (alpha > 0.5).astype(np.float32)
+    inst = new_instance(host, FILTER, trimapSource=1, bandWidth=6.0)
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, rough])))
+    out = render(host, inst, render_scale=0.5)  # a half-resolution proxy: the band is 3 px
+    res = ofx_dipmatte.matte(image, trimap_from_rough_matte(rough, band=3.0), preset=draft())
+    assert_close(out, expected_premultiplied(res, "float32", 4))
+
+
+@pytest.mark.parametrize("mode, premultiplication", [
+    (0, "OfxImageAlphaPremultiplied"), (1, "OfxImageAlphaUnPremultiplied"), (2, "OfxImageAlphaPremultiplied"),
+    (3, "OfxImageOpaque"), (4, "OfxImageOpaque")])
+def test_output_modes_and_their_premultiplication(host, mode, premultiplication):
+    image, trimap, *_ = make_case(SIZE, band=3)
+    inst = new_instance(host, outputMode=mode)
+    status, prefs = host.clip_preferences(inst)
+    assert status == OK and prefs["OfxImageEffectPropPreMultiplication"] == [premultiplication]
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
+    host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
+    out = render(host, inst)
+    res = ofx_dipmatte.matte(image, trimap, preset=draft())
+    a = res.alpha[..., None]
+    expected = [np.dstack([res.foreground * a, a]), np.dstack([res.foreground, a]), np.repeat(a, 4, axis=2),
+                np.dstack([res.background, np.ones_like(a)]),
+                np.dstack([np.repeat(trimap[..., None], 3, axis=2), np.ones_like(a)])][mode]
+    assert_close(out, expected.astype(np.float32))
+
+
+def test_a_sequence_warm_starts_and_matches_a_clip_session(host):
+    frames = [make_case(SIZE, band=3, seed=s) for s in range(3)]
+    inst = new_instance(host, iterations=30, lossThreshold=0.0)
+    session = ClipSession(preset=draft(30), seed=0)
+    updates = []
+    for t, (image, trimap, *_) in enumerate(frames):
+        host.set_image(inst, "Source", float(t), **to_host(np.dstack([image, np.ones_like(trimap)])))
+        host.set_image(inst, "Trimap", float(t), **to_host(trimap[..., None]))
+        before = host.progress(inst)["updates"]
+        out = render(host, inst, float(t))
+        updates.append(host.progress(inst)["updates"] - before)
+        res = session.matte(t, image, trimap)
+        assert_close(out, expected_premultiplied(res, "float32", 4))
+        assert (res.stats.warm_start_from is None) == (t == 0)
+    assert updates[0] == 30  # the cold frame runs to its cap; warm frames stop on the threshold
+    assert all(u < 30 for u in updates[1:]), updates
+
+    # A frame asked for again (same input and parameters) comes from the cache, without a solve.
+    start = time.perf_counter()
+    before = host.progress(inst)["updates"]
+    again = render(host, inst, 2.0)
+    assert host.progress(inst)["updates"] == before
+    assert time.perf_counter() - start < 0.5
+    assert_close(again, expected_premultiplied(res, "float32", 4))
+
+
+def test_abort_stops_a_long_solve_within_a_second(host):
+    image, trimap, *_ = make_case(48, band=6)
+    inst = new_instance(host, iterations=100000)
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
+    host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("status", host.render(inst, 0.0)))
+    worker.start()
+    time.sleep(1.5)
+    assert worker.is_alive(), "the solve should still be running"
+    aborted = time.perf_counter()
+    host.abort(inst, True)
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert time.perf_counter() - aborted < 1.0
+    assert result["status"] == FAILED
+    assert host.persistent_message(inst) == ""  # an abort is not an error
+    host.abort(inst, False)
+
+
+def test_concurrent_renders_on_four_instances_match_single_threaded_results(host):
+    cases = [make_case(SIZE, band=3, seed=10 + i) for i in range(4)]
+
+    def setup(i):
+        image, trimap, *_ = cases[i]
+        inst = new_instance(host, seed=i)
+        host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
+        host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
+        return inst
+
+    reference = []
+    for i in range(4):
+        inst = setup(i)
+        reference.append(render(host, inst))
+        host.destroy_instance(inst)
+
+    instances = [setup(i) for i in range(4)]
+    outputs: dict[int, list] = {i: [] for i in range(4)}
+    errors = []
+
+    def work(i):
+        try:
+            status = host.render(instances[i], 0.0)
+            outputs[i].append((status, from_host(*host.output(instances[i]))))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k % 4,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not any(t.is_alive() for t in threads), "deadlock"
+    assert not errors
+    for i in range(4):
+        assert len(outputs[i]) == 2
+        for status, out in outputs[i]:
+            assert status == OK
+            assert_close(out, reference[i])
+    for inst in instances:
+        host.destroy_instance(inst)
+
+
+def test_trimap_input_problems_fail_with_a_message_that_says_what_to_do(host):
+    image, trimap, *_ = make_case(SIZE, band=3)
+    source = np.dstack([image, trimap])
+    inst = new_instance(host)
+    host.set_image(inst, "Source", 0.0, **to_host(source))
+    assert host.render(inst, 0.0) == FAILED  # Trimap input not connected
+    assert "Trimap input is not connected" in host.persistent_message(inst)
+
+    host.set_image(inst, "Trimap", 0.0, **to_host(np.zeros((SIZE, SIZE, 1), np.float32)))
+    assert host.render(inst, 0.0) == FAILED  # connected but black (DaVinci Resolve)
+    assert "Use Trimap input" in host.persistent_message(inst)
+
+    host.set_param(inst, "useTrimapInput", 0)  # then the trimap comes from the Source alpha
+    out = render(host, inst)
+    assert host.persistent_message(inst) == ""  # cleared by the good render
+    res = ofx_dipmatte.matte(image, trimap, preset=draft())
+    assert_close(out, expected_premultiplied(res, "float32", 4))
+
+    rgb = new_instance(host, FILTER)
+    host.set_image(rgb, "Source", 0.0, **to_host(image))
+    assert host.render(rgb, 0.0) == FAILED
+    assert "no alpha channel" in host.persistent_message(rgb)
+
+
+def test_nan_pixels_fail_the_render_with_a_message(host):
+    image, trimap, *_ = make_case(SIZE, band=3)
+    image[3, 4, 1] = np.nan
+    inst = new_instance(host, FILTER)
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, trimap])))
+    assert host.render(inst, 0.0) == FAILED
+    assert "NaN" in host.persistent_message(inst)
+
+
+def random_invalid_layout(rng: np.random.Generator, image: np.ndarray) -> dict:
+    """A host image whose properties are wrong in a way the plugin must detect."""
+    layout = to_host(image)
+    h, w = image.shape[:2]
+    kind = rng.integers(6)
+    if kind == 0:  # bounds inverted or empty
+        x1, y1 = rng.integers(-50, 50, 2)
+        layout["bounds"] = (int(x1), int(y1), int(x1 - rng.integers(0, 5)), int(y1 + h))
+    elif kind == 1:
+        layout["null_data"] = True
+    elif kind == 2:
+        layout["depth"] = rng.choice(["OfxBitDepthHalf", "OfxBitDepthNone", "", "float", "OfxBitDepthByte "])
+    elif kind == 3:
+        layout["components"] = rng.choice(["OfxImageComponentNone", "RGBA", "OfxImageComponentYUVA", ""])
+    elif kind == 4:  # huge: more than any plate, claimed by a confused host
+        big = int(rng.integers(1 << 16, 1 << 30))
+        layout["bounds"] = (0, 0, big, int(rng.integers(1, 1 << 20)))
+    else:  # rows shorter than a row of pixels
+        layout["row_bytes"] = int(rng.integers(0, w * 16)) * (1 if rng.random() < 0.5 else -1)
+    return layout
+
+
+def test_200_random_invalid_image_layouts_are_rejected_cleanly(host):
+    rng = np.random.default_rng(0)
+    image, trimap, *_ = make_case(16, band=2)
+    good = np.dstack([image, trimap]).astype(np.float32)
+    inst = new_instance(host, FILTER)
+    # The host's Output keeps the project format whatever the Source claims.
+    host.set_output_format(inst, "OfxBitDepthFloat", "OfxImageComponentRGBA", bounds=(0, 0, 16, 16))
+    for i in range(200):
+        layout = random_invalid_layout(rng, good)
+        host.set_image(inst, "Source", 0.0, **layout)
+        assert host.render(inst, 0.0) == FAILED, layout
+        assert host.persistent_message(inst).startswith("ofx_dipmatte: "), layout
+    assert _testhost.live_images() == 0
+    host.set_image(inst, "Source", 0.0, **to_host(good))  # and the instance still works
+    render(host, inst)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (7, 1), (3, 3)])
+def test_tiny_images_render_or_fail_cleanly(host, shape):
+    h, w = shape
+    trimap = np.full((h, w), 0.5, np.float32)
+    trimap.flat[0] = 1.0
+    source = np.dstack([np.full((h, w, 3), 0.4, np.float32), trimap])
+    inst = new_instance(host, FILTER)
+    host.set_image(inst, "Source", 0.0, **to_host(source))
+    status = host.render(inst, 0.0)
+    if status == OK:
+        out = from_host(*host.output(inst))
+        assert out.shape == (h, w, 4) and np.isfinite(out).all()
+    else:
+        assert host.persistent_message(inst).startswith("ofx_dipmatte: ")
+    host.destroy_instance(inst)
