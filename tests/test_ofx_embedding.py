@@ -69,8 +69,9 @@ def test_a_broken_environment_fails_the_render_with_a_persistent_message(install
                            for line in record.splitlines())
     elif problem == "other Python version":
         record = "\n".join("version=3.99" if line.startswith("version=") else line for line in record.splitlines())
-    else:  # the standard library only: ofx_dipmatte (and numpy, torch) cannot be imported
-        record = "\n".join(line for line in record.splitlines() if not line.startswith("sitedir="))
+    else:  # the standard library only (no venv, no site dirs): ofx_dipmatte cannot be imported
+        record = "\n".join(f"executable={tmp_path / 'bin' / 'python'}" if line.startswith("executable=") else line
+                           for line in record.splitlines() if not line.startswith("sitedir="))
     path = tmp_path / "python_env.cfg"
     path.write_text(record + "\n")
     proc = run_host(installed, env={ENV_OVERRIDE: str(path)})

@@ -239,8 +239,8 @@ def test_concurrent_renders_on_four_instances_match_single_threaded_results(host
 
     def work(i):
         try:
-            status = host.render(instances[i], 0.0)
-            outputs[i].append((status, from_host(*host.output(instances[i]))))
+            status, image = host.render_output(instances[i], 0.0)
+            outputs[i].append((status, from_host(*image)))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

@@ -755,7 +755,7 @@ void Host::set_image(int id, const std::string& clip, double time, ImageBuffer i
   it->second->props.set_int(kOfxImageClipPropConnected, {1});
 }
 
-int Host::render(int id, double time, double render_scale, const int* window) {
+int Host::render(int id, double time, double render_scale, const int* window, ImageBuffer* output) {
   Effect& effect = instance(id);
   std::lock_guard<std::mutex> serial(effect.render_mutex);
   Clip& source = *effect.clips.at(kOfxImageEffectSimpleSourceClipName);
@@ -785,7 +785,9 @@ int Host::render(int id, double time, double render_scale, const int* window) {
   in.set_string(kOfxImageEffectPropFieldToRender, {"OfxFieldNone"});
   in.set_int(kOfxImageEffectPropSequentialRenderStatus, {0});
   in.set_int(kOfxImageEffectPropInteractiveRenderStatus, {0});
-  return call(kOfxImageEffectActionRender, &effect, &in, nullptr);
+  const int status = call(kOfxImageEffectActionRender, &effect, &in, nullptr);
+  if (output) *output = effect.clips.at(kOfxImageEffectOutputClipName)->images.at(0.0);
+  return status;
 }
 
 int Host::clip_preferences(int id, PropertySet& out) {

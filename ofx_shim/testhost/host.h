@@ -112,8 +112,10 @@ class Host {
   void connect(int id, const std::string& clip, bool connected);
   void set_param(int id, const std::string& name, double value);
   void set_image(int id, const std::string& clip, double time, ImageBuffer image);
-  // Calls Render over the whole Source frame (or `window`); returns the plugin's status.
-  int render(int id, double time, double render_scale, const int* window);
+  // Calls Render over the whole Source frame (or `window`); returns the plugin's status
+  // and, when `output` is given, a copy of the Output image taken before another
+  // render of the instance can replace it.
+  int render(int id, double time, double render_scale, const int* window, ImageBuffer* output = nullptr);
   int clip_preferences(int id, PropertySet& out);
   int purge(int id);
 

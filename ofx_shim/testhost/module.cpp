@@ -44,6 +44,12 @@ py::list messages(const std::vector<testhost::Message>& list) {
   return out;
 }
 
+py::tuple image_tuple(const testhost::ImageBuffer& img) {
+  return py::make_tuple(py::bytes(reinterpret_cast<const char*>(img.bytes.data()), img.bytes.size()), img.offset,
+                        std::array<int, 4>{img.bounds[0], img.bounds[1], img.bounds[2], img.bounds[3]}, img.row_bytes,
+                        img.depth, img.components);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_testhost, m) {
@@ -123,14 +129,21 @@ PYBIND11_MODULE(_testhost, m) {
              return h.render(id, time, render_scale, window ? window->data() : nullptr);
            },
            py::arg("id"), py::arg("time"), py::arg("render_scale") = 1.0, py::arg("window") = py::none())
+      .def("render_output",
+           [](Host& h, int id, double time, double render_scale) {
+             testhost::ImageBuffer out;
+             int status;
+             {
+               py::gil_scoped_release release;
+               status = h.render(id, time, render_scale, nullptr, &out);
+             }
+             return py::make_tuple(status, image_tuple(out));
+           },
+           py::arg("id"), py::arg("time"), py::arg("render_scale") = 1.0,
+           "Render and return (status, the Output as output() gives it), atomically per instance.")
       .def("output",
-           [](Host& h, int id) {
-             auto& clip = *h.instance(id).clips.at("Output");
-             const auto& img = clip.images.at(0.0);
-             return py::make_tuple(py::bytes(reinterpret_cast<const char*>(img.bytes.data()), img.bytes.size()),
-                                   img.offset, std::array<int, 4>{img.bounds[0], img.bounds[1], img.bounds[2], img.bounds[3]},
-                                   img.row_bytes, img.depth, img.components);
-           })
+           [](Host& h, int id) { return image_tuple(h.instance(id).clips.at("Output")->images.at(0.0)); },
+           "The last Output image: (data, offset, bounds, row_bytes, depth, components).")
       .def("abort", [](Host& h, int id, bool flag) { h.instance(id).abort_flag = flag; })
       .def("messages",
            [](Host& h, int id) {

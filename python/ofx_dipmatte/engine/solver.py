@@ -9,6 +9,7 @@ previous frame's weights.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -23,6 +24,9 @@ from .presets import Preset
 
 #: progress(iteration, total or None, losses) → False to cancel.
 ProgressCallback = Callable[[int, Optional[int], dict], Optional[bool]]
+
+_GLOBAL_RNG_LOCK = threading.Lock()
+
 
 class Cancelled(RuntimeError):
     """The progress callback (or a host abort) asked the solve to stop."""
@@ -42,7 +46,9 @@ class Nets:
         0.5 (zero weights), so the first alpha is the prior itself."""
         # Fork the global RNG so that building nets neither depends on nor disturbs the
         # caller's torch random state: the same seed gives the same weights anywhere.
-        with torch.random.fork_rng(devices=[]):
+        # The global RNG is process-wide: the lock keeps two threads (two plugin
+        # instances) from seeding it in turn and building with each other's state.
+        with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             image_alpha = SkipNet(cfg.noise_channels, {"image": 3, "alpha": 1}, cfg.width, cfg.skip, cfg.levels)
             fg = SkipNet(cfg.noise_channels, {"rgb": 3}, cfg.fb_width, cfg.skip, cfg.levels)
