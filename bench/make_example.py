@@ -7,7 +7,7 @@ from scipy import ndimage
 
 import sys
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-from ofx_dipmatte.imageio import write_image  # noqa: E402
+from ofx_dipmatte.io import write_image  # noqa: E402
 
 rng = np.random.default_rng(7)
 n = 192

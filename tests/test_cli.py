@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ofx_dipmatte.cli import main
-from ofx_dipmatte.imageio import read_image, write_image
+from ofx_dipmatte.io import read_image, write_image
 
 
 def test_write_and_read_float_exr_roundtrip(tmp_path):
@@ -51,7 +51,7 @@ def test_bad_input_exits_2(tmp_path, capsys):
     write_image(tmp_path / "img.png", np.zeros((8, 8, 3)))
     write_image(tmp_path / "tri.png", np.zeros((8, 9)))
     assert main(["matte", str(tmp_path / "img.png"), str(tmp_path / "tri.png"), "-o", str(tmp_path)]) == 2
-    assert "does not match" in capsys.readouterr().err
+    assert "render the trimap at the plate's resolution" in capsys.readouterr().err
     assert main(["matte", str(tmp_path / "missing.png"), str(tmp_path / "tri.png"), "-o", str(tmp_path)]) == 2
 
 

@@ -1,63 +1,175 @@
 """Command line: ``ofx-dipmatte`` (also ``python -m ofx_dipmatte``).
 
-    ofx-dipmatte demo -o OUT                  matte the example that ships with the package
-    ofx-dipmatte matte IMAGE TRIMAP -o OUT    matte one still
-    ofx-dipmatte trimap MASK -o TRIMAP        make a trimap from a rough matte
-    ofx-dipmatte install-plugin [--dest DIR]  install the OFX plugin for this Python
-    ofx-dipmatte doctor                       check the OFX plugin end to end
+    ofx-dipmatte demo -o OUT                          matte the example that ships with the package
+    ofx-dipmatte matte PLATE TRIMAP -o OUT            a still, or a shot: plate.####.exr trimap.####.png
+    ofx-dipmatte matte PLATE --rough-matte MASK -o OUT    trimaps made from rough mattes (--band PX)
+    ofx-dipmatte trimap MASK -o TRIMAP                make a trimap (or a sequence of them) from rough mattes
+    ofx-dipmatte install-plugin [--dest DIR]          install the OFX plugin for this Python
+    ofx-dipmatte doctor                               check the OFX plugin end to end
 
-Exit status: 0 success, 2 bad usage or input, 1 failure.
+Exit status: 0 success, 2 bad usage or input, 1 failure (including Ctrl-C: run the same
+command again to resume).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
-
-import numpy as np
+from typing import Optional
 
 EXAMPLES = Path(__file__).resolve().parent / "examples"
+JSON_VERSION = 1
 
 
-def _progress_bar(total: int, desc: str):
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, desc=desc, unit="it", disable=not sys.stderr.isatty(), leave=False)
-
-    def progress(iteration, _total, losses):
-        bar.update(iteration - bar.n)
-        bar.set_postfix(loss=f"{losses['total']:.4g}", refresh=False)
-        return None
-
-    return bar, progress
+class _UsageError(ValueError):
+    pass
 
 
-def _matte_still(image_path: Path, trimap_path: Path, out_dir: Path, preset: str, device: str,
-                 seed: int, overwrite: bool) -> int:
-    import ofx_dipmatte
-    from .imageio import read_image, write_image
+class ConsoleReporter:
+    """Progress for a terminal: a bar for the shot (frames, iterations, ETA) and one for
+    the frame being solved; plain per-frame lines otherwise. Silent with --quiet or --json."""
 
-    image = read_image(image_path)
-    trimap = read_image(trimap_path)
-    cfg = ofx_dipmatte.engine.presets.resolve_preset(preset)
-    targets = {"alpha": out_dir / f"{image_path.stem}.alpha.exr", "fg": out_dir / f"{image_path.stem}.fg.exr"}
-    for path in targets.values():
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path}: exists; pass --overwrite to replace it")
-    bar, progress = _progress_bar(cfg.max_iterations, image_path.name)
+    def __init__(self, frames: int, quiet: bool, json_mode: bool):
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.interactive = sys.stderr.isatty() and not quiet
+        self.lines = not quiet and not json_mode
+        self.records = []
+        self.shot = tqdm(total=frames, desc="shot", unit="frame", disable=not self.interactive or frames < 2,
+                         position=0)
+        self.frame = None
+        self.iterations = 0
+
+    def frame_start(self, frame, status, max_iterations):
+        label = f"frame {frame}" + (" (preroll)" if status == "preroll" else "")
+        self.frame = self._tqdm(total=max_iterations, desc=label, unit="it", leave=False,
+                                disable=not self.interactive, position=1)
+
+    def iteration(self, iteration, total, loss):
+        self.iterations += 1
+        if self.frame is not None:
+            self.frame.update(iteration - self.frame.n)
+            self.frame.set_postfix(loss=f"{loss:.4g}", refresh=False)
+
+    def frame_done(self, record):
+        self.records.append(record)
+        if self.frame is not None:
+            self.frame.close()
+            self.frame = None
+        if record.status != "preroll":
+            self.shot.update(1)
+            self.shot.set_postfix(iterations=self.iterations, refresh=False)
+        if self.lines:
+            self._tqdm.write(_describe(record), file=sys.stdout)
+
+    def close(self):
+        if self.frame is not None:
+            self.frame.close()
+        self.shot.close()
+
+
+def _describe(record) -> str:
+    if record.status == "skipped":
+        return f"frame {record.frame}: skipped, outputs exist"
+    start = "cold" if record.warm_start_from is None else f"warm from {record.warm_start_from}"
+    line = (f"frame {record.frame}: {record.iterations} iterations in {record.seconds:.1f} s ({start}, "
+            f"{record.stop_reason}), final loss {record.final_loss if record.final_loss is None else f'{record.final_loss:.4g}'}")
+    if record.status == "preroll":
+        return line + ", preroll (not written)"
+    return line + "".join(f"\n  {kind}: {path}" for kind, path in record.outputs.items())
+
+
+def _frames(args, plate) -> list[int]:
+    from .io import parse_frames
+
+    if args.frames:
+        if not plate.is_sequence:
+            raise _UsageError(f"--frames: {plate} is a still, not a frame pattern like plate.####.exr")
+        return parse_frames(args.frames)
+    if not plate.is_sequence:
+        return [0]
+    frames = plate.frames_on_disk()
+    if not frames:
+        raise _UsageError(f"{plate}: no files match this pattern; check the path or give --frames")
+    return frames
+
+
+def _job(args):
+    from .engine.presets import with_limits
+    from .io import FramePattern
+    from .shot import ShotJob, ShotOutputs
+
+    plate = FramePattern(args.plate)
+    if (args.trimap is None) == (args.rough_matte is None):
+        raise _UsageError("give a TRIMAP or --rough-matte MASK (one of the two)")
+    guide = FramePattern(args.trimap or args.rough_matte)
+    explicit = {k: FramePattern(v) for k in ("alpha", "fg", "bg", "rgba") if (v := getattr(args, k))}
+    if explicit:
+        outputs = ShotOutputs(**explicit)
+    elif args.out is not None:
+        outputs = ShotOutputs.defaults(args.out, plate)
+    else:
+        raise _UsageError("say where to write: -o DIR, or --alpha/--fg/--bg/--rgba patterns")
+    return ShotJob(plate=plate, guide=guide, frames=_frames(args, plate), outputs=outputs,
+                   rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
+                   preset=with_limits(args.preset, args.max_iterations, args.loss_threshold),
+                   device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache)
+
+
+def _run_matte(args) -> int:
+    from .engine import Cancelled
+    from .shot import ShotError
+
+    reporter: Optional[ConsoleReporter] = None
+    status, error, code = "ok", None, 0
+    report = None
     try:
-        res = ofx_dipmatte.matte(image, trimap, preset=cfg, device=device, seed=seed, progress=progress)
+        job = _job(args)
+        reporter = ConsoleReporter(len(job.frames), args.quiet, args.json)
+        report = job.run(reporter)
+    except (_UsageError, ShotError, ValueError, FileExistsError) as exc:
+        status, error, code = "error", str(exc), 2
+    except Cancelled as exc:
+        status, error, code = "error", f"cancelled: {exc}", 1
+    except KeyboardInterrupt:
+        status, error, code = "interrupted", "interrupted; run the same command again to resume", 1
     finally:
-        bar.close()
-    write_image(targets["alpha"], res.alpha, overwrite=overwrite, channel_names=["A"])
-    write_image(targets["fg"], np.dstack([res.foreground, res.alpha]), overwrite=overwrite,
-                channel_names=["R", "G", "B", "A"])
-    s = res.stats
-    print(f"{image_path.name}: {s.iterations} iterations in {s.seconds:.1f} s ({s.stop_reason}), "
-          f"final loss {s.losses.get('total', 0.0):.4g}")
-    print(f"alpha:      {targets['alpha']}")
-    print(f"foreground: {targets['fg']} (straight RGB + alpha)")
+        if reporter is not None:
+            reporter.close()
+    if error:
+        print(f"ofx-dipmatte: {'error: ' if code == 2 else ''}{error}", file=sys.stderr)
+    if args.json:
+        from dataclasses import asdict
+
+        body = report.to_dict() if report is not None else {
+            "frames": [asdict(r) for r in (reporter.records if reporter else [])]}
+        print(json.dumps({"version": JSON_VERSION, "status": status, "error": error, "exit_code": code, **body},
+                         indent=2))
+    elif report is not None and not args.quiet:
+        solved = sum(f.status == "solved" for f in report.frames)
+        skipped = sum(f.status == "skipped" for f in report.frames)
+        print(f"done: {solved} frame(s) written, {skipped} skipped, {report.seconds:.1f} s")
+    return code
+
+
+def _run_trimap(args) -> int:
+    from .io import FramePattern, parse_frames, read_image_file, write_image
+    from .trimap import to_unit_float, trimap_from_rough_matte
+
+    mask, out = FramePattern(args.mask), FramePattern(str(args.out))
+    if args.frames:
+        frames = parse_frames(args.frames)
+    else:
+        frames = mask.frames_on_disk() or [0]
+    if len(frames) > 1 and not out.is_sequence:
+        raise _UsageError(f"-o {out}: a sequence of masks needs a frame token in the output name")
+    for frame in frames:
+        source = read_image_file(mask.path(frame))
+        trimap = trimap_from_rough_matte(to_unit_float(source.pixels[..., 0], str(source.path)), band=args.band)
+        print(write_image(out.path(frame), trimap, overwrite=args.overwrite, like=source, colour=False))
     return 0
 
 
@@ -81,66 +193,79 @@ def _install_plugin(dest: "Path | None", system: bool, force: bool) -> int:
     return 0
 
 
-def main(argv: "list[str] | None" = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ofx-dipmatte", description="Training-free neural matte extraction.")
     sub = ap.add_subparsers(dest="command", required=True)
 
     def solver_options(p):
-        p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
         p.add_argument("--preset", default="balanced", help="draft, balanced (default) or paper")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=int, default=0, help="seeds weights and noise (same seed, same matte)")
+        p.add_argument("--max-iterations", type=int, default=0, metavar="N",
+                       help="cap on optimisation steps per frame (default 0: the preset's)")
+        p.add_argument("--loss-threshold", type=float, default=0.0, metavar="X",
+                       help="stop a frame below this total loss (default 0: the preset's rule)")
         p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+        p.add_argument("--quiet", action="store_true", help="no progress bars or per-frame lines")
+        p.add_argument("--json", action="store_true",
+                       help="print a machine-readable report (per frame: iterations, seconds, loss, outputs)")
 
     p = sub.add_parser("demo", help="matte the example image that ships with the package")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     solver_options(p)
-    p = sub.add_parser("matte", help="matte one still image")
-    p.add_argument("image", type=Path)
-    p.add_argument("trimap", type=Path)
+
+    p = sub.add_parser("matte", help="matte a still or a shot",
+                       description="Paths may be frame patterns: plate.####.exr, plate.%%04d.exr, plate.$F4.exr.")
+    p.add_argument("plate", help="plate file or frame pattern")
+    p.add_argument("trimap", nargs="?", help="trimap file or pattern: 0 background, 1 foreground, grey unknown")
+    p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: soft or binary mattes (file or pattern)")
+    p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+    p.add_argument("-o", "--out", type=Path, help="output folder (default outputs: alpha and fg as EXR)")
+    for kind, text in (("alpha", "alpha (one channel A)"), ("fg", "straight foreground RGBA"),
+                       ("bg", "background plate RGB"), ("rgba", "premultiplied foreground with alpha")):
+        p.add_argument(f"--{kind}", metavar="PATTERN", help=f"write the {text} here")
+    p.add_argument("--frames", help="frames to solve, e.g. 1001-1100 or 1,5,9-20x2 (default: all on disk)")
+    p.add_argument("--preroll", type=int, default=0, help="solve N frames before the first (not written), "
+                   "so a farm chunk starts warm like a continuous run")
+    p.add_argument("--cache", type=Path, help="checkpoint folder (default: .ofx_dipmatte_cache beside the outputs)")
     solver_options(p)
-    p = sub.add_parser("trimap", help="make a trimap from a rough (soft or binary) matte")
-    p.add_argument("mask", type=Path)
-    p.add_argument("-o", "--out", type=Path, required=True, help="trimap file to write")
+
+    p = sub.add_parser("trimap", help="make trimaps from rough (soft or binary) mattes")
+    p.add_argument("mask", help="mask file or frame pattern")
+    p.add_argument("-o", "--out", type=Path, required=True, help="trimap file (or pattern) to write")
     p.add_argument("--band", type=float, default=10.0, help="half-width of the unknown band in pixels")
+    p.add_argument("--frames", help="frames, e.g. 1001-1100 (default: all on disk)")
     p.add_argument("--overwrite", action="store_true")
+
     p = sub.add_parser("install-plugin", help="copy the OFX plugin into a plugin folder, bound to this Python")
     p.add_argument("--dest", type=Path, help="plugin folder (default: ~/OFX/Plugins)")
     p.add_argument("--system", action="store_true", help="install into /usr/OFX/Plugins (needs root)")
     p.add_argument("--force", action="store_true", help="replace a folder of the same name that is not ours")
     p = sub.add_parser("doctor", help="check the OFX plugin: bundle, Python environment, a test render")
     p.add_argument("--bundle", type=Path, help="the bundle to check (default: the installed one)")
-    args = ap.parse_args(argv)
+    return ap
 
+
+def main(argv: "list[str] | None" = None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "install-plugin":
         return _install_plugin(args.dest, args.system, args.force)
     if args.command == "doctor":
         from .ofx.doctor import run_doctor
 
         return 0 if run_doctor(args.bundle) else 1
-
-    import ofx_dipmatte
-
+    if args.command == "demo":
+        args.plate, args.trimap = str(EXAMPLES / "strands.image.png"), str(EXAMPLES / "strands.trimap.png")
+        args.rough_matte, args.frames, args.preroll, args.cache, args.band = None, None, 0, None, 10.0
+        for kind in ("alpha", "fg", "bg", "rgba"):
+            setattr(args, kind, None)
+    if args.command in ("demo", "matte"):
+        return _run_matte(args)
     try:
-        if args.command == "trimap":
-            from .imageio import read_image, write_image
-
-            trimap = ofx_dipmatte.trimap_from_rough_matte(read_image(args.mask), band=args.band)
-            print(write_image(args.out, trimap, overwrite=args.overwrite))
-            return 0
-        if args.command == "demo":
-            image, trimap = EXAMPLES / "strands.image.png", EXAMPLES / "strands.trimap.png"
-        else:
-            image, trimap = args.image, args.trimap
-        return _matte_still(image, trimap, args.out, args.preset, args.device, args.seed, args.overwrite)
-    except (ValueError, FileExistsError) as exc:
+        return _run_trimap(args)
+    except (_UsageError, ValueError, FileExistsError) as exc:
         print(f"ofx-dipmatte: error: {exc}", file=sys.stderr)
         return 2
-    except ofx_dipmatte.Cancelled as exc:
-        print(f"ofx-dipmatte: cancelled: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("ofx-dipmatte: interrupted; no partial output was written", file=sys.stderr)
-        return 1
 
 
 if __name__ == "__main__":

@@ -119,6 +119,33 @@ class ClipSession:
         """Frames whose weights are kept for warm starts, oldest first."""
         return list(self._states)
 
+    def export_state(self, frame: float) -> dict:
+        """What a later run needs to warm-start from ``frame`` as this one would: its
+        weights, Adam's moments and the clip's cold-frame loss (which sets the warm
+        threshold). Plain tensors and numbers, ready for ``torch.save``.
+
+        Raises:
+            KeyError: ``frame`` was not solved (or its weights were dropped).
+        """
+        with self._lock:
+            weights, adam = self._states[float(frame)]
+            return {"frame": float(frame), "weights": weights, "adam": adam, "cold_loss": self._cold_loss,
+                    "preset": repr(self.config), "seed": self.seed}
+
+    def import_state(self, state: dict) -> None:
+        """Adopt a state from :meth:`export_state` (e.g. a checkpoint of an interrupted
+        run), so the next frame warm-starts from it.
+
+        Raises:
+            ValueError: the state was made with another preset or seed.
+        """
+        if state.get("preset") != repr(self.config) or state.get("seed") != self.seed:
+            raise ValueError("checkpoint: made with other solver settings (preset or seed); it cannot warm-start this clip")
+        with self._lock:
+            if self._cold_loss is None:
+                self._cold_loss = state["cold_loss"]
+            self._remember(float(state["frame"]), (state["weights"], state["adam"]))
+
     def reset(self) -> None:
         """Forget every solved frame: the next frame starts cold."""
         with self._lock:

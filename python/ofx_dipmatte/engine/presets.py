@@ -110,3 +110,19 @@ def resolve_preset(preset: "str | Preset") -> Preset:
         return PRESETS[preset]
     except KeyError:
         raise ValueError(f"preset: unknown preset {preset!r}; choose one of {sorted(PRESETS)} or pass a Preset") from None
+
+
+def with_limits(preset: "str | Preset", max_iterations: int = 0, loss_threshold: float = 0.0) -> Preset:
+    """``preset`` with a user's iteration cap and loss threshold (0: keep the preset's).
+
+    The cap bounds cold and warm frames alike (a warm frame's own cap stays when lower).
+    """
+    cfg = resolve_preset(preset)
+    if max_iterations < 0 or loss_threshold < 0:
+        raise ValueError("max_iterations and loss_threshold must be 0 (the preset's) or more")
+    if max_iterations > 0:
+        cfg = cfg.replace(max_iterations=max_iterations,
+                          warm_max_iterations=min(cfg.warm_max_iterations, max_iterations))
+    if loss_threshold > 0:
+        cfg = cfg.replace(loss_threshold=loss_threshold)
+    return cfg

@@ -19,7 +19,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..engine import Cancelled, ClipSession, MatteResult
-from ..engine.presets import Preset, resolve_preset
+from ..engine.presets import Preset, with_limits
 from ..trimap import to_unit_float, trimap_from_rough_matte
 
 OUTPUT_MODES = ("premultiplied", "straight", "alpha", "background", "trimap")
@@ -52,13 +52,7 @@ class RenderParams:
 
     def solver_preset(self) -> Preset:
         """The engine preset with the iteration cap and threshold overrides applied."""
-        preset = resolve_preset(self.preset)
-        if self.max_iterations > 0:
-            preset = preset.replace(max_iterations=self.max_iterations,
-                                    warm_max_iterations=min(preset.warm_max_iterations, self.max_iterations))
-        if self.loss_threshold > 0:
-            preset = preset.replace(loss_threshold=self.loss_threshold)
-        return preset
+        return with_limits(self.preset, self.max_iterations, self.loss_threshold)
 
 
 def trimap_for(source: np.ndarray, guide: Optional[np.ndarray], params: RenderParams) -> np.ndarray:

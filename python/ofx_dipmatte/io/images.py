@@ -1,0 +1,177 @@
+"""Reading and writing images through OpenImageIO, with atomic writes and the metadata
+a plate carries (data and display windows, pixel aspect, colour space)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+# Bit depth written per format when the caller does not say: EXR keeps the plate's
+# half or float; integer formats keep a 16-bit plate's depth and otherwise use their
+# usual one.
+_INTEGER_FORMATS = {".png": "uint8", ".tif": "uint16", ".tiff": "uint16", ".dpx": "uint16",
+                    ".jpg": "uint8", ".jpeg": "uint8"}
+_NO_ALPHA = {".jpg", ".jpeg"}
+
+
+@dataclass
+class ImageFile:
+    """An image and the metadata worth carrying to outputs made from it.
+
+    Attributes:
+        pixels: H×W×C, float32 for float files (EXR: scene-linear, unchanged),
+            uint8 / uint16 for integer files.
+        channel_names: as stored, e.g. ("R", "G", "B", "A").
+        stored_type: the file's pixel type: "half", "float", "uint8", "uint16", ...
+        origin: the data window's (x, y).
+        display_window: (x, y, width, height) of the display (full) window.
+        pixel_aspect: pixel aspect ratio.
+        colorspace: OpenImageIO's colour space name for the file, if it has one.
+    """
+
+    pixels: np.ndarray
+    path: Path
+    channel_names: tuple = ()
+    stored_type: str = "float"
+    origin: tuple = (0, 0)
+    display_window: tuple = (0, 0, 0, 0)
+    pixel_aspect: float = 1.0
+    colorspace: Optional[str] = None
+    attributes: dict = field(default_factory=dict)
+
+    @property
+    def is_float(self) -> bool:
+        return self.pixels.dtype.kind == "f"
+
+    def channels(self, names: Sequence[str]) -> Optional[np.ndarray]:
+        """The named channels (e.g. "RGB") stacked, or None if one is missing."""
+        upper = [n.split(".")[-1].upper() for n in self.channel_names]
+        try:
+            index = [upper.index(n) for n in names]
+        except ValueError:
+            return None
+        return self.pixels[..., index]
+
+
+def read_image_file(path: "str | os.PathLike") -> ImageFile:
+    """Read an image with its metadata.
+
+    Raises:
+        ValueError: the file is missing or unreadable (the message names it).
+    """
+    import OpenImageIO as oiio
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    inp = oiio.ImageInput.open(str(path))
+    if inp is None:
+        raise ValueError(f"{path}: cannot read image: {oiio.geterror()}")
+    try:
+        spec = inp.spec()
+        basetype = spec.format.basetype
+        want = {oiio.UINT8: oiio.UINT8, oiio.UINT16: oiio.UINT16}.get(basetype, oiio.FLOAT)
+        pixels = inp.read_image(0, 0, 0, spec.nchannels, want)
+        if pixels is None:
+            raise ValueError(f"{path}: cannot read pixels: {inp.geterror()}")
+        colorspace = spec.getattribute("oiio:ColorSpace")
+        return ImageFile(
+            pixels=pixels if pixels.ndim == 3 else pixels[..., None],
+            path=path,
+            channel_names=tuple(spec.channelnames),
+            stored_type=str(spec.format),
+            origin=(spec.x, spec.y),
+            display_window=(spec.full_x, spec.full_y, spec.full_width, spec.full_height),
+            pixel_aspect=float(spec.getattribute("PixelAspectRatio") or 1.0),
+            colorspace=colorspace if isinstance(colorspace, str) and colorspace else None,
+        )
+    finally:
+        inp.close()
+
+
+def read_image(path: "str | os.PathLike") -> np.ndarray:
+    """Read an image's pixels as H×W×C (see :class:`ImageFile` for the types)."""
+    return read_image_file(path).pixels
+
+
+def _file_type(path: Path, like: Optional[ImageFile], exr_type: Optional[str]) -> str:
+    ext = path.suffix.lower()
+    if ext == ".exr":
+        return exr_type or ("half" if like is not None and like.stored_type == "half" else "float")
+    default = _INTEGER_FORMATS.get(ext)
+    if default is None:
+        return "float"  # formats we do not know: let OpenImageIO pick the nearest it supports
+    if like is not None and (like.stored_type == "uint16" or like.is_float) and default == "uint8" \
+            and ext not in _NO_ALPHA:
+        return "uint16"
+    return default
+
+
+def write_image(path: "str | os.PathLike", pixels: np.ndarray, overwrite: bool = False,
+                channel_names: "Sequence[str] | None" = None, like: Optional[ImageFile] = None,
+                exr_type: Optional[str] = None, colour: bool = True) -> Path:
+    """Write H×W or H×W×C float pixels atomically (temporary file, then rename).
+
+    EXR is half or float (``exr_type``; default: half when ``like`` is a half EXR,
+    else float). PNG is 8-bit (16-bit when ``like`` is 16-bit or float), TIFF and DPX
+    16-bit, JPEG 8-bit; integer formats clamp to 0–1. From ``like`` (the plate), the data
+    and display windows and pixel aspect are kept, and the colour space too when
+    ``colour`` (not for alpha-only outputs).
+
+    Raises:
+        FileExistsError: the file exists and ``overwrite`` is False.
+        ValueError: the format cannot hold the channels, or OpenImageIO could not write it.
+    """
+    import OpenImageIO as oiio
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists; pass --overwrite to replace it")
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    h, w, c = pixels.shape
+    if path.suffix.lower() in _NO_ALPHA and c not in (1, 3):
+        raise ValueError(f"{path}: JPEG holds 1 or 3 channels, not {c}: write this output as EXR, PNG or TIFF")
+    file_type = _file_type(path, like, exr_type)
+    spec = oiio.ImageSpec(w, h, c, {"half": oiio.HALF, "float": oiio.FLOAT, "uint8": oiio.UINT8,
+                                    "uint16": oiio.UINT16}[file_type])
+    if channel_names:
+        spec.channelnames = tuple(channel_names)
+    if like is not None:
+        spec.x, spec.y = like.origin
+        if like.display_window[2] > 0 and like.display_window[3] > 0:
+            spec.full_x, spec.full_y, spec.full_width, spec.full_height = like.display_window
+        spec.attribute("PixelAspectRatio", float(like.pixel_aspect))
+        if colour and like.colorspace:
+            spec.attribute("oiio:ColorSpace", like.colorspace)
+    if file_type in ("uint8", "uint16"):
+        pixels = np.clip(pixels, 0.0, 1.0)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; outputs are ordinary files
+    try:
+        out = oiio.ImageOutput.create(tmp)
+        if out is None or not out.open(tmp, spec):
+            raise ValueError(f"{path}: cannot write: {oiio.geterror()}")
+        ok = out.write_image(pixels)
+        out.close()
+        if not ok:
+            raise ValueError(f"{path}: cannot write: {out.geterror()}")
+        if not overwrite and path.exists():  # appeared while we wrote: keep theirs
+            raise FileExistsError(f"{path}: exists; pass --overwrite to replace it")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

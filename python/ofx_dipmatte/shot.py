@@ -1,0 +1,316 @@
+"""Solving a shot from files: frame by frame in order, each warm-started from the last,
+with every solved frame's network state checkpointed so an interrupted run resumes.
+
+    job = ShotJob(plate=FramePattern("plate.####.exr"), guide=FramePattern("trimap.####.png"),
+                  frames=[1001, 1002, 1003], outputs=ShotOutputs.defaults(Path("out"), plate))
+    report = job.run()
+
+Output files are written atomically and never replaced unless ``overwrite``; a frame
+whose outputs all exist is skipped, which is what makes a second run a resume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Protocol
+
+import numpy as np
+import torch
+
+from .engine import ClipSession, MatteResult
+from .engine.presets import Preset, resolve_preset
+from .io import FramePattern, ImageFile, read_image_file, write_image
+from .trimap import to_unit_float, trimap_from_rough_matte
+
+OUTPUT_KINDS = ("alpha", "fg", "bg", "rgba")
+CHECKPOINTS_KEPT = 3  # per run: enough to resume; older ones are deleted as the run goes
+
+
+class ShotError(ValueError):
+    """Bad input: the message names the file and frame and says what to do."""
+
+
+@dataclass
+class ShotOutputs:
+    """Output patterns; None for an output not asked for.
+
+    alpha: one channel A. fg: straight foreground R,G,B with A, in the plate's encoding.
+    bg: the background plate R,G,B. rgba: premultiplied foreground with A.
+    """
+
+    alpha: Optional[FramePattern] = None
+    fg: Optional[FramePattern] = None
+    bg: Optional[FramePattern] = None
+    rgba: Optional[FramePattern] = None
+
+    @classmethod
+    def defaults(cls, folder: Path, plate: FramePattern) -> "ShotOutputs":
+        """``folder/<stem>.alpha[.####].exr`` and ``folder/<stem>.fg[.####].exr``."""
+        token = "." + "#" * max(plate.padding, 4) if plate.is_sequence else ""
+        return cls(alpha=FramePattern(str(folder / f"{plate.stem}.alpha{token}.exr")),
+                   fg=FramePattern(str(folder / f"{plate.stem}.fg{token}.exr")))
+
+    def items(self) -> list[tuple[str, FramePattern]]:
+        return [(kind, p) for kind in OUTPUT_KINDS if (p := getattr(self, kind)) is not None]
+
+
+@dataclass
+class FrameReport:
+    """What happened to one frame (the ``--json`` report lists these)."""
+
+    frame: int
+    status: str                      # "solved", "skipped" (outputs existed), "preroll" (solved, not written)
+    iterations: int = 0
+    seconds: float = 0.0
+    final_loss: Optional[float] = None
+    stop_reason: Optional[str] = None
+    warm_start_from: Optional[int] = None
+    outputs: dict = field(default_factory=dict)   # kind → path written (or kept, when it existed)
+    warnings: list = field(default_factory=list)
+
+
+@dataclass
+class ShotReport:
+    frames: list = field(default_factory=list)
+    seconds: float = 0.0
+    cache: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return {"frames": [asdict(f) for f in self.frames], "seconds": round(self.seconds, 3), "cache": self.cache,
+                "frames_written": sum(f.status == "solved" for f in self.frames),
+                "frames_skipped": sum(f.status == "skipped" for f in self.frames)}
+
+
+class Reporter(Protocol):
+    """Progress hooks; the CLI draws bars with them. Any may be a no-op."""
+
+    def frame_start(self, frame: int, status: str, max_iterations: int) -> None: ...
+    def iteration(self, iteration: int, total: Optional[int], loss: float) -> None: ...
+    def frame_done(self, report: FrameReport) -> None: ...
+
+
+class _Silent:
+    def frame_start(self, frame, status, max_iterations): pass
+    def iteration(self, iteration, total, loss): pass
+    def frame_done(self, report): pass
+
+
+class Checkpoints:
+    """Solved network states on disk, one file a frame, written atomically."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._written: list[int] = []
+
+    def path(self, frame: int) -> Path:
+        return self.folder / f"frame.{frame}.pt"
+
+    def save(self, frame: int, state: dict) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".frame.", suffix=".pt", dir=self.folder)
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, self.path(frame))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        self._written.append(frame)
+        for old in self._written[:-CHECKPOINTS_KEPT]:
+            self.path(old).unlink(missing_ok=True)
+        self._written = self._written[-CHECKPOINTS_KEPT:]
+
+    def nearest_before(self, frame: int, within: int) -> Optional[int]:
+        """The latest checkpointed frame in [frame - within, frame), if any."""
+        found = [f for f in range(frame - within, frame) if self.path(f).is_file()]
+        return max(found) if found else None
+
+    def load(self, frame: int) -> Optional[dict]:
+        try:
+            return torch.load(self.path(frame), map_location="cpu", weights_only=False)
+        except Exception:  # a damaged checkpoint only costs a cold start
+            return None
+
+
+@dataclass
+class ShotJob:
+    """One shot: plates and trimaps (or rough mattes) in, alpha and foreground out.
+
+    Args:
+        plate: the plate pattern (or a still's path).
+        guide: the trimap pattern, or the rough matte pattern when ``rough_matte``.
+        frames: frames to solve and write, in order.
+        outputs: what to write where.
+        rough_matte: ``guide`` holds soft or binary mattes; trimaps are made with ``band``.
+        band: half-width in pixels of the unknown band made from a rough matte.
+        preroll: frames before the first one solved (not written) so warm start has
+            history, as a continuous run would; skipped when a checkpoint is there.
+        cache: folder for the per-frame checkpoints (default: ``.ofx_dipmatte_cache/``
+            beside the first output).
+    """
+
+    plate: FramePattern
+    guide: FramePattern
+    frames: list
+    outputs: ShotOutputs
+    rough_matte: bool = False
+    band: float = 10.0
+    preroll: int = 0
+    preset: "str | Preset" = "balanced"
+    device: str = "auto"
+    seed: int = 0
+    overwrite: bool = False
+    cache: Optional[Path] = None
+
+    def __post_init__(self):
+        self.config = resolve_preset(self.preset)
+        if not self.outputs.items():
+            raise ShotError("no outputs: give -o DIR or at least one of --alpha, --fg, --bg, --rgba")
+        if len(self.frames) > 1 or self.plate.is_sequence:
+            for kind, pattern in self.outputs.items():
+                if not pattern.is_sequence and len(self.frames) > 1:
+                    raise ShotError(f"--{kind} {pattern}: a shot needs a frame token in the output name, "
+                                    "e.g. out.####.exr")
+        if self.guide.is_sequence and not self.plate.is_sequence:
+            raise ShotError(f"{self.guide}: a trimap sequence for a still plate {self.plate}; give one trimap file")
+        if self.preroll < 0:
+            raise ShotError("--preroll must be 0 or more")
+        if self.cache is None:
+            first = self.outputs.items()[0][1]
+            self.cache = first.path(0).parent / ".ofx_dipmatte_cache" / self._cache_key()
+
+    def _cache_key(self) -> str:
+        """Checkpoints only fit the same inputs and solver settings."""
+        parts = [str(Path(self.plate.text).resolve()), str(Path(self.guide.text).resolve()),
+                 str(self.rough_matte), str(self.band), repr(self.config), str(self.seed)]
+        return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
+
+    def check_inputs(self) -> None:
+        """Every frame's plate and guide file exists (before anything is solved)."""
+        missing = [str(p.path(f)) for f in self.frames for p in (self.plate, self.guide) if not p.path(f).is_file()]
+        if missing:
+            more = f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""
+            raise ShotError(f"missing input files: {', '.join(missing[:10])}{more}; "
+                            "check the pattern and --frames")
+
+    def _outputs_done(self, frame: int) -> bool:
+        return not self.overwrite and all(p.path(frame).exists() for _, p in self.outputs.items())
+
+    def read_frame(self, frame: int) -> tuple[ImageFile, np.ndarray, np.ndarray]:
+        """(plate file, RGB pixels, trimap) of ``frame``, checked."""
+        plate_path, guide_path = self.plate.path(frame), self.guide.path(frame)
+        where = f"(frame {frame})" if self.plate.is_sequence else ""
+        try:
+            plate = read_image_file(plate_path)
+            guide = read_image_file(guide_path)
+        except ValueError as exc:
+            raise ShotError(f"{exc} {where}".strip()) from None
+        rgb = plate.channels("RGB")
+        if rgb is None:
+            if plate.pixels.shape[2] < 3:
+                raise ShotError(f"{plate_path} {where}: has {plate.pixels.shape[2]} channel(s); the plate must be "
+                                "RGB or RGBA".replace("  ", " "))
+            rgb = plate.pixels[..., :3]
+        if guide.pixels.shape[:2] != rgb.shape[:2]:
+            h, w = rgb.shape[:2]
+            gh, gw = guide.pixels.shape[:2]
+            raise ShotError(f"{guide_path} {where}: is {gw}×{gh} but the plate {plate_path} is {w}×{h}; "
+                            "render the trimap at the plate's resolution")
+        first = guide.pixels[..., 0]
+        if self.rough_matte:
+            trimap = trimap_from_rough_matte(to_unit_float(first, str(guide_path)), band=self.band)
+        else:
+            trimap = to_unit_float(first, str(guide_path))
+        return plate, rgb, trimap
+
+    def run(self, reporter: Optional[Reporter] = None) -> ShotReport:
+        """Solve and write every frame not already done. Raises :class:`ShotError` on bad
+        input (frames already written stay), ``Cancelled``/``KeyboardInterrupt`` pass through."""
+        reporter = reporter or _Silent()
+        self.check_inputs()
+        if not self.plate.is_sequence and not self.overwrite:  # a still has no resume: say so
+            for _, pattern in self.outputs.items():
+                if pattern.path(self.frames[0]).exists():
+                    raise FileExistsError(f"{pattern.path(self.frames[0])}: exists; pass --overwrite to replace it")
+        start = time.perf_counter()
+        report = ShotReport(cache=str(self.cache))
+        session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
+        checkpoints = Checkpoints(self.cache)
+        started = False
+        previous = None
+        for frame in self.frames:
+            if self._outputs_done(frame):
+                record = FrameReport(frame=frame, status="skipped",
+                                     outputs={k: str(p.path(frame)) for k, p in self.outputs.items()})
+                report.frames.append(record)
+                reporter.frame_done(record)
+                previous = frame
+                continue
+            if not started:  # the run's first solve: resume from a checkpoint, or preroll
+                started = True
+                gap = frame - previous if previous is not None else 1
+                resumed = checkpoints.nearest_before(frame, max(self.preroll, gap))
+                state = checkpoints.load(resumed) if resumed is not None else None
+                if state is not None:
+                    session.import_state(state)
+                else:
+                    for pre in range(frame - self.preroll, frame):
+                        if self.plate.path(pre).is_file() and self.guide.path(pre).is_file():
+                            report.frames.append(self._solve(session, pre, None, reporter, checkpoints))
+            report.frames.append(self._solve(session, frame, self.outputs, reporter, checkpoints))
+            previous = frame
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def _solve(self, session: ClipSession, frame: int, outputs: Optional[ShotOutputs], reporter: Reporter,
+               checkpoints: Checkpoints) -> FrameReport:
+        begin = time.perf_counter()
+        plate, rgb, trimap = self.read_frame(frame)
+        warm = bool(session.solved_frames)
+        cap = self.config.warm_max_iterations if warm else self.config.max_iterations
+        reporter.frame_start(frame, "solve" if outputs else "preroll", cap)
+
+        def progress(iteration, total, losses):
+            reporter.iteration(iteration, total, losses.get("total", 0.0))
+
+        try:
+            res = session.matte(frame, rgb, trimap, progress=progress)
+        except ValueError as exc:
+            where = f" (frame {frame})" if self.plate.is_sequence else ""
+            raise ShotError(f"{self.plate.path(frame)}{where}: {exc}") from None
+        if self.plate.is_sequence and res.stats.stop_reason != "no_unknown":  # a still has nothing to resume
+            checkpoints.save(frame, session.export_state(frame))
+        record = FrameReport(frame=frame, status="solved" if outputs else "preroll",
+                             iterations=res.stats.iterations, final_loss=res.stats.losses.get("total"),
+                             stop_reason=res.stats.stop_reason, warnings=list(res.stats.warnings),
+                             warm_start_from=None if res.stats.warm_start_from is None else int(res.stats.warm_start_from))
+        if outputs is not None:
+            record.outputs = self._write(frame, res, plate, outputs)
+        record.seconds = time.perf_counter() - begin
+        reporter.frame_done(record)
+        return record
+
+    def _write(self, frame: int, res: MatteResult, plate: ImageFile, outputs: ShotOutputs) -> dict:
+        alpha = res.alpha[..., None]
+        images = {
+            "alpha": (alpha, ["A"], False),
+            "fg": (np.concatenate([res.foreground, alpha], axis=-1), ["R", "G", "B", "A"], True),
+            "bg": (res.background, ["R", "G", "B"], True),
+            "rgba": (np.concatenate([res.foreground * alpha, alpha], axis=-1), ["R", "G", "B", "A"], True),
+        }
+        written = {}
+        for kind, pattern in outputs.items():
+            path = pattern.path(frame)
+            if path.exists() and not self.overwrite:  # left by an interrupted run: keep it
+                written[kind] = str(path)
+                continue
+            pixels, names, colour = images[kind]
+            written[kind] = str(write_image(path, pixels, overwrite=self.overwrite, channel_names=names,
+                                            like=plate, colour=colour))
+        return written

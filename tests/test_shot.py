@@ -1,0 +1,262 @@
+"""Shots from the command line: frame patterns, warm start, resume, preroll, bad input,
+and the --json report."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ofx_dipmatte.cli import main
+from ofx_dipmatte.io import FramePattern, ImageFile, parse_frames, read_image_file, write_image
+
+from conftest import make_case
+
+FAST = ["--preset", "draft", "--max-iterations", "6"]
+
+
+def write_shot(folder: Path, frames, size: int = 32, half: bool = True) -> tuple[str, str]:
+    """plate.####.exr (half, data window at (10, 20), pixel aspect 2) and trimap.####.png."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in frames:
+        image, trimap, *_ = make_case(size, band=3, seed=f)
+        like = ImageFile(pixels=image, path=folder, stored_type="half" if half else "float", origin=(10, 20),
+                         display_window=(0, 0, size + 20, size + 40), pixel_aspect=2.0)
+        write_image(folder / f"plate.{f:04d}.exr", np.dstack([image, np.ones_like(trimap)]),
+                    channel_names=["R", "G", "B", "A"], like=like)
+        write_image(folder / f"trimap.{f:04d}.png", trimap)
+    return str(folder / "plate.####.exr"), str(folder / "trimap.####.png")
+
+
+def run_json(capsys, *args) -> tuple[int, dict]:
+    code = main([*args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+# -- patterns ------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["plate.####.exr", "plate.%04d.exr", "plate.$F4.exr"])
+def test_frame_pattern_styles_agree(text):
+    p = FramePattern(text)
+    assert p.is_sequence and p.padding == 4 and p.stem == "plate"
+    assert p.path(1001) == Path("plate.1001.exr") and p.path(7) == Path("plate.0007.exr")
+
+
+def test_frame_pattern_unpadded_negative_still_and_on_disk(tmp_path):
+    assert FramePattern("a.%d.png").path(12) == Path("a.12.png")
+    assert FramePattern("a.$F.png").path(-3) == Path("a.-3.png")
+    assert FramePattern("a.###.png").path(-3) == Path("a.-003.png")
+    still = FramePattern("dir/still.exr")
+    assert not still.is_sequence and still.path(5) == Path("dir/still.exr") and still.stem == "still"
+    for f in (1001, 1003, 998):
+        (tmp_path / f"p.{f:04d}.exr").write_bytes(b"")
+    (tmp_path / "p.12.exr").write_bytes(b"")  # too few digits for #### padding
+    (tmp_path / "other.1002.exr").write_bytes(b"")
+    assert FramePattern(str(tmp_path / "p.####.exr")).frames_on_disk() == [998, 1001, 1003]
+    with pytest.raises(ValueError, match="more than one"):
+        FramePattern("p.####.%04d.exr")
+
+
+def test_parse_frames():
+    assert parse_frames("1001-1004") == [1001, 1002, 1003, 1004]
+    assert parse_frames("1,3, 5-9x2") == [1, 3, 5, 7, 9]
+    assert parse_frames("-2-1") == [-2, -1, 0, 1]
+    for bad in ("10-1", "a-b", "1-5x0", ""):
+        with pytest.raises(ValueError, match="--frames"):
+            parse_frames(bad)
+
+
+# -- a shot end to end -----------------------------------------------------------
+
+def test_a_three_frame_exr_shot_end_to_end(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 3])
+    out = tmp_path / "out"
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out), *FAST)
+    assert code == 0, report
+    assert report["status"] == "ok" and report["frames_written"] == 3
+    frames = report["frames"]
+    assert [f["frame"] for f in frames] == [1, 2, 3]
+    assert frames[0]["warm_start_from"] is None
+    assert [f["warm_start_from"] for f in frames[1:]] == [1, 2]  # warm start used
+    for f in frames:
+        alpha = read_image_file(f["outputs"]["alpha"])
+        fg = read_image_file(f["outputs"]["fg"])
+        assert alpha.channel_names == ("A",) and fg.channel_names == ("R", "G", "B", "A")
+        assert alpha.pixels.shape == (32, 32, 1) and fg.pixels.shape == (32, 32, 4)
+        assert alpha.stored_type == "half" and fg.stored_type == "half"  # as the plate
+        assert alpha.origin == (10, 20) and alpha.display_window == (0, 0, 52, 72)  # windows kept
+        assert fg.pixel_aspect == 2.0
+        assert 0 <= alpha.pixels.min() and alpha.pixels.max() <= 1
+        assert f["iterations"] > 0 and f["seconds"] > 0 and f["final_loss"] > 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"plate.alpha.{f:04d}.exr" for f in (1, 2, 3)] + [f"plate.fg.{f:04d}.exr" for f in (1, 2, 3)]
+        + [".ofx_dipmatte_cache"])
+
+
+def test_explicit_outputs_frames_and_formats(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 3, 4], half=False)
+    out = tmp_path / "o"
+    code, report = run_json(capsys, "matte", plate, trimap, "--frames", "2-3", *FAST,
+                            "--alpha", str(out / "a.%04d.png"), "--bg", str(out / "bg.$F4.tif"),
+                            "--rgba", str(out / "rgba.####.exr"))
+    assert code == 0, report
+    assert [f["frame"] for f in report["frames"]] == [2, 3]
+    a = read_image_file(out / "a.0002.png")
+    assert a.pixels.dtype == np.uint16  # 16-bit PNG from a float plate
+    assert read_image_file(out / "bg.0003.tif").channel_names == ("R", "G", "B")
+    rgba = read_image_file(out / "rgba.0002.exr")
+    assert rgba.stored_type == "float" and rgba.channel_names == ("R", "G", "B", "A")
+    # premultiplied: colour never exceeds alpha where the plate is within 0-1
+    assert np.all(rgba.pixels[..., :3] <= rgba.pixels[..., 3:] + 1e-5)
+    assert not (out / "a.0001.png").exists() and not (out / "a.0004.png").exists()
+
+
+def test_preroll_solves_earlier_frames_without_writing_them(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 3, 4])
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), "--frames", "3-4",
+                            "--preroll", "2", *FAST)
+    assert code == 0, report
+    assert [(f["frame"], f["status"]) for f in report["frames"]] == [
+        (1, "preroll"), (2, "preroll"), (3, "solved"), (4, "solved")]
+    assert report["frames"][2]["warm_start_from"] == 2
+    assert report["frames"][0]["outputs"] == {}
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.exr")) == [
+        "plate.alpha.0003.exr", "plate.alpha.0004.exr", "plate.fg.0003.exr", "plate.fg.0004.exr"]
+
+
+def test_rough_matte_and_the_trimap_command_on_a_sequence(tmp_path, capsys):
+    plate, _ = write_shot(tmp_path / "in", [1, 2])
+    for f in (1, 2):
+        _, _, alpha, *_ = make_case(32, seed=f)
+        write_image(tmp_path / "in" / f"mask.{f:04d}.png", (alpha > 0.5).astype(np.float32))
+    mask = str(tmp_path / "in" / "mask.####.png")
+    assert main(["trimap", mask, "-o", str(tmp_path / "tri.####.png"), "--band", "3"]) == 0
+    tri = read_image_file(tmp_path / "tri.0002.png").pixels[..., 0]
+    assert set(np.unique(tri)) == {0, 128, 255}
+    capsys.readouterr()
+    code, report = run_json(capsys, "matte", plate, "--rough-matte", mask, "--band", "3", "-o",
+                            str(tmp_path / "out"), *FAST)
+    assert code == 0 and report["frames_written"] == 2
+
+
+# -- resume --------------------------------------------------------------------
+
+def test_a_killed_run_resumes_where_it_stopped(tmp_path):
+    plate, trimap = write_shot(tmp_path / "in", range(1, 7), size=48)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "ofx_dipmatte", "matte", plate, trimap, "-o", str(out),
+           "--preset", "draft", "--max-iterations", "40", "--loss-threshold", "1e-9", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not (out / "plate.fg.0002.exr").exists():  # frames 1 and 2 finished
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(p.name for p in out.glob("*.exr"))
+    assert not any(p.name.startswith(".") for p in out.iterdir() if p.is_file()), "a temporary file was left"
+    before = {name: (out / name).read_bytes() for name in done}
+    assert len(done) < 12
+
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    statuses = {f["frame"]: f["status"] for f in report["frames"]}
+    finished = {int(n.split(".")[2]) for n in done if n.startswith("plate.fg.")}
+    assert all(statuses[f] == "skipped" for f in finished)
+    resumed = [f for f in report["frames"] if f["status"] == "solved"]
+    assert resumed and resumed[0]["warm_start_from"] == resumed[0]["frame"] - 1  # from the checkpoint
+    assert all((out / name).read_bytes() == data for name, data in before.items())  # untouched
+    assert len(list(out.glob("*.exr"))) == 12
+
+
+def test_outputs_are_not_overwritten_unless_asked(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2])
+    out = tmp_path / "out"
+    assert main(["matte", plate, trimap, "-o", str(out), *FAST, "--quiet"]) == 0
+    stamp = (out / "plate.alpha.0001.exr").stat().st_mtime_ns
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out), *FAST)
+    assert code == 0 and report["frames_skipped"] == 2
+    assert (out / "plate.alpha.0001.exr").stat().st_mtime_ns == stamp
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out), *FAST, "--overwrite")
+    assert code == 0 and report["frames_written"] == 2
+
+
+# -- bad input -------------------------------------------------------------------
+
+def test_missing_frames_are_named_before_anything_is_solved(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 4])
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), "--frames", "1-4", *FAST)
+    assert code == 2 and report["status"] == "error"
+    assert "plate.0003.exr" in report["error"] and "trimap.0003.png" in report["error"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_size_mismatch_names_the_file_and_frame_and_keeps_earlier_frames(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 3])
+    write_image(tmp_path / "in" / "trimap.0003.png", np.zeros((20, 32)), overwrite=True)
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), *FAST)
+    assert code == 2
+    assert "trimap.0003.png (frame 3)" in report["error"] and "32×20" in report["error"]
+    assert [f["frame"] for f in report["frames"]] == [1, 2]
+    assert (tmp_path / "out" / "plate.alpha.0002.exr").is_file()  # nothing already written is lost
+
+
+def test_unreadable_file_and_nan_pixels_are_named(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2])
+    (tmp_path / "in" / "plate.0002.exr").write_bytes(b"not an image")
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "o1"), *FAST)
+    assert code == 2 and "plate.0002.exr" in report["error"] and "frame 2" in report["error"]
+
+    image, trimap_1, *_ = make_case(32, band=3)
+    image[5, 5, 0] = np.nan
+    write_image(tmp_path / "in" / "plate.0002.exr", image, overwrite=True)
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "o2"), *FAST)
+    assert code == 2 and "plate.0002.exr (frame 2)" in report["error"] and "NaN" in report["error"]
+
+
+def test_a_trimap_without_unknown_pixels_is_written_as_alpha(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1])
+    known = np.zeros((32, 32), np.float32)
+    known[8:24, 8:24] = 1
+    write_image(tmp_path / "in" / "trimap.0001.png", known, overwrite=True)
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), *FAST)
+    assert code == 0 and report["frames"][0]["stop_reason"] == "no_unknown"
+    alpha = read_image_file(report["frames"][0]["outputs"]["alpha"]).pixels[..., 0]
+    np.testing.assert_array_equal(alpha, known)
+
+
+def test_bad_usage_exits_2(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2])
+    assert main(["matte", plate, trimap]) == 2  # nowhere to write
+    assert "-o DIR" in capsys.readouterr().err
+    assert main(["matte", plate, trimap, "--alpha", str(tmp_path / "still.exr")]) == 2
+    assert "frame token" in capsys.readouterr().err
+    assert main(["matte", plate, trimap, "--rough-matte", trimap, "-o", str(tmp_path)]) == 2
+    assert main(["matte", str(tmp_path / "none.####.exr"), trimap, "-o", str(tmp_path)]) == 2
+    assert "no files match" in capsys.readouterr().err
+    assert main(["matte", plate, trimap, "-o", str(tmp_path / "j"), "--fg", str(tmp_path / "fg.####.jpg"),
+                 *FAST]) == 2
+    assert "JPEG" in capsys.readouterr().err
+
+
+def test_json_report_schema(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2])
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), *FAST)
+    assert code == 0
+    assert set(report) == {"version", "status", "error", "exit_code", "frames", "seconds", "cache",
+                           "frames_written", "frames_skipped"}
+    assert report["version"] == 1 and report["error"] is None and report["exit_code"] == 0
+    for f in report["frames"]:
+        assert set(f) == {"frame", "status", "iterations", "seconds", "final_loss", "stop_reason",
+                          "warm_start_from", "outputs", "warnings"}
+        assert isinstance(f["frame"], int) and isinstance(f["iterations"], int)
+        assert isinstance(f["seconds"], float) and isinstance(f["final_loss"], float)
+        assert set(f["outputs"]) == {"alpha", "fg"} and all(Path(p).is_file() for p in f["outputs"].values())
