@@ -260,3 +260,52 @@ def test_json_report_schema(tmp_path, capsys):
         assert isinstance(f["frame"], int) and isinstance(f["iterations"], int)
         assert isinstance(f["seconds"], float) and isinstance(f["final_loss"], float)
         assert set(f["outputs"]) == {"alpha", "fg"} and all(Path(p).is_file() for p in f["outputs"].values())
+
+
+@pytest.mark.parametrize("ext, dtype", [(".png", np.uint8), (".tif", np.uint16), (".dpx", np.uint16),
+                                        (".jpg", np.uint8)])
+def test_plates_in_integer_formats(tmp_path, capsys, ext, dtype):
+    image, trimap, *_ = make_case(32, band=3)
+    write_image(tmp_path / f"plate{ext}", image)
+    write_image(tmp_path / "trimap.png", trimap)
+    assert read_image_file(tmp_path / f"plate{ext}").pixels.dtype == dtype
+    code, report = run_json(capsys, "matte", str(tmp_path / f"plate{ext}"), str(tmp_path / "trimap.png"),
+                            "-o", str(tmp_path / "out"), *FAST)
+    assert code == 0, report
+    fg = read_image_file(report["frames"][0]["outputs"]["fg"])
+    assert fg.stored_type == "float" and 0 <= fg.pixels.min() and fg.pixels.max() <= 1  # display-referred 0-1
+    tolerance = 0.1 if ext == ".jpg" else 1.0 / np.iinfo(dtype).max
+    known = trimap == 1
+    np.testing.assert_allclose(fg.pixels[..., :3][known], image[known], atol=tolerance)
+
+
+def test_a_scene_linear_plate_keeps_its_range_in_the_foreground(tmp_path, capsys):
+    image, trimap, *_ = make_case(32, band=3)
+    bright = image * 4.0  # highlights well above 1
+    write_image(tmp_path / "plate.exr", bright)
+    write_image(tmp_path / "trimap.png", trimap)
+    code, report = run_json(capsys, "matte", str(tmp_path / "plate.exr"), str(tmp_path / "trimap.png"),
+                            "-o", str(tmp_path / "out"), *FAST)
+    assert code == 0
+    fg = read_image_file(report["frames"][0]["outputs"]["fg"]).pixels
+    known = trimap == 1
+    np.testing.assert_allclose(fg[..., :3][known], bright[known], rtol=1e-5)  # exact where known
+    assert fg[..., :3].max() > 1.5
+
+
+def test_ctrl_c_stops_with_status_1_and_no_partial_files(tmp_path):
+    plate, trimap = write_shot(tmp_path / "in", range(1, 5), size=48)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "ofx_dipmatte", "matte", plate, trimap, "-o", str(out),
+           "--preset", "draft", "--max-iterations", "40", "--loss-threshold", "1e-9", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "plate.fg.0001.exr").exists():
+        assert proc.poll() is None and time.time() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1, stderr
+    report = json.loads(stdout)
+    assert report["status"] == "interrupted" and "resume" in report["error"]
+    assert not any(p.name.startswith(".") for p in out.iterdir() if p.is_file())

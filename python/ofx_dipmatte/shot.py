@@ -206,11 +206,15 @@ class ShotJob:
         """(plate file, RGB pixels, trimap) of ``frame``, checked."""
         plate_path, guide_path = self.plate.path(frame), self.guide.path(frame)
         where = f"(frame {frame})" if self.plate.is_sequence else ""
-        try:
-            plate = read_image_file(plate_path)
-            guide = read_image_file(guide_path)
-        except ValueError as exc:
-            raise ShotError(f"{exc} {where}".strip()) from None
+
+        def read(path: Path) -> ImageFile:
+            try:
+                return read_image_file(path)
+            except ValueError as exc:  # "<path>: <reason>"
+                reason = str(exc).split(": ", 1)[-1]
+                raise ShotError(f"{path} {where}: {reason}; re-export or replace the file".replace("  ", " ")) from None
+
+        plate, guide = read(plate_path), read(guide_path)
         rgb = plate.channels("RGB")
         if rgb is None:
             if plate.pixels.shape[2] < 3:
