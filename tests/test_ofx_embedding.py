@@ -113,3 +113,17 @@ def test_doctor_command_reports_a_missing_record(tmp_path):
     assert proc.returncode == 1
     assert "python_env.cfg: missing" in proc.stdout
     assert "no Python environment is recorded" in proc.stdout
+
+
+def test_hosts_without_the_v2_suites_get_progress_v1_and_plain_messages(installed, tmp_path):
+    proc = run_host(installed, "--no-progress-v2", "--no-message-v2", "--iterations", "4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "progress: 1 starts (1 through V1), 4 updates, 1 ends" in proc.stdout
+
+    broken = tmp_path / "python_env.cfg"
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    broken.write_text(f"version={version}\nhome=/nonexistent\nlibpython=/nonexistent/libpython{version}.so\n")
+    proc = run_host(installed, "--no-message-v2", env={ENV_OVERRIDE: str(broken)})
+    assert proc.returncode == 1
+    assert "message: OfxMessageError ofx_dipmatte: cannot start Python" in proc.stdout  # the error still shows
+    assert "persistent message:" not in proc.stdout

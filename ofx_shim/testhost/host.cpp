@@ -536,7 +536,13 @@ OfxStatus progressStart(void* handle, const char*, const char*) {
   effect->progress.starts++;
   return kOfxStatOK;
 }
-OfxStatus progressStartV1(void* handle, const char* label) { return progressStart(handle, label, nullptr); }
+OfxStatus progressStartV1(void* handle, const char* label) {
+  {
+    std::lock_guard<std::mutex> lock(reinterpret_cast<Effect*>(handle)->log_mutex);
+    reinterpret_cast<Effect*>(handle)->progress.v1_starts++;
+  }
+  return progressStart(handle, label, nullptr);
+}
 OfxStatus progressUpdate(void* handle, double value) {
   Effect* effect = reinterpret_cast<Effect*>(handle);
   std::lock_guard<std::mutex> lock(effect->log_mutex);
@@ -554,6 +560,7 @@ const OfxProgressSuiteV1 kProgressSuiteV1 = {progressStartV1, progressUpdate, pr
 const OfxProgressSuiteV2 kProgressSuiteV2 = {progressStart, progressUpdate, progressEnd};
 
 PropertySet g_host_props;
+HostOptions g_options;
 
 const void* fetchSuite(OfxPropertySetHandle, const char* name, int version) {
   const std::string n = name ? name : "";
@@ -563,9 +570,9 @@ const void* fetchSuite(OfxPropertySetHandle, const char* name, int version) {
   if (n == kOfxMemorySuite && version == 1) return &kMemorySuite;
   if (n == kOfxMultiThreadSuite && version == 1) return &kMultiThreadSuite;
   if (n == kOfxMessageSuite && version == 1) return &kMessageSuiteV1;
-  if (n == kOfxMessageSuite && version == 2) return &kMessageSuiteV2;
-  if (n == kOfxProgressSuite && version == 1) return &kProgressSuiteV1;
-  if (n == kOfxProgressSuite && version == 2) return &kProgressSuiteV2;
+  if (n == kOfxMessageSuite && version == 2 && g_options.message_v2) return &kMessageSuiteV2;
+  if (n == kOfxProgressSuite && version == 1 && g_options.progress_v1) return &kProgressSuiteV1;
+  if (n == kOfxProgressSuite && version == 2 && g_options.progress_v2) return &kProgressSuiteV2;
   return nullptr;
 }
 
@@ -592,8 +599,9 @@ void Host::log_host_message(const Message& m) {
   host_messages_.push_back(m);
 }
 
-Host::Host(const std::string& bundle) {
+Host::Host(const std::string& bundle, HostOptions options) {
   g_host_object = this;
+  g_options = options;
   g_host_props.set_string(kOfxPropName, {"org.ofxdipmatte.testhost"});
   g_host_props.set_string(kOfxPropLabel, {"ofx_dipmatte test host"});
   g_host_props.set_string(kOfxImageEffectPropSupportedContexts,

@@ -73,6 +73,7 @@ struct Message {
 
 struct ProgressLog {
   int starts = 0, updates = 0, ends = 0;
+  int v1_starts = 0;  // of which through progress suite V1
   double last = 0.0;
 };
 
@@ -94,11 +95,19 @@ struct Effect {  // a descriptor (per context) or an instance
   int output_bounds[4] = {0, 0, 0, 0};
 };
 
+// Which optional suites the host offers, to play hosts that lack them (Fusion has no
+// message suite V2; old hosts only progress V1).
+struct HostOptions {
+  bool message_v2 = true;
+  bool progress_v1 = true;
+  bool progress_v2 = true;
+};
+
 class Host {
  public:
   // Loads the bundle (…/Name.ofx.bundle) and describes its first plugin. Throws
   // std::runtime_error with the reason when the binary cannot be loaded.
-  explicit Host(const std::string& bundle);
+  explicit Host(const std::string& bundle, HostOptions options = {});
   ~Host();
 
   const std::vector<std::string>& contexts() const { return contexts_; }

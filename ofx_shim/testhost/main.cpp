@@ -4,7 +4,7 @@
 //
 //   ofx-dipmatte-testhost BUNDLE [--context general|filter] [--size N] [--frames N]
 //                         [--iterations N] [--preset draft|balanced|paper]
-//                         [--abort-after SECONDS]
+//                         [--abort-after SECONDS] [--no-message-v2] [--no-progress-v2]
 // Prints what happened, one `key: value` line at a time, and ends with `OK` (exit 0),
 // `RENDER FAILED` (exit 1) or `LOAD FAILED` (exit 2).
 #include <chrono>
@@ -24,12 +24,13 @@ struct Options {
   std::string bundle, context = kOfxImageEffectContextGeneral, preset = "draft";
   int size = 48, frames = 1, iterations = 10;
   double abort_after = -1.0;
+  testhost::HostOptions host;
 };
 
 int usage() {
   std::fprintf(stderr,
                "usage: ofx-dipmatte-testhost BUNDLE [--context general|filter] [--size N] [--frames N] "
-               "[--iterations N] [--preset NAME] [--abort-after SECONDS]\n");
+               "[--iterations N] [--preset NAME] [--abort-after SECONDS] [--no-message-v2] [--no-progress-v2]\n");
   return 2;
 }
 
@@ -77,13 +78,15 @@ int main(int argc, char** argv) {
     else if (arg == "--iterations" && (value = next())) o.iterations = std::atoi(value);
     else if (arg == "--preset" && (value = next())) o.preset = value;
     else if (arg == "--abort-after" && (value = next())) o.abort_after = std::atof(value);
+    else if (arg == "--no-message-v2") o.host.message_v2 = false;
+    else if (arg == "--no-progress-v2") o.host.progress_v2 = false;
     else if (!arg.empty() && arg[0] != '-' && o.bundle.empty()) o.bundle = arg;
     else return usage();
   }
   if (o.bundle.empty() || o.size < 1 || o.frames < 1) return usage();
 
   try {
-    testhost::Host host(o.bundle);
+    testhost::Host host(o.bundle, o.host);
     for (const auto& m : host.load_messages()) std::printf("load message: %s %s\n", m.type.c_str(), m.text.c_str());
     std::printf("plugin: %s\n", host.plugin_props().get_string(kOfxPropLabel).c_str());
     std::string contexts;
@@ -138,8 +141,8 @@ int main(int argc, char** argv) {
     const auto& inst = host.instance(id);
     for (const auto& m : inst.messages) std::printf("message: %s %s\n", m.type.c_str(), m.text.c_str());
     if (!inst.persistent.empty()) std::printf("persistent message: %s\n", inst.persistent.c_str());
-    std::printf("progress: %d starts, %d updates, %d ends\n", inst.progress.starts, inst.progress.updates,
-                inst.progress.ends);
+    std::printf("progress: %d starts (%d through V1), %d updates, %d ends\n", inst.progress.starts,
+                inst.progress.v1_starts, inst.progress.updates, inst.progress.ends);
     std::printf("unreleased images: %d\n", testhost::live_images());
     host.destroy_instance(id);
     std::printf("%s\n", failures ? "RENDER FAILED" : "OK");

@@ -57,11 +57,12 @@ PYBIND11_MODULE(_testhost, m) {
   m.def("live_images", &testhost::live_images, "Images fetched by plugins and not yet released.");
 
   py::class_<Host>(m, "Host")
-      .def(py::init([](const std::string& bundle) {
+      .def(py::init([](const std::string& bundle, bool message_v2, bool progress_v1, bool progress_v2) {
              py::gil_scoped_release release;  // Load starts (or adopts) Python inside the plugin
-             return std::make_unique<Host>(bundle);
+             return std::make_unique<Host>(bundle, testhost::HostOptions{message_v2, progress_v1, progress_v2});
            }),
-           py::arg("bundle"))
+           py::arg("bundle"), py::arg("message_v2") = true, py::arg("progress_v1") = true,
+           py::arg("progress_v2") = true)
       .def_property_readonly("contexts", &Host::contexts)
       .def("plugin_properties", [](Host& h) { return to_dict(h.plugin_props()); })
       .def("load_messages", [](Host& h) { return messages(h.load_messages()); })
@@ -163,6 +164,7 @@ PYBIND11_MODULE(_testhost, m) {
              std::lock_guard<std::mutex> lock(e.log_mutex);
              py::dict d;
              d["starts"] = e.progress.starts;
+             d["v1_starts"] = e.progress.v1_starts;
              d["updates"] = e.progress.updates;
              d["ends"] = e.progress.ends;
              d["last"] = e.progress.last;
