@@ -205,7 +205,7 @@ def test_size_mismatch_names_the_file_and_frame_and_keeps_earlier_frames(tmp_pat
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), *FAST)
     assert code == 2
     assert "trimap.0003.png (frame 3)" in report["error"] and "32×20" in report["error"]
-    assert [f["frame"] for f in report["frames"]] == [1, 2]
+    assert [f["frame"] for f in report["frames"]] == [1, 2] and report["frames_written"] == 2
     assert (tmp_path / "out" / "plate.alpha.0002.exr").is_file()  # nothing already written is lost
 
 

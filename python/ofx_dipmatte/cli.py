@@ -120,16 +120,19 @@ def _job(args):
 
 
 def _run_matte(args) -> int:
+    import time
+
     from .engine import Cancelled
-    from .shot import ShotError
+    from .shot import ShotError, ShotReport
 
     reporter: Optional[ConsoleReporter] = None
+    job = None
     status, error, code = "ok", None, 0
-    report = None
+    start = time.perf_counter()
     try:
         job = _job(args)
         reporter = ConsoleReporter(len(job.frames), args.quiet, args.json)
-        report = job.run(reporter)
+        job.run(reporter)
     except (_UsageError, ShotError, ValueError, FileExistsError) as exc:
         status, error, code = "error", str(exc), 2
     except Cancelled as exc:
@@ -139,19 +142,18 @@ def _run_matte(args) -> int:
     finally:
         if reporter is not None:
             reporter.close()
+    # What was done, also when the run stopped early: the reporter saw every finished frame.
+    report = ShotReport(frames=reporter.records if reporter else [], seconds=time.perf_counter() - start,
+                        cache=str(job.cache) if job else None)
     if error:
         print(f"ofx-dipmatte: {'error: ' if code == 2 else ''}{error}", file=sys.stderr)
     if args.json:
-        from dataclasses import asdict
-
-        body = report.to_dict() if report is not None else {
-            "frames": [asdict(r) for r in (reporter.records if reporter else [])]}
-        print(json.dumps({"version": JSON_VERSION, "status": status, "error": error, "exit_code": code, **body},
-                         indent=2))
-    elif report is not None and not args.quiet:
-        solved = sum(f.status == "solved" for f in report.frames)
-        skipped = sum(f.status == "skipped" for f in report.frames)
-        print(f"done: {solved} frame(s) written, {skipped} skipped, {report.seconds:.1f} s")
+        print(json.dumps({"version": JSON_VERSION, "status": status, "error": error, "exit_code": code,
+                          **report.to_dict()}, indent=2))
+    elif not error and not args.quiet:
+        body = report.to_dict()
+        print(f"done: {body['frames_written']} frame(s) written, {body['frames_skipped']} skipped, "
+              f"{report.seconds:.1f} s")
     return code
 
 
