@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -98,6 +99,20 @@ std::string start_interpreter(const std::string& config_path) {
   return {};
 }
 
+// The host's signal dispositions. Python's `signal` module, imported by torch, installs
+// its SIGINT handler whenever SIGINT is at its default, whatever install_signal_handlers
+// says; a host must keep its own (Ctrl-C must still reach it), so they are put back.
+struct HostSignals {
+  static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGXFSZ};
+  struct sigaction saved[sizeof(kSignals) / sizeof(int)];
+  HostSignals() {
+    for (size_t i = 0; i < sizeof(kSignals) / sizeof(int); ++i) sigaction(kSignals[i], nullptr, &saved[i]);
+  }
+  void restore() const {
+    for (size_t i = 0; i < sizeof(kSignals) / sizeof(int); ++i) sigaction(kSignals[i], &saved[i], nullptr);
+  }
+};
+
 std::string import_bridge() {
   py::gil_scoped_acquire gil;
   try {
@@ -146,12 +161,16 @@ DIP_EXPORT int dip_start(const DipEnvironment* env, char* error, size_t error_si
       problem = "this process already runs Python " + running.substr(0, running.find(' ')) +
                 " but the plugin was built for Python " + compiled_version() +
                 ": a second Python cannot be loaded into the same host";
+    else
+      problem = import_bridge();  // the host's own Python: its signals are its business
   } else if (env == nullptr || env->config_path == nullptr) {
     problem = "no Python environment is recorded: run `ofx-dipmatte install-plugin`";
   } else {
+    const HostSignals host_signals;
     problem = start_interpreter(env->config_path);
+    if (problem.empty()) problem = import_bridge();
+    host_signals.restore();
   }
-  if (problem.empty()) problem = import_bridge();
   if (!problem.empty()) {
     g_start_error = problem;
     set_error(error, error_size, problem);

@@ -5,8 +5,10 @@ starts its own isolated interpreter. Also install-plugin and doctor."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,29 @@ def test_hosts_without_the_v2_suites_get_progress_v1_and_plain_messages(installe
     assert proc.returncode == 1
     assert "message: OfxMessageError ofx_dipmatte: cannot start Python" in proc.stdout  # the error still shows
     assert "persistent message:" not in proc.stdout
+
+
+def test_the_host_environment_does_not_leak_into_the_plugins_python(installed):
+    # Natron and studio pipelines set these for their own Python; ours is isolated.
+    proc = run_host(installed, "--iterations", "3",
+                    env={"PYTHONHOME": "/nonexistent", "PYTHONPATH": "/nonexistent/site", "PYTHONSAFEPATH": "1"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_plugins_python_leaves_the_hosts_signal_handling_alone(installed):
+    # A long solve; Ctrl-C must still end the host as if no Python were there.
+    environ = {k: v for k, v in os.environ.items() if k != ENV_OVERRIDE}
+    proc = subprocess.Popen([str(ofx.testhost_executable()), str(installed), "--size", "48", "--iterations",
+                             "100000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environ,
+                            # a host starts with SIGINT at its default, whatever ran this test
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(8)  # Python started (it imports torch, which imports `signal`) and solving
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGINT
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

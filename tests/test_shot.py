@@ -35,6 +35,21 @@ def write_shot(folder: Path, frames, size: int = 32, half: bool = True) -> tuple
     return str(folder / "plate.####.exr"), str(folder / "trimap.####.png")
 
 
+def start(cmd: list) -> subprocess.Popen:
+    """The CLI in a subprocess with SIGINT at its default (as from a terminal)."""
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for(proc: subprocess.Popen, path: Path, seconds: float = 300) -> None:
+    deadline = time.time() + seconds
+    while not path.exists():
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise AssertionError(f"{path} never appeared: {proc.communicate()}")
+        time.sleep(0.02)
+
+
 def run_json(capsys, *args) -> tuple[int, dict]:
     code = main([*args, "--json"])
     return code, json.loads(capsys.readouterr().out)
@@ -153,11 +168,8 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "ofx_dipmatte", "matte", plate, trimap, "-o", str(out),
            "--preset", "draft", "--max-iterations", "40", "--loss-threshold", "1e-9", "--json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while not (out / "plate.fg.0002.exr").exists():  # frames 1 and 2 finished
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()
-        time.sleep(0.02)
+    proc = start(cmd)
+    wait_for(proc, out / "plate.fg.0002.exr")  # frames 1 and 2 finished
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     done = sorted(p.name for p in out.glob("*.exr"))
@@ -298,11 +310,8 @@ def test_ctrl_c_stops_with_status_1_and_no_partial_files(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "ofx_dipmatte", "matte", plate, trimap, "-o", str(out),
            "--preset", "draft", "--max-iterations", "40", "--loss-threshold", "1e-9", "--json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not (out / "plate.fg.0001.exr").exists():
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.02)
+    proc = start(cmd)
+    wait_for(proc, out / "plate.fg.0001.exr")
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1, stderr
