@@ -163,3 +163,18 @@ def test_bad_preset_and_device(case64):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA"):
             ofx_dipmatte.matte(image, trimap, device="cuda")
+
+
+def test_a_cancel_reaches_the_closed_form_prior(case64):
+    image, trimap, *_ = case64
+    polls = []
+
+    def should_stop():
+        polls.append(1)
+        return True
+
+    session = ofx_dipmatte.ClipSession(preset=FAST)
+    with pytest.raises(ofx_dipmatte.Cancelled, match="closed-form"):
+        session.matte(0, image, trimap, progress=lambda *a: pytest.fail("no step should run"),
+                      should_stop=should_stop)
+    assert polls

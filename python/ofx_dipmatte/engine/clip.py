@@ -7,17 +7,18 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
 
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
-from .closed_form import closed_form_alpha
+from .closed_form import Stopped, closed_form_alpha
 from .device import resolve_device
 from .presets import Preset, resolve_preset
 from .region import Window, canvas_shape, pad_to_canvas, solve_window
-from .solver import Nets, ProgressCallback, WindowInputs, fit
+from .solver import Cancelled, Nets, ProgressCallback, WindowInputs, fit
 
 
 @dataclass
@@ -153,11 +154,15 @@ class ClipSession:
             self._cold_loss = None
 
     def matte(self, frame: float, image: np.ndarray, trimap: np.ndarray,
-              progress: ProgressCallback | None = None) -> MatteResult:
+              progress: ProgressCallback | None = None,
+              should_stop: Callable[[], bool] | None = None) -> MatteResult:
         """Solve one frame. See :func:`ofx_dipmatte.matte` for inputs and outputs.
 
         Args:
             frame: the frame's time (int or float), used to find the nearest solved frame.
+            should_stop: polled while there are no iterations to report (during the
+                closed-form prior); True cancels with :class:`Cancelled`, as ``progress``
+                returning False does during the optimisation.
         """
         start = time.perf_counter()
         caller_rgb, working, is_float, tri = _validate(image, trimap)
@@ -171,9 +176,11 @@ class ClipSession:
         if not (tri == 0.0).any():
             stats.warnings.append("trimap has no known background: B is constrained only by the compositing equation")
         with self._lock:
-            return self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress)
+            return self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
+                               should_stop)
 
-    def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress) -> MatteResult:
+    def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress,
+               should_stop) -> MatteResult:
         cfg = self.config
         h, w = tri.shape
         scale = cfg.fb_scale
@@ -191,7 +198,11 @@ class ClipSession:
         prior = None
         if cfg.alpha_prior == "closed_form":
             # The padding mirrors the image, so it gets the mirrored trimap as constraints.
-            prior = closed_form_alpha(image_c, pad_to_canvas(tri, canvas, "reflect")[rows, cols])
+            try:  # seconds on large frames: a host's abort must reach it too
+                prior = closed_form_alpha(image_c, pad_to_canvas(tri, canvas, "reflect")[rows, cols],
+                                          should_stop=should_stop)
+            except Stopped:
+                raise Cancelled("solve cancelled while computing the closed-form prior") from None
         elif cfg.alpha_prior != "none":
             raise ValueError(f"preset: unknown alpha_prior {cfg.alpha_prior!r}; use 'none' or 'closed_form'")
         noise = self._noise_for(canvas)

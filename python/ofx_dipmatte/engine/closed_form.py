@@ -8,6 +8,8 @@ large ones conjugate gradients with a Jacobi preconditioner.
 
 from __future__ import annotations
 
+from typing import Callable, Optional
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -35,13 +37,27 @@ def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1) -> 
     return sp.csr_matrix((vals.ravel(), (rows, cols)), shape=(h * w, h * w))
 
 
-def closed_form_alpha(image: np.ndarray, trimap: np.ndarray, eps: float = 1e-7) -> np.ndarray:
-    """Alpha for an H×W×3 image in [0, 1] and a snapped H×W trimap (0 / 0.5 / 1)."""
+class Stopped(RuntimeError):
+    """``should_stop`` said to stop the solve."""
+
+
+def closed_form_alpha(image: np.ndarray, trimap: np.ndarray, eps: float = 1e-7,
+                      should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
+    """Alpha for an H×W×3 image in [0, 1] and a snapped H×W trimap (0 / 0.5 / 1).
+
+    ``should_stop`` is polled before the solve and at every conjugate-gradient step
+    (large bands); when it returns True, :class:`Stopped` is raised.
+    """
+    def check(*_):
+        if should_stop is not None and should_stop():
+            raise Stopped("closed-form solve stopped")
+
     unknown = (trimap == 0.5).ravel()
     alpha = trimap.astype(np.float64).ravel().copy()
     if not unknown.any():
         return alpha.reshape(trimap.shape).astype(np.float32)
     lap = matting_laplacian(image.astype(np.float64), eps=eps)
+    check()
     known = ~unknown
     l_uu = lap[unknown][:, unknown].tocsc()
     rhs = -(lap[unknown][:, known] @ alpha[known])
@@ -51,6 +67,7 @@ def closed_form_alpha(image: np.ndarray, trimap: np.ndarray, eps: float = 1e-7) 
     else:
         diag = l_uu.diagonal()
         precond = sp.diags(1.0 / np.maximum(diag, 1e-12))
-        a_u, _ = spla.cg(l_uu, rhs, x0=np.full(rhs.shape, 0.5), M=precond, rtol=1e-6, maxiter=3000)
+        a_u, _ = spla.cg(l_uu, rhs, x0=np.full(rhs.shape, 0.5), M=precond, rtol=1e-6, maxiter=3000,
+                         callback=check)
     alpha[unknown] = a_u
     return np.clip(alpha, 0.0, 1.0).reshape(trimap.shape).astype(np.float32)

@@ -154,7 +154,8 @@ class InstanceSession:
             cache_key = (float(time), _digest(image, trimap), clip_key)
             result = self._cache.get(cache_key)
             if result is None:
-                result = self._clip.matte(time, image, trimap, progress=_engine_progress(progress))
+                result = self._clip.matte(time, image, trimap, progress=_engine_progress(progress),
+                                          should_stop=lambda: not progress(0.0))
                 self.solves += 1
                 self._remember(cache_key, result)
             else:
