@@ -113,13 +113,29 @@ struct HostSignals {
   }
 };
 
-std::string import_bridge() {
+// Imports the bridge. In a host's own Python (adopted), ofx_dipmatte is usually not on
+// its path: then the recorded environment's site dirs are appended (after the host's,
+// so they do not shadow its packages) and the import is tried again.
+std::string import_bridge(const char* record_path = nullptr) {
   py::gil_scoped_acquire gil;
+  dip::EnvRecord record;
   try {
     py::module_::import("ofx_dipmatte.ofx.bridge");
+    return {};
   } catch (py::error_already_set& e) {
-    return "could not import ofx_dipmatte: " + short_error(e) +
-           " (is ofx_dipmatte installed in the recorded environment? run `ofx-dipmatte doctor`)";
+    std::string ignored;
+    if (record_path == nullptr || !dip::read_env_record(record_path, record, ignored) ||
+        record.list("sitedir").empty())
+      return "could not import ofx_dipmatte: " + short_error(e) +
+             " (is ofx_dipmatte installed in the recorded environment? run `ofx-dipmatte doctor`)";
+  }
+  try {
+    py::module_ site = py::module_::import("site");
+    for (const auto& dir : record.list("sitedir")) site.attr("addsitedir")(dir);
+    py::module_::import("ofx_dipmatte.ofx.bridge");
+  } catch (py::error_already_set& e) {
+    return "could not import ofx_dipmatte into the host's Python: " + short_error(e) +
+           " (run `ofx-dipmatte doctor`)";
   }
   return {};
 }
@@ -161,8 +177,8 @@ DIP_EXPORT int dip_start(const DipEnvironment* env, char* error, size_t error_si
       problem = "this process already runs Python " + running.substr(0, running.find(' ')) +
                 " but the plugin was built for Python " + compiled_version() +
                 ": a second Python cannot be loaded into the same host";
-    else
-      problem = import_bridge();  // the host's own Python: its signals are its business
+    else  // the host's own Python: its signals are its business
+      problem = import_bridge(env ? env->config_path : nullptr);
   } else if (env == nullptr || env->config_path == nullptr) {
     problem = "no Python environment is recorded: run `ofx-dipmatte install-plugin`";
   } else {

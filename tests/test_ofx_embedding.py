@@ -155,3 +155,39 @@ def test_the_plugins_python_leaves_the_hosts_signal_handling_alone(installed):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+ADOPTING_HOST = r"""
+import importlib.util, struct, sys
+spec = importlib.util.spec_from_file_location("_testhost", sys.argv[1])
+testhost = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(testhost)
+assert "ofx_dipmatte" not in sys.modules and "numpy" not in sys.modules
+host = testhost.Host(sys.argv[2])
+inst = host.create_instance("OfxImageEffectContextFilter")
+host.set_param(inst, "preset", 0)
+host.set_param(inst, "maxIterations", 3)
+n = 24
+pixels = []
+for y in range(n):
+    for x in range(n):
+        d = ((x - n / 2) ** 2 + (y - n / 2) ** 2) ** 0.5
+        tri = 1.0 if d < 5 else 0.0 if d > 9 else 0.5
+        pixels += [0.8, 0.5, 0.2, tri] if d < 7 else [0.1, 0.3, 0.6, tri]
+data = struct.pack(f"{len(pixels)}f", *pixels)
+host.set_image(inst, "Source", 0.0, data, 0, (0, 0, n, n), n * 16, "OfxBitDepthFloat", "OfxImageComponentRGBA")
+status = host.render(inst, 0.0)
+print("status", status, host.persistent_message(inst))
+"""
+
+
+def test_a_hosts_own_python_without_our_packages_imports_them_from_the_record(installed, tmp_path):
+    # Like Natron: the host already runs Python (same version) with its own sys.path.
+    module = next(Path(ofx.__file__).parent.glob("_testhost*.so"))
+    script = tmp_path / "adopting_host.py"
+    script.write_text(ADOPTING_HOST)
+    environ = {k: v for k, v in os.environ.items() if k not in (ENV_OVERRIDE, "PYTHONPATH")}
+    proc = subprocess.run([sys.executable, "-I", "-S", str(script), str(module), str(installed)],
+                          capture_output=True, text=True, timeout=600, env=environ)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "status 0" in proc.stdout, proc.stdout
