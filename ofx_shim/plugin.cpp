@@ -10,55 +10,23 @@
 #include <vector>
 
 #include "host_image.h"
+#include "host_suites.h"
 #include "ofx/ofx_names.h"
 #include "ofx/ofx_suites.h"
+#include "params.h"
 #include "python_loader.h"
 
 #define OFX_EXPORT extern "C" __attribute__((visibility("default")))
+
+using namespace dip;  // this file is the plugin's top: it uses every part of it
 
 namespace {
 
 constexpr const char* kPluginIdentifier = "com.ofxdipmatte.DIPMatte";
 constexpr unsigned kVersionMajor = 0, kVersionMinor = 1;
-constexpr const char* kTrimapClip = "Trimap";
-
-// Parameter names (script names) and choice option lists, in option order.
-constexpr const char* kParamOutputMode = "outputMode";
-constexpr const char* kParamTrimapSource = "trimapSource";
-constexpr const char* kParamUseTrimapInput = "useTrimapInput";
-constexpr const char* kParamBandWidth = "bandWidth";
-constexpr const char* kParamPreset = "preset";
-constexpr const char* kParamMaxIterations = "maxIterations";
-constexpr const char* kParamLossThreshold = "lossThreshold";
-constexpr const char* kParamSeed = "seed";
-constexpr const char* kParamDevice = "device";
-
-struct Option {
-  const char* label;
-  const char* key;  // what the engine bridge receives
-};
-const std::vector<Option> kOutputModes = {{"Premultiplied foreground + alpha", "premultiplied"},
-                                          {"Straight foreground + alpha", "straight"},
-                                          {"Alpha only", "alpha"},
-                                          {"Background plate", "background"},
-                                          {"Trimap view", "trimap"}};
-const std::vector<Option> kTrimapSourcesGeneral = {{"Trimap input", "trimap"},
-                                                   {"Source alpha", "source_alpha"},
-                                                   {"Source alpha as rough matte", "source_alpha_rough"}};
-const std::vector<Option> kTrimapSourcesFilter = {{"Source alpha", "source_alpha"},
-                                                  {"Source alpha as rough matte", "source_alpha_rough"}};
-const std::vector<Option> kPresets = {{"Draft", "draft"}, {"Balanced", "balanced"}, {"Paper", "paper"}};
-const std::vector<Option> kDevices = {{"Auto", "auto"}, {"CPU", "cpu"}, {"CUDA", "cuda"}};
 
 OfxHost* g_host = nullptr;
-const OfxPropertySuiteV1* g_props = nullptr;
-const OfxImageEffectSuiteV1* g_effect = nullptr;
-const OfxParameterSuiteV1* g_params = nullptr;
-const OfxMessageSuiteV1* g_message1 = nullptr;
-const OfxMessageSuiteV2* g_message2 = nullptr;
-const OfxProgressSuiteV1* g_progress1 = nullptr;
-const OfxProgressSuiteV2* g_progress2 = nullptr;
-const dip::Runtime* g_runtime = nullptr;
+const Runtime* g_runtime = nullptr;
 std::string g_runtime_error;
 
 struct Instance {
@@ -70,10 +38,6 @@ struct Instance {
   std::mutex message_mutex;
   std::string persistent;      // the persistent message shown now, to avoid repeating it
 };
-
-const void* fetch(const char* name, int version) {
-  return g_host && g_host->fetchSuite ? g_host->fetchSuite(g_host->host, name, version) : nullptr;
-}
 
 // ---------------------------------------------------------------------------------
 // Messages and progress (every suite is optional and null-checked: hosts vary)
@@ -128,147 +92,6 @@ struct Progress {
 };
 
 // ---------------------------------------------------------------------------------
-// Describe
-
-OfxPropertySetHandle define_param(OfxParamSetHandle params, const char* type, const char* name, const char* label,
-                                  const char* hint) {
-  OfxPropertySetHandle p = nullptr;
-  if (g_params->paramDefine(params, type, name, &p) != kOfxStatOK || p == nullptr)
-    throw std::runtime_error(std::string("the host refused the parameter ") + name);
-  g_props->propSetString(p, kOfxPropLabel, 0, label);
-  g_props->propSetString(p, kOfxParamPropHint, 0, hint);
-  g_props->propSetString(p, kOfxParamPropScriptName, 0, name);
-  return p;
-}
-
-void define_choice(OfxParamSetHandle params, const char* name, const char* label, const char* hint,
-                   const std::vector<Option>& options, int default_index) {
-  OfxPropertySetHandle p = define_param(params, kOfxParamTypeChoice, name, label, hint);
-  for (size_t i = 0; i < options.size(); ++i)
-    g_props->propSetString(p, kOfxParamPropChoiceOption, static_cast<int>(i), options[i].label);
-  g_props->propSetInt(p, kOfxParamPropDefault, 0, default_index);
-  g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
-}
-
-// Resolve clamps numeric params to (-1, 1) / (0, 0) unless both ranges are set.
-void define_double(OfxParamSetHandle params, const char* name, const char* label, const char* hint, double def,
-                   double lo, double hi, double display_hi) {
-  OfxPropertySetHandle p = define_param(params, kOfxParamTypeDouble, name, label, hint);
-  g_props->propSetDouble(p, kOfxParamPropDefault, 0, def);
-  g_props->propSetDouble(p, kOfxParamPropMin, 0, lo);
-  g_props->propSetDouble(p, kOfxParamPropMax, 0, hi);
-  g_props->propSetDouble(p, kOfxParamPropDisplayMin, 0, lo);
-  g_props->propSetDouble(p, kOfxParamPropDisplayMax, 0, display_hi);
-}
-
-void define_int(OfxParamSetHandle params, const char* name, const char* label, const char* hint, int def, int lo,
-                int hi, int display_hi) {
-  OfxPropertySetHandle p = define_param(params, kOfxParamTypeInteger, name, label, hint);
-  g_props->propSetInt(p, kOfxParamPropDefault, 0, def);
-  g_props->propSetInt(p, kOfxParamPropMin, 0, lo);
-  g_props->propSetInt(p, kOfxParamPropMax, 0, hi);
-  g_props->propSetInt(p, kOfxParamPropDisplayMin, 0, lo);
-  g_props->propSetInt(p, kOfxParamPropDisplayMax, 0, display_hi);
-  g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
-}
-
-OfxStatus describe(OfxImageEffectHandle effect) {
-  OfxPropertySetHandle props = nullptr;
-  g_effect->getPropertySet(effect, &props);
-  g_props->propSetString(props, kOfxPropLabel, 0, "DIP Matte");
-  g_props->propSetString(props, kOfxPropShortLabel, 0, "DIPMatte");
-  g_props->propSetString(props, kOfxPropLongLabel, 0, "DIP Matte (Deep Image Prior matting)");
-  g_props->propSetString(props, kOfxPropPluginDescription, 0,
-                         "Training-free matte extraction: fits Deep Image Prior networks to each frame and its "
-                         "trimap, and returns alpha, foreground and the background plate. Frames rendered in "
-                         "order warm-start from the previous one.");
-  g_props->propSetString(props, kOfxImageEffectPluginPropGrouping, 0, "Keyer");
-  g_props->propSetString(props, kOfxImageEffectPropSupportedContexts, 0, kOfxImageEffectContextGeneral);
-  g_props->propSetString(props, kOfxImageEffectPropSupportedContexts, 1, kOfxImageEffectContextFilter);
-  g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 0, kOfxBitDepthByte);
-  g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 1, kOfxBitDepthShort);
-  g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 2, kOfxBitDepthFloat);
-  g_props->propSetInt(props, kOfxImageEffectPropSupportsTiles, 0, 0);  // the solve needs the whole frame
-  g_props->propSetInt(props, kOfxImageEffectPropSupportsMultiResolution, 0, 0);
-  g_props->propSetInt(props, kOfxImageEffectPropTemporalClipAccess, 0, 0);
-  g_props->propSetInt(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0, 0);
-  g_props->propSetInt(props, kOfxImageEffectPluginPropSingleInstance, 0, 0);
-  g_props->propSetInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0, 0);
-  g_props->propSetString(props, kOfxImageEffectPluginRenderThreadSafety, 0, kOfxImageEffectRenderInstanceSafe);
-  g_props->propSetInt(props, kOfxImageEffectInstancePropSequentialRender, 0, 2);  // preferred, not required
-  return kOfxStatOK;
-}
-
-OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle in_args) {
-  char* context = nullptr;
-  g_props->propGetString(in_args, kOfxImageEffectPropContext, 0, &context);
-  const bool general = context && std::strcmp(context, kOfxImageEffectContextGeneral) == 0;
-  if (!general && !(context && std::strcmp(context, kOfxImageEffectContextFilter) == 0))
-    return kOfxStatErrMissingHostFeature;
-
-  OfxPropertySetHandle clip = nullptr;
-  g_effect->clipDefine(effect, kOfxImageEffectSimpleSourceClipName, &clip);
-  g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
-  g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
-  g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
-  if (general) {
-    g_effect->clipDefine(effect, kTrimapClip, &clip);
-    g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentAlpha);
-    g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
-    g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 2, kOfxImageComponentRGBA);
-    g_props->propSetInt(clip, kOfxImageClipPropOptional, 0, 1);
-    g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
-  }
-  g_effect->clipDefine(effect, kOfxImageEffectOutputClipName, &clip);
-  g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
-  g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
-  g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
-
-  OfxParamSetHandle params = nullptr;
-  g_effect->getParamSet(effect, &params);
-  define_choice(params, kParamOutputMode, "Output", "What the Output clip carries.", kOutputModes, 0);
-  if (general) {
-    define_choice(params, kParamTrimapSource, "Trimap source",
-                  "Where the trimap comes from: the Trimap input (0 background, 1 foreground, in between "
-                  "unknown), the Source alpha read the same way, or the Source alpha as a rough matte turned "
-                  "into a trimap with the band width.",
-                  kTrimapSourcesGeneral, 0);
-    OfxPropertySetHandle p = define_param(
-        params, kOfxParamTypeBoolean, kParamUseTrimapInput, "Use Trimap input",
-        "Read the Trimap input. Turn off on hosts that report an unplugged input as connected (DaVinci "
-        "Resolve): the trimap then comes from the Source alpha.");
-    g_props->propSetInt(p, kOfxParamPropDefault, 0, 1);
-    g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
-  } else {
-    define_choice(params, kParamTrimapSource, "Trimap source",
-                  "The Source alpha is the trimap (0 background, 1 foreground, in between unknown), or a rough "
-                  "matte turned into a trimap with the band width.",
-                  kTrimapSourcesFilter, 0);
-  }
-  define_double(params, kParamBandWidth, "Band width",
-                "Width in pixels (at full resolution) of the unknown band made around a rough matte's edge.",
-                10.0, 1.0, 1000.0, 100.0);
-  define_choice(params, kParamPreset, "Quality",
-                "Draft: fast previews. Balanced: the default. Paper: the published settings (very slow on a CPU).",
-                kPresets, 1);
-  define_int(params, kParamMaxIterations, "Max iterations",
-             "Cap on optimisation steps per frame; 0 uses the quality preset's cap.", 0, 0, 100000, 5000);
-  define_double(params, kParamLossThreshold, "Loss threshold",
-                "Stop a frame once the total loss falls below this; 0 uses the preset's rule (warm frames "
-                "stop relative to the first frame's loss).",
-                0.0, 0.0, 10.0, 0.1);
-  define_int(params, kParamSeed, "Seed", "Seeds the networks' weights and noise: same seed, same matte.", 0, 0,
-             1 << 30, 1000);
-  define_choice(params, kParamDevice, "Device", "Auto uses CUDA when available, else the CPU.", kDevices, 0);
-
-  // The output's premultiplication depends on the mode.
-  OfxPropertySetHandle effect_props = nullptr;
-  g_effect->getPropertySet(effect, &effect_props);
-  g_props->propSetString(effect_props, kOfxImageEffectPropClipPreferencesSlaveParam, 0, kParamOutputMode);
-  return kOfxStatOK;
-}
-
-// ---------------------------------------------------------------------------------
 // Instances
 
 Instance* instance_of(OfxImageEffectHandle effect) {
@@ -313,42 +136,6 @@ OfxStatus destroy_instance(OfxImageEffectHandle effect) {
   return kOfxStatOK;
 }
 
-// ---------------------------------------------------------------------------------
-// Parameters at a time
-
-OfxParamHandle param(OfxImageEffectHandle effect, const char* name) {
-  OfxParamSetHandle params = nullptr;
-  OfxParamHandle handle = nullptr;
-  g_effect->getParamSet(effect, &params);
-  if (g_params->paramGetHandle(params, name, &handle, nullptr) != kOfxStatOK || handle == nullptr)
-    throw std::runtime_error(std::string("the host has no parameter ") + name);
-  return handle;
-}
-
-int int_at(OfxImageEffectHandle effect, const char* name, OfxTime time) {
-  int value = 0;
-  if (g_params->paramGetValueAtTime(param(effect, name), time, &value) != kOfxStatOK)
-    throw std::runtime_error(std::string("could not read the parameter ") + name);
-  return value;
-}
-
-double double_at(OfxImageEffectHandle effect, const char* name, OfxTime time) {
-  double value = 0;
-  if (g_params->paramGetValueAtTime(param(effect, name), time, &value) != kOfxStatOK)
-    throw std::runtime_error(std::string("could not read the parameter ") + name);
-  return value;
-}
-
-const char* choice_at(OfxImageEffectHandle effect, const char* name, OfxTime time, const std::vector<Option>& options) {
-  int index = int_at(effect, name, time);
-  if (index < 0 || index >= static_cast<int>(options.size()))
-    throw std::runtime_error(std::string("the parameter ") + name + " has no option " + std::to_string(index));
-  return options[static_cast<size_t>(index)].key;
-}
-
-const char* output_mode(OfxImageEffectHandle effect, OfxTime time) {
-  return choice_at(effect, kParamOutputMode, time, kOutputModes);
-}
 
 OfxStatus clip_preferences(OfxImageEffectHandle effect, OfxPropertySetHandle out_args) {
   const std::string mode = output_mode(effect, 0.0);
@@ -391,16 +178,16 @@ bool clip_connected(OfxImageClipHandle clip) {
   return connected != 0;
 }
 
-dip::HostImage fetch_image(OfxImageClipHandle clip, OfxTime time, FetchedImage& holder, const char* what) {
+HostImage fetch_image(OfxImageClipHandle clip, OfxTime time, FetchedImage& holder, const char* what) {
   if (g_effect->clipGetImage(clip, time, nullptr, &holder.handle) != kOfxStatOK || holder.handle == nullptr)
     throw RenderError(std::string("the host gave no ") + what + " image at frame " + std::to_string(time));
-  dip::HostImage image;
+  HostImage image;
   std::string error;
-  if (!dip::read_host_image(g_props, holder.handle, image, error)) throw RenderError(std::string(what) + ": " + error);
+  if (!read_host_image(g_props, holder.handle, image, error)) throw RenderError(std::string(what) + ": " + error);
   return image;
 }
 
-DipImage packed_view(std::vector<unsigned char>& buffer, const dip::HostImage& like, const OfxRectI& region) {
+DipImage packed_view(std::vector<unsigned char>& buffer, const HostImage& like, const OfxRectI& region) {
   DipImage view{};
   view.width = region.x2 - region.x1;
   view.height = region.y2 - region.y1;
@@ -440,9 +227,9 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   if (use_trimap_clip && !int_at(effect, kParamUseTrimapInput, time)) params.trimap_source = "source_alpha";
 
   FetchedImage source_holder, trimap_holder, output_holder;
-  dip::HostImage source = fetch_image(clip_handle(effect, kOfxImageEffectSimpleSourceClipName), time,
+  HostImage source = fetch_image(clip_handle(effect, kOfxImageEffectSimpleSourceClipName), time,
                                       source_holder, "Source");
-  dip::HostImage output = fetch_image(clip_handle(effect, kOfxImageEffectOutputClipName), time, output_holder,
+  HostImage output = fetch_image(clip_handle(effect, kOfxImageEffectOutputClipName), time, output_holder,
                                       "Output");
   if (output.channels == 1) throw RenderError("Output: an Alpha-only output is not supported; use RGBA or RGB");
   const OfxRectI frame = source.bounds;  // the whole Source is solved (tiles are off)
@@ -452,17 +239,17 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   request.time = time;
   request.params = params;
   request.source = packed_view(source_pixels, source, frame);
-  dip::pack_region(source, frame, source_pixels.data());
+  pack_region(source, frame, source_pixels.data());
   request.guide.data = nullptr;
   if (std::strcmp(params.trimap_source, "trimap") == 0) {
     OfxImageClipHandle trimap_clip = clip_handle(effect, kTrimapClip);
     if (clip_connected(trimap_clip)) {
-      dip::HostImage trimap = fetch_image(trimap_clip, time, trimap_holder, "Trimap");
-      if (!dip::contains(trimap.bounds, frame))
+      HostImage trimap = fetch_image(trimap_clip, time, trimap_holder, "Trimap");
+      if (!contains(trimap.bounds, frame))
         throw RenderError("Trimap: the trimap image does not cover the Source frame; give the Trimap input "
                           "the same format as the Source");
       request.guide = packed_view(guide_pixels, trimap, frame);
-      dip::pack_region(trimap, frame, guide_pixels.data());
+      pack_region(trimap, frame, guide_pixels.data());
     }
   }
   request.output = packed_view(output_pixels, output, frame);
@@ -478,7 +265,7 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
     return kOfxStatErrMemory;
   }
   if (status != DIP_OK) throw RenderError(error);
-  dip::unpack_region(output_pixels.data(), frame, window, output);
+  unpack_region(output_pixels.data(), frame, window, output);
   clear_persistent(inst);
   return kOfxStatOK;
 }
@@ -502,16 +289,9 @@ OfxStatus render_action(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
 // Entry points
 
 OfxStatus load() {
-  g_props = static_cast<const OfxPropertySuiteV1*>(fetch(kOfxPropertySuite, 1));
-  g_effect = static_cast<const OfxImageEffectSuiteV1*>(fetch(kOfxImageEffectSuite, 1));
-  g_params = static_cast<const OfxParameterSuiteV1*>(fetch(kOfxParameterSuite, 1));
-  if (!g_props || !g_effect || !g_params) return kOfxStatErrMissingHostFeature;
-  g_message1 = static_cast<const OfxMessageSuiteV1*>(fetch(kOfxMessageSuite, 1));
-  g_message2 = static_cast<const OfxMessageSuiteV2*>(fetch(kOfxMessageSuite, 2));
-  g_progress2 = static_cast<const OfxProgressSuiteV2*>(fetch(kOfxProgressSuite, 2));
-  if (!g_progress2) g_progress1 = static_cast<const OfxProgressSuiteV1*>(fetch(kOfxProgressSuite, 1));
+  if (!fetch_suites(g_host)) return kOfxStatErrMissingHostFeature;
   // A broken environment must not stop the plugin loading: the error shows on render.
-  g_runtime = dip::load_python_runtime(g_runtime_error);
+  g_runtime = load_python_runtime(g_runtime_error);
   if (!g_runtime) post_message(nullptr, kOfxMessageLog, "ofx_dipmatte: " + g_runtime_error);
   return kOfxStatOK;
 }
