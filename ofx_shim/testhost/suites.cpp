@@ -1,9 +1,6 @@
 // The suites of the test host: property sets, image effect, parameters, memory,
 // multithread, messages and progress. Handles given to the plugin point at the
 // objects of host.h.
-#include "host.h"
-
-
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -12,7 +9,7 @@
 #include <thread>
 
 #include "../ofx/ofx_names.h"
-
+#include "host.h"
 #include "suites.h"
 
 namespace testhost {
