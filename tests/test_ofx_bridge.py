@@ -1,0 +1,81 @@
+"""The bridge the plugin calls: parameters, trimap sources, output formatting, the
+cache, and how errors are described to the host. No compiled parts needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ofx_dipmatte
+from ofx_dipmatte.ofx.bridge import InstanceSession, RenderParams, describe_error, to_dtype, trimap_for
+
+from conftest import make_case
+
+PARAMS = dict(preset="draft", max_iterations=3, seed=0, trimap_source="trimap")
+
+
+def test_params_apply_the_iteration_cap_and_threshold():
+    cfg = RenderParams(preset="balanced", max_iterations=50, loss_threshold=0.01).solver_preset()
+    assert cfg.max_iterations == 50 and cfg.warm_max_iterations == 50 and cfg.loss_threshold == 0.01
+    default = RenderParams(preset="balanced").solver_preset()
+    assert default == ofx_dipmatte.PRESETS["balanced"]
+    with pytest.raises(ValueError, match="output mode"):
+        RenderParams.from_dict({"output_mode": "composite"})
+
+
+def test_to_dtype_clamps_and_rounds_integers_and_keeps_floats():
+    values = np.array([[[-0.5, 0.0, 0.5, 1.0, 2.0]]], np.float32)
+    assert to_dtype(values, "uint8").tolist() == [[[0, 0, 128, 255, 255]]]
+    assert to_dtype(values, "uint16").tolist() == [[[0, 0, 32768, 65535, 65535]]]
+    np.testing.assert_array_equal(to_dtype(values, "float32"), values)
+
+
+def test_trimap_sources():
+    image, trimap, alpha, *_ = make_case(16, band=2)
+    rgba = np.dstack([image, trimap])
+    np.testing.assert_array_equal(trimap_for(rgba, trimap[..., None], RenderParams()), trimap)
+    np.testing.assert_array_equal(trimap_for(rgba, None, RenderParams(trimap_source="source_alpha")), trimap)
+    rough = trimap_for(np.dstack([image, alpha]), None,
+                       RenderParams(trimap_source="source_alpha_rough", band=4, render_scale=0.5))
+    np.testing.assert_array_equal(rough, ofx_dipmatte.trimap_from_rough_matte(alpha, band=2))
+    with pytest.raises(ValueError, match="not connected"):
+        trimap_for(rgba, None, RenderParams())
+    with pytest.raises(ValueError, match="black everywhere"):
+        trimap_for(rgba, np.zeros((16, 16, 1), np.uint8), RenderParams())
+    with pytest.raises(ValueError, match="no alpha channel"):
+        trimap_for(image, None, RenderParams(trimap_source="source_alpha"))
+
+
+def test_the_cache_returns_solved_frames_and_stays_bounded():
+    session = InstanceSession(max_cached=2)
+    frames = [make_case(16, band=2, seed=s) for s in range(3)]
+
+    def render(t):
+        image, trimap, *_ = frames[t]
+        return session.render(t, image, trimap[..., None], PARAMS, lambda f: True, 16, 16, 4, "float32")
+
+    first = render(0)
+    np.testing.assert_array_equal(render(0), first)
+    assert session.solves == 1
+    render(1), render(2)
+    assert session.solves == 3
+    render(0)  # evicted by the two later frames: solved again
+    assert session.solves == 4
+    session.purge()
+    render(2)
+    assert session.solves == 5
+
+
+def test_a_host_abort_cancels_the_render():
+    image, trimap, *_ = make_case(16, band=2)
+    session = InstanceSession()
+    with pytest.raises(ofx_dipmatte.Cancelled) as caught:
+        session.render(0, image, trimap[..., None], PARAMS, lambda f: False, 16, 16, 4, "float32")
+    assert describe_error(caught.value)[0] == "cancelled"
+
+
+def test_errors_are_described_for_the_artist():
+    assert describe_error(ValueError("image: 1 pixel(s) contain NaN"))[0] == "input"
+    assert describe_error(MemoryError())[0] == "memory"
+    kind, message = describe_error(RuntimeError("boom"))
+    assert kind == "error" and "ofx-dipmatte doctor" in message
