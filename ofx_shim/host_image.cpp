@@ -106,13 +106,19 @@ void unpack_region(const unsigned char* packed, const OfxRectI& packed_region, c
   const OfxRectI copied = intersect(target, packed_region);
   const size_t px = image.pixel_bytes();
   const size_t packed_row = static_cast<size_t>(packed_region.x2 - packed_region.x1) * px;
+  auto zero = [&](int y, int x1, int x2) {
+    if (x2 > x1) std::memset(pixel_address(image, x1, y), 0, static_cast<size_t>(x2 - x1) * px);
+  };
   for (int y = target.y1; y < target.y2; ++y) {
-    unsigned char* dst = pixel_address(image, target.x1, y);
-    std::memset(dst, 0, static_cast<size_t>(target.x2 - target.x1) * px);
-    if (y < copied.y1 || y >= copied.y2 || empty(copied)) continue;
+    if (y < copied.y1 || y >= copied.y2 || empty(copied)) {  // no solved pixels on this row
+      zero(y, target.x1, target.x2);
+      continue;
+    }
+    zero(y, target.x1, copied.x1);
     const unsigned char* src = packed + static_cast<size_t>(packed_region.y2 - 1 - y) * packed_row +
                                static_cast<size_t>(copied.x1 - packed_region.x1) * px;
     std::memcpy(pixel_address(image, copied.x1, y), src, static_cast<size_t>(copied.x2 - copied.x1) * px);
+    zero(y, copied.x2, target.x2);
   }
 }
 

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import ofx_dipmatte
-from ofx_dipmatte import PRESETS, ClipSession, trimap_from_rough_matte
+from ofx_dipmatte import ClipSession, trimap_from_rough_matte
+from ofx_dipmatte.engine.presets import with_limits
 from ofx_dipmatte.ofx import bundle_path
 
 from conftest import make_case
@@ -35,9 +36,8 @@ def host():
 
 
 def draft(iterations: int = ITERATIONS):
-    preset = PRESETS["draft"]
-    return preset.replace(max_iterations=iterations,
-                          warm_max_iterations=min(preset.warm_max_iterations, iterations))
+    """The preset the plugin solves with at Quality Draft and Max iterations = ``iterations``."""
+    return with_limits("draft", iterations)
 
 
 def quantise(values: np.ndarray, dtype: str) -> np.ndarray:
@@ -349,3 +349,20 @@ def test_tiny_images_render_or_fail_cleanly(host, shape):
     else:
         assert host.persistent_message(inst).startswith("ofx_dipmatte: ")
     host.destroy_instance(inst)
+
+
+def test_output_pixels_outside_the_source_are_cleared(host):
+    image, trimap, *_ = make_case(SIZE, band=3)
+    inst = new_instance(host, FILTER)
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, trimap]), origin=(4, 6)))
+    # The host's Output is larger on every side (and starts as junk).
+    host.set_output_format(inst, "OfxBitDepthFloat", "OfxImageComponentRGBA", bounds=(0, 0, SIZE + 10, SIZE + 9))
+    status, raw = host.render_output(inst, 0.0)
+    assert status == OK, host.persistent_message(inst)
+    out = from_host(*raw)  # top-down: row 0 is y = SIZE + 8
+    inside = out[SIZE + 9 - (6 + SIZE):SIZE + 9 - 6, 4:4 + SIZE]
+    res = ofx_dipmatte.matte(image, trimap, preset=draft())
+    assert_close(inside, expected_premultiplied(res, "float32", 4))
+    outside = np.ones(out.shape[:2], bool)
+    outside[SIZE + 9 - (6 + SIZE):SIZE + 9 - 6, 4:4 + SIZE] = False
+    assert np.all(out[outside] == 0)

@@ -35,6 +35,12 @@ def write_shot(folder: Path, frames, size: int = 32, half: bool = True) -> tuple
     return str(folder / "plate.####.exr"), str(folder / "trimap.####.png")
 
 
+def slow_shot_command(plate: str, trimap: str, out: Path) -> list:
+    """The CLI on a shot, every frame running to its 40-step cap (so it can be stopped mid-shot)."""
+    return [sys.executable, "-m", "ofx_dipmatte", "matte", plate, trimap, "-o", str(out),
+            "--preset", "draft", "--max-iterations", "40", "--loss-threshold", "1e-9", "--json"]
+
+
 def start(cmd: list) -> subprocess.Popen:
     """The CLI in a subprocess with SIGINT at its default (as from a terminal)."""
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -166,8 +172,7 @@ def test_rough_matte_and_the_trimap_command_on_a_sequence(tmp_path, capsys):
 def test_a_killed_run_resumes_where_it_stopped(tmp_path):
     plate, trimap = write_shot(tmp_path / "in", range(1, 7), size=48)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "ofx_dipmatte", "matte", plate, trimap, "-o", str(out),
-           "--preset", "draft", "--max-iterations", "40", "--loss-threshold", "1e-9", "--json"]
+    cmd = slow_shot_command(plate, trimap, out)
     proc = start(cmd)
     wait_for(proc, out / "plate.fg.0002.exr")  # frames 1 and 2 finished
     os.kill(proc.pid, signal.SIGKILL)
@@ -308,9 +313,7 @@ def test_a_scene_linear_plate_keeps_its_range_in_the_foreground(tmp_path, capsys
 def test_ctrl_c_stops_with_status_1_and_no_partial_files(tmp_path):
     plate, trimap = write_shot(tmp_path / "in", range(1, 5), size=48)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "ofx_dipmatte", "matte", plate, trimap, "-o", str(out),
-           "--preset", "draft", "--max-iterations", "40", "--loss-threshold", "1e-9", "--json"]
-    proc = start(cmd)
+    proc = start(slow_shot_command(plate, trimap, out))
     wait_for(proc, out / "plate.fg.0001.exr")
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)

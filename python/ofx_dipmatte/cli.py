@@ -75,8 +75,9 @@ def _describe(record) -> str:
     if record.status == "skipped":
         return f"frame {record.frame}: skipped, outputs exist"
     start = "cold" if record.warm_start_from is None else f"warm from {record.warm_start_from}"
+    loss = "n/a" if record.final_loss is None else f"{record.final_loss:.4g}"
     line = (f"frame {record.frame}: {record.iterations} iterations in {record.seconds:.1f} s ({start}, "
-            f"{record.stop_reason}), final loss {record.final_loss if record.final_loss is None else f'{record.final_loss:.4g}'}")
+            f"{record.stop_reason}), final loss {loss}")
     if record.status == "preroll":
         return line + ", preroll (not written)"
     return line + "".join(f"\n  {kind}: {path}" for kind, path in record.outputs.items())

@@ -172,11 +172,10 @@ class ShotJob:
         self.config = resolve_preset(self.preset)
         if not self.outputs.items():
             raise ShotError("no outputs: give -o DIR or at least one of --alpha, --fg, --bg, --rgba")
-        if len(self.frames) > 1 or self.plate.is_sequence:
-            for kind, pattern in self.outputs.items():
-                if not pattern.is_sequence and len(self.frames) > 1:
-                    raise ShotError(f"--{kind} {pattern}: a shot needs a frame token in the output name, "
-                                    "e.g. out.####.exr")
+        for kind, pattern in self.outputs.items():
+            if not pattern.is_sequence and len(self.frames) > 1:
+                raise ShotError(f"--{kind} {pattern}: a shot needs a frame token in the output name, "
+                                "e.g. out.####.exr")
         if self.guide.is_sequence and not self.plate.is_sequence:
             raise ShotError(f"{self.guide}: a trimap sequence for a still plate {self.plate}; give one trimap file")
         if self.preroll < 0:
@@ -199,32 +198,36 @@ class ShotJob:
             raise ShotError(f"missing input files: {', '.join(missing[:10])}{more}; "
                             "check the pattern and --frames")
 
+    def _where(self, frame: int) -> str:
+        """" (frame N)" for messages about a shot's files; nothing for a still."""
+        return f" (frame {frame})" if self.plate.is_sequence else ""
+
     def _outputs_done(self, frame: int) -> bool:
         return not self.overwrite and all(p.path(frame).exists() for _, p in self.outputs.items())
 
     def read_frame(self, frame: int) -> tuple[ImageFile, np.ndarray, np.ndarray]:
         """(plate file, RGB pixels, trimap) of ``frame``, checked."""
         plate_path, guide_path = self.plate.path(frame), self.guide.path(frame)
-        where = f"(frame {frame})" if self.plate.is_sequence else ""
+        where = self._where(frame)
 
         def read(path: Path) -> ImageFile:
             try:
                 return read_image_file(path)
             except ValueError as exc:  # "<path>: <reason>"
                 reason = str(exc).split(": ", 1)[-1]
-                raise ShotError(f"{path} {where}: {reason}; re-export or replace the file".replace("  ", " ")) from None
+                raise ShotError(f"{path}{where}: {reason}; re-export or replace the file") from None
 
         plate, guide = read(plate_path), read(guide_path)
         rgb = plate.channels("RGB")
         if rgb is None:
             if plate.pixels.shape[2] < 3:
-                raise ShotError(f"{plate_path} {where}: has {plate.pixels.shape[2]} channel(s); the plate must be "
-                                "RGB or RGBA".replace("  ", " "))
+                raise ShotError(f"{plate_path}{where}: has {plate.pixels.shape[2]} channel(s); the plate must be "
+                                "RGB or RGBA")
             rgb = plate.pixels[..., :3]
         if guide.pixels.shape[:2] != rgb.shape[:2]:
             h, w = rgb.shape[:2]
             gh, gw = guide.pixels.shape[:2]
-            raise ShotError(f"{guide_path} {where}: is {gw}×{gh} but the plate {plate_path} is {w}×{h}; "
+            raise ShotError(f"{guide_path}{where}: is {gw}×{gh} but the plate {plate_path} is {w}×{h}; "
                             "render the trimap at the plate's resolution")
         first = guide.pixels[..., 0]
         if self.rough_matte:
@@ -286,8 +289,7 @@ class ShotJob:
         try:
             res = session.matte(frame, rgb, trimap, progress=progress)
         except ValueError as exc:
-            where = f" (frame {frame})" if self.plate.is_sequence else ""
-            raise ShotError(f"{self.plate.path(frame)}{where}: {exc}") from None
+            raise ShotError(f"{self.plate.path(frame)}{self._where(frame)}: {exc}") from None
         if self.plate.is_sequence and res.stats.stop_reason != "no_unknown":  # a still has nothing to resume
             checkpoints.save(frame, session.export_state(frame))
         record = FrameReport(frame=frame, status="solved" if outputs else "preroll",
@@ -302,11 +304,12 @@ class ShotJob:
 
     def _write(self, frame: int, res: MatteResult, plate: ImageFile, outputs: ShotOutputs) -> dict:
         alpha = res.alpha[..., None]
+        # kind → (pixels, channel names, is colour); made only for the outputs asked for
         images = {
-            "alpha": (alpha, ["A"], False),
-            "fg": (np.concatenate([res.foreground, alpha], axis=-1), ["R", "G", "B", "A"], True),
-            "bg": (res.background, ["R", "G", "B"], True),
-            "rgba": (np.concatenate([res.foreground * alpha, alpha], axis=-1), ["R", "G", "B", "A"], True),
+            "alpha": lambda: (alpha, ["A"], False),
+            "fg": lambda: (np.concatenate([res.foreground, alpha], axis=-1), ["R", "G", "B", "A"], True),
+            "bg": lambda: (res.background, ["R", "G", "B"], True),
+            "rgba": lambda: (np.concatenate([res.foreground * alpha, alpha], axis=-1), ["R", "G", "B", "A"], True),
         }
         written = {}
         for kind, pattern in outputs.items():
@@ -314,7 +317,7 @@ class ShotJob:
             if path.exists() and not self.overwrite:  # left by an interrupted run: keep it
                 written[kind] = str(path)
                 continue
-            pixels, names, colour = images[kind]
+            pixels, names, colour = images[kind]()
             written[kind] = str(write_image(path, pixels, overwrite=self.overwrite, channel_names=names,
                                             like=plate, colour=colour))
         return written

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -42,7 +42,6 @@ class ImageFile:
     display_window: tuple = (0, 0, 0, 0)
     pixel_aspect: float = 1.0
     colorspace: Optional[str] = None
-    attributes: dict = field(default_factory=dict)
 
     @property
     def is_float(self) -> bool:
