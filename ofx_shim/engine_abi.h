@@ -27,6 +27,7 @@ struct DipParams {
   double band;                // rough matte band width, pixels at full resolution
   double render_scale;        // scales the band width
   const char* output_mode;    // "premultiplied", "straight", "alpha", "background", "trimap"
+  int source_premultiplied;   // the host says the Source's colour is premultiplied by its alpha
 };
 
 // Return codes of dip_render.

@@ -5,7 +5,7 @@
 //   version=3.11                       major.minor of the Python
 //   executable=/path/venv/bin/python
 //   home=/usr                          sys.base_prefix
-//   libpython=/usr/lib/libpython3.11.so.1.0
+//   libpython=/usr/lib/libpython3.11.so.1.0   (empty when it has none: only the worker can run then)
 //   path=/usr/lib/python3.11           stdlib and lib-dynload (sys.path before site)
 //   sitedir=/path/venv/lib/python3.11/site-packages   (processed with site.addsitedir)
 #pragma once
@@ -45,7 +45,7 @@ inline bool read_env_record(const std::string& path, EnvRecord& record, std::str
     if (eq == std::string::npos) continue;
     record.values[line.substr(0, eq)].push_back(line.substr(eq + 1));
   }
-  for (const char* key : {"version", "libpython", "home"}) {
+  for (const char* key : {"version", "executable"}) {
     if (record.get(key).empty()) {
       error = "the environment record " + path + " has no '" + key + "' line";
       return false;

@@ -1,5 +1,7 @@
 #include "host_suites.h"
 
+#include "ofx/ofx_names.h"
+
 namespace dip {
 
 const OfxPropertySuiteV1* g_props = nullptr;
@@ -9,6 +11,7 @@ const OfxMessageSuiteV1* g_message1 = nullptr;
 const OfxMessageSuiteV2* g_message2 = nullptr;
 const OfxProgressSuiteV1* g_progress1 = nullptr;
 const OfxProgressSuiteV2* g_progress2 = nullptr;
+std::string g_host_name;
 
 namespace {
 template <typename Suite>
@@ -26,6 +29,9 @@ bool fetch_suites(const OfxHost* host) {
   g_message2 = fetch<OfxMessageSuiteV2>(host, kOfxMessageSuite, 2);
   g_progress2 = fetch<OfxProgressSuiteV2>(host, kOfxProgressSuite, 2);
   g_progress1 = g_progress2 ? nullptr : fetch<OfxProgressSuiteV1>(host, kOfxProgressSuite, 1);
+  char* name = nullptr;
+  if (g_props && host && g_props->propGetString(host->host, kOfxPropName, 0, &name) == kOfxStatOK && name)
+    g_host_name = name;
   return g_props && g_effect && g_params;
 }
 

@@ -1,6 +1,8 @@
 // The host's suites, fetched once on Load and shared by the plugin's files.
 #pragma once
 
+#include <string>
+
 #include "ofx/ofx_suites.h"
 
 namespace dip {
@@ -12,6 +14,7 @@ extern const OfxMessageSuiteV1* g_message1;  // optional suites are null when th
 extern const OfxMessageSuiteV2* g_message2;
 extern const OfxProgressSuiteV1* g_progress1;
 extern const OfxProgressSuiteV2* g_progress2;
+extern std::string g_host_name;  // the host's kOfxPropName ("fr.inria.Natron", "MLT", ...)
 
 // Fetches every suite from `host`; false when a required one (property, image effect,
 // parameter) is missing.

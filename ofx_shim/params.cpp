@@ -85,7 +85,11 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   g_props->propSetInt(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0, 0);
   g_props->propSetInt(props, kOfxImageEffectPluginPropSingleInstance, 0, 0);
   g_props->propSetInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0, 0);
-  g_props->propSetString(props, kOfxImageEffectPluginRenderThreadSafety, 0, kOfxImageEffectRenderInstanceSafe);
+  // Instance-safe is the truth, but MLT answers it by creating a new instance for every
+  // frame, which loses the warm start and the frame cache and solves each frame up to
+  // three times: there we ask for one instance, used in order.
+  g_props->propSetString(props, kOfxImageEffectPluginRenderThreadSafety, 0,
+                         g_host_name == "MLT" ? kOfxImageEffectRenderUnsafe : kOfxImageEffectRenderInstanceSafe);
   g_props->propSetInt(props, kOfxImageEffectInstancePropSequentialRender, 0, 2);  // preferred, not required
   return kOfxStatOK;
 }
@@ -151,6 +155,12 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
   define_int(params, kParamSeed, "Seed", "Seeds the networks' weights and noise: same seed, same matte.", 0, 0,
              1 << 30, 1000);
   define_choice(params, kParamDevice, "Device", "Auto uses CUDA when available, else the CPU.", kDevices, 0);
+  define_choice(params, kParamEngine, "Engine",
+                "Where the solve runs. Automatic: inside the host when its Python allows it, else in a separate "
+                "process. In host process: no copies, but it shares the host's memory and fate. Separate process: "
+                "a worker started from the installed Python (hosts with their own Python, crash isolation). "
+                "The environment variable OFX_DIPMATTE_ENGINE=auto|in_process|worker overrides this.",
+                kEngines, 0);
 
   // The output's premultiplication depends on the mode.
   OfxPropertySetHandle effect_props = nullptr;

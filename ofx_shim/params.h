@@ -21,6 +21,7 @@ constexpr const char* kParamMaxIterations = "maxIterations";
 constexpr const char* kParamLossThreshold = "lossThreshold";
 constexpr const char* kParamSeed = "seed";
 constexpr const char* kParamDevice = "device";
+constexpr const char* kParamEngine = "engine";
 
 struct Option {
   const char* label;
@@ -38,6 +39,8 @@ inline const std::vector<Option> kTrimapSourcesFilter = {{"Source alpha", "sourc
                                                   {"Source alpha as rough matte", "source_alpha_rough"}};
 inline const std::vector<Option> kPresets = {{"Draft", "draft"}, {"Balanced", "balanced"}, {"Paper", "paper"}};
 inline const std::vector<Option> kDevices = {{"Auto", "auto"}, {"CPU", "cpu"}, {"CUDA", "cuda"}};
+inline const std::vector<Option> kEngines = {
+    {"Automatic", "auto"}, {"In host process", "in_process"}, {"Separate process", "worker"}};
 
 OfxStatus describe(OfxImageEffectHandle effect);
 OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle in_args);

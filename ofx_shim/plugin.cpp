@@ -1,7 +1,9 @@
 // The OFX plugin: describe, instance lifecycle and render. Host buffers in, packed
-// buffers to the Python engine (python_loader / python_runtime), host buffers out.
+// buffers to the Python engine — in the host process (python_loader / python_runtime)
+// or in a worker process (worker_client) — host buffers out.
 // Nothing may escape to the host: every action is wrapped, every failure becomes a
 // failed status plus a message that says what to do.
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -15,6 +17,7 @@
 #include "ofx/ofx_suites.h"
 #include "params.h"
 #include "python_loader.h"
+#include "worker_client.h"
 
 #define OFX_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -26,25 +29,31 @@ constexpr const char* kPluginIdentifier = "com.ofxdipmatte.DIPMatte";
 constexpr unsigned kVersionMajor = 0, kVersionMinor = 1;
 
 OfxHost* g_host = nullptr;
-const Runtime* g_runtime = nullptr;
-std::string g_runtime_error;
 
 struct Instance {
   OfxImageEffectHandle handle = nullptr;
   bool general = true;
-  void* session = nullptr;     // the Python InstanceSession
-  std::string session_error;   // why there is no session
-  std::mutex render_mutex;     // one render at a time, taken before the GIL (never while holding it)
+  const Runtime* runtime = nullptr;  // the engine that `session` belongs to
+  void* session = nullptr;           // its session (the Python InstanceSession, here or in the worker)
+  std::mutex render_mutex;           // one render at a time, taken before the GIL (never while holding it)
   std::mutex message_mutex;
-  std::string persistent;      // the persistent message shown now, to avoid repeating it
+  std::string persistent;            // the persistent message shown now, to avoid repeating it
 };
 
 // ---------------------------------------------------------------------------------
 // Messages and progress (every suite is optional and null-checked: hosts vary)
 
+// The text is passed as the format itself (with % doubled), not as a "%s" argument:
+// some hosts (Natron) drop the arguments and would show a blank message.
+std::string as_format(const std::string& text) {
+  std::string format;
+  for (char c : text) format += c == '%' ? std::string("%%") : std::string(1, c);
+  return format;
+}
+
 void post_message(Instance* inst, const char* type, const std::string& text) {
   void* handle = inst ? static_cast<void*>(inst->handle) : nullptr;
-  if (g_message1 && g_message1->message) g_message1->message(handle, type, "ofx_dipmatte", "%s", text.c_str());
+  if (g_message1 && g_message1->message) g_message1->message(handle, type, "ofx_dipmatte", as_format(text).c_str());
 }
 
 void set_persistent(Instance* inst, const std::string& text) {
@@ -52,7 +61,7 @@ void set_persistent(Instance* inst, const std::string& text) {
   if (inst->persistent == text) return;  // some hosts append a line per call
   inst->persistent = text;
   if (g_message2 && g_message2->setPersistentMessage)
-    g_message2->setPersistentMessage(inst->handle, kOfxMessageError, "ofx_dipmatte", "%s", text.c_str());
+    g_message2->setPersistentMessage(inst->handle, kOfxMessageError, "ofx_dipmatte", as_format(text).c_str());
   else
     post_message(inst, kOfxMessageError, text);
 }
@@ -111,15 +120,8 @@ OfxStatus create_instance(OfxImageEffectHandle effect) {
   char* context = nullptr;
   g_props->propGetString(props, kOfxImageEffectPropContext, 0, &context);
   inst->general = context && std::strcmp(context, kOfxImageEffectContextGeneral) == 0;
-  if (g_runtime) {
-    char error[2048] = {0};
-    inst->session = g_runtime->session_create(error, sizeof error);
-    if (!inst->session) inst->session_error = error;
-  } else {
-    inst->session_error = "cannot start Python: " + g_runtime_error;
-  }
   g_props->propSetPointer(props, kOfxPropInstanceData, 0, inst.release());
-  return kOfxStatOK;
+  return kOfxStatOK;  // the engine starts on the first render: describing and scanning stay fast
 }
 
 OfxStatus destroy_instance(OfxImageEffectHandle effect) {
@@ -127,7 +129,7 @@ OfxStatus destroy_instance(OfxImageEffectHandle effect) {
   if (!inst) return kOfxStatOK;
   {
     std::lock_guard<std::mutex> lock(inst->render_mutex);  // a render may still be finishing
-    if (inst->session && g_runtime) g_runtime->session_destroy(inst->session);
+    if (inst->session) inst->runtime->session_destroy(inst->session);
   }
   OfxPropertySetHandle props = nullptr;
   g_effect->getPropertySet(effect, &props);
@@ -135,7 +137,6 @@ OfxStatus destroy_instance(OfxImageEffectHandle effect) {
   delete inst;
   return kOfxStatOK;
 }
-
 
 OfxStatus clip_preferences(OfxImageEffectHandle effect, OfxPropertySetHandle out_args) {
   const std::string mode = output_mode(effect, 0.0);
@@ -163,6 +164,46 @@ struct FetchedImage {
 struct RenderError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// ---------------------------------------------------------------------------------
+// Engines: in the host process (python_loader) or in a worker process (worker_client)
+
+constexpr const char* kEngineVariable = "OFX_DIPMATTE_ENGINE";  // farms: overrides the Engine parameter
+std::string g_in_process_problem;  // why Automatic fell back to the worker (for messages)
+
+// The engine for a render: $OFX_DIPMATTE_ENGINE, else the Engine parameter. Automatic
+// runs in the host process when Python can start there, else in a worker.
+const Runtime* choose_engine(const std::string& parameter) {
+  std::string wanted = parameter;
+  if (const char* env = std::getenv(kEngineVariable); env && *env) {
+    wanted = env;
+    if (wanted != "auto" && wanted != "in_process" && wanted != "worker")
+      throw RenderError(std::string(kEngineVariable) + "=" + wanted +
+                        " is not one of auto, in_process, worker; fix or unset it");
+  }
+  if (wanted == "worker") return worker_runtime();
+  std::string problem;
+  const Runtime* in_process = load_python_runtime(problem);
+  if (in_process) return in_process;
+  if (wanted == "in_process")
+    throw RenderError("the Engine is set to 'In host process', but Python cannot run inside this host: " +
+                      problem + " Choose 'Automatic' or 'Separate process'.");
+  g_in_process_problem = problem;
+  return worker_runtime();
+}
+
+// The instance's session on `runtime`, made on first use (or when the engine changes).
+void* session_for(Instance* inst, const Runtime* runtime) {
+  if (inst->runtime != runtime || !inst->session) {
+    if (inst->session) inst->runtime->session_destroy(inst->session);
+    inst->session = nullptr;
+    inst->runtime = runtime;
+    char error[2048] = {0};
+    inst->session = runtime->session_create(error, sizeof error);
+    if (!inst->session) throw RenderError(error);
+  }
+  return inst->session;
+}
 
 OfxImageClipHandle clip_handle(OfxImageEffectHandle effect, const char* name) {
   OfxImageClipHandle clip = nullptr;
@@ -209,7 +250,8 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
     throw RenderError("the host gave no render window");
   const OfxRectI window{window_values[0], window_values[1], window_values[2], window_values[3]};
   if (!(scale[0] > 0.0) || !(scale[0] <= 1e3)) throw RenderError("the host gave an invalid render scale");
-  if (!inst->session) throw RenderError(inst->session_error);
+  const Runtime* runtime = choose_engine(choice_at(effect, kParamEngine, time, kEngines));
+  void* session = session_for(inst, runtime);
 
   // Parameters, always at the render's time.
   DipParams params{};
@@ -233,6 +275,10 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
                                       "Output");
   if (output.channels == 1) throw RenderError("Output: an Alpha-only output is not supported; use RGBA or RGB");
   const OfxRectI frame = source.bounds;  // the whole Source is solved (tiles are off)
+  char* premultiplication = nullptr;
+  g_props->propGetString(source_holder.handle, kOfxImageEffectPropPreMultiplication, 0, &premultiplication);
+  params.source_premultiplied =
+      premultiplication && std::strcmp(premultiplication, kOfxImagePreMultiplied) == 0 ? 1 : 0;
 
   std::vector<unsigned char> source_pixels, guide_pixels, output_pixels;
   DipRenderRequest request{};
@@ -258,13 +304,19 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   request.progress = &Progress::update;
   request.progress_context = &progress;
   char error[4096] = {0};
-  const int status = g_runtime->render(inst->session, &request, error, sizeof error);
+  const int status = runtime->render(session, &request, error, sizeof error);
   if (status == DIP_CANCELLED) return kOfxStatFailed;  // the host aborted: no half-solved matte, no error
   if (status == DIP_OUT_OF_MEMORY) {
     set_persistent(inst, error);
     return kOfxStatErrMemory;
   }
-  if (status != DIP_OK) throw RenderError(error);
+  if (status != DIP_OK) {
+    std::string text = error;
+    if (runtime == worker_runtime() && !g_in_process_problem.empty())
+      text += " (the engine runs in a separate process because it cannot run in this host: " +
+              g_in_process_problem + ")";
+    throw RenderError(text);
+  }
   unpack_region(output_pixels.data(), frame, window, output);
   clear_persistent(inst);
   return kOfxStatOK;
@@ -289,11 +341,9 @@ OfxStatus render_action(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
 // Entry points
 
 OfxStatus load() {
-  if (!fetch_suites(g_host)) return kOfxStatErrMissingHostFeature;
-  // A broken environment must not stop the plugin loading: the error shows on render.
-  g_runtime = load_python_runtime(g_runtime_error);
-  if (!g_runtime) post_message(nullptr, kOfxMessageLog, "ofx_dipmatte: " + g_runtime_error);
-  return kOfxStatOK;
+  // Python starts on the first render (in the host or in a worker, whichever the Engine
+  // says): a broken environment must not stop the plugin loading, and scans stay fast.
+  return fetch_suites(g_host) ? kOfxStatOK : kOfxStatErrMissingHostFeature;
 }
 
 OfxStatus main_entry(const char* action, const void* handle, OfxPropertySetHandle in_args,
@@ -312,9 +362,9 @@ OfxStatus main_entry(const char* action, const void* handle, OfxPropertySetHandl
     if (std::strcmp(action, kOfxImageEffectActionGetClipPreferences) == 0) return clip_preferences(effect, out_args);
     if (std::strcmp(action, kOfxActionPurgeCaches) == 0) {
       Instance* inst = instance_of(effect);
-      if (inst && inst->session && g_runtime) {
+      if (inst) {
         std::lock_guard<std::mutex> lock(inst->render_mutex);
-        g_runtime->session_purge(inst->session);
+        if (inst->session) inst->runtime->session_purge(inst->session);
       }
       return kOfxStatOK;
     }

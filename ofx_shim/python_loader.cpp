@@ -35,14 +35,6 @@ std::string dl_error() {
   return text ? text : "unknown dlopen error";
 }
 
-// The record to use: $OFX_DIPMATTE_ENV, else the bundle's Contents/Resources/python_env.cfg.
-std::string find_record() {
-  if (const char* override_path = std::getenv(kEnvOverride); override_path && *override_path)
-    return override_path;
-  std::string path = binary_dir() + "/../Resources/python_env.cfg";
-  return file_exists(path) ? path : std::string();
-}
-
 // If a Python is already in the process (the host's own, or pytest's), it must be ours.
 bool running_python(std::string& version) {
   auto get_version = reinterpret_cast<const char* (*)()>(dlsym(RTLD_DEFAULT, "Py_GetVersion"));
@@ -58,7 +50,7 @@ std::once_flag g_once;
 
 std::string load() {
   std::string running;
-  std::string record_path = find_record();
+  std::string record_path = environment_record_path();
   DipEnvironment env{nullptr};
   if (running_python(running)) {
     if (running.rfind(std::string(DIP_PYTHON_VERSION) + ".", 0) != 0)
@@ -73,6 +65,9 @@ std::string load() {
     std::string error;
     if (!read_env_record(record_path, record, error)) return error + "." + kDoctorHint;
     std::string libpython = record.get("libpython");
+    if (libpython.empty())
+      return "the recorded Python (" + record.get("executable") + ") has no shared libpython, so it cannot run "
+             "inside a host process; the plugin uses a separate process instead.";
     if (dlopen(libpython.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr)
       return "could not load " + libpython + " (" + dl_error() +
              "). The recorded Python must be built with a shared libpython." + kDoctorHint;
@@ -96,6 +91,13 @@ std::string load() {
 }
 
 }  // namespace
+
+std::string environment_record_path() {
+  if (const char* override_path = std::getenv(kEnvOverride); override_path && *override_path)
+    return override_path;
+  std::string path = binary_dir() + "/../Resources/python_env.cfg";
+  return file_exists(path) ? path : std::string();
+}
 
 std::string binary_dir() {
   Dl_info info;

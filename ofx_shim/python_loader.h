@@ -19,6 +19,10 @@ struct Runtime {
 // Returns nullptr and the reason in `error` when Python cannot be used.
 const Runtime* load_python_runtime(std::string& error);
 
+// The environment record in use: $OFX_DIPMATTE_ENV, else the bundle's
+// Contents/Resources/python_env.cfg; empty when there is none.
+std::string environment_record_path();
+
 // The directory holding this plugin binary (…/Contents/Linux-x86-64).
 std::string binary_dir();
 

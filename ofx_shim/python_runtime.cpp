@@ -120,6 +120,16 @@ std::string import_bridge(const char* record_path = nullptr) {
   py::gil_scoped_acquire gil;
   dip::EnvRecord record;
   try {
+    // Some hosts leave sys without prefix/exec_prefix (Natron deletes them when
+    // PYTHONHOME is unset); site, sysconfig and scipy need them.
+    py::module_ sys = py::module_::import("sys");
+    if (!py::hasattr(sys, "prefix")) sys.attr("prefix") = py::getattr(sys, "base_prefix", py::str(""));
+    if (!py::hasattr(sys, "exec_prefix"))
+      sys.attr("exec_prefix") = py::getattr(sys, "base_exec_prefix", sys.attr("prefix"));
+  } catch (py::error_already_set& e) {
+    return "the host's Python is unusable: " + short_error(e);
+  }
+  try {
     py::module_::import("ofx_dipmatte.ofx.bridge");
     return {};
   } catch (py::error_already_set& e) {
@@ -243,6 +253,7 @@ DIP_EXPORT int dip_render(void* session, const DipRenderRequest* request, char* 
     params["band"] = p.band;
     params["render_scale"] = p.render_scale;
     params["output_mode"] = p.output_mode;
+    params["source_premultiplied"] = p.source_premultiplied != 0;
 
     py::object guide = py::none();
     if (request->guide.data != nullptr) guide = wrap(request->guide);

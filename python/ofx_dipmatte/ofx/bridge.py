@@ -40,6 +40,7 @@ class RenderParams:
     band: float = 10.0             # pixels at full resolution
     render_scale: float = 1.0
     output_mode: str = "premultiplied"
+    source_premultiplied: bool = False  # the host premultiplied the Source's colour by its alpha
 
     @classmethod
     def from_dict(cls, values: dict) -> "RenderParams":
@@ -74,6 +75,30 @@ def trimap_for(source: np.ndarray, guide: Optional[np.ndarray], params: RenderPa
     if params.trimap_source == "source_alpha_rough":
         return trimap_from_rough_matte(alpha, band=params.band * params.render_scale)
     return alpha
+
+
+def source_colour(source: np.ndarray, params: RenderParams) -> np.ndarray:
+    """The plate's straight colour (H×W×3) from the Source.
+
+    When the Source alpha carries the trimap and the host premultiplied the colour by it
+    (Natron does for RGBA PNGs read as premultiplied), the colour is divided back; the
+    background (alpha 0) is then black and lost, which no matte can survive: that is an
+    error that says how to give the plate unpremultiplied.
+    """
+    colour = source[..., :3]
+    if not (params.source_premultiplied and params.trimap_source != "trimap" and source.shape[2] == 4):
+        return colour
+    top = 1.0 if source.dtype == np.float32 else float(np.iinfo(source.dtype).max)
+    alpha = source[..., 3:4].astype(np.float32) / top
+    if not np.any(colour[alpha[..., 0] <= 0.0]) and np.any(alpha[..., 0] <= 0.0):
+        raise ValueError("the host gives the Source premultiplied by its alpha, which is the trimap here, so the "
+                         "background is black and cannot be matted: give the plugin the plate unpremultiplied "
+                         "(e.g. the Read node's output premultiplication set to Unpremultiplied, or an Unpremult "
+                         "node before this one), or connect the trimap to the Trimap input instead")
+    straight = np.where(alpha > 0.0, colour.astype(np.float32) / np.maximum(alpha, 1e-6), colour)
+    if source.dtype == np.float32:
+        return straight.astype(np.float32)
+    return np.round(np.clip(straight, 0, top)).astype(source.dtype)
 
 
 def format_output(result: MatteResult, trimap: np.ndarray, mode: str, channels: int, dtype: str) -> np.ndarray:
@@ -143,7 +168,7 @@ class InstanceSession:
         if source.shape[:2] != (height, width):
             raise ValueError(f"Output is {width}×{height} but the Source is {source.shape[1]}×{source.shape[0]}")
         trimap = trimap_for(source, guide, p)
-        image = source[..., :3]
+        image = source_colour(source, p)
         preset = p.solver_preset()
         with self._lock:
             clip_key = (repr(preset), p.seed, p.device)

@@ -39,15 +39,10 @@ def libpython_path() -> Path | None:
 def record_environment() -> str:
     """The record of this Python environment, as the text of ``python_env.cfg``.
 
-    Raises:
-        RuntimeError: this Python has no shared libpython, so no host could load it.
+    A Python without a shared libpython is recorded too (``libpython=`` empty): the
+    plugin then always runs its engine in a separate process.
     """
     libpython = libpython_path()
-    if libpython is None:
-        raise RuntimeError(
-            f"{sys.executable} was built without a shared libpython (Py_ENABLE_SHARED=0), so a host cannot "
-            "load it: install ofx_dipmatte into a Python that has one (python.org, conda, Debian's python3, "
-            "or pyenv with PYTHON_CONFIGURE_OPTS=--enable-shared)")
     # The standard library lives in the base installation, not in a venv.
     base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
             "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
@@ -64,7 +59,7 @@ def record_environment() -> str:
         f"version={sys.version_info[0]}.{sys.version_info[1]}",
         f"executable={sys.executable}",
         f"home={sys.base_prefix}",
-        f"libpython={libpython}",
+        f"libpython={libpython or ''}",
         *[f"path={p}" for p in dict.fromkeys(paths)],
         *[f"sitedir={d}" for d in dict.fromkeys(sitedirs)],
     ]
