@@ -332,7 +332,8 @@ OfxStatus render_action(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
     set_persistent(inst, "ofx_dipmatte: out of memory while rendering");
     return kOfxStatErrMemory;
   } catch (std::exception& e) {
-    set_persistent(inst, std::string("ofx_dipmatte: ") + e.what());
+    const std::string text = e.what();
+    set_persistent(inst, text.rfind("ofx_dipmatte: ", 0) == 0 ? text : "ofx_dipmatte: " + text);
     return kOfxStatFailed;
   }
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -29,6 +30,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kPollMs = 100;                  // how often the host's abort is polled while waiting
 constexpr double kDefaultTimeout = 300.0;     // seconds of silence before a worker counts as hung
+constexpr double kStartTimeout = 120.0;       // at least this long to start (a cold torch import)
 constexpr int kChildFd = 3;                   // the socket's number in the worker
 constexpr size_t kMaxMessage = 1 << 20;
 
@@ -244,7 +246,7 @@ Wait start_worker(const DipRenderRequest* request, std::string& error) {
   }
 
   // Importing torch takes seconds; the host may abort meanwhile.
-  const double timeout = timeout_seconds();
+  const double timeout = std::max(timeout_seconds(), kStartTimeout);
   const auto start = Clock::now();
   std::map<std::string, std::string> message;
   bool malformed = false;

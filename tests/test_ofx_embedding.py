@@ -52,7 +52,7 @@ def test_a_host_without_python_renders_a_warm_started_sequence(installed):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "contexts: OfxImageEffectContextGeneral,OfxImageEffectContextFilter" in proc.stdout
     for frame in range(3):
-        assert f"frame {frame}: status 0" in proc.stdout
+        assert f"frame {frame} (float): status 0" in proc.stdout
     assert "progress: 3 starts" in proc.stdout
     assert "unreleased images: 0" in proc.stdout
     assert proc.stdout.rstrip().endswith("OK")

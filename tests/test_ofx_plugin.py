@@ -1,12 +1,16 @@
 """The OFX plugin, loaded by our test host (dlopen RTLD_LOCAL, as real hosts do), with
 numpy buffers handed through the pybind11 boundary into the real plugin binary.
 
-In this process Python is already running, so the plugin adopts this interpreter; the
-standalone host tests (test_ofx_embedding.py) start the plugin's own interpreter.
+In this process Python is already running, so with Engine "In host process" the plugin
+adopts this interpreter; with "Separate process" the same renders go through the worker
+process (test_ofx_worker.py has its failure modes). The standalone host tests
+(test_ofx_embedding.py) start the plugin's own interpreter.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
 
@@ -16,7 +20,7 @@ import pytest
 import ofx_dipmatte
 from ofx_dipmatte import ClipSession, trimap_from_rough_matte
 from ofx_dipmatte.engine.presets import with_limits
-from ofx_dipmatte.ofx import bundle_path
+from ofx_dipmatte.ofx import ENV_OVERRIDE, bundle_path, record_environment
 
 from conftest import make_case
 from ofx_layout import DEPTHS, from_host, to_host
@@ -28,11 +32,37 @@ FILTER = "OfxImageEffectContextFilter"
 OK, FAILED = 0, 1
 ITERATIONS = 4
 SIZE = 24
+ENGINES = {"in_process": 1, "worker": 2}  # the Engine parameter's options
+BOTH_ENGINES = pytest.mark.parametrize("engine", list(ENGINES))
 
 
 @pytest.fixture(scope="module")
-def host():
+def worker_log(tmp_path_factory):
+    """The record the worker starts from (the package's bundle has none) and a render log."""
+    folder = tmp_path_factory.mktemp("worker")
+    record = folder / "python_env.cfg"
+    record.write_text(record_environment())
+    log = folder / "renders.jsonl"
+    saved = {k: os.environ.get(k) for k in (ENV_OVERRIDE, "OFX_DIPMATTE_LOG")}
+    os.environ.update({ENV_OVERRIDE: str(record), "OFX_DIPMATTE_LOG": str(log)})
+    yield log
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def host(worker_log):
     return _testhost.Host(str(bundle_path()))
+
+
+def worker_renders(log) -> int:
+    """Renders that reached the engine in another process than this one."""
+    if not log.exists():
+        return 0
+    return sum(json.loads(line)["pid"] != os.getpid() for line in log.read_text().splitlines())
 
 
 def draft(iterations: int = ITERATIONS):
@@ -47,10 +77,11 @@ def quantise(values: np.ndarray, dtype: str) -> np.ndarray:
     return np.round(np.clip(values, 0, 1) * top).astype(dtype)
 
 
-def new_instance(host, context=GENERAL, iterations=ITERATIONS, **params):
+def new_instance(host, context=GENERAL, iterations=ITERATIONS, engine="in_process", **params):
     inst = host.create_instance(context)
     host.set_param(inst, "preset", 0)  # Draft
     host.set_param(inst, "maxIterations", iterations)
+    host.set_param(inst, "engine", ENGINES[engine])
     for name, value in params.items():
         host.set_param(inst, name, value)
     return inst
@@ -93,7 +124,7 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
 
     params = host.params(GENERAL)
     for name in ("outputMode", "trimapSource", "useTrimapInput", "bandWidth", "preset", "maxIterations",
-                 "lossThreshold", "seed", "device"):
+                 "lossThreshold", "seed", "device", "engine"):
         assert name in params
     assert params["outputMode"]["OfxParamPropChoiceOption"] == [
         "Premultiplied foreground + alpha", "Straight foreground + alpha", "Alpha only", "Background plate",
@@ -101,6 +132,7 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
     assert params["trimapSource"]["OfxParamPropChoiceOption"] == [
         "Trimap input", "Source alpha", "Source alpha as rough matte"]
     assert params["device"]["OfxParamPropChoiceOption"] == ["Auto", "CPU", "CUDA"]
+    assert params["engine"]["OfxParamPropChoiceOption"] == ["Automatic", "In host process", "Separate process"]
     filter_params = host.params(FILTER)
     assert "useTrimapInput" not in filter_params
     assert filter_params["trimapSource"]["OfxParamPropChoiceOption"] == ["Source alpha", "Source alpha as rough matte"]
@@ -110,33 +142,41 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
 @pytest.mark.parametrize("channels", [3, 4])
 @pytest.mark.parametrize("layout", ["bottom-up, origin 0", "top-down, origin (-7, 5), padded"])
-def test_output_equals_engine(host, dtype, channels, layout):
+@BOTH_ENGINES
+def test_output_equals_engine(host, dtype, channels, layout, engine, worker_log):
     image, trimap, *_ = make_case(SIZE, band=3, seed=channels)
     source = quantise(np.dstack([image, np.ones_like(trimap)])[..., :channels], dtype)
     tri = quantise(trimap[..., None], dtype)
     top_down = layout.startswith("top-down")
     origin, padding = ((-7, 5), 12) if top_down else ((0, 0), 0)
 
-    inst = new_instance(host)
+    inst = new_instance(host, engine=engine)
     host.set_output_format(inst, DEPTHS[dtype], "OfxImageComponentRGBA" if channels == 4 else "OfxImageComponentRGB",
                            top_down=not top_down)
+    solved_in_worker = worker_renders(worker_log)
     host.set_image(inst, "Source", 0.0, **to_host(source, origin, top_down, padding))
     host.set_image(inst, "Trimap", 0.0, **to_host(tri, origin, not top_down, padding))
     out = render(host, inst)
     assert out.shape == (SIZE, SIZE, channels)
 
+    assert worker_renders(worker_log) - solved_in_worker == (engine == "worker")
+
     res = ofx_dipmatte.matte(source, tri, preset=draft(), seed=0)
     assert_close(out, expected_premultiplied(res, dtype, channels))
     # one update per step, plus the abort poll before the closed-form prior
-    assert host.progress(inst)["starts"] == 1 and host.progress(inst)["updates"] == ITERATIONS + 1
+    if engine == "in_process":
+        assert host.progress(inst)["starts"] == 1 and host.progress(inst)["updates"] == ITERATIONS + 1
+    else:  # the worker sends at most 10 a second; the wait polls the abort every 0.1 s
+        assert host.progress(inst)["starts"] == 1 and host.progress(inst)["updates"] >= 1
     assert _testhost.live_images() == 0
     host.destroy_instance(inst)
 
 
-def test_filter_context_reads_the_trimap_from_source_alpha(host):
+@BOTH_ENGINES
+def test_filter_context_reads_the_trimap_from_source_alpha(host, engine):
     image, trimap, *_ = make_case(SIZE, band=3)
     source = np.dstack([image, trimap]).astype(np.float32)
-    inst = new_instance(host, FILTER)
+    inst = new_instance(host, FILTER, engine=engine)
     host.set_image(inst, "Source", 0.0, **to_host(source))
     out = render(host, inst)
     res = ofx_dipmatte.matte(image, trimap, preset=draft())
@@ -199,15 +239,16 @@ def test_a_sequence_warm_starts_and_matches_a_clip_session(host):
     assert_close(again, expected_premultiplied(res, "float32", 4))
 
 
-def test_abort_stops_a_long_solve_within_a_second(host):
+@BOTH_ENGINES
+def test_abort_stops_a_long_solve_within_a_second(host, engine):
     image, trimap, *_ = make_case(48, band=6)
-    inst = new_instance(host, iterations=100000)
+    inst = new_instance(host, iterations=100000, engine=engine)
     host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
     host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
     result = {}
     worker = threading.Thread(target=lambda: result.setdefault("status", host.render(inst, 0.0)))
     worker.start()
-    time.sleep(1.5)
+    time.sleep(1.5 if engine == "in_process" else 6.0)  # a new worker imports torch first
     assert worker.is_alive(), "the solve should still be running"
     aborted = time.perf_counter()
     host.abort(inst, True)
@@ -219,12 +260,13 @@ def test_abort_stops_a_long_solve_within_a_second(host):
     host.abort(inst, False)
 
 
-def test_concurrent_renders_on_four_instances_match_single_threaded_results(host):
+@BOTH_ENGINES
+def test_concurrent_renders_on_four_instances_match_single_threaded_results(host, engine):
     cases = [make_case(SIZE, band=3, seed=10 + i) for i in range(4)]
 
     def setup(i):
         image, trimap, *_ = cases[i]
-        inst = new_instance(host, seed=i)
+        inst = new_instance(host, seed=i, engine=engine)
         host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
         host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
         return inst
@@ -286,10 +328,11 @@ def test_trimap_input_problems_fail_with_a_message_that_says_what_to_do(host):
     assert "no alpha channel" in host.persistent_message(rgb)
 
 
-def test_nan_pixels_fail_the_render_with_a_message(host):
+@BOTH_ENGINES
+def test_nan_pixels_fail_the_render_with_a_message(host, engine):
     image, trimap, *_ = make_case(SIZE, band=3)
     image[3, 4, 1] = np.nan
-    inst = new_instance(host, FILTER)
+    inst = new_instance(host, FILTER, engine=engine)
     host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, trimap])))
     assert host.render(inst, 0.0) == FAILED
     assert "NaN" in host.persistent_message(inst)
@@ -317,11 +360,13 @@ def random_invalid_layout(rng: np.random.Generator, image: np.ndarray) -> dict:
     return layout
 
 
-def test_200_random_invalid_image_layouts_are_rejected_cleanly(host):
+@BOTH_ENGINES
+def test_200_random_invalid_image_layouts_are_rejected_cleanly(host, engine, worker_log):
     rng = np.random.default_rng(0)
     image, trimap, *_ = make_case(16, band=2)
     good = np.dstack([image, trimap]).astype(np.float32)
-    inst = new_instance(host, FILTER)
+    inst = new_instance(host, FILTER, engine=engine)
+    reached_worker = worker_renders(worker_log)
     # The host's Output keeps the project format whatever the Source claims.
     host.set_output_format(inst, "OfxBitDepthFloat", "OfxImageComponentRGBA", bounds=(0, 0, 16, 16))
     for i in range(200):
@@ -330,6 +375,7 @@ def test_200_random_invalid_image_layouts_are_rejected_cleanly(host):
         assert host.render(inst, 0.0) == FAILED, layout
         assert host.persistent_message(inst).startswith("ofx_dipmatte: "), layout
     assert _testhost.live_images() == 0
+    assert worker_renders(worker_log) == reached_worker  # rejected before they reach any engine
     host.set_image(inst, "Source", 0.0, **to_host(good))  # and the instance still works
     render(host, inst)
 

@@ -37,7 +37,7 @@ void Host::log_host_message(const Message& m) {
 Host::Host(const std::string& bundle, HostOptions options) {
   OfxHost* ofx_host = configure_host(this, options);
   PropertySet& g_host_props = host_properties();
-  g_host_props.set_string(kOfxPropName, {"org.ofxdipmatte.testhost"});
+  g_host_props.set_string(kOfxPropName, {options.name});
   g_host_props.set_string(kOfxPropLabel, {"ofx_dipmatte test host"});
   g_host_props.set_string(kOfxImageEffectPropSupportedContexts,
                           {kOfxImageEffectContextGeneral, kOfxImageEffectContextFilter});

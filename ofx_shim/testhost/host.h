@@ -55,6 +55,7 @@ struct ImageBuffer {
   int bounds[4] = {0, 0, 0, 0};
   int row_bytes = 0;
   std::string depth, components;
+  std::string premultiplication = "OfxImageUnPreMultiplied";
   bool null_data = false;
 };
 
@@ -95,12 +96,16 @@ struct Effect {  // a descriptor (per context) or an instance
   int output_bounds[4] = {0, 0, 0, 0};
 };
 
-// Which optional suites the host offers, to play hosts that lack them (Fusion has no
-// message suite V2; old hosts only progress V1).
+// Which optional suites the host offers, and host behaviours seen in real hosts, to
+// play them: Fusion has no message suite V2; old hosts only progress V1; Natron drops
+// the arguments of message formats (it passes a va_list on as one `...` argument);
+// plugins may behave differently by host name (MLT).
 struct HostOptions {
   bool message_v2 = true;
   bool progress_v1 = true;
   bool progress_v2 = true;
+  bool printf_arguments = true;
+  std::string name = "org.ofxdipmatte.testhost";
 };
 
 class Host {

@@ -57,12 +57,15 @@ PYBIND11_MODULE(_testhost, m) {
   m.def("live_images", &testhost::live_images, "Images fetched by plugins and not yet released.");
 
   py::class_<Host>(m, "Host")
-      .def(py::init([](const std::string& bundle, bool message_v2, bool progress_v1, bool progress_v2) {
-             py::gil_scoped_release release;  // Load starts (or adopts) Python inside the plugin
-             return std::make_unique<Host>(bundle, testhost::HostOptions{message_v2, progress_v1, progress_v2});
+      .def(py::init([](const std::string& bundle, bool message_v2, bool progress_v1, bool progress_v2,
+                       bool printf_arguments, const std::string& name) {
+             py::gil_scoped_release release;  // the plugin may start (or adopt) Python
+             return std::make_unique<Host>(
+                 bundle, testhost::HostOptions{message_v2, progress_v1, progress_v2, printf_arguments, name});
            }),
            py::arg("bundle"), py::arg("message_v2") = true, py::arg("progress_v1") = true,
-           py::arg("progress_v2") = true)
+           py::arg("progress_v2") = true, py::arg("printf_arguments") = true,
+           py::arg("name") = "org.ofxdipmatte.testhost")
       .def_property_readonly("contexts", &Host::contexts)
       .def("plugin_properties", [](Host& h) { return to_dict(h.plugin_props()); })
       .def("load_messages", [](Host& h) { return messages(h.load_messages()); })
@@ -98,7 +101,7 @@ PYBIND11_MODULE(_testhost, m) {
       .def("set_image",
            [](Host& h, int id, const std::string& clip, double time, py::bytes data, long offset,
               std::array<int, 4> bounds, int row_bytes, const std::string& depth, const std::string& components,
-              bool null_data) {
+              bool null_data, const std::string& premultiplication) {
              testhost::ImageBuffer image;
              std::string bytes = data;
              image.bytes.assign(bytes.begin(), bytes.end());
@@ -108,10 +111,12 @@ PYBIND11_MODULE(_testhost, m) {
              image.depth = depth;
              image.components = components;
              image.null_data = null_data;
+             image.premultiplication = premultiplication;
              h.set_image(id, clip, time, std::move(image));
            },
            py::arg("id"), py::arg("clip"), py::arg("time"), py::arg("data"), py::arg("offset"), py::arg("bounds"),
-           py::arg("row_bytes"), py::arg("depth"), py::arg("components"), py::arg("null_data") = false)
+           py::arg("row_bytes"), py::arg("depth"), py::arg("components"), py::arg("null_data") = false,
+           py::arg("premultiplication") = "OfxImageUnPreMultiplied")
       .def("set_output_format",
            [](Host& h, int id, const std::string& depth, const std::string& components, bool top_down,
               std::optional<std::array<int, 4>> bounds) {

@@ -263,7 +263,7 @@ PropertySet* image_props(const ImageBuffer& image) {
   set->set_string(kOfxImageEffectPropPixelDepth, {image.depth});
   set->set_string(kOfxImageEffectPropComponents, {image.components});
   set->set_double(kOfxImagePropPixelAspectRatio, {1.0});
-  set->set_string(kOfxImageEffectPropPreMultiplication, {kOfxImageUnPreMultiplied});
+  set->set_string(kOfxImageEffectPropPreMultiplication, {image.premultiplication});
   return set;
 }
 
@@ -488,9 +488,28 @@ const OfxMultiThreadSuiteV1 kMultiThreadSuite = {multiThread, multiThreadNumCPUs
                                                  multiThreadIsSpawnedThread, mutexCreate, mutexDestroy,
                                                  mutexLock, mutexUnLock, mutexTryLock};
 
+HostOptions g_options;
+
 std::string format_message(const char* format, va_list args) {
+  if (!format) return {};
+  if (!g_options.printf_arguments) {  // as Natron: %% works, every argument comes out blank
+    std::string text;
+    for (const char* c = format; *c; ++c) {
+      if (*c != '%') {
+        text += *c;
+      } else if (c[1] == '%') {
+        text += '%';
+        ++c;
+      } else {  // skip the conversion: flags, width, precision, length, then its letter
+        ++c;
+        while (*c && std::strchr("-+ #0123456789.*hlLqjzt", *c)) ++c;
+        if (!*c) break;
+      }
+    }
+    return text;
+  }
   char buffer[8192];
-  std::vsnprintf(buffer, sizeof buffer, format ? format : "", args);
+  std::vsnprintf(buffer, sizeof buffer, format, args);
   return buffer;
 }
 
@@ -561,7 +580,6 @@ const OfxProgressSuiteV1 kProgressSuiteV1 = {progressStartV1, progressUpdate, pr
 const OfxProgressSuiteV2 kProgressSuiteV2 = {progressStart, progressUpdate, progressEnd};
 
 PropertySet g_host_props;
-HostOptions g_options;
 
 const void* fetchSuite(OfxPropertySetHandle, const char* name, int version) {
   const std::string n = name ? name : "";

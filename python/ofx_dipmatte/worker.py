@@ -120,7 +120,6 @@ class Worker:
         self.requests: "queue.Queue[Optional[tuple[dict, list[int]]]]" = queue.Queue()
         self.cancelled: set[int] = set()
         self._lock = threading.Lock()
-        self.log = os.environ.get("OFX_DIPMATTE_WORKER_LOG")
 
     def read_forever(self) -> None:
         """Reader thread: cancellations take effect at once, the rest is queued in order."""
@@ -153,9 +152,6 @@ class Worker:
 
     def handle(self, message: dict[str, Any], fds: list[int]) -> None:
         op = message.get("op")
-        if self.log:
-            with open(self.log, "a") as log:
-                log.write(json.dumps({k: v for k, v in message.items() if k != "params"}) + "\n")
         session_id = int(message.get("session", -1))
         if op == "close":
             self.sessions.pop(session_id, None)
@@ -189,10 +185,7 @@ class Worker:
             return not self.is_cancelled(request_id)
 
         try:
-            fault = os.environ.get("OFX_DIPMATTE_WORKER_FAULT", "")  # tests: crash/hang on request
-            if fault == "crash":
-                os.kill(os.getpid(), signal.SIGKILL)
-            elif fault == "hang":
+            if os.environ.get("OFX_DIPMATTE_WORKER_FAULT") == "hang":  # for tests: a worker stuck in a solve
                 time.sleep(1e6)
             if len(fds) != 1:
                 raise RuntimeError("a render request came without its shared memory")

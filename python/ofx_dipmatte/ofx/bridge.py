@@ -9,8 +9,11 @@ Nothing here knows about OFX structs.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import sys
 import threading
+import time as clock
 import traceback
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -178,13 +181,16 @@ class InstanceSession:
                 self._cache.clear()
             cache_key = (float(time), _digest(image, trimap), clip_key)
             result = self._cache.get(cache_key)
-            if result is None:
+            cached = result is not None
+            started = clock.perf_counter()
+            if not cached:
                 result = self._clip.matte(time, image, trimap, progress=_engine_progress(progress),
                                           should_stop=lambda: not progress(0.0))
                 self.solves += 1
                 self._remember(cache_key, result)
             else:
                 self._cache.move_to_end(cache_key)
+            _log_render(self, time, source, p, cached, clock.perf_counter() - started)
         return format_output(result, trimap, p.output_mode, channels, dtype)
 
     def _remember(self, key: tuple, result: MatteResult) -> None:
@@ -193,6 +199,21 @@ class InstanceSession:
         while len(self._cache) > self.max_cached or (
                 len(self._cache) > 1 and sum(size(r) for r in self._cache.values()) > self.max_cache_bytes):
             self._cache.popitem(last=False)
+
+
+LOG_VARIABLE = "OFX_DIPMATTE_LOG"
+
+
+def _log_render(session: "InstanceSession", time: float, source: np.ndarray, params: RenderParams,
+                cached: bool, seconds: float) -> None:
+    """One JSON line per render in $OFX_DIPMATTE_LOG: what a host asked for, for TDs and tests."""
+    path = os.environ.get(LOG_VARIABLE)
+    if not path:
+        return
+    line = {"pid": os.getpid(), "python": sys.version.split()[0], "session": id(session), "time": float(time), "shape": list(source.shape),
+            "dtype": str(source.dtype), "cached": cached, "seconds": round(seconds, 3), **params.__dict__}
+    with open(path, "a") as log:
+        log.write(json.dumps(line) + "\n")
 
 
 def _engine_progress(progress: Callable[[float], bool]):
