@@ -63,24 +63,41 @@ def test_filter_context_in_a_host_without_python(installed):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("problem", ["missing libpython", "other Python version", "no ofx_dipmatte"])
-def test_a_broken_environment_fails_the_render_with_a_persistent_message(installed, tmp_path, problem):
+def broken_record(tmp_path, problem: str) -> dict:
     record = record_environment()
     if problem == "missing libpython":
         record = "\n".join("libpython=/nonexistent/libpython3.so" if line.startswith("libpython=") else line
                            for line in record.splitlines())
     elif problem == "other Python version":
         record = "\n".join("version=3.99" if line.startswith("version=") else line for line in record.splitlines())
-    else:  # the standard library only (no venv, no site dirs): ofx_dipmatte cannot be imported
+    else:  # the standard library only (no venv, no site dirs), and no interpreter to start a worker with
         record = "\n".join(f"executable={tmp_path / 'bin' / 'python'}" if line.startswith("executable=") else line
                            for line in record.splitlines() if not line.startswith("sitedir="))
     path = tmp_path / "python_env.cfg"
     path.write_text(record + "\n")
-    proc = run_host(installed, env={ENV_OVERRIDE: str(path)})
-    assert proc.returncode == 1, proc.stdout + proc.stderr  # loaded and described; the render failed
-    assert "contexts: OfxImageEffectContextGeneral,OfxImageEffectContextFilter" in proc.stdout
-    assert "persistent message: ofx_dipmatte: cannot start Python" in proc.stdout
-    assert "ofx-dipmatte doctor" in proc.stdout
+    return {ENV_OVERRIDE: str(path)}
+
+
+@pytest.mark.parametrize("problem", ["missing libpython", "other Python version"])
+def test_when_python_cannot_run_in_the_host_automatic_uses_the_worker(installed, tmp_path, problem):
+    env = broken_record(tmp_path, problem)
+    proc = run_host(installed, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    forced = run_host(installed, "--engine", "in_process", env=env)
+    assert forced.returncode == 1, forced.stdout + forced.stderr  # loaded and described; the render failed
+    assert "contexts: OfxImageEffectContextGeneral,OfxImageEffectContextFilter" in forced.stdout
+    assert ("persistent message: ofx_dipmatte: the Engine is set to 'In host process', but Python cannot run "
+            "inside this host") in forced.stdout
+    assert "Choose 'Automatic' or 'Separate process'" in forced.stdout
+
+
+def test_a_broken_environment_fails_the_render_with_a_persistent_message(installed, tmp_path):
+    proc = run_host(installed, env=broken_record(tmp_path, "no ofx_dipmatte"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "persistent message: ofx_dipmatte: cannot start the engine process" in proc.stdout
+    assert "install-plugin" in proc.stdout
+    assert "it cannot run in this host: could not import ofx_dipmatte" in proc.stdout  # why not in process
     assert "RENDER FAILED" in proc.stdout
 
 
@@ -103,7 +120,9 @@ def test_doctor_renders_through_the_installed_bundle(installed):
     lines: list[str] = []
     assert run_doctor(installed, print_fn=lines.append), "\n".join(lines)
     assert lines[-1] == "OK"
-    assert any("test render in a host process: OK" in line for line in lines)
+    assert any("test render in the host process: OK" in line for line in lines)
+    assert any("test render in a separate process: OK" in line for line in lines)
+    assert any("engine: Automatic solves in the host process in hosts without a Python" in line for line in lines)
 
 
 def test_doctor_command_reports_a_missing_record(tmp_path):
@@ -127,7 +146,8 @@ def test_hosts_without_the_v2_suites_get_progress_v1_and_plain_messages(installe
     broken.write_text(f"version={version}\nhome=/nonexistent\nlibpython=/nonexistent/libpython{version}.so\n")
     proc = run_host(installed, "--no-message-v2", env={ENV_OVERRIDE: str(broken)})
     assert proc.returncode == 1
-    assert "message: OfxMessageError ofx_dipmatte: cannot start Python" in proc.stdout  # the error still shows
+    assert "message: OfxMessageError ofx_dipmatte: " in proc.stdout  # the error still shows
+    assert "the environment record" in proc.stdout and "has no 'executable' line" in proc.stdout
     assert "persistent message:" not in proc.stdout
 
 

@@ -2,7 +2,9 @@
 
 It reports the bundle, the Python environment recorded in it and whether that Python's
 libpython is shared, then loads the bundle in the standalone test host (a process with
-no Python of its own, like a real host) and renders a small frame.
+no Python of its own, like a real host) and renders a small frame with each engine: in
+the host process and in a worker process. Last it says which engine the plugin's
+Automatic setting will give a host.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import BUNDLE_NAME, ENV_OVERRIDE, ENV_RECORD, bundle_path, testhost_executable
+
+ENGINE_VARIABLE = "OFX_DIPMATTE_ENGINE"  # read by the plugin (ofx_shim/plugin.cpp)
 from .install import SYSTEM_PLUGIN_DIR, default_plugin_dir, libpython_path, record_environment
 
 
@@ -51,8 +55,9 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
 
     report(True, f"this Python: {sys.executable} ({sys.version.split()[0]})")
     lib = libpython_path()
-    report(lib is not None, f"shared libpython: {lib}" if lib else
-           "this Python has no shared libpython: a host cannot load it (see `ofx-dipmatte install-plugin`)")
+    print_fn(f"[--] shared libpython: {lib}" if lib else
+             "[--] this Python has no shared libpython: the engine cannot run inside a host, only in a separate "
+             "process (for both, use a Python built with --enable-shared: python.org, conda, Debian's python3)")
     try:
         import torch
 
@@ -84,7 +89,7 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
                 exe = rec.get("executable", ["?"])[0]
                 libs = rec.get("libpython", [""])
                 report(True, f"recorded Python: {exe} (Python {rec.get('version', ['?'])[0]})")
-                report(bool(libs[0]) and Path(libs[0]).is_file(), f"recorded libpython: {libs[0] or 'none'}")
+                print_fn(f"[--] recorded libpython: {libs[0] or 'none (the engine runs in a separate process)'}")
         binary = bundle / "Contents" / "Linux-x86-64" / f"{BUNDLE_NAME}.ofx"
         report(binary.is_file(), f"plugin binary: {binary}")
         try:
@@ -92,18 +97,39 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
         except FileNotFoundError as exc:
             report(False, str(exc))
             return False
-        cmd = [str(host), str(bundle), "--size", "32", "--iterations", "5"]
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            report(False, f"the test render did not finish in {timeout:.0f} s")
-            return False
-        for line in proc.stdout.splitlines():
-            print_fn(f"     {line}")
-        if proc.returncode != 0 and proc.stderr.strip():
-            for line in proc.stderr.strip().splitlines()[-15:]:
-                print_fn(f"     stderr: {line}")
-        report(proc.returncode == 0, "test render in a host process: " +
-               ("OK" if proc.returncode == 0 else f"failed (exit {proc.returncode})"))
+        env.pop(ENGINE_VARIABLE, None)
+        works = {}
+        for engine, label in (("in_process", "in the host process"), ("worker", "in a separate process")):
+            cmd = [str(host), str(bundle), "--size", "32", "--iterations", "5", "--engine", engine]
+            try:
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                works[engine] = False
+                print_fn(f"[--] test render {label}: did not finish in {timeout:.0f} s")
+                continue
+            works[engine] = proc.returncode == 0
+            for line in proc.stdout.splitlines():
+                if line.startswith(("frame", "persistent message", "message", "error")):
+                    print_fn(f"     {line}")
+            if proc.returncode != 0 and proc.stderr.strip():
+                for line in proc.stderr.strip().splitlines()[-15:]:
+                    print_fn(f"     stderr: {line}")
+            # Only one of them has to work for the plugin to work: judged below.
+            print_fn(f"[{'ok' if works[engine] else '--'}] test render {label}: " +
+                     ("OK" if works[engine] else f"failed (exit {proc.returncode})"))
+        report(works["in_process"] or works["worker"], "the plugin renders in a host process")
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        if works["in_process"] and works["worker"]:
+            print_fn(f"[--] engine: Automatic solves in the host process in hosts without a Python of their own or "
+                     f"with Python {version}; in a separate process in hosts that hold another Python (Natron "
+                     "2.5, Nuke 15: 3.10) or when the in-process start fails")
+        elif works["worker"]:
+            print_fn("[--] engine: Automatic solves in a separate process in every host (it cannot run in one)")
+        elif works["in_process"]:
+            report(False, f"the worker process does not start: hosts that hold a Python other than {version} "
+                          "cannot use the plugin (see the lines above)")
+        if os.environ.get(ENGINE_VARIABLE):
+            print_fn(f"[--] {ENGINE_VARIABLE}={os.environ[ENGINE_VARIABLE]} is set here: hosts started from this "
+                     "shell use that engine whatever the Engine parameter says")
     print_fn("OK" if ok else "doctor found problems (lines marked FAIL)")
     return ok
