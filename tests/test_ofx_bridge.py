@@ -79,3 +79,14 @@ def test_errors_are_described_for_the_artist():
     assert describe_error(MemoryError())[0] == "memory"
     kind, message = describe_error(RuntimeError("boom"))
     assert kind == "error" and "ofx-dipmatte doctor" in message
+
+
+def test_the_trimap_view_shows_the_snapped_trimap_without_solving():
+    image, trimap, *_ = make_case(16, band=2)
+    noisy = np.clip(trimap + np.where(trimap == 0.5, 0.0, 0.01) * np.sign(0.5 - trimap), 0, 1)
+    session = InstanceSession()
+    out = session.render(0, image, noisy[..., None], dict(PARAMS, output_mode="trimap"),
+                         lambda f: True, 16, 16, 4, "float32")
+    assert session.solves == 0
+    np.testing.assert_array_equal(out[..., 0], trimap)
+    np.testing.assert_array_equal(out[..., 3], 1.0)

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..engine import Cancelled, ClipSession, MatteResult
 from ..engine.presets import Preset, with_limits
-from ..trimap import to_unit_float, trimap_from_rough_matte
+from ..trimap import snap_trimap, to_unit_float, trimap_from_rough_matte
 
 OUTPUT_MODES = ("premultiplied", "straight", "alpha", "background", "trimap")
 TRIMAP_SOURCES = ("trimap", "source_alpha", "source_alpha_rough")
@@ -104,8 +104,15 @@ def source_colour(source: np.ndarray, params: RenderParams) -> np.ndarray:
     return np.round(np.clip(straight, 0, top)).astype(source.dtype)
 
 
-def format_output(result: MatteResult, trimap: np.ndarray, mode: str, channels: int, dtype: str) -> np.ndarray:
-    """The Output image for ``mode``: H×W×channels of ``dtype`` (RGB drops the alpha)."""
+def format_output(result: Optional[MatteResult], trimap: np.ndarray, mode: str, channels: int,
+                  dtype: str) -> np.ndarray:
+    """The Output image for ``mode``: H×W×channels of ``dtype`` (RGB drops the alpha).
+
+    ``result`` may be None for the trimap view, which shows the snapped trimap the solve uses.
+    """
+    if mode == "trimap":
+        rgba = np.concatenate([np.repeat(trimap[..., None], 3, axis=-1), np.ones_like(trimap)[..., None]], axis=-1)
+        return to_dtype(rgba[..., :channels], dtype)
     alpha = result.alpha[..., None]
     if mode == "premultiplied":
         rgba = np.concatenate([result.foreground * alpha, alpha], axis=-1)
@@ -113,10 +120,8 @@ def format_output(result: MatteResult, trimap: np.ndarray, mode: str, channels: 
         rgba = np.concatenate([result.foreground, alpha], axis=-1)
     elif mode == "alpha":
         rgba = np.repeat(alpha, 4, axis=-1)
-    elif mode == "background":
+    else:  # background
         rgba = np.concatenate([result.background, np.ones_like(alpha)], axis=-1)
-    else:  # trimap view
-        rgba = np.concatenate([np.repeat(trimap[..., None], 3, axis=-1), np.ones_like(alpha)], axis=-1)
     return to_dtype(rgba[..., :channels], dtype)
 
 
@@ -171,6 +176,9 @@ class InstanceSession:
         if source.shape[:2] != (height, width):
             raise ValueError(f"Output is {width}×{height} but the Source is {source.shape[1]}×{source.shape[0]}")
         trimap = trimap_for(source, guide, p)
+        if p.output_mode == "trimap":  # a check of what the solve would get: nothing to solve
+            _log_render(self, time, source, p, True, 0.0)
+            return format_output(None, snap_trimap(trimap), p.output_mode, channels, dtype)
         image = source_colour(source, p)
         preset = p.solver_preset()
         with self._lock:
