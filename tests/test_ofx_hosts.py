@@ -5,11 +5,14 @@
   PYTHONHOME is unset, and scipy's import needs them;
 - hosts hand the Source premultiplied when the file reader says so (Natron's PNG
   reader), though in the filter context its alpha is the trimap;
-- MLT creates a new instance for every frame unless the plugin says its render is unsafe.
+- MLT creates a new instance for every frame unless the plugin says its render is unsafe,
+  and renders the same frame several times (five for one `melt` frame);
+- Trimap view is how an artist checks what a host did to the trimap (MLT resampled it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -125,3 +128,29 @@ def test_an_interpreter_without_sys_prefix_still_imports_the_engine(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert "status 0" in proc.stdout, proc.stdout + proc.stderr
     assert "prefix restored: True" in proc.stdout
+
+
+def test_the_same_frame_rendered_again_is_solved_once(tmp_path, monkeypatch):
+    """melt calls render five times for one frame; only the first may solve."""
+    log = tmp_path / "renders.jsonl"
+    monkeypatch.setenv("OFX_DIPMATTE_LOG", str(log))
+    host = _testhost.Host(str(bundle_path()), name="MLT")
+    image, trimap, *_ = make_case(16, band=2)
+    inst = instance(host)
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, trimap])))
+    outputs = []
+    for _ in range(5):
+        assert host.render(inst, 0.0) == 0, host.persistent_message(inst)
+        outputs.append(host.output(inst))
+    assert all(out == outputs[0] for out in outputs)
+    renders = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["cached"] for r in renders] == [False] + [True] * 4
+
+    # The trimap view is instant (no solve) and shows the snapped trimap.
+    host.set_param(inst, "outputMode", 4)
+    host.set_image(inst, "Source", 1.0, **to_host(np.dstack([image, np.clip(trimap * 1.01, 0, 1)])))
+    assert host.render(inst, 1.0) == 0, host.persistent_message(inst)
+    view = from_host(*host.output(inst))
+    np.testing.assert_array_equal(view[..., 0], trimap)
+    assert json.loads(log.read_text().splitlines()[-1])["seconds"] == 0.0
+    host.destroy_instance(inst)
