@@ -104,15 +104,8 @@ def source_colour(source: np.ndarray, params: RenderParams) -> np.ndarray:
     return np.round(np.clip(straight, 0, top)).astype(source.dtype)
 
 
-def format_output(result: Optional[MatteResult], trimap: np.ndarray, mode: str, channels: int,
-                  dtype: str) -> np.ndarray:
-    """The Output image for ``mode``: H×W×channels of ``dtype`` (RGB drops the alpha).
-
-    ``result`` may be None for the trimap view, which shows the snapped trimap the solve uses.
-    """
-    if mode == "trimap":
-        rgba = np.concatenate([np.repeat(trimap[..., None], 3, axis=-1), np.ones_like(trimap)[..., None]], axis=-1)
-        return to_dtype(rgba[..., :channels], dtype)
+def format_output(result: MatteResult, mode: str, channels: int, dtype: str) -> np.ndarray:
+    """The Output image for ``mode``: H×W×channels of ``dtype`` (RGB drops the alpha)."""
     alpha = result.alpha[..., None]
     if mode == "premultiplied":
         rgba = np.concatenate([result.foreground * alpha, alpha], axis=-1)
@@ -122,6 +115,13 @@ def format_output(result: Optional[MatteResult], trimap: np.ndarray, mode: str, 
         rgba = np.repeat(alpha, 4, axis=-1)
     else:  # background
         rgba = np.concatenate([result.background, np.ones_like(alpha)], axis=-1)
+    return to_dtype(rgba[..., :channels], dtype)
+
+
+def trimap_view(trimap: np.ndarray, channels: int, dtype: str) -> np.ndarray:
+    """The Output of the trimap view: the snapped trimap the solve would get, in grey, opaque."""
+    snapped = snap_trimap(trimap)[..., None]
+    rgba = np.concatenate([np.repeat(snapped, 3, axis=-1), np.ones_like(snapped)], axis=-1)
     return to_dtype(rgba[..., :channels], dtype)
 
 
@@ -178,7 +178,7 @@ class InstanceSession:
         trimap = trimap_for(source, guide, p)
         if p.output_mode == "trimap":  # a check of what the solve would get: nothing to solve
             _log_render(self, time, source, p, True, 0.0)
-            return format_output(None, snap_trimap(trimap), p.output_mode, channels, dtype)
+            return trimap_view(trimap, channels, dtype)
         image = source_colour(source, p)
         preset = p.solver_preset()
         with self._lock:
@@ -199,7 +199,7 @@ class InstanceSession:
             else:
                 self._cache.move_to_end(cache_key)
             _log_render(self, time, source, p, cached, clock.perf_counter() - started)
-        return format_output(result, trimap, p.output_mode, channels, dtype)
+        return format_output(result, p.output_mode, channels, dtype)
 
     def _remember(self, key: tuple, result: MatteResult) -> None:
         self._cache[key] = result
