@@ -6,7 +6,7 @@ import pytest
 import ofx_dipmatte
 from conftest import make_case
 
-CFG = ofx_dipmatte.PRESETS["balanced"].replace(name="test", max_iterations=150, warm_max_iterations=150)
+CFG = ofx_dipmatte.PRESETS["dip"].replace(name="test", max_iterations=150, warm_max_iterations=150)
 
 
 def shifted(frame):

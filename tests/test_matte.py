@@ -8,7 +8,7 @@ import ofx_dipmatte
 from conftest import make_case
 
 # Small and quick, same structure as the shipped presets.
-FAST = ofx_dipmatte.PRESETS["balanced"].replace(name="test", max_iterations=120)
+FAST = ofx_dipmatte.PRESETS["dip"].replace(name="test", max_iterations=120)
 # The paper's method alone (no closed-form prior), narrow nets so it fits in a test.
 PAPER_SMALL = ofx_dipmatte.PRESETS["paper"].replace(
     name="paper-small", width=32, fb_width=32, max_iterations=400, lr=5e-3, bf16=False)

@@ -290,7 +290,8 @@ class ShotJob:
             res = session.matte(frame, rgb, trimap, progress=progress)
         except ValueError as exc:
             raise ShotError(f"{self.plate.path(frame)}{self._where(frame)}: {exc}") from None
-        if self.plate.is_sequence and res.stats.stop_reason != "no_unknown":  # a still has nothing to resume
+        # A still has nothing to resume, nor has a frame solved without networks.
+        if self.plate.is_sequence and frame in session.solved_frames:
             checkpoints.save(frame, session.export_state(frame))
         record = FrameReport(frame=frame, status="solved" if outputs else "preroll",
                              iterations=res.stats.iterations, final_loss=res.stats.losses.get("total"),

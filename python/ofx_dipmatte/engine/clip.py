@@ -14,11 +14,15 @@ import torch
 
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
-from .closed_form import Stopped, closed_form_alpha
+from .alpha_solve import Stopped
+from .closed_form import closed_form_alpha
 from .device import resolve_device
+from .foreground import estimate_foreground_background
+from .laplacian import matting_laplacian
 from .presets import Preset, resolve_preset
+from .refine import refine_alpha
 from .region import Window, canvas_shape, pad_to_canvas, solve_window
-from .solver import Cancelled, Nets, ProgressCallback, WindowInputs, fit
+from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 
 
 @dataclass
@@ -29,7 +33,8 @@ class MatteStats:
         iterations: optimisation steps taken (0 when nothing was solved).
         seconds: wall time of the whole call.
         losses: final value of each of the six terms (and ``prior`` when used) and ``total``.
-        stop_reason: "threshold", "max_iterations" or "no_unknown" (trimap had no unknown pixels).
+        stop_reason: "threshold", "max_iterations", "no_network" (the preset's answer is
+            its prior; no network fitted) or "no_unknown" (trimap had no unknown pixels).
         warm_start_from: the frame whose weights this solve started from, or None (cold).
         window: (x, y, width, height) of the solve region in pixels.
         device: where it ran.
@@ -104,6 +109,8 @@ class ClipSession:
         self.config = resolve_preset(preset)
         if self.config.max_iterations < 1 or self.config.warm_max_iterations < 1:
             raise ValueError("preset: max_iterations and warm_max_iterations must be at least 1")
+        if self.config.alpha_source not in ("dip", "prior") or self.config.foreground not in ("dip", "estimated"):
+            raise ValueError("preset: alpha_source must be 'dip' or 'prior', foreground 'dip' or 'estimated'")
         if max_states < 1:
             raise ValueError("max_states: must be at least 1")
         self.device = resolve_device(device)
@@ -195,16 +202,11 @@ class ClipSession:
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
         valid = valid[rows, cols]
-        prior = None
-        if cfg.alpha_prior == "closed_form":
-            # The padding mirrors the image, so it gets the mirrored trimap as constraints.
-            try:  # seconds on large frames: a host's abort must reach it too
-                prior = closed_form_alpha(image_c, pad_to_canvas(tri, canvas, "reflect")[rows, cols],
-                                          should_stop=should_stop)
-            except Stopped:
-                raise Cancelled("solve cancelled while computing the closed-form prior") from None
-        elif cfg.alpha_prior != "none":
-            raise ValueError(f"preset: unknown alpha_prior {cfg.alpha_prior!r}; use 'none' or 'closed_form'")
+        # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
+        prior = self._prior(image_c, pad_to_canvas(tri, canvas, "reflect")[rows, cols], progress, should_stop)
+        if cfg.alpha_source == "prior":
+            result = _without_networks(image_c, prior)
+            return self._finish(result, caller_rgb, tri, window, is_float, stats, start, None)
         noise = self._noise_for(canvas)
         small = (slice(window.y0 // scale, (window.y0 + window.height) // scale),
                  slice(window.x0 // scale, (window.x0 + window.width) // scale))
@@ -230,7 +232,37 @@ class ClipSession:
             result = fit(nets, inputs, cfg, self.device, cfg.warm_max_iterations, threshold,
                          progress=progress, optimizer_state=adam)
         self._remember(frame, (nets.state(), result.optimizer_state))
+        if cfg.foreground == "estimated":
+            result.fg, result.bg = _estimate_fb(image_c, result.alpha)
+        return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
+    def _prior(self, image: np.ndarray, trimap: np.ndarray, progress: ProgressCallback | None,
+               should_stop: Callable[[], bool] | None) -> np.ndarray | None:
+        """The classical matte the preset starts from (None: the paper's blank start).
+        Seconds on large frames, so a host's abort reaches every solve in it."""
+        cfg = self.config
+        if cfg.alpha_prior == "none":
+            return None
+        if cfg.alpha_prior not in ("closed_form", "refined"):
+            raise ValueError(f"preset: unknown alpha_prior {cfg.alpha_prior!r}; use 'none', 'closed_form' or 'refined'")
+        try:
+            laplacian = matting_laplacian(image)
+            prior = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop)
+            if cfg.alpha_prior == "refined":
+                rounds = cfg.refine_iterations
+
+                def round_done(done: int) -> bool:
+                    go_on = progress is None or progress(done, rounds, {}) is not False
+                    return go_on and not (should_stop is not None and should_stop())
+
+                prior = refine_alpha(image, trimap, prior, rounds, cfg.refine_strength, laplacian=laplacian,
+                                     should_stop=should_stop, round_done=round_done)
+        except Stopped:
+            raise Cancelled("solve cancelled while computing the classical matte") from None
+        return prior
+
+    def _finish(self, result: FitResult, caller_rgb, tri, window, is_float, stats: MatteStats, start: float,
+                source: float | None) -> MatteResult:
         stats.iterations = result.iterations
         stats.losses = result.losses
         stats.stop_reason = result.stop_reason
@@ -265,6 +297,22 @@ class ClipSession:
         while len(self._states) > self.max_states:
             farthest = max(self._states, key=lambda f: abs(f - frame))
             del self._states[farthest]
+
+
+def _estimate_fb(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F and B from alpha, no brighter than the brightest pixel of the window: the working
+    encoding's 1.0 decodes to infinity for float plates."""
+    fg, bg = estimate_foreground_background(image, alpha)
+    ceiling = image.reshape(-1, 3).max(axis=0)
+    return np.minimum(fg, ceiling), np.minimum(bg, ceiling)
+
+
+def _without_networks(image: np.ndarray, prior: np.ndarray | None) -> FitResult:
+    """The answer of a preset whose alpha is its prior: F and B estimated from it."""
+    if prior is None:
+        raise ValueError("preset: alpha_source 'prior' needs an alpha_prior ('closed_form' or 'refined')")
+    fg, bg = _estimate_fb(image, prior)
+    return FitResult(alpha=prior, fg=fg, bg=bg, losses={}, iterations=0, stop_reason="no_network", seconds=0.0)
 
 
 def _assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, is_float: bool):

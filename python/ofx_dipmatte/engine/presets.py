@@ -37,11 +37,18 @@ class Preset:
             ``prior`` (ours; 0 = off).
         exclusion_region: "all" (the paper) or "unknown" (only where F and B overlap).
     Beyond the paper
-        alpha_prior: "none" (paper) or "closed_form": a closed-form matte (Levin et al.
-            2008) of the solve region. The alpha head then predicts a correction to it in
-            logit space (``α = σ(logit(prior) + logit(head))``, the head starting at 0.5),
-            so the DIP nets start where a classical matte ends; ``weights["prior"]`` can
-            also hold alpha near it in the unknown band.
+        alpha_prior: "none" (paper), "closed_form": a closed-form matte (Levin et al.
+            2008) of the solve region, or "refined": that matte refined by foreground and
+            background estimates (:mod:`.refine`). The alpha head then predicts a
+            correction to it in logit space (``α = σ(logit(prior) + logit(head))``, the
+            head starting at 0.5), so the DIP nets start where a classical matte ends;
+            ``weights["prior"]`` can also hold alpha near it in the unknown band.
+        refine_iterations: rounds of "refined" (each: estimate F and B, solve alpha).
+        refine_strength: weight of the colour data term against the Laplacian.
+        alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
+            answer and no network is fitted (nothing to warm-start; seconds a frame).
+        foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
+            from the final alpha and the image (:mod:`.foreground`).
     Cost
         margin: context pixels kept around the unknown band's bounding box.
         bf16: bfloat16 autocast (measured faster on CPUs with AVX-512 BF16/AMX and on GPUs).
@@ -66,6 +73,10 @@ class Preset:
     )
     exclusion_region: str = "all"
     alpha_prior: str = "none"
+    refine_iterations: int = 4
+    refine_strength: float = 1.0
+    alpha_source: str = "dip"
+    foreground: str = "dip"
     margin: int = 16
     bf16: bool = True
     channels_last: bool = True
@@ -86,10 +97,17 @@ PRESETS: dict[str, Preset] = {
         name="paper", width=128, fb_width=128, skip=4, fb_scale=1, max_iterations=5000,
         warm_max_iterations=1000, weights=dict(_PAPER_WEIGHTS), alpha_prior="none",bf16=False,
     ),
-    # The default: the same six losses on narrower nets, F/B at half resolution, and a
-    # closed-form matte as the alpha head's starting point and prior.
+    # The default: closed-form matting refined by foreground/background estimates and a
+    # colour-confidence data term (engine/refine.py). Measured better than the DIP nets
+    # on top of it (docs/benchmarks.md, ablation), so no network is fitted: seconds a frame.
     "balanced": Preset(
-        name="balanced", width=32, fb_width=16, fb_scale=2, max_iterations=300,
+        name="balanced", alpha_prior="refined", refine_iterations=4, alpha_source="prior",
+        foreground="estimated",
+    ),
+    # The DIP nets fitted from a closed-form start (the default until the ablation): the
+    # same six losses on narrow nets, F/B at half resolution, alpha held near the prior.
+    "dip": Preset(
+        name="dip", width=32, fb_width=16, fb_scale=2, max_iterations=300,
         warm_max_iterations=100, alpha_prior="closed_form",
         weights={**_PAPER_WEIGHTS, "prior": 1.0},
     ),

@@ -1,0 +1,69 @@
+"""Alpha from a Laplacian, the trimap and an optional per-pixel data term.
+
+Known pixels are fixed to the trimap, so only the unknown ones are solved:
+
+    (L_uu + diag(c_u)) α_u = c_u · α̂_u − L_uk α_k
+
+where ``c`` is a per-pixel confidence in a per-pixel estimate ``α̂`` (no data term:
+closed-form matting). Small systems use a direct sparse solve, large ones conjugate
+gradients with a Jacobi preconditioner; a system with a good starting point
+(``initial``, e.g. the previous round of a refinement) always goes to conjugate
+gradients, which then converge in a few dozen steps.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+DIRECT_SOLVE_LIMIT = 250_000  # unknowns; measured 6 s for 130k (512² hair), CG from 0.5 took 37 s
+
+
+class Stopped(RuntimeError):
+    """``should_stop`` said to stop the solve."""
+
+
+def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarray | None = None,
+                estimate: np.ndarray | None = None, initial: np.ndarray | None = None,
+                should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
+    """Minimise ``αᵀ L α + Σ c (α − α̂)²`` with α fixed to the snapped trimap where known.
+
+    Args:
+        laplacian: N×N (N = H·W), e.g. :func:`~.laplacian.matting_laplacian`.
+        trimap: H×W, 0 / 0.5 / 1.
+        confidence, estimate: H×W data term (both or neither); only unknown pixels count.
+        initial: H×W starting point for the iterative solver.
+        should_stop: polled before the solve and at every iteration; True raises
+            :class:`Stopped`.
+
+    Returns: H×W float32 alpha in [0, 1].
+    """
+    def check(*_):
+        if should_stop is not None and should_stop():
+            raise Stopped("alpha solve stopped")
+
+    unknown = (trimap == 0.5).ravel()
+    alpha = trimap.astype(np.float64).ravel().copy()
+    if not unknown.any():
+        return alpha.reshape(trimap.shape).astype(np.float32)
+    check()
+    known = ~unknown
+    rows = laplacian.tocsr()[unknown]
+    a_uu = rows[:, unknown].tocsc()
+    rhs = -(rows[:, known] @ alpha[known])
+    if confidence is not None:
+        c_u = np.asarray(confidence, dtype=np.float64).ravel()[unknown]
+        a_uu = a_uu + sp.diags(c_u, format="csc")
+        rhs = rhs + c_u * np.asarray(estimate, dtype=np.float64).ravel()[unknown]
+    if initial is None and unknown.sum() <= DIRECT_SOLVE_LIMIT:
+        # A tiny ridge keeps isolated unknown regions (no known neighbour) solvable.
+        a_u = spla.spsolve(a_uu + 1e-9 * sp.identity(a_uu.shape[0], format="csc"), rhs)
+    else:
+        x0 = np.full(rhs.shape, 0.5) if initial is None else np.asarray(initial, np.float64).ravel()[unknown]
+        precond = sp.diags(1.0 / np.maximum(a_uu.diagonal(), 1e-12))
+        a_u, _ = spla.cg(a_uu, rhs, x0=x0, M=precond, rtol=1e-6, maxiter=3000, callback=check)
+    alpha[unknown] = a_u
+    return np.clip(alpha, 0.0, 1.0).reshape(trimap.shape).astype(np.float32)
