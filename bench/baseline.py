@@ -31,3 +31,20 @@ def closed_form(image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.n
     seconds = time.perf_counter() - start  # alpha only: that is the baseline's job
     fg = estimate_foreground_ml(img, alpha)
     return alpha.astype(np.float32), fg.astype(np.float32), seconds
+
+
+def other_method(name: str, image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, float]:
+    """(alpha, seconds) by one of pymatting's other solvers: knn, lbdm, lkm, sm (rw too)."""
+    import pymatting
+
+    solve = {"knn": pymatting.estimate_alpha_knn, "lbdm": pymatting.estimate_alpha_lbdm,
+             "lkm": pymatting.estimate_alpha_lkm, "sm": pymatting.estimate_alpha_sm,
+             "rw": pymatting.estimate_alpha_rw}[name]
+    warm_img = np.random.default_rng(0).random((64, 64, 3))
+    warm_trimap = np.full((64, 64), 0.5)
+    warm_trimap[:16], warm_trimap[-16:] = 0.0, 1.0
+    solve(warm_img, warm_trimap)  # compile numba kernels before timing
+    img = image.astype(np.float64)
+    start = time.perf_counter()
+    alpha = solve(img, trimap.astype(np.float64))
+    return np.clip(alpha, 0, 1).astype(np.float32), time.perf_counter() - start

@@ -34,8 +34,18 @@ def load(path: Path) -> np.ndarray:
     return buf.get_pixels(oiio.FLOAT)
 
 
+def load_native(path: Path) -> np.ndarray:
+    """Pixels in the file's own type: an 8-bit PNG is display-referred, and the engine
+    should see it as a user's PNG (uint8), not as scene-linear float."""
+    buf = oiio.ImageBuf(str(path))
+    if buf.has_error:
+        raise SystemExit(f"cannot read {path}: {buf.geterror()}")
+    return buf.get_pixels(buf.spec().format)
+
+
 def load_case(folder: Path) -> dict:
     case = {"image": load(folder / "image.png")[..., :3], "trimap": load(folder / "trimap.png")[..., 0],
+            "image_native": load_native(folder / "image.png")[..., :3],
             "alpha": load(folder / "alpha.png")[..., 0]}
     if (folder / "fg.png").exists():
         case["fg"] = load(folder / "fg.png")[..., :3]
@@ -61,6 +71,7 @@ def scores(alpha, fg, case) -> dict:
            "Grad": M.gradient_error(alpha, case["alpha"], band),
            "Conn": M.connectivity_error(alpha, case["alpha"], band)}
     out["FgMSE"] = M.foreground_mse(fg, case["fg"], case["alpha"], band) if "fg" in case else float("nan")
+    out["FgErr"] = M.foreground_error(fg, case["fg"], case["alpha"], band) if "fg" in case else float("nan")
     return out
 
 
@@ -68,7 +79,7 @@ def still_rows(name: str, case: dict, presets: list[str]) -> list[dict]:
     cf_alpha, cf_fg, cf_seconds = closed_form(case)
     rows = [{"case": name, "method": "closed-form", **scores(cf_alpha, cf_fg, case), "seconds": cf_seconds}]
     for preset in presets:
-        res = ofx_dipmatte.matte(case["image"], case["trimap"], preset=preset, seed=0)
+        res = ofx_dipmatte.matte(case["image_native"], case["trimap"], preset=preset, seed=0)
         row = {"case": name, "method": preset, **scores(res.alpha, res.foreground, case),
                "seconds": res.stats.seconds, "iterations": res.stats.iterations}
         row["SAD ratio"] = row["SAD"] / max(rows[0]["SAD"], 1e-9)
@@ -86,7 +97,7 @@ def clip_rows(name: str, frames: list[dict], presets: list[str]) -> list[dict]:
              "cold s": cf[0][2], "warm s": statistics.mean(s for _, _, s in cf[1:])}]
     for preset in presets:
         session = ofx_dipmatte.ClipSession(preset=preset, seed=0)
-        results = [session.matte(i, f["image"], f["trimap"]) for i, f in enumerate(frames)]
+        results = [session.matte(i, f["image_native"], f["trimap"]) for i, f in enumerate(frames)]
         sads = [M.sad(r.alpha, f["alpha"], f["band"]) for r, f in zip(results, frames)]
         cold, warm = results[0], results[1:]
         warm_seconds = statistics.mean(r.stats.seconds for r in warm)

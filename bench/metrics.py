@@ -55,6 +55,13 @@ def foreground_mse(pred_fg: np.ndarray, true_fg: np.ndarray, true_alpha: np.ndar
     return float(np.square(pred_fg - true_fg)[where].mean()) if where.any() else float("nan")
 
 
+def foreground_error(pred_fg: np.ndarray, true_fg: np.ndarray, true_alpha: np.ndarray, region: np.ndarray) -> float:
+    """Alpha-weighted foreground error: Σ |F − F_gt|₁ · α_gt over band pixels with α_gt > 0,
+    /1000 (a wrong colour costs in proportion to how much of it shows)."""
+    where = region & (true_alpha > 0.0)
+    return float((np.abs(pred_fg - true_fg).sum(axis=-1) * true_alpha)[where].sum() / 1000.0)
+
+
 def dt_ssd(preds: list[np.ndarray], truths: list[np.ndarray], regions: list[np.ndarray]) -> float:
     """Temporal coherence (Erofeev et al. 2015): mean over frame pairs of the RMS, over
     the band, of the difference between predicted and true alpha changes; ×100."""

@@ -29,3 +29,36 @@ def make_case(size: int = 64, band: int = 6, seed: int = 0):
 @pytest.fixture(scope="session")
 def case64():
     return make_case(64)
+
+
+def make_hair_case(size: int = 96, strands: int = 40, seed: int = 0):
+    """A head of thin strands over a textured background: (image, trimap, alpha), float32.
+
+    The foreground is a warm, slowly varying colour; the background a smooth random
+    colour field; alpha a disc plus anti-aliased curved strands about a pixel wide that
+    run out across a wide unknown band, the case closed-form matting washes out.
+    """
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    c = size / 2
+    alpha = (np.hypot(yy - c, xx - c) < size * 0.2).astype(np.float32)
+    for _ in range(strands):
+        angle = rng.uniform(0, 2 * np.pi)
+        bend = rng.uniform(-0.02, 0.02)
+        length = rng.uniform(0.25, 0.45) * size
+        r0 = size * 0.18
+        for t in np.linspace(0, 1, int(length * 3)):
+            a = angle + bend * t * length
+            py, px = c + (r0 + t * length) * np.sin(a), c + (r0 + t * length) * np.cos(a)
+            d = np.hypot(yy - py, xx - px)
+            alpha = np.maximum(alpha, np.clip(1.2 - d, 0.0, 1.0) * 0.9)
+    bg = np.stack([ndimage.gaussian_filter(rng.random((size, size)), 3) for _ in range(3)], axis=2)
+    bg = (bg - bg.min()) / (bg.max() - bg.min()) * 0.6 + 0.1
+    fg = np.stack([0.85 - 0.1 * yy / size, 0.6 + 0.1 * xx / size, 0.3 + 0.0 * xx], axis=2)
+    image = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    trimap = np.zeros((size, size), np.float32)
+    trimap[ndimage.binary_dilation(alpha > 0.02, iterations=4)] = 0.5
+    trimap[ndimage.binary_erosion(alpha > 0.99, iterations=3)] = 1.0
+    return image, trimap, alpha.astype(np.float32)

@@ -109,8 +109,11 @@ class ClipSession:
         self.config = resolve_preset(preset)
         if self.config.max_iterations < 1 or self.config.warm_max_iterations < 1:
             raise ValueError("preset: max_iterations and warm_max_iterations must be at least 1")
-        if self.config.alpha_source not in ("dip", "prior") or self.config.foreground not in ("dip", "estimated"):
-            raise ValueError("preset: alpha_source must be 'dip' or 'prior', foreground 'dip' or 'estimated'")
+        cfg = self.config
+        if (cfg.alpha_source not in ("dip", "prior") or cfg.foreground not in ("dip", "estimated")
+                or cfg.refine_confidence not in ("texture", "flat")):
+            raise ValueError("preset: alpha_source must be 'dip' or 'prior', foreground 'dip' or 'estimated', "
+                             "refine_confidence 'texture' or 'flat'")
         if max_states < 1:
             raise ValueError("max_states: must be at least 1")
         self.device = resolve_device(device)
@@ -256,9 +259,10 @@ class ClipSession:
                     return go_on and not (should_stop is not None and should_stop())
 
                 prior = refine_alpha(image, trimap, prior, rounds, cfg.refine_strength, laplacian=laplacian,
-                                     should_stop=should_stop, round_done=round_done)
+                                     should_stop=should_stop, round_done=round_done,
+                                     texture=cfg.refine_confidence == "texture")
         except Stopped:
-            raise Cancelled("solve cancelled while computing the classical matte") from None
+            raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
         return prior
 
     def _finish(self, result: FitResult, caller_rgb, tri, window, is_float, stats: MatteStats, start: float,

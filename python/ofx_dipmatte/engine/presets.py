@@ -45,6 +45,8 @@ class Preset:
             ``weights["prior"]`` can also hold alpha near it in the unknown band.
         refine_iterations: rounds of "refined" (each: estimate F and B, solve alpha).
         refine_strength: weight of the colour data term against the Laplacian.
+        refine_confidence: "texture" (trust α̂ less where the colours F and B come from
+            vary) or "flat" (|F − B|² and the compositing residual only).
         alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
@@ -74,7 +76,8 @@ class Preset:
     exclusion_region: str = "all"
     alpha_prior: str = "none"
     refine_iterations: int = 4
-    refine_strength: float = 1.0
+    refine_strength: float = 0.1
+    refine_confidence: str = "texture"
     alpha_source: str = "dip"
     foreground: str = "dip"
     margin: int = 16

@@ -7,8 +7,9 @@ projection of the image colour on the segment from B to F:
 
     α̂ = (I − B)·(F − B) / |F − B|²
 
-It is trustworthy where F and B differ a lot and αF + (1 − α)B reproduces the pixel,
-untrustworthy where their colours are alike. We solve the Laplacian with α̂ as a data
+It is trustworthy where F and B differ a lot, where the colours they were estimated
+from vary little (flat backgrounds; busy texture makes smooth estimates wrong), and
+where αF + (1 − α)B reproduces the pixel; untrustworthy where their colours are alike. We solve the Laplacian with α̂ as a data
 term weighted by that confidence, re-estimate F and B from the new alpha, and repeat:
 each round sharpens F and B, which sharpens alpha.
 """
@@ -19,6 +20,7 @@ from typing import Callable, Optional
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import ndimage
 
 from .alpha_solve import Stopped, solve_alpha
 from .foreground import estimate_foreground_background
@@ -27,6 +29,11 @@ from .laplacian import matting_laplacian
 #: Colour residual (Euclidean distance in RGB, 0–1 units) at which the confidence
 #: falls to 1/e: about the spread of a natural texture around its local mean.
 RESIDUAL_SCALE = 0.1
+#: Scale (pixels, Gaussian σ) of the neighbourhood whose colour spread says how far an
+#: estimated F or B can be off: the texture F and B are smoothed over.
+TEXTURE_SCALE = 2.0
+#: Colour variance that is always there (noise, grain, 8-bit steps): about 0.03 RMS.
+NOISE_VARIANCE = 1e-3
 
 
 def alpha_from_colours(image: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
@@ -38,20 +45,44 @@ def alpha_from_colours(image: np.ndarray, fg: np.ndarray, bg: np.ndarray) -> np.
     return np.clip(num / np.maximum(den, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
-def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimate: np.ndarray) -> np.ndarray:
-    """How far to trust ``estimate`` (from :func:`alpha_from_colours`): |F − B|², the
-    squared colour contrast that divides alpha's error, times a Gaussian of how badly
-    ``αF + (1 − α)B`` misses the pixel. Near 0 where F ≈ B."""
+def local_colour_variance(image: np.ndarray, weight: np.ndarray, scale: float = TEXTURE_SCALE) -> np.ndarray:
+    """Variance (summed over RGB) of the colours near each pixel, each counted by
+    ``weight``: with weight (1 − α)², how much the background varies around a pixel,
+    which bounds how well a smooth estimate of it can be right."""
+    def blur(x):
+        return ndimage.gaussian_filter(x, scale, mode="nearest")
+
+    total = blur(weight) + 1e-6
+    mean = np.stack([blur(image[..., c] * weight) for c in range(3)], axis=-1) / total[..., None]
+    mean_sq = np.stack([blur(image[..., c] ** 2 * weight) for c in range(3)], axis=-1) / total[..., None]
+    return np.maximum(mean_sq - mean ** 2, 0.0).sum(axis=-1)
+
+
+def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimate: np.ndarray,
+                      alpha: np.ndarray | None = None, texture: bool = True) -> np.ndarray:
+    """How far to trust ``estimate`` (from :func:`alpha_from_colours`): about the inverse
+    variance of its error. An error δF or δB moves α̂ by about (α̂ δF + (1 − α̂) δB)/|F − B|,
+    so the confidence is |F − B|² over α̂² var(F) + (1 − α̂)² var(B) + noise, where var(F)
+    and var(B) are the local colour variances of the pixels F and B were read from
+    (weights α² and (1 − α)² of ``alpha``, default ``estimate``), times a Gaussian of how
+    badly ``α̂F + (1 − α̂)B`` misses the pixel. Near 0 where F ≈ B or on busy texture.
+    ``texture=False``: |F − B|² times the Gaussian only (the textbook sampling confidence)."""
     a = estimate[..., None]
+    source = estimate if alpha is None else alpha
     residual = np.square(a * fg + (1.0 - a) * bg - image).sum(axis=-1)
     contrast = np.square(fg - bg).sum(axis=-1)
-    return (contrast * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
+    if not texture:
+        return (contrast * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
+    var_f = local_colour_variance(image, source ** 2)
+    var_b = local_colour_variance(image, (1.0 - source) ** 2)
+    spread = estimate ** 2 * var_f + (1.0 - estimate) ** 2 * var_b + NOISE_VARIANCE
+    return (contrast / spread * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
 
 
 def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, iterations: int = 4,
-                 strength: float = 1.0, laplacian: sp.spmatrix | None = None,
+                 strength: float = 0.1, laplacian: sp.spmatrix | None = None,
                  should_stop: Optional[Callable[[], bool]] = None,
-                 round_done: Optional[Callable[[int], bool]] = None) -> np.ndarray:
+                 round_done: Optional[Callable[[int], bool]] = None, texture: bool = True) -> np.ndarray:
     """``iterations`` rounds of: F, B from alpha; α̂ and its confidence; a Laplacian
     solve with the confidence-weighted data term (``strength`` × confidence).
 
@@ -61,6 +92,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
         laplacian: the image's matting Laplacian, if already built.
         should_stop: polled inside each solve (raises :class:`~.alpha_solve.Stopped`).
         round_done: called with the number of rounds done; False stops (``Stopped``).
+        texture: see :func:`colour_confidence`.
 
     Returns: H×W float32 alpha; known pixels equal the trimap.
     """
@@ -72,7 +104,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
     for done in range(1, iterations + 1):
         fg, bg = estimate_foreground_background(image, alpha)
         estimate = alpha_from_colours(image, fg, bg)
-        confidence = strength * colour_confidence(image, fg, bg, estimate) * unknown
+        confidence = strength * colour_confidence(image, fg, bg, estimate, alpha, texture) * unknown
         alpha = solve_alpha(laplacian, trimap, confidence, estimate, initial=alpha, should_stop=should_stop)
         if round_done is not None and round_done(done) is False:
             raise Stopped(f"refinement stopped after round {done}")
