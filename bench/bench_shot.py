@@ -106,7 +106,7 @@ def plugin_rows(frames: list[dict], preset: str) -> list[dict]:
 
     host = _testhost.Host(str(bundle_path()))
     inst = host.create_instance("OfxImageEffectContextGeneral")
-    host.set_param(inst, "preset", ["draft", "balanced", "paper"].index(preset))
+    host.set_param(inst, "preset", ["draft", "balanced", "paper", "dip"].index(preset))
     plugin_s, engine_s = [], []
     session = ofx_dipmatte.ClipSession(preset=preset, seed=0)
     for i, f in enumerate(frames):

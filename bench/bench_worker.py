@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ofx_layout import to_host  # noqa: E402
 
 ENGINES = {"in host process": 1, "separate process": 2}  # the Engine parameter's choices
-PRESETS = ["draft", "balanced", "paper"]
+PRESETS = ["draft", "balanced", "paper", "dip"]  # the plugin's Quality choice order
 
 
 def plate(width: int, height: int, shift: float, band: int = 8, seed: int = 0) -> np.ndarray:

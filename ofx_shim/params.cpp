@@ -144,7 +144,9 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
                 "Width in pixels (at full resolution) of the unknown band made around a rough matte's edge.",
                 10.0, 1.0, 1000.0, 100.0);
   define_choice(params, kParamPreset, "Quality",
-                "Draft: fast previews. Balanced: the default. Paper: the published settings (very slow on a CPU).",
+                "Balanced (default): closed-form matting refined by colour estimates, seconds a frame. "
+                "DIP: the Deep Image Prior nets from a closed-form start; frames warm-start. "
+                "Draft: the DIP at preview size. Paper: the published settings (very slow on a CPU).",
                 kPresets, 1);
   define_int(params, kParamMaxIterations, "Max iterations",
              "Cap on optimisation steps per frame; 0 uses the quality preset's cap.", 0, 0, 100000, 5000);

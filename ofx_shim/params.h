@@ -37,7 +37,9 @@ inline const std::vector<Option> kTrimapSourcesGeneral = {{"Trimap input", "trim
                                                    {"Source alpha as rough matte", "source_alpha_rough"}};
 inline const std::vector<Option> kTrimapSourcesFilter = {{"Source alpha", "source_alpha"},
                                                   {"Source alpha as rough matte", "source_alpha_rough"}};
-inline const std::vector<Option> kPresets = {{"Draft", "draft"}, {"Balanced", "balanced"}, {"Paper", "paper"}};
+// Appended, never reordered: hosts save the index in their projects.
+inline const std::vector<Option> kPresets = {
+    {"Draft", "draft"}, {"Balanced", "balanced"}, {"Paper", "paper"}, {"DIP", "dip"}};
 inline const std::vector<Option> kDevices = {{"Auto", "auto"}, {"CPU", "cpu"}, {"CUDA", "cuda"}};
 inline const std::vector<Option> kEngines = {
     {"Automatic", "auto"}, {"In host process", "in_process"}, {"Separate process", "worker"}};

@@ -201,7 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     def solver_options(p):
-        p.add_argument("--preset", default="balanced", help="draft, balanced (default) or paper")
+        p.add_argument("--preset", default="balanced", help="balanced (default), dip, draft or paper")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
         p.add_argument("--seed", type=int, default=0, help="seeds weights and noise (same seed, same matte)")
         p.add_argument("--max-iterations", type=int, default=0, metavar="N",
