@@ -73,7 +73,7 @@ def still_rows(name: str, case: dict, variants: dict) -> list[dict]:
         for key in ("SAD", "Grad", "FgErr", "seconds"):
             row[f"{key} ×CF"] = row[key] / max(base[key], 1e-12)
         if row["method"].startswith("pymatting "):
-            row["FgErr"] = row["FgErr ×CF"] = float("nan")  # no foreground of their own
+            row["FgErr"] = row["FgErr ×CF"] = row["FgMSE"] = float("nan")  # no foreground of their own
     return rows
 
 
@@ -110,11 +110,13 @@ def main() -> None:
             print(f"{kind} {name} ...", file=sys.stderr, flush=True)
             if kind == "still":
                 stills += still_rows(name, load_case(folder), variants)
+                print(markdown([r for r in stills if r["case"] == name], name), flush=True)
             else:
                 frames = [load_case(sub) for sub in sorted(folder.iterdir()) if (sub / "image.png").exists()]
                 clip_variants = {k: v for k, v in variants.items()
                                  if k in ("balanced (refined ×4)", "dip (DIP on closed-form; old default)")}
                 clips += clip_rows(name, frames, clip_variants)
+                print(markdown(clips, name), flush=True)
     summary = []
     for method in dict.fromkeys(r["method"] for r in stills):
         mine = [r for r in stills if r["method"] == method]
