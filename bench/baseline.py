@@ -11,20 +11,25 @@ import time
 
 import numpy as np
 
-_warmed = False
+_warmed: set = set()
+
+
+def _warm(*solvers) -> None:
+    """Run each solver once on a small image so numba compiles before anything is timed."""
+    img = np.random.default_rng(0).random((64, 64, 3))
+    trimap = np.full((64, 64), 0.5)
+    trimap[:16], trimap[-16:] = 0.0, 1.0
+    for solve in solvers:
+        if solve not in _warmed:
+            solve(img, trimap)
+            _warmed.add(solve)
 
 
 def closed_form(image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """(alpha, foreground, seconds for alpha) by estimate_alpha_cf + estimate_foreground_ml."""
-    global _warmed
     from pymatting import estimate_alpha_cf, estimate_foreground_ml
 
-    if not _warmed:  # compile numba kernels before timing
-        warm = np.random.default_rng(0).random((16, 16, 3))
-        warm_trimap = np.full((16, 16), 0.5)
-        warm_trimap[:4], warm_trimap[-4:] = 0.0, 1.0
-        estimate_foreground_ml(warm, estimate_alpha_cf(warm, warm_trimap))
-        _warmed = True
+    _warm(estimate_alpha_cf, estimate_foreground_ml)
     img = image.astype(np.float64)
     start = time.perf_counter()
     alpha = estimate_alpha_cf(img, trimap.astype(np.float64))
@@ -40,10 +45,7 @@ def other_method(name: str, image: np.ndarray, trimap: np.ndarray) -> tuple[np.n
     solve = {"knn": pymatting.estimate_alpha_knn, "lbdm": pymatting.estimate_alpha_lbdm,
              "lkm": pymatting.estimate_alpha_lkm, "sm": pymatting.estimate_alpha_sm,
              "rw": pymatting.estimate_alpha_rw}[name]
-    warm_img = np.random.default_rng(0).random((64, 64, 3))
-    warm_trimap = np.full((64, 64), 0.5)
-    warm_trimap[:16], warm_trimap[-16:] = 0.0, 1.0
-    solve(warm_img, warm_trimap)  # compile numba kernels before timing
+    _warm(solve)
     img = image.astype(np.float64)
     start = time.perf_counter()
     alpha = solve(img, trimap.astype(np.float64))

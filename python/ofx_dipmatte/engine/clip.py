@@ -107,13 +107,7 @@ class ClipSession:
     def __init__(self, preset: "str | Preset" = "balanced", device: "str | torch.device" = "auto",
                  seed: int = 0, max_states: int = 16):
         self.config = resolve_preset(preset)
-        if self.config.max_iterations < 1 or self.config.warm_max_iterations < 1:
-            raise ValueError("preset: max_iterations and warm_max_iterations must be at least 1")
-        cfg = self.config
-        if (cfg.alpha_source not in ("dip", "prior") or cfg.foreground not in ("dip", "estimated")
-                or cfg.refine_confidence not in ("texture", "flat")):
-            raise ValueError("preset: alpha_source must be 'dip' or 'prior', foreground 'dip' or 'estimated', "
-                             "refine_confidence 'texture' or 'flat'")
+        self.config.check()
         if max_states < 1:
             raise ValueError("max_states: must be at least 1")
         self.device = resolve_device(device)
@@ -246,8 +240,6 @@ class ClipSession:
         cfg = self.config
         if cfg.alpha_prior == "none":
             return None
-        if cfg.alpha_prior not in ("closed_form", "refined"):
-            raise ValueError(f"preset: unknown alpha_prior {cfg.alpha_prior!r}; use 'none', 'closed_form' or 'refined'")
         try:
             laplacian = matting_laplacian(image)
             prior = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop)
@@ -311,10 +303,8 @@ def _estimate_fb(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.n
     return np.minimum(fg, ceiling), np.minimum(bg, ceiling)
 
 
-def _without_networks(image: np.ndarray, prior: np.ndarray | None) -> FitResult:
+def _without_networks(image: np.ndarray, prior: np.ndarray) -> FitResult:
     """The answer of a preset whose alpha is its prior: F and B estimated from it."""
-    if prior is None:
-        raise ValueError("preset: alpha_source 'prior' needs an alpha_prior ('closed_form' or 'refined')")
     fg, bg = _estimate_fb(image, prior)
     return FitResult(alpha=prior, fg=fg, bg=bg, losses={}, iterations=0, stop_reason="no_network", seconds=0.0)
 

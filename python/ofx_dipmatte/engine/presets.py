@@ -84,6 +84,18 @@ class Preset:
     bf16: bool = True
     channels_last: bool = True
 
+    def check(self) -> None:
+        """Raise ValueError, naming the field, for options no solve can run with."""
+        if self.max_iterations < 1 or self.warm_max_iterations < 1:
+            raise ValueError("preset: max_iterations and warm_max_iterations must be at least 1")
+        choices = {"alpha_prior": ("none", "closed_form", "refined"), "alpha_source": ("dip", "prior"),
+                   "foreground": ("dip", "estimated"), "refine_confidence": ("texture", "flat")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"preset: unknown {name} {getattr(self, name)!r}; use one of {allowed}")
+        if self.alpha_source == "prior" and self.alpha_prior == "none":
+            raise ValueError("preset: alpha_source 'prior' needs an alpha_prior ('closed_form' or 'refined')")
+
     def replace(self, **changes) -> "Preset":
         """A copy with some fields changed (``weights`` may be given partially)."""
         if "weights" in changes:
