@@ -19,11 +19,23 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+#: A per-pixel data term: (confidence, estimate), both H×W.
+DataTerm = tuple[np.ndarray, np.ndarray]
+
 DIRECT_SOLVE_LIMIT = 250_000  # unknowns; measured 6 s for 130k (512² hair), CG from 0.5 took 37 s
 
 
 class Stopped(RuntimeError):
     """``should_stop`` said to stop the solve."""
+
+
+def add_terms(first: DataTerm | None, second: DataTerm | None) -> DataTerm | None:
+    """Two data terms as one: the confidences add, the estimates average by confidence."""
+    if first is None or second is None:
+        return first if second is None else second
+    confidence = first[0] + second[0]
+    estimate = (first[0] * first[1] + second[0] * second[1]) / np.maximum(confidence, 1e-12)
+    return confidence, estimate
 
 
 def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarray | None = None,

@@ -14,14 +14,15 @@ import torch
 
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
-from .alpha_solve import Stopped
-from .closed_form import closed_form_alpha
+from .alpha_solve import DataTerm, Stopped
+from .closed_form import closed_form_alpha, halve, upsample
 from .device import resolve_device
 from .foreground import estimate_foreground_background
 from .laplacian import matting_laplacian
 from .presets import Preset, resolve_preset
 from .refine import refine_alpha
 from .region import Window, canvas_shape, pad_to_canvas, solve_window
+from .tiles import band_windows, blend_weight, edge_anchor, shrink_trimap, union_window
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 
 
@@ -36,7 +37,9 @@ class MatteStats:
         stop_reason: "threshold", "max_iterations", "no_network" (the preset's answer is
             its prior; no network fitted) or "no_unknown" (trimap had no unknown pixels).
         warm_start_from: the frame whose weights this solve started from, or None (cold).
-        window: (x, y, width, height) of the solve region in pixels.
+        window: (x, y, width, height) of the solve region in pixels (on large frames, the
+            box around all the tiles).
+        tiles: how many windows the band was split into (1: one window around it all).
         device: where it ran.
         warnings: notes about the input (e.g. a trimap without foreground).
     """
@@ -47,8 +50,25 @@ class MatteStats:
     stop_reason: str = "no_unknown"
     warm_start_from: float | None = None
     window: tuple[int, int, int, int] | None = None
+    tiles: int = 0
     device: str = "cpu"
     warnings: list[str] = field(default_factory=list)
+
+
+#: Tiles' boundary values (:func:`.tiles.edge_anchor`): pixels along a shared edge, and
+#: their weight against the Laplacian (whose diagonal is about 1): firm, not fixed.
+EDGE_WIDTH = 3
+EDGE_STRENGTH = 1.0
+
+
+@dataclass(frozen=True)
+class _Padded:
+    """The frame padded to the canvas once, for every window to slice from."""
+
+    image: np.ndarray  # working encoding, mirrored padding
+    trimap: np.ndarray  # padding is known background
+    trimap_mirrored: np.ndarray  # mirrored padding: constraints for the classical prior
+    frame: tuple[int, int]  # the frame's own height, width
 
 
 @dataclass
@@ -187,28 +207,100 @@ class ClipSession:
                should_stop) -> MatteResult:
         cfg = self.config
         h, w = tri.shape
-        scale = cfg.fb_scale
-        unit = (2 ** cfg.levels) * scale
+        # The U-Nets need sides that are multiples of 2^levels (× fb_scale); a classical
+        # solve takes any size, so its windows hug the band.
+        scale = 1 if cfg.alpha_source == "prior" else cfg.fb_scale
+        unit = 1 if cfg.alpha_source == "prior" else (2 ** cfg.levels) * scale
         canvas = canvas_shape(h, w, unit)
-        window = solve_window(tri == 0.5, canvas, cfg.margin, unit, scale)
+        unknown = tri == 0.5
+        window = solve_window(unknown, canvas, cfg.margin, unit, scale)
+        windows = [window]
+        if cfg.tile_size and window.height * window.width > 4 * cfg.tile_size ** 2:
+            windows = band_windows(unknown, canvas, cfg.tile_size, cfg.margin, unit, scale)
+            window = union_window(windows)
         stats.window = (window.x0, window.y0, window.width, window.height)
-        rows, cols = window.slices
-
-        image_c = pad_to_canvas(working, canvas, "reflect")[rows, cols]
-        tri_c = pad_to_canvas(tri, canvas, "constant")[rows, cols]
-        valid = np.zeros(canvas, dtype=bool)
-        valid[:h, :w] = True
-        valid = valid[rows, cols]
+        stats.tiles = len(windows)
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
-        prior = self._prior(image_c, pad_to_canvas(tri, canvas, "reflect")[rows, cols], progress, should_stop)
+        padded = _Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
+                         pad_to_canvas(tri, canvas, "reflect"), (h, w))
+        if len(windows) == 1:
+            result, source = self._solve_window(frame, window, padded, progress, should_stop)
+        else:
+            result, source = self._solve_tiles(windows, window, padded, progress, should_stop), None
+        return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
+
+    def _solve_tiles(self, windows: list[Window], union: Window, padded: "_Padded",
+                     progress: ProgressCallback | None, should_stop) -> FitResult:
+        """Each window alone (no networks: see Preset.check), blended into ``union``."""
+        canvas = padded.image.shape[:2]
+        guide = self._coarse_guide(union, padded, should_stop)
+        acc_alpha = np.zeros((union.height, union.width), np.float32)
+        acc_fg = np.zeros((union.height, union.width, 3), np.float32)
+        acc_bg = np.zeros_like(acc_fg)
+        acc_weight = np.zeros_like(acc_alpha)
+        for index, win in enumerate(windows):
+            def tile_progress(done, total, losses, index=index):
+                # Tiles done so far plus this tile's share: the host's bar moves per tile.
+                total = total or 1
+                return progress(index * total + done, len(windows) * total, losses)
+
+            rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
+            cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
+            anchor = None
+            tile_trimap = padded.trimap_mirrored[win.slices]
+            if not ((tile_trimap == 0.0).any() and (tile_trimap == 1.0).any()):
+                # This tile sees one known region only: its alpha would fall to that
+                # region's value. It takes the whole band's matte on its edges instead.
+                anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH)
+            result, _ = self._solve_window(None, win, padded, tile_progress if progress else None, should_stop,
+                                           anchor)
+            weight = blend_weight(win, canvas, self.config.margin)
+            acc_alpha[rows, cols] += weight * result.alpha
+            acc_fg[rows, cols] += weight[..., None] * result.fg
+            acc_bg[rows, cols] += weight[..., None] * result.bg
+            acc_weight[rows, cols] += weight
+        covered = acc_weight > 0
+        safe = np.where(covered, acc_weight, 1.0)
+        # Pixels no window covers are known: their colours are the image's.
+        image = padded.image[union.slices]
+        fg = np.where(covered[..., None], acc_fg / safe[..., None], image)
+        bg = np.where(covered[..., None], acc_bg / safe[..., None], image)
+        return FitResult(alpha=acc_alpha / safe, fg=fg, bg=bg, losses={}, iterations=0,
+                         stop_reason="no_network", seconds=0.0)
+
+    def _coarse_guide(self, union: Window, padded: "_Padded", should_stop) -> np.ndarray:
+        """Closed-form matte of the whole band at a size of about two tiles, enlarged to
+        ``union``: the tiles' boundary values (:func:`.tiles.edge_anchor`)."""
+        image = padded.image[union.slices]
+        trimap = padded.trimap_mirrored[union.slices]
+        while image.shape[0] * image.shape[1] > 2 * self.config.tile_size ** 2 and min(image.shape[:2]) >= 64:
+            image, trimap = halve(image), shrink_trimap(trimap)
+        try:
+            coarse = closed_form_alpha(image, trimap, should_stop=should_stop)
+        except Stopped:
+            raise Cancelled("solve cancelled while computing the closed-form matte") from None
+        return upsample(coarse, (union.height, union.width))
+
+    def _solve_window(self, frame: float | None, window: Window, padded: "_Padded",
+                      progress: ProgressCallback | None, should_stop,
+                      anchor: DataTerm | None = None) -> tuple[FitResult, float | None]:
+        """One window: its prior (with ``anchor``, see :meth:`_prior`), then the nets
+        (warm-started when a frame was solved). Returns the result on the window and the
+        frame it warm-started from."""
+        cfg = self.config
+        scale = cfg.fb_scale
+        rows, cols = window.slices
+        image_c = padded.image[rows, cols]
+        prior = self._prior(image_c, padded.trimap_mirrored[rows, cols], progress, should_stop, anchor)
         if cfg.alpha_source == "prior":
-            result = _without_networks(image_c, prior)
-            return self._finish(result, caller_rgb, tri, window, is_float, stats, start, None)
-        noise = self._noise_for(canvas)
+            return _without_networks(image_c, prior), None
+        valid = np.zeros(padded.image.shape[:2], dtype=bool)
+        valid[:padded.frame[0], :padded.frame[1]] = True
+        noise = self._noise_for(padded.image.shape[:2])
         small = (slice(window.y0 // scale, (window.y0 + window.height) // scale),
                  slice(window.x0 // scale, (window.x0 + window.width) // scale))
         inputs = WindowInputs(
-            image=image_c, trimap=tri_c, valid=valid, prior=prior,
+            image=image_c, trimap=padded.trimap[rows, cols], valid=valid[rows, cols], prior=prior,
             noise_image_alpha=noise["image_alpha"][..., rows, cols],
             noise_fg=noise["fg"][..., small[0], small[1]],
             noise_bg=noise["bg"][..., small[0], small[1]],
@@ -231,18 +323,19 @@ class ClipSession:
         self._remember(frame, (nets.state(), result.optimizer_state))
         if cfg.foreground == "estimated":
             result.fg, result.bg = _estimate_fb(image_c, result.alpha)
-        return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
+        return result, source
 
     def _prior(self, image: np.ndarray, trimap: np.ndarray, progress: ProgressCallback | None,
-               should_stop: Callable[[], bool] | None) -> np.ndarray | None:
+               should_stop: Callable[[], bool] | None, anchor: DataTerm | None = None) -> np.ndarray | None:
         """The classical matte the preset starts from (None: the paper's blank start).
-        Seconds on large frames, so a host's abort reaches every solve in it."""
+        Seconds on large frames, so a host's abort reaches every solve in it. ``anchor``:
+        a data term added to its solves (a tile's boundary values)."""
         cfg = self.config
         if cfg.alpha_prior == "none":
             return None
         try:
             laplacian = matting_laplacian(image)
-            prior = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop)
+            prior = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop, anchor=anchor)
             if cfg.alpha_prior == "refined":
                 rounds = cfg.refine_iterations
 
@@ -252,7 +345,7 @@ class ClipSession:
 
                 prior = refine_alpha(image, trimap, prior, rounds, cfg.refine_strength, laplacian=laplacian,
                                      should_stop=should_stop, round_done=round_done,
-                                     texture=cfg.refine_confidence == "texture")
+                                     texture=cfg.refine_confidence == "texture", anchor=anchor)
         except Stopped:
             raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
         return prior

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from scipy import ndimage
 
-from .alpha_solve import DIRECT_SOLVE_LIMIT, Stopped, solve_alpha
+from .alpha_solve import DIRECT_SOLVE_LIMIT, DataTerm, Stopped, solve_alpha
 from .laplacian import matting_laplacian
 
 __all__ = ["Stopped", "closed_form_alpha"]
@@ -22,10 +22,12 @@ __all__ = ["Stopped", "closed_form_alpha"]
 
 def closed_form_alpha(image: np.ndarray, trimap: np.ndarray, eps: float = 1e-7,
                       should_stop: Optional[Callable[[], bool]] = None,
-                      laplacian: sp.spmatrix | None = None) -> np.ndarray:
+                      laplacian: sp.spmatrix | None = None, anchor: DataTerm | None = None) -> np.ndarray:
     """Alpha for an H×W×3 image in [0, 1] and a snapped H×W trimap (0 / 0.5 / 1).
 
     ``laplacian``: the image's matting Laplacian if the caller already built it.
+    ``anchor``: a data term (confidence, estimate) added to the Laplacian, e.g. a coarse
+    matte on a tile's edges (:mod:`.tiles`); None: closed-form matting as published.
 
     ``should_stop`` is polled before the solve and at every conjugate-gradient step
     (large bands); when it returns True, :class:`Stopped` is raised.
@@ -36,18 +38,19 @@ def closed_form_alpha(image: np.ndarray, trimap: np.ndarray, eps: float = 1e-7,
         laplacian = matting_laplacian(image, eps=eps)
     initial = None
     if (trimap == 0.5).sum() > DIRECT_SOLVE_LIMIT and min(trimap.shape) >= 64:
-        initial = _upsample(closed_form_alpha(_halve(image), trimap[::2, ::2], eps, should_stop), trimap.shape)
-    return solve_alpha(laplacian, trimap, initial=initial, should_stop=should_stop)
+        initial = upsample(closed_form_alpha(halve(image), trimap[::2, ::2], eps, should_stop), trimap.shape)
+    confidence, estimate = anchor if anchor is not None else (None, None)
+    return solve_alpha(laplacian, trimap, confidence, estimate, initial=initial, should_stop=should_stop)
 
 
-def _halve(image: np.ndarray) -> np.ndarray:
+def halve(image: np.ndarray) -> np.ndarray:
     """2×2 box average (odd last row/column dropped)."""
     h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2
     x = image[:h, :w]
     return 0.25 * (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2])
 
 
-def _upsample(alpha: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def upsample(alpha: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     zoomed = ndimage.zoom(alpha, (shape[0] / alpha.shape[0], shape[1] / alpha.shape[1]), order=1, grid_mode=True,
                           mode="nearest")
     out = np.full(shape, 0.5, dtype=np.float32)

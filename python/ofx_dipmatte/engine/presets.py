@@ -52,7 +52,12 @@ class Preset:
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
             from the final alpha and the image (:mod:`.foreground`).
     Cost
-        margin: context pixels kept around the unknown band's bounding box.
+        margin: context pixels kept around the unknown band's bounding box (around each
+            tile's share of it, on large frames).
+        tile_size: on frames whose band's bounding box exceeds four tiles' area, the band
+            is solved in windows that follow it (:mod:`.tiles`): one per tile_size² cell
+            of the frame it touches, blended where they overlap. 0: always one window.
+            Presets that fit networks solve one window (0).
         bf16: bfloat16 autocast (measured faster on CPUs with AVX-512 BF16/AMX and on GPUs).
         channels_last: memory format for the convolutions.
     """
@@ -81,6 +86,7 @@ class Preset:
     alpha_source: str = "dip"
     foreground: str = "dip"
     margin: int = 16
+    tile_size: int = 0
     bf16: bool = True
     channels_last: bool = True
 
@@ -93,6 +99,10 @@ class Preset:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"preset: unknown {name} {getattr(self, name)!r}; use one of {allowed}")
+        if self.tile_size < 0 or (self.tile_size and self.tile_size < 2 * self.margin):
+            raise ValueError("preset: tile_size must be 0 (one window) or at least twice the margin")
+        if self.tile_size and self.alpha_source != "prior":
+            raise ValueError("preset: tile_size needs alpha_source 'prior': networks are fitted on one window")
         if self.alpha_source == "prior" and self.alpha_prior == "none":
             raise ValueError("preset: alpha_source 'prior' needs an alpha_prior ('closed_form' or 'refined')")
 
@@ -117,7 +127,7 @@ PRESETS: dict[str, Preset] = {
     # on top of it (docs/benchmarks.md, ablation), so no network is fitted: seconds a frame.
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=4, alpha_source="prior",
-        foreground="estimated",
+        foreground="estimated", tile_size=256, margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
     # same six losses on narrow nets, F/B at half resolution, alpha held near the prior.

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import ndimage
 
-from .alpha_solve import Stopped, solve_alpha
+from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .foreground import estimate_foreground_background
 from .laplacian import matting_laplacian
 
@@ -82,7 +82,9 @@ def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimat
 def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, iterations: int = 4,
                  strength: float = 0.1, laplacian: sp.spmatrix | None = None,
                  should_stop: Optional[Callable[[], bool]] = None,
-                 round_done: Optional[Callable[[int], bool]] = None, texture: bool = True) -> np.ndarray:
+                 round_done: Optional[Callable[[int], bool]] = None, texture: bool = True,
+                 colours: Optional[Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = None,
+                 anchor: DataTerm | None = None) -> np.ndarray:
     """``iterations`` rounds of: F, B from alpha; α̂ and its confidence; a Laplacian
     solve with the confidence-weighted data term (``strength`` × confidence).
 
@@ -93,6 +95,9 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
         should_stop: polled inside each solve (raises :class:`~.alpha_solve.Stopped`).
         round_done: called with the number of rounds done; False stops (``Stopped``).
         texture: see :func:`colour_confidence`.
+        colours: (image, alpha) → (F, B); default :func:`~.foreground.estimate_foreground_background`.
+            Another source (an inpainter, or the true F/B in a benchmark) plugs in here.
+        anchor: a data term added to every solve (see :func:`~.closed_form.closed_form_alpha`).
 
     Returns: H×W float32 alpha; known pixels equal the trimap.
     """
@@ -101,10 +106,12 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
         return alpha.astype(np.float32)
     if laplacian is None:
         laplacian = matting_laplacian(image)
+    colours = colours or estimate_foreground_background
     for done in range(1, iterations + 1):
-        fg, bg = estimate_foreground_background(image, alpha)
+        fg, bg = colours(image, alpha)
         estimate = alpha_from_colours(image, fg, bg)
         confidence = strength * colour_confidence(image, fg, bg, estimate, alpha, texture) * unknown
+        confidence, estimate = add_terms((confidence, estimate), anchor)
         alpha = solve_alpha(laplacian, trimap, confidence, estimate, initial=alpha, should_stop=should_stop)
         if round_done is not None and round_done(done) is False:
             raise Stopped(f"refinement stopped after round {done}")

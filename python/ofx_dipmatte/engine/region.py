@@ -56,12 +56,20 @@ def _axis_window(lo: int, hi: int, margin: int, size_unit: int, origin_unit: int
     return lo, size
 
 
+def box_window(y0: int, y1: int, x0: int, x1: int, canvas: tuple[int, int], margin: int, size_unit: int,
+               origin_unit: int) -> Window:
+    """The box rows y0:y1, columns x0:x1 grown by ``margin`` pixels, its origin on a
+    multiple of ``origin_unit`` and its size a multiple of ``size_unit`` (at least two
+    units, see :func:`canvas_shape`), inside the canvas (whose sides are multiples of
+    ``size_unit``)."""
+    wy0, h = _axis_window(y0, y1, margin, size_unit, origin_unit, canvas[0])
+    wx0, w = _axis_window(x0, x1, margin, size_unit, origin_unit, canvas[1])
+    return Window(wy0, wx0, h, w)
+
+
 def solve_window(unknown: np.ndarray, canvas: tuple[int, int], margin: int, size_unit: int, origin_unit: int) -> Window:
-    """Bounding box of ``unknown`` (H×W bool, frame-sized) grown by ``margin`` pixels,
-    its origin on a multiple of ``origin_unit`` and its size a multiple of ``size_unit``
-    (at least two units, see :func:`canvas_shape`), inside the canvas (whose sides are multiples of ``size_unit``)."""
+    """:func:`box_window` of the bounding box of ``unknown`` (H×W bool, frame-sized)."""
     rows = np.flatnonzero(unknown.any(axis=1))
     cols = np.flatnonzero(unknown.any(axis=0))
-    y0, h = _axis_window(int(rows[0]), int(rows[-1]) + 1, margin, size_unit, origin_unit, canvas[0])
-    x0, w = _axis_window(int(cols[0]), int(cols[-1]) + 1, margin, size_unit, origin_unit, canvas[1])
-    return Window(y0, x0, h, w)
+    return box_window(int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1, canvas, margin,
+                      size_unit, origin_unit)

@@ -1,0 +1,111 @@
+"""Real plate sizes (issue 11): cold and warm frame time, peak memory and quality of the
+engine on synthetic plates with a hairy subject (bench/plate_case.py), against
+closed-form matting on the same frame.
+
+Every measurement runs in a fresh process, so its peak resident memory (ru_maxrss) is
+its own: the engine's process holds torch, the baseline's holds pymatting (numba) — in
+one process pymatting slows torch ~1.7× (see baseline.py). Frame 0 is solved cold;
+frame 1 (the subject moved 3 px right, same background) warm-started from it, as a
+ClipSession does in a shot.
+
+Usage:
+    python bench/bench_plate.py [--sizes 256x256 1920x1080 3840x2160] [--preset balanced]
+        [--no-baseline] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def engine_run(width: int, height: int, preset: str) -> dict:
+    import resource
+    import time
+
+    import numpy as np
+
+    import metrics as M
+    import ofx_dipmatte
+    from plate_case import make_plate
+
+    frames = [make_plate(height, width, shift=s) for s in (0, 3)]
+    session = ofx_dipmatte.ClipSession(preset=preset, seed=0)
+    out = {}
+    for i, (image, trimap, alpha) in enumerate(frames):
+        image8 = np.round(image * 255).astype(np.uint8)  # a user's 8-bit plate
+        start = time.perf_counter()
+        result = session.matte(i, image8, trimap)
+        seconds = time.perf_counter() - start
+        band = trimap == 0.5
+        key = "cold" if i == 0 else "warm"
+        out[f"{key} s"] = seconds
+        out[f"{key} SAD"] = M.sad(result.alpha, alpha, band)
+        out["band Mpx"] = float(band.sum()) / 1e6
+        out[f"{key} tiles"] = result.stats.tiles
+    out["peak GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    return out
+
+
+def baseline_run(width: int, height: int) -> dict:
+    import resource
+
+    import numpy as np
+
+    import baseline
+    import metrics as M
+    from plate_case import make_plate
+
+    image, trimap, alpha = make_plate(height, width)
+    image = np.round(image * 255) / 255  # the same 8-bit pixels the engine gets
+    cf_alpha, _, seconds = baseline.closed_form(image.astype(np.float64), trimap)
+    return {"CF s": seconds, "CF SAD": M.sad(cf_alpha, alpha, trimap == 0.5),
+            "CF peak GiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20}
+
+
+def in_child(kind: str, *args) -> dict:
+    """Run ``kind`` (engine / baseline) in a fresh interpreter; its JSON answer."""
+    code = (f"import sys, json; sys.path.insert(0, {str(HERE)!r}); import bench_plate as b; "
+            f"print(json.dumps(b.{kind}_run(*{args!r})))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", nargs="+", default=["256x256", "1920x1080", "3840x2160"])
+    ap.add_argument("--preset", default="balanced")
+    ap.add_argument("--no-baseline", action="store_true", help="skip closed-form (pymatting)")
+    ap.add_argument("--markdown", type=Path)
+    args = ap.parse_args()
+    sys.path.insert(0, str(HERE))
+    from bench import markdown
+
+    rows = []
+    for size in args.sizes:
+        width, height = (int(v) for v in size.split("x"))
+        print(f"{size} ...", file=sys.stderr, flush=True)
+        row = {"plate": size, "preset": args.preset, **in_child("engine", width, height, args.preset)}
+        row["warm/cold"] = row["warm s"] / row["cold s"]
+        row["cold s per band Mpx"] = row["cold s"] / row["band Mpx"]
+        if not args.no_baseline:
+            row.update(in_child("baseline", width, height))
+            row["SAD ×CF"] = row["cold SAD"] / row["CF SAD"]
+            row["cold s ×CF"] = row["cold s"] / row["CF s"]
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    text = markdown(rows, f"Plates ({args.preset})")
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

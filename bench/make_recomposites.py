@@ -1,0 +1,81 @@
+"""Held-out cases from the dev data: each case's foreground and alpha over another case's
+background (mirrored, so no pixel lines up with its original), with a trimap made from
+the alpha by a band of random width. Written in the dev layout (image, trimap, alpha,
+fg, bg PNGs per case), so every bench script reads them like dev256.
+
+Why: the default's constants were chosen on dev256/dev512. The same foregrounds over
+other backgrounds, with other band widths, show whether a gain follows the method or
+the dev composites.
+
+Usage:
+    python bench/make_recomposites.py ../shared/data/dev256 OUT_DIR [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+from scipy import ndimage
+
+#: (foreground-and-alpha case, background case): every foreground kind at least once,
+#: over backgrounds of other kinds.
+PAIRS = [("hair_a", "smoke"), ("hair_b", "motion"), ("smoke", "hair_b"), ("motion", "hair_a"),
+         ("hard", "smoke"), ("hair_a", "hair_b"), ("hair_b", "hard"), ("smoke", "motion")]
+
+
+def read(path: Path) -> np.ndarray:
+    buf = oiio.ImageBuf(str(path))
+    if buf.has_error:
+        raise SystemExit(f"cannot read {path}: {buf.geterror()}")
+    return buf.get_pixels(oiio.FLOAT)
+
+
+def write(path: Path, pixels: np.ndarray, fmt) -> None:
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]  # OIIO reads a 2-D array as width × height: give it H×W×1
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], fmt)
+    out = oiio.ImageOutput.create(str(path))
+    if out is None or not out.open(str(path), spec):
+        raise SystemExit(f"cannot write {path}: {oiio.geterror()}")
+    out.write_image(pixels)
+    out.close()
+
+
+def trimap_from_alpha(alpha: np.ndarray, width: int) -> np.ndarray:
+    """Unknown: within ``width`` px of any alpha > 0.01; foreground: alpha > 0.99 eroded by ``width``."""
+    tri = np.zeros(alpha.shape, np.float32)
+    tri[ndimage.binary_dilation(alpha > 0.01, iterations=width)] = 0.5
+    tri[ndimage.binary_erosion(alpha > 0.99, iterations=width)] = 1.0
+    return tri
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dev", type=Path, help="a dev folder with hair_a, hair_b, hard, motion, smoke")
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+    for fg_case, bg_case in PAIRS:
+        alpha = read(args.dev / fg_case / "alpha.png")[..., 0]
+        fg = read(args.dev / fg_case / "fg.png")[..., :3]
+        bg = np.ascontiguousarray(read(args.dev / bg_case / "bg.png")[:, ::-1, :3])
+        if bg.shape != fg.shape:
+            raise SystemExit(f"{fg_case} and {bg_case} differ in size")
+        image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * bg
+        folder = args.out / f"{fg_case}_over_{bg_case}"
+        folder.mkdir(parents=True, exist_ok=True)
+        write(folder / "image.png", np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
+        tri = trimap_from_alpha(alpha, int(rng.integers(4, 12)))
+        write(folder / "trimap.png", np.round(tri * 255).astype(np.uint8), oiio.UINT8)
+        write(folder / "alpha.png", np.round(alpha * 65535).astype(np.uint16), oiio.UINT16)
+        write(folder / "fg.png", np.round(np.clip(fg, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
+        write(folder / "bg.png", np.round(np.clip(bg, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
+        print(folder)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Solve windows that follow the band (engine/tiles.py) and their use by ClipSession."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+import ofx_dipmatte
+from ofx_dipmatte import PRESETS
+from ofx_dipmatte.engine.region import canvas_shape
+from ofx_dipmatte.engine.tiles import band_windows, blend_weight, shrink_trimap, union_window
+
+
+def ring_trimap(size=400, radius=120, width=10):
+    yy, xx = np.mgrid[0:size, 0:size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    trimap = np.zeros((size, size), np.float32)
+    trimap[r < radius + width] = 0.5
+    trimap[r < radius - width] = 1.0
+    return trimap
+
+
+def test_windows_cover_the_band_and_skip_what_it_does_not_touch():
+    trimap = ring_trimap()
+    canvas = canvas_shape(*trimap.shape, 1)
+    windows = band_windows(trimap == 0.5, canvas, cell=64, margin=8, size_unit=1, origin_unit=1)
+    covered = np.zeros(canvas, bool)
+    for w in windows:
+        covered[w.slices] = True
+    assert covered[trimap == 0.5].all()
+    # A ribbon: the windows hold far fewer pixels than the band's bounding box.
+    area = sum(w.height * w.width for w in windows)
+    box = union_window(windows)
+    assert area < 0.8 * box.height * box.width
+    # The subject's inside (known foreground) and the corners are never solved.
+    assert not covered[200, 200] and not covered[5, 5]
+
+
+def test_blend_weight_ramps_only_on_edges_shared_with_the_frame():
+    canvas = (256, 256)
+    from ofx_dipmatte.engine.region import Window
+    w = blend_weight(Window(0, 64, 96, 96), canvas, ramp=8)
+    assert w.shape == (96, 96)
+    assert w[0, 48] == 1.0  # top edge is the canvas border: no neighbour, full weight
+    assert w[48, 0] < 0.2 and w[48, -1] < 0.2  # left and right edges hand over
+    assert w[48, 48] == 1.0
+
+
+def test_shrink_trimap_keeps_known_only_where_a_block_agrees():
+    tri = np.array([[0, 0, 1, 1], [0, 0, 1, 0.5], [0, 1, 1, 1], [0, 0, 1, 1]], np.float32)
+    assert shrink_trimap(tri).tolist() == [[0.0, 0.5], [0.5, 1.0]]
+
+
+@pytest.fixture(scope="module")
+def ring_case():
+    """Strands around a disc over a textured background, on a frame large enough to tile."""
+    rng = np.random.default_rng(3)
+    size = 320
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    theta = np.arctan2(yy - size / 2, xx - size / 2)
+    alpha = np.clip(100 - r, 0, 1)
+    strands = (np.cos(theta * 90) > 0.7) & (r < 130)
+    alpha = np.maximum(alpha, 0.8 * strands)
+    bg = np.stack([ndimage.gaussian_filter(rng.random((size, size)), 6) for _ in range(3)], -1)
+    bg = (bg - bg.min()) / (bg.max() - bg.min()) * 0.6 + 0.1
+    fg = np.array([0.85, 0.65, 0.35])
+    image = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    trimap = np.zeros((size, size), np.float32)
+    trimap[ndimage.binary_dilation(alpha > 0.01, iterations=6)] = 0.5
+    trimap[ndimage.binary_erosion(alpha > 0.99, iterations=6)] = 1.0
+    return image, trimap, alpha
+
+
+def test_tiled_solve_agrees_with_one_window_and_shows_no_seam(ring_case):
+    image, trimap, truth = ring_case
+    band = trimap == 0.5
+    one = ofx_dipmatte.matte(image, trimap, preset=PRESETS["balanced"].replace(tile_size=0))
+    tiled = ofx_dipmatte.matte(image, trimap, preset=PRESETS["balanced"].replace(tile_size=128))
+    assert one.stats.tiles == 1 and tiled.stats.tiles > 4
+    diff = np.abs(tiled.alpha - one.alpha)[band]
+    # The tolerance the README states for tiled frames.
+    assert diff.mean() < 0.006
+    sad_one = np.abs(one.alpha - truth)[band].sum()
+    sad_tiled = np.abs(tiled.alpha - truth)[band].sum()
+    assert sad_tiled < 1.03 * sad_one
+    # No seam: the difference's gradient along tile borders is no larger than elsewhere.
+    grad = np.hypot(*np.gradient(tiled.alpha - one.alpha))
+    cells = np.zeros(trimap.shape, bool)
+    cells[::128, :] = cells[:, ::128] = True
+    border = ndimage.binary_dilation(cells, iterations=3) & band
+    assert grad[border].mean() < 2.0 * grad[band & ~border].mean() + 1e-3
+
+
+def test_tiled_progress_reports_tiles_and_abort_stops_it(ring_case):
+    image, trimap, _ = ring_case
+    preset = PRESETS["balanced"].replace(tile_size=128)
+    seen = []
+    res = ofx_dipmatte.matte(image, trimap, preset=preset, progress=lambda i, n, losses: seen.append((i, n)))
+    assert seen[-1][0] == seen[-1][1] and seen[-1][1] == res.stats.tiles * preset.refine_iterations
+    assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))
+    with pytest.raises(ofx_dipmatte.Cancelled):
+        ofx_dipmatte.matte(image, trimap, preset=preset, progress=lambda i, n, losses: i < n // 2)
+
+
+def test_presets_with_networks_refuse_tiles():
+    with pytest.raises(ValueError, match="tile_size"):
+        ofx_dipmatte.ClipSession(preset=PRESETS["dip"].replace(tile_size=256))
