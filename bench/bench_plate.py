@@ -92,7 +92,7 @@ def main() -> None:
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
         print(f"{size} ...", file=sys.stderr, flush=True)
-        row = {"plate": size, "preset": args.preset, **in_child("engine", width, height, args.preset)}
+        row = {"case": size, "preset": args.preset, **in_child("engine", width, height, args.preset)}
         row["warm/cold"] = row["warm s"] / row["cold s"]
         row["cold s per band Mpx"] = row["cold s"] / row["band Mpx"]
         if not args.no_baseline:
