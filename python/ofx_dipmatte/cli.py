@@ -4,6 +4,8 @@
     ofx-dipmatte matte PLATE TRIMAP -o OUT            a still, or a shot: plate.####.exr trimap.####.png
     ofx-dipmatte matte PLATE --rough-matte MASK -o OUT    trimaps made from rough mattes (--band PX)
     ofx-dipmatte trimap MASK -o TRIMAP                make a trimap (or a sequence of them) from rough mattes
+    ofx-dipmatte farm PLATE TRIMAP -o OUT --frames A-B --chunk N --format openjd|opencue [--run-local|--submit]
+    ofx-dipmatte farm-report OUT                      which frames of a farm job are done, missing or failed
     ofx-dipmatte install-plugin [--dest DIR]          install the OFX plugin for this Python
     ofx-dipmatte doctor                               check the OFX plugin end to end
 
@@ -89,13 +91,26 @@ def _frames(args, plate) -> list[int]:
     if args.frames:
         if not plate.is_sequence:
             raise _UsageError(f"--frames: {plate} is a still, not a frame pattern like plate.####.exr")
-        return parse_frames(args.frames)
-    if not plate.is_sequence:
+        frames = parse_frames(args.frames)
+    elif not plate.is_sequence:
         return [0]
-    frames = plate.frames_on_disk()
-    if not frames:
-        raise _UsageError(f"{plate}: no files match this pattern; check the path or give --frames")
+    else:
+        frames = plate.frames_on_disk()
+        if not frames:
+            raise _UsageError(f"{plate}: no files match this pattern; check the path or give --frames")
+    start, size = getattr(args, "chunk_start", None), getattr(args, "chunk_size", None)
+    if (start is None) != (size is None):
+        raise _UsageError("--chunk-start and --chunk-size go together")
+    if start is not None:
+        if size < 1:
+            raise _UsageError("--chunk-size must be at least 1")
+        # A farm task: its share of the shot's frames (see `ofx-dipmatte farm`).
+        frames = [f for f in frames if start <= f < start + size]
+        if not frames:
+            raise _UsageError(f"--chunk-start {start}: no frame of --frames {args.frames} in this chunk")
     return frames
+
+
 
 
 def _job(args):
@@ -114,10 +129,15 @@ def _job(args):
         outputs = ShotOutputs.defaults(args.out, plate)
     else:
         raise _UsageError("say where to write: -o DIR, or --alpha/--fg/--bg/--rgba patterns")
+    preview = None
+    if getattr(args, "preview", False):
+        folder = args.out if args.out is not None else outputs.items()[0][1].path(0).parent
+        token = "." + "#" * max(plate.padding, 4) if plate.is_sequence else ""
+        preview = FramePattern(str(folder / f"{plate.stem}.preview{token}.png"))
     return ShotJob(plate=plate, guide=guide, frames=_frames(args, plate), outputs=outputs,
                    rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                    preset=with_limits(args.preset, args.max_iterations, args.loss_threshold),
-                   device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache)
+                   device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache, preview=preview)
 
 
 def _run_matte(args) -> int:
@@ -148,14 +168,96 @@ def _run_matte(args) -> int:
                         cache=str(job.cache) if job else None)
     if error:
         print(f"ofx-dipmatte: {'error: ' if code == 2 else ''}{error}", file=sys.stderr)
+    body = {"version": JSON_VERSION, "status": status, "error": error, "exit_code": code, **report.to_dict()}
+    if getattr(args, "report", None):
+        from .farm import write_json_atomic
+
+        write_json_atomic(args.report, body)
     if args.json:
-        print(json.dumps({"version": JSON_VERSION, "status": status, "error": error, "exit_code": code,
-                          **report.to_dict()}, indent=2))
+        print(json.dumps(body, indent=2))
     elif not error and not args.quiet:
         body = report.to_dict()
         print(f"done: {body['frames_written']} frame(s) written, {body['frames_skipped']} skipped, "
               f"{report.seconds:.1f} s")
     return code
+
+
+def _farm_shot(args):
+    """Check a farm job as `matte` would check each of its tasks, then describe it."""
+    from .engine.presets import with_limits
+    from .farm import FarmShot
+
+    if args.chunk < 1:
+        raise _UsageError("--chunk must be at least 1")
+    if args.device not in ("auto", "cpu", "cuda"):
+        raise _UsageError(f"--device {args.device!r}: use auto, cpu or cuda")
+    with_limits(args.preset, args.max_iterations, args.loss_threshold).check()
+    job = _job(args)  # the same checks (and messages) as the tasks' own `matte`
+    frames = job.frames
+    if frames != list(range(frames[0], frames[-1] + 1)):
+        raise _UsageError("--frames: a farm job takes one contiguous range, e.g. 1001-1100")
+    job.check_inputs()
+    guide = args.rough_matte or args.trimap
+    return FarmShot(plate=str(Path(args.plate).absolute()), guide=str(Path(guide).absolute()),
+                    out=str(args.out.absolute()), first=frames[0], last=frames[-1], chunk=args.chunk,
+                    rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
+                    preset=args.preset, device=args.device, seed=args.seed, max_iterations=args.max_iterations,
+                    loss_threshold=args.loss_threshold, overwrite=args.overwrite)
+
+
+def _run_farm(args) -> int:
+    from .shot import ShotError
+
+    for kind in ("alpha", "fg", "bg", "rgba"):  # a farm job writes the default outputs
+        setattr(args, kind, None)
+
+    if args.out is None:
+        raise _UsageError("farm: give the output folder with -o OUT")
+    if args.submit and args.run_local:
+        raise _UsageError("--submit and --run-local: choose one")
+    if args.submit and args.format == "openjd":
+        raise _UsageError("--submit: an OpenJD template is submitted with your farm's own tool "
+                          "(e.g. `deadline bundle submit`); write it with --write")
+    try:
+        shot = _farm_shot(args)
+    except ShotError as exc:
+        raise _UsageError(str(exc)) from None
+    if args.format == "openjd":
+        from .farm import openjd
+
+        path = openjd.write_template(shot, args.write or Path(shot.out) / ".farm" / "job.openjd.yaml")
+        shot.save()
+        print(f"wrote {path} ({len(shot.chunk_starts())} tasks of up to {shot.chunk} frames)")
+        if args.run_local:
+            return openjd.run_local(path)
+        print(f"try it here: {' '.join(openjd.openjd_cli('run', str(path), '--step', 'Matte'))}")
+        return 0
+    from .farm import opencue
+
+    outline = opencue.build_outline(shot, service=args.service, tags=args.tags, show=args.show, shot_name=args.shot)
+    if args.write:
+        print(f"wrote {opencue.write_outline(outline, args.write)}")
+    shot.save()
+    if args.run_local:
+        return opencue.run_local(outline, shot)
+    if args.submit:
+        print(opencue.submit(outline))
+        return 0
+    print(opencue.describe(outline, shot))
+    return 0
+
+
+def _run_farm_report(args) -> int:
+    from .farm.report import contact_sheet, shot_status, status_table
+
+    status = shot_status(args.out)
+    if args.contact_sheet:
+        print(f"wrote {contact_sheet(args.out, status, args.contact_sheet, rows=args.rows)}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(status_table(status))
+    return 0 if status["complete"] else 1
 
 
 def _run_trimap(args) -> int:
@@ -213,9 +315,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true",
                        help="print a machine-readable report (per frame: iterations, seconds, loss, outputs)")
 
+    def preview_option(p):
+        p.add_argument("--preview", action="store_true", help="also write a small PNG contact sheet per frame "
+                       "(plate | trimap | alpha | foreground over a checkerboard) beside the outputs")
+
     p = sub.add_parser("demo", help="matte the example image that ships with the package")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     solver_options(p)
+    preview_option(p)
 
     p = sub.add_parser("matte", help="matte a still or a shot",
                        description="Paths may be frame patterns: plate.####.exr, plate.%%04d.exr, plate.$F4.exr.")
@@ -231,7 +338,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--preroll", type=int, default=0, help="solve N frames before the first (not written), "
                    "so a farm chunk starts warm like a continuous run")
     p.add_argument("--cache", type=Path, help="checkpoint folder (default: .ofx_dipmatte_cache beside the outputs)")
+    p.add_argument("--chunk-start", type=int, metavar="FRAME",
+                   help="with --chunk-size: solve only the frames of --frames from FRAME on (a farm task)")
+    p.add_argument("--chunk-size", type=int, metavar="N", help="how many frames a chunk holds")
+    p.add_argument("--report", type=Path, metavar="FILE", help="also write the --json report to FILE")
     solver_options(p)
+    preview_option(p)
 
     p = sub.add_parser("trimap", help="make trimaps from rough (soft or binary) mattes")
     p.add_argument("mask", help="mask file or frame pattern")
@@ -239,6 +351,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--band", type=float, default=10.0, help="half-width of the unknown band in pixels")
     p.add_argument("--frames", help="frames, e.g. 1001-1100 (default: all on disk)")
     p.add_argument("--overwrite", action="store_true")
+
+    p = sub.add_parser("farm", help="cut a shot into chunks: write, run or submit an OpenJD or OpenCue job",
+                       description="Each chunk is one task running `ofx-dipmatte matte ... --frames A-B --chunk-start S "
+                       "--chunk-size N --preroll P --json`. Needs the farm extra: pip install \"ofx_dipmatte[farm]\".")
+    p.add_argument("plate", help="plate frame pattern, e.g. plate.####.exr")
+    p.add_argument("trimap", nargs="?", help="trimap frame pattern")
+    p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: rough mattes (frame pattern)")
+    p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+    p.add_argument("-o", "--out", type=Path, help="output folder (alpha and fg EXRs; reports in OUT/.farm)")
+    p.add_argument("--frames", help="one range, e.g. 1001-1100 (default: all frames on disk)")
+    p.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
+    p.add_argument("--preroll", type=int, default=0, help="frames solved before each chunk, not written")
+    p.add_argument("--format", required=True, choices=["openjd", "opencue"], help="the farm's job format")
+    p.add_argument("--write", type=Path, metavar="FILE", help="write the job here (OpenJD template: "
+                   "default OUT/.farm/job.openjd.yaml; OpenCue: the outline as YAML)")
+    p.add_argument("--submit", action="store_true", help="OpenCue: send the job to the Cuebot of your OpenCue config")
+    p.add_argument("--run-local", action="store_true", help="run the job here with the format's own runner")
+    p.add_argument("--service", default="ofx_dipmatte", help="OpenCue service of the tasks' layer")
+    p.add_argument("--tags", default="general", help="OpenCue host tags, e.g. general or gpu (| separated)")
+    p.add_argument("--show", default=None, help="OpenCue show (default: your outline config's)")
+    p.add_argument("--shot", default=None, help="OpenCue shot (default: your outline config's)")
+    p.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
+    solver_options(p)
+
+    p = sub.add_parser("farm-report", help="what a farm job has done: frames done, missing or failed")
+    p.add_argument("out", type=Path, help="the job's output folder (-o of `farm`)")
+    p.add_argument("--json", action="store_true", help="machine-readable")
+    p.add_argument("--contact-sheet", type=Path, metavar="PNG", help="one image of the shot: a row per frame")
+    p.add_argument("--rows", type=int, default=12, help="at most this many frames in the contact sheet")
 
     p = sub.add_parser("install-plugin", help="copy the OFX plugin into a plugin folder, bound to this Python")
     p.add_argument("--dest", type=Path, help="plugin folder (default: ~/OFX/Plugins)")
@@ -264,9 +405,10 @@ def main(argv: "list[str] | None" = None) -> int:
             setattr(args, kind, None)
     if args.command in ("demo", "matte"):
         return _run_matte(args)
+    runner = {"farm": _run_farm, "farm-report": _run_farm_report}.get(args.command, _run_trimap)
     try:
-        return _run_trimap(args)
-    except (_UsageError, ValueError, FileExistsError) as exc:
+        return runner(args)
+    except (_UsageError, ValueError, FileExistsError, FileNotFoundError) as exc:
         print(f"ofx-dipmatte: error: {exc}", file=sys.stderr)
         return 2
 

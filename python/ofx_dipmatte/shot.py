@@ -25,6 +25,7 @@ import torch
 from .engine import ClipSession, MatteResult
 from .engine.presets import Preset, resolve_preset
 from .io import FramePattern, ImageFile, read_image_file, write_image
+from .preview import sheet_row, write_sheet
 from .trimap import to_unit_float, trimap_from_rough_matte
 
 OUTPUT_KINDS = ("alpha", "fg", "bg", "rgba")
@@ -167,6 +168,7 @@ class ShotJob:
     seed: int = 0
     overwrite: bool = False
     cache: Optional[Path] = None
+    preview: Optional[FramePattern] = None  # a contact-sheet PNG per frame written (preview.py)
 
     def __post_init__(self):
         self.config = resolve_preset(self.preset)
@@ -299,6 +301,9 @@ class ShotJob:
                              warm_start_from=None if res.stats.warm_start_from is None else int(res.stats.warm_start_from))
         if outputs is not None:
             record.outputs = self._write(frame, res, plate, outputs)
+            if self.preview is not None:
+                row = sheet_row(rgb, trimap, res.alpha, res.foreground)
+                record.outputs["preview"] = str(write_sheet(self.preview.path(frame), [row]))
         record.seconds = time.perf_counter() - begin
         reporter.frame_done(record)
         return record

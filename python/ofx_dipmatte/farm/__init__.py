@@ -1,0 +1,110 @@
+"""Shots on a render farm: the shot cut into chunks, each chunk one farm task.
+
+Every task runs the same command a user would (``ofx-dipmatte matte ... --frames A-B
+--chunk-start S --chunk-size C --preroll N --json --report R``), so checkpoints, resume,
+atomic writes and exit codes stay one implementation (:mod:`ofx_dipmatte.shot`). The
+shot's description goes into ``OUT/.farm/shot.json`` and each chunk's report into
+``OUT/.farm/chunk.S.json``; ``ofx-dipmatte farm-report OUT`` reads them back.
+
+The job formats (:mod:`.openjd`, :mod:`.opencue`) only lay these tasks out in the farm's
+own terms; their libraries are the optional ``farm`` extra, imported by those modules alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+FARM_FOLDER = ".farm"
+
+
+@dataclass
+class FarmShot:
+    """What a farm job solves: one shot, a contiguous frame range in chunks.
+
+    ``guide`` is the trimap pattern, or the rough-matte pattern when ``rough_matte``.
+    """
+
+    plate: str
+    guide: str
+    out: str
+    first: int
+    last: int
+    chunk: int
+    rough_matte: bool = False
+    band: float = 10.0
+    preroll: int = 0
+    preset: str = "balanced"
+    device: str = "auto"
+    seed: int = 0
+    max_iterations: int = 0
+    loss_threshold: float = 0.0
+    overwrite: bool = False
+    python: str = field(default_factory=lambda: sys.executable)
+
+    @property
+    def name(self) -> str:
+        return Path(self.plate).name.split(".")[0] or "shot"
+
+    def chunk_starts(self) -> list[int]:
+        return list(range(self.first, self.last + 1, self.chunk))
+
+    def chunk_frames(self, start: int) -> list[int]:
+        return list(range(start, min(start + self.chunk, self.last + 1)))
+
+    def matte_args(self, chunk_start: str, report: str, **placeholders: str) -> list[str]:
+        """The task's arguments after the interpreter (``-m ofx_dipmatte matte ...``).
+        ``chunk_start``, ``report`` and any field named in ``placeholders`` (e.g.
+        ``plate="{{Param.Plate}}"``) may be a farm's placeholders instead of values."""
+        v = {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
+        v.update(placeholders)
+        guide = ["--rough-matte", v["guide"], "--band", v["band"]] if self.rough_matte else [v["guide"]]
+        args = ["-m", "ofx_dipmatte", "matte", v["plate"], *guide, "-o", v["out"],
+                "--frames", f"{v['first']}-{v['last']}", "--chunk-start", chunk_start,
+                "--chunk-size", v["chunk"], "--preroll", v["preroll"],
+                "--preset", v["preset"], "--device", v["device"], "--seed", v["seed"],
+                "--max-iterations", v["max_iterations"], "--loss-threshold", v["loss_threshold"],
+                "--quiet", "--json", "--report", report]
+        return args + (["--overwrite"] if self.overwrite else [])
+
+    def farm_folder(self) -> Path:
+        return Path(self.out) / FARM_FOLDER
+
+    def report_path(self, start: "int | str") -> str:
+        return str(self.farm_folder() / f"chunk.{start}.json")
+
+    def save(self) -> Path:
+        """Write ``OUT/.farm/shot.json`` (what farm-report compares the outputs with)."""
+        path = self.farm_folder() / "shot.json"
+        write_json_atomic(path, asdict(self))
+        return path
+
+    @classmethod
+    def load(cls, out: "str | os.PathLike") -> "FarmShot":
+        path = Path(out) / FARM_FOLDER / "shot.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{out}: no {FARM_FOLDER}/shot.json here; give the -o folder of an "
+                                    "`ofx-dipmatte farm` job")
+        return cls(**json.loads(path.read_text()))
+
+
+def write_json_atomic(path: Path, body) -> None:
+    """Whole or not at all: a farm reads these while other tasks run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(body, f, indent=2)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def missing_extra(module: str) -> SystemExit:
+    return SystemExit(f"ofx-dipmatte farm: the {module} library is not installed; "
+                      "pip install \"ofx_dipmatte[farm]\" (or pip install openjd-cli opencue-pyoutline)")

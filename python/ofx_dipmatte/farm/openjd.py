@@ -1,0 +1,102 @@
+"""Open Job Description (the job format of AWS Deadline Cloud): a job template.
+
+One step, ``Matte``, whose parameter space is the chunk starts (an INT range
+``FirstFrame-LastFrame:ChunkSize``); each task runs ``matte`` on its chunk. Paths, frame
+range, chunk size, preroll, preset, device and seed are job parameters whose defaults are
+the values given, so ``openjd run job.yaml`` runs this shot as written and the same
+template serves another shot with other ``-p`` values.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from . import FarmShot, missing_extra
+
+SPEC = "jobtemplate-2023-09"
+
+
+def _param(name: str, kind: str, default, description: str, **extra) -> dict:
+    return {"name": name, "type": kind, "default": default, "description": description, **extra}
+
+
+def job_template(shot: FarmShot) -> dict:
+    """The template for ``shot``. Paths are STRING parameters: OpenJD allows a PATH
+    parameter only defaults inside the template's own folder, and a shot's plates are
+    elsewhere (a Deadline Cloud TD who wants path mapping makes them PATH and passes them
+    with -p)."""
+    guide_name = "RoughMatte" if shot.rough_matte else "Trimap"
+    params = [
+        _param("Python", "STRING", shot.python,
+               "Python interpreter with ofx_dipmatte installed, as the workers see it"),
+        _param("Plate", "STRING", shot.plate, "plate frame pattern, e.g. /shots/a/plate.####.exr"),
+        _param(guide_name, "STRING", shot.guide,
+               "rough-matte frame pattern" if shot.rough_matte else "trimap frame pattern"),
+        _param("OutputDir", "STRING", shot.out, "where alpha and foreground EXRs (and .farm reports) go"),
+        _param("FirstFrame", "INT", shot.first, "first frame to write"),
+        _param("LastFrame", "INT", shot.last, "last frame to write"),
+        _param("ChunkSize", "INT", shot.chunk, "frames per task", minValue=1),
+        _param("Preroll", "INT", shot.preroll, "frames solved (not written) before each chunk, "
+               "so it starts warm like a continuous run", minValue=0),
+        _param("Preset", "STRING", shot.preset, "solver preset", allowedValues=["balanced", "dip", "draft", "paper"]),
+        _param("Device", "STRING", shot.device, "auto, cpu or cuda", allowedValues=["auto", "cpu", "cuda"]),
+        _param("Seed", "INT", shot.seed, "seeds weights and noise"),
+        _param("MaxIterations", "INT", shot.max_iterations, "cap per frame (0: the preset's)", minValue=0),
+        _param("LossThreshold", "FLOAT", shot.loss_threshold, "stop below this loss (0: the preset's)"),
+    ]
+    if shot.rough_matte:
+        params.append(_param("Band", "FLOAT", shot.band, "unknown band half-width (px) around the rough matte"))
+    # The task's command line, with the parameters in place of the values.
+    args = shot.matte_args(
+        "{{Task.Param.ChunkStart}}", "{{Param.OutputDir}}/.farm/chunk.{{Task.Param.ChunkStart}}.json",
+        plate="{{Param.Plate}}", guide=f"{{{{Param.{guide_name}}}}}", out="{{Param.OutputDir}}",
+        first="{{Param.FirstFrame}}", last="{{Param.LastFrame}}", chunk="{{Param.ChunkSize}}",
+        preroll="{{Param.Preroll}}", preset="{{Param.Preset}}", device="{{Param.Device}}", seed="{{Param.Seed}}",
+        max_iterations="{{Param.MaxIterations}}", loss_threshold="{{Param.LossThreshold}}", band="{{Param.Band}}")
+    return {
+        "specificationVersion": SPEC,
+        "name": f"ofx_dipmatte {shot.name} {{{{Param.FirstFrame}}}}-{{{{Param.LastFrame}}}}",
+        "description": "Matte extraction with ofx_dipmatte, one task per chunk of frames.",
+        "parameterDefinitions": params,
+        "steps": [{
+            "name": "Matte",
+            "parameterSpace": {"taskParameterDefinitions": [{
+                "name": "ChunkStart", "type": "INT",
+                "range": "{{Param.FirstFrame}}-{{Param.LastFrame}}:{{Param.ChunkSize}}",
+            }]},
+            "script": {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}},
+        }],
+    }
+
+
+def write_template(shot: FarmShot, path: Path) -> Path:
+    """Write the template as YAML (JSON when ``path`` ends in .json), checked by openjd-model."""
+    import json
+
+    try:
+        import yaml
+        from openjd.model import DocumentType, decode_job_template, document_string_to_object
+    except ImportError:
+        raise missing_extra("openjd-cli (openjd-model)") from None
+    template = job_template(shot)
+    text = json.dumps(template, indent=2) if path.suffix == ".json" else yaml.safe_dump(template, sort_keys=False)
+    kind = DocumentType.JSON if path.suffix == ".json" else DocumentType.YAML
+    decode_job_template(template=document_string_to_object(document=text, document_type=kind))  # raises if invalid
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def openjd_cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "openjd", *args]
+
+
+def run_local(path: Path) -> int:
+    """``openjd run`` on this machine: the session runtime farm workers use, every task in turn."""
+    try:
+        import openjd.cli  # noqa: F401
+    except ImportError:
+        raise missing_extra("openjd-cli") from None
+    return subprocess.call(openjd_cli("run", str(path), "--step", "Matte"))
