@@ -1,0 +1,196 @@
+"""`ofx-dipmatte farm` and `farm-report` with the real runners: OpenJD's `openjd run` (the
+session runtime farm workers use) and pyoutline's local backend (tasks through pycuerun),
+no mocks. Each shot is 6 frames of 48² in 3 chunks of 2 with preroll 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ofx_dipmatte.cli import main
+from ofx_dipmatte.farm import FarmShot
+from ofx_dipmatte.io import read_image
+
+from test_shot import start, wait_for, write_shot
+
+pytest.importorskip("openjd.model", reason="the farm extra: pip install '.[farm]'")
+pytest.importorskip("outline", reason="the farm extra: pip install '.[farm]'")
+
+FRAMES = range(1001, 1007)
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shot")
+    plate, trimap = write_shot(folder / "in", FRAMES, size=48)
+    # The same shot solved in one continuous run: what every farm run must reproduce.
+    reference = folder / "continuous"
+    assert main(["matte", plate, trimap, "-o", str(reference), "--quiet"]) == 0
+    return plate, trimap, reference
+
+
+def farm(*args) -> int:
+    return main(["farm", *args])
+
+
+def assert_same_as_continuous(out: Path, reference: Path):
+    for f in FRAMES:
+        for kind in ("alpha", "fg"):
+            ours = read_image(out / f"plate.{kind}.{f:04d}.exr")
+            theirs = read_image(reference / f"plate.{kind}.{f:04d}.exr")
+            # `balanced` solves every frame on its own: chunks cannot change it (README).
+            assert np.array_equal(ours, theirs), (kind, f)
+
+
+def test_openjd_template_checks_and_runs_the_shot_in_three_chunks(shot, tmp_path, capsys):
+    plate, trimap, reference = shot
+    out = tmp_path / "out"
+    assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--preroll", "1",
+                "--format", "openjd") == 0
+    template = out / ".farm" / "job.openjd.yaml"
+    check = subprocess.run([sys.executable, "-m", "openjd", "check", str(template)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    run = subprocess.run([sys.executable, "-m", "openjd", "run", str(template), "--step", "Matte"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Chunks run: 3" in run.stdout or run.stdout.count("ofx_dipmatte matte") >= 3
+    assert_same_as_continuous(out, reference)
+    # Each chunk reported, with its preroll frame solved but not written.
+    report = json.loads((out / ".farm" / "chunk.1003.json").read_text())
+    assert [(f["frame"], f["status"]) for f in report["frames"]] == [(1002, "preroll"), (1003, "solved"),
+                                                                     (1004, "solved")]
+    capsys.readouterr()
+    assert main(["farm-report", str(out), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["done"] == 6 and status["complete"]
+
+
+def test_the_same_template_serves_another_shot(shot, tmp_path):
+    """Job parameters, not the values baked in: another output folder and range via -p."""
+    plate, trimap, reference = shot
+    out = tmp_path / "out"
+    assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--format", "openjd",
+                "--write", str(tmp_path / "job.yaml")) == 0
+    other = tmp_path / "other"
+    run = subprocess.run([sys.executable, "-m", "openjd", "run", str(tmp_path / "job.yaml"), "--step", "Matte",
+                          "-p", f"OutputDir={other}", "-p", "FirstFrame=1005", "-p", "LastFrame=1006"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert sorted(p.name for p in other.glob("plate.alpha.*.exr")) == ["plate.alpha.1005.exr", "plate.alpha.1006.exr"]
+    assert not out.joinpath("plate.alpha.1001.exr").exists()
+
+
+def test_opencue_outline_runs_on_pyoutlines_local_backend(shot, tmp_path, capsys):
+    plate, trimap, reference = shot
+    out = tmp_path / "out"
+    args = [plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--preroll", "1",
+            "--format", "opencue"]
+    # Without --submit or --run-local: what would be sent, and nothing solved.
+    assert farm(*args, "--write", str(tmp_path / "job.outline.yaml"), "--tags", "gpu") == 0
+    said = capsys.readouterr().out
+    assert "frames 1001-1006, chunk 2 -> 3 tasks" in said and "gpu" in said and "not submitted" in said
+    assert "MatteChunks" in (tmp_path / "job.outline.yaml").read_text()
+    assert not list(out.glob("*.exr"))
+    # The local backend starts every task through pycuerun, as a render node would.
+    code = subprocess.run([sys.executable, "-m", "ofx_dipmatte", "farm", *args, "--run-local"],
+                          capture_output=True, text=True, timeout=600)
+    assert code.returncode == 0, code.stdout[-3000:] + code.stderr[-3000:]
+    assert_same_as_continuous(out, reference)
+    assert sorted(p.name for p in (out / ".farm").glob("chunk.*.json")) == [
+        "chunk.1001.json", "chunk.1003.json", "chunk.1005.json"]
+
+
+def test_a_killed_chunk_resumes_and_farm_report_names_what_is_missing(shot, tmp_path, capsys):
+    plate, trimap, _ = shot
+    out = tmp_path / "out"
+    # A DIP preset, so frames are checkpointed; 40 steps a frame, so the chunk can be caught mid-frame.
+    assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "3", "--format", "openjd",
+                "--preset", "draft", "--max-iterations", "40", "--loss-threshold", "1e-9") == 0
+    spec = FarmShot.load(out)
+    task = [sys.executable, *spec.matte_args("1004", spec.report_path(1004))]
+    proc = start(task)
+    wait_for(proc, out / "plate.fg.1004.exr")  # frame 1004 written, 1005 being solved
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    capsys.readouterr()
+    assert main(["farm-report", str(out), "--json"]) == 1
+    status = json.loads(capsys.readouterr().out)
+    by_frame = {f["frame"]: f["status"] for f in status["frames"]}
+    assert by_frame[1004] == "done"
+    assert all(by_frame[f] == "missing" for f in (1001, 1002, 1003, 1006))  # chunk 1001 never ran
+    assert status["chunks"][0]["status"] == "not reported" and not status["complete"]
+
+    again = subprocess.run(task, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    report = json.loads((out / ".farm" / "chunk.1004.json").read_text())
+    frames = {f["frame"]: f for f in report["frames"]}
+    assert frames[1004]["status"] == "skipped"
+    resumed = frames[min(f for f in frames if frames[f]["status"] == "solved")]
+    assert resumed["warm_start_from"] == resumed["frame"] - 1  # from the killed run's checkpoint
+    capsys.readouterr()
+    assert main(["farm-report", str(out)]) == 1
+    table = capsys.readouterr().out
+    assert "3 done, 3 missing, 0 failed" in table
+
+
+def test_a_failed_chunk_is_reported_as_failed(shot, tmp_path, capsys):
+    plate, trimap, _ = shot
+    out = tmp_path / "out"
+    assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--format", "openjd") == 0
+    spec = FarmShot.load(out)
+    (tmp_path / "in").mkdir()
+    broken = tmp_path / "in" / "trimap.1003.png"
+    broken.write_text("not an image")
+    args = spec.matte_args("1003", spec.report_path(1003), guide=str(tmp_path / "in" / "trimap.####.png"))
+    assert subprocess.run([sys.executable, *args], capture_output=True).returncode == 2
+    capsys.readouterr()
+    assert main(["farm-report", str(out), "--json"]) == 1
+    status = json.loads(capsys.readouterr().out)
+    failed = [f for f in status["frames"] if f["status"] == "failed"]
+    assert [f["frame"] for f in failed] == [1003, 1004] and "trimap" in failed[0]["error"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (["--frames", "1001-1010"], "missing input files"),
+    (["--frames", "1001-1006", "--chunk", "0"], "--chunk must be at least 1"),
+    (["--frames", "1001-1003,1005"], "one contiguous range"),
+    (["--frames", "1001-1006", "--preset", "fastest"], "unknown preset"),
+    (["--frames", "1001-1006", "--device", "tpu"], "--device"),
+])
+def test_bad_input_is_refused_before_anything_is_written(shot, tmp_path, capsys, bad, message):
+    plate, trimap, _ = shot
+    out = tmp_path / "out"
+    assert farm(plate, trimap, "-o", str(out), "--format", "openjd", *bad) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_plates_and_an_unknown_format_are_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert farm(str(tmp_path / "none.####.exr"), str(tmp_path / "t.####.png"), "-o", str(out),
+                "--frames", "1-3", "--format", "opencue") == 2
+    assert "missing input files" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        farm(str(tmp_path / "none.####.exr"), "-o", str(out), "--format", "deadline")
+    assert exit_.value.code == 2
+    assert not out.exists()
+
+
+def test_preview_and_contact_sheet(shot, tmp_path, capsys):
+    plate, trimap, _ = shot
+    out = tmp_path / "out"
+    assert main(["matte", plate, trimap, "-o", str(out), "--frames", "1001-1002", "--preview", "--quiet"]) == 0
+    sheet = read_image(out / "plate.preview.1001.png")
+    assert sheet.shape[0] == 160 and sheet.shape[1] > 4 * 160  # four panels side by side
+    assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1002", "--chunk", "1", "--format", "openjd") == 0
+    capsys.readouterr()
+    assert main(["farm-report", str(out), "--contact-sheet", str(tmp_path / "shot.png")]) == 0
+    contact = read_image(tmp_path / "shot.png")
+    assert contact.shape[0] == 2 * 120 + 4  # a row per frame
