@@ -34,11 +34,11 @@ VARIANTS = {
     "ours: closed-form + estimated F": PRESETS["balanced"].replace(name="cf", alpha_prior="closed_form", **_ESTIMATED),
     "ours: refined ×1, flat confidence": PRESETS["balanced"].replace(name="refined1flat", refine_iterations=1,
                                                                       refine_confidence="flat", refine_strength=1.0),
-    "ours: refined ×4, flat confidence": PRESETS["balanced"].replace(name="refined4flat", refine_confidence="flat",
-                                                                      refine_strength=1.0),
+    "ours: refined ×4, flat confidence": PRESETS["balanced"].replace(
+        name="refined4flat", refine_iterations=4, refine_confidence="flat", refine_strength=1.0),
     "ours: refined ×1": PRESETS["balanced"].replace(name="refined1", refine_iterations=1),
-    "ours: refined ×2": PRESETS["balanced"].replace(name="refined2", refine_iterations=2),
-    "balanced (refined ×4)": PRESETS["balanced"],
+    "ours: refined ×4": PRESETS["balanced"].replace(name="refined4", refine_iterations=4),
+    "balanced (refined ×2)": PRESETS["balanced"],
     "dip (DIP on closed-form; old default)": PRESETS["dip"],
     "dip on refined prior": PRESETS["dip"].replace(name="dip_refined", alpha_prior="refined"),
     "draft": PRESETS["draft"],
@@ -114,7 +114,7 @@ def main() -> None:
             else:
                 frames = [load_case(sub) for sub in sorted(folder.iterdir()) if (sub / "image.png").exists()]
                 clip_variants = {k: v for k, v in variants.items()
-                                 if k in ("balanced (refined ×4)", "dip (DIP on closed-form; old default)")}
+                                 if k in ("balanced (refined ×2)", "dip (DIP on closed-form; old default)")}
                 clips += clip_rows(name, frames, clip_variants)
                 print(markdown(clips, name), flush=True)
     summary = []

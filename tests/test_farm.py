@@ -194,3 +194,25 @@ def test_preview_and_contact_sheet(shot, tmp_path, capsys):
     assert main(["farm-report", str(out), "--contact-sheet", str(tmp_path / "shot.png")]) == 0
     contact = read_image(tmp_path / "shot.png")
     assert contact.shape[0] == 2 * 120 + 4  # a row per frame
+
+
+def test_rough_matte_shots_get_their_own_template_parameters(shot, tmp_path):
+    plate, trimap, _ = shot
+    out = tmp_path / "out"
+    # The trimaps double as rough mattes here: any soft or binary matte works.
+    assert farm(plate, "--rough-matte", trimap, "--band", "4", "-o", str(out), "--frames", "1001-1006",
+                "--chunk", "3", "--format", "openjd") == 0
+    template = (out / ".farm" / "job.openjd.yaml").read_text()
+    assert "RoughMatte" in template and "name: Band" in template and "name: Trimap" not in template
+    check = subprocess.run([sys.executable, "-m", "openjd", "check", str(out / ".farm" / "job.openjd.yaml")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_submit_without_a_cuebot_says_where_to_look(shot, tmp_path, capsys, monkeypatch):
+    plate, trimap, _ = shot
+    monkeypatch.setenv("CUEBOT_HOSTS", "127.0.0.1:1")  # nothing listens there
+    code = farm(plate, trimap, "-o", str(tmp_path / "out"), "--frames", "1001-1006", "--format", "opencue",
+                "--submit")
+    assert code == 1
+    assert "CUEBOT_HOSTS" in capsys.readouterr().err

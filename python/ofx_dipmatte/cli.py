@@ -241,7 +241,11 @@ def _run_farm(args) -> int:
     if args.run_local:
         return opencue.run_local(outline, shot)
     if args.submit:
-        print(opencue.submit(outline))
+        try:
+            print(opencue.submit(outline))
+        except RuntimeError as exc:
+            print(f"ofx-dipmatte: {exc}", file=sys.stderr)
+            return 1
         return 0
     print(opencue.describe(outline, shot))
     return 0

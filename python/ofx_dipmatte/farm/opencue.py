@@ -74,8 +74,13 @@ def describe(ol: "outline.Outline", shot: FarmShot) -> str:
 
 
 def submit(ol: "outline.Outline") -> str:
-    jobs = outline.cuerun.launch(ol, use_pycuerun=True, backend="cue")
-    return "submitted: " + ", ".join(str(getattr(j, "name", lambda: j)()) for j in jobs or [])
+    """Launch on the Cuebot of the OpenCue configuration; the names of the jobs made."""
+    try:
+        jobs = outline.cuerun.launch(ol, use_pycuerun=True, backend="cue")
+    except Exception as error:  # pycue raises its own connection and permission errors
+        raise RuntimeError(f"OpenCue refused the job or could not be reached ({type(error).__name__}: "
+                           f"{str(error)[:300]}); check CUEBOT_HOSTS or your opencue.yaml") from None
+    return "submitted: " + ", ".join(j.name() if hasattr(j, "name") else str(j) for j in jobs or [])
 
 
 _WRAPPER = """#!/bin/sh
