@@ -2,7 +2,7 @@
 
 The default (`balanced`) solves alpha from per-pixel estimates α̂ = (I − B)·(F − B)/|F − B|²
 with F and B estimated in the band. This script swaps the source of F and B and keeps
-everything else (4 refinement rounds, texture confidence, strength 0.1):
+everything else (the default's refinement rounds, texture confidence and strength):
 
 - *estimated*: our multi-level estimator (the default);
 - *true B*, *true F*, *true F and B*: the ground truth's, an upper bound on what a better
@@ -39,6 +39,8 @@ from ofx_dipmatte.engine.foreground import estimate_foreground_background  # noq
 from ofx_dipmatte.engine.laplacian import matting_laplacian  # noqa: E402
 from ofx_dipmatte.engine.refine import refine_alpha  # noqa: E402
 
+ROUNDS = ofx_dipmatte.PRESETS["balanced"].refine_iterations
+
 
 def colour_errors(fg: np.ndarray, bg: np.ndarray, case: dict) -> dict:
     band, truth = case["band"], case["alpha"]
@@ -70,9 +72,9 @@ def case_rows(name: str, case: dict, skip_dip: bool) -> list[dict]:
     }
     rows = [row("closed-form (ours)", cf, est_fg, est_bg)]
     for label, colours in sources.items():
-        alpha = refine_alpha(image, trimap, cf, laplacian=laplacian, colours=colours)
+        alpha = refine_alpha(image, trimap, cf, ROUNDS, laplacian=laplacian, colours=colours)
         fg, bg = (est_fg, est_bg) if colours is None else colours(image, cf)
-        rows.append(row(f"refined ×4, {label}", alpha, fg, bg))
+        rows.append(row(f"refined ×{ROUNDS}, {label}", alpha, fg, bg))
     if not skip_dip:
         dip = ofx_dipmatte.matte(case["image_native"], case["trimap"], preset="dip", seed=0)
         fg, bg = dip.foreground.astype(np.float64), dip.background.astype(np.float64)
