@@ -216,3 +216,12 @@ def test_submit_without_a_cuebot_says_where_to_look(shot, tmp_path, capsys, monk
                 "--submit")
     assert code == 1
     assert "CUEBOT_HOSTS" in capsys.readouterr().err
+
+
+def test_farm_json_lists_the_tasks(shot, tmp_path, capsys):
+    plate, trimap, _ = shot
+    assert farm(plate, trimap, "-o", str(tmp_path / "out"), "--frames", "1001-1006", "--chunk", "4",
+                "--format", "openjd", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [t["frames"] for t in summary["tasks"]] == ["1001-1004", "1005-1006"]
+    assert summary["job"].endswith("job.openjd.yaml") and "--chunk-start" in summary["tasks"][1]["command"]

@@ -222,33 +222,48 @@ def _run_farm(args) -> int:
         shot = _farm_shot(args)
     except ShotError as exc:
         raise _UsageError(str(exc)) from None
+
+    def say(text: str) -> None:  # for people; --json keeps stdout for the summary
+        if not args.quiet:
+            print(text, file=sys.stderr if args.json else sys.stdout)
+
+    summary = {"version": JSON_VERSION, "format": args.format, "job": None, "exit_code": 0,
+               "tasks": [{"frames": f"{s}-{shot.chunk_frames(s)[-1]}",
+                          "command": [shot.python, *shot.matte_args(str(s), shot.report_path(s))]}
+                         for s in shot.chunk_starts()]}
     if args.format == "openjd":
         from .farm import openjd
 
         path = openjd.write_template(shot, args.write or Path(shot.out) / ".farm" / "job.openjd.yaml")
         shot.save()
-        print(f"wrote {path} ({len(shot.chunk_starts())} tasks of up to {shot.chunk} frames)")
+        summary["job"] = str(path)
+        say(f"wrote {path} ({len(shot.chunk_starts())} tasks of up to {shot.chunk} frames)")
         if args.run_local:
-            return openjd.run_local(path)
-        print(f"try it here: {' '.join(openjd.openjd_cli('run', str(path), '--step', 'Matte'))}")
-        return 0
-    from .farm import opencue
+            summary["exit_code"] = openjd.run_local(path)
+        else:
+            say(f"try it here: {' '.join(openjd.openjd_cli('run', str(path), '--step', 'Matte'))}")
+    else:
+        from .farm import opencue
 
-    outline = opencue.build_outline(shot, service=args.service, tags=args.tags, show=args.show, shot_name=args.shot)
-    if args.write:
-        print(f"wrote {opencue.write_outline(outline, args.write)}")
-    shot.save()
-    if args.run_local:
-        return opencue.run_local(outline, shot)
-    if args.submit:
-        try:
-            print(opencue.submit(outline))
-        except RuntimeError as exc:
-            print(f"ofx-dipmatte: {exc}", file=sys.stderr)
-            return 1
-        return 0
-    print(opencue.describe(outline, shot))
-    return 0
+        outline = opencue.build_outline(shot, service=args.service, tags=args.tags, show=args.show,
+                                        shot_name=args.shot)
+        if args.write:
+            summary["job"] = str(opencue.write_outline(outline, args.write))
+            say(f"wrote {summary['job']}")
+        shot.save()
+        if args.run_local:
+            summary["exit_code"] = opencue.run_local(outline, shot)
+        elif args.submit:
+            try:
+                say(opencue.submit(outline))
+            except RuntimeError as exc:
+                print(f"ofx-dipmatte: {exc}", file=sys.stderr)
+                summary["exit_code"] = 1
+        else:
+            say(opencue.describe(outline, shot))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    return summary["exit_code"]
 
 
 def _run_farm_report(args) -> int:
