@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 import pytest
 from conftest import make_case, make_hair_case
 
@@ -23,6 +24,19 @@ def test_the_laplacian_is_symmetric_and_its_rows_sum_to_zero():
     lap = matting_laplacian(image)
     assert abs(lap - lap.T).max() < 1e-10
     assert np.abs(lap.sum(axis=1)).max() < 1e-8  # constants cost nothing
+
+
+def test_the_band_only_laplacian_has_the_unknown_rows_exactly():
+    rng = np.random.default_rng(1)
+    image = rng.random((20, 24, 3))
+    unknown = np.zeros((20, 24), bool)
+    unknown[5:9, 3:20] = True
+    full = matting_laplacian(image).tocsr()
+    band = matting_laplacian(image, unknown=unknown).tocsr()
+    rows = np.flatnonzero(unknown.ravel())
+    assert abs(full[rows] - band[rows]).max() < 1e-12
+    far = np.flatnonzero(~ndimage.binary_dilation(unknown, np.ones((3, 3)), iterations=2).ravel())
+    assert abs(band[far]).max() == 0  # pixels no band window touches cost nothing to build
 
 
 def test_foreground_and_background_are_recovered_where_they_show():

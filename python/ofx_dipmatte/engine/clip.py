@@ -334,7 +334,7 @@ class ClipSession:
         if cfg.alpha_prior == "none":
             return None
         try:
-            laplacian = matting_laplacian(image)
+            laplacian = matting_laplacian(image, unknown=trimap == 0.5)
             prior = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop, anchor=anchor)
             if cfg.alpha_prior == "refined":
                 rounds = cfg.refine_iterations

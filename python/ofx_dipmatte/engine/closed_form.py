@@ -35,7 +35,7 @@ def closed_form_alpha(image: np.ndarray, trimap: np.ndarray, eps: float = 1e-7,
     if not (trimap == 0.5).any():
         return trimap.astype(np.float32)
     if laplacian is None:
-        laplacian = matting_laplacian(image, eps=eps)
+        laplacian = matting_laplacian(image, eps=eps, unknown=trimap == 0.5)
     initial = None
     if (trimap == 0.5).sum() > DIRECT_SOLVE_LIMIT and min(trimap.shape) >= 64:
         initial = upsample(closed_form_alpha(halve(image), trimap[::2, ::2], eps, should_stop), trimap.shape)

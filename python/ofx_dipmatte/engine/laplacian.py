@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy import ndimage
 
 
-def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1) -> sp.csr_matrix:
-    """The matting Laplacian of an H×W×3 float image (N×N, N = H·W)."""
+def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1,
+                      unknown: np.ndarray | None = None) -> sp.csr_matrix:
+    """The matting Laplacian of an H×W×3 float image (N×N, N = H·W).
+
+    ``unknown`` (H×W bool): only the windows holding an unknown pixel are summed. The rows
+    of unknown pixels, all a solve with the known pixels fixed reads, are then exact, at
+    the cost of the band rather than of the whole image.
+    """
     h, w, _ = image.shape
     image = image.astype(np.float64, copy=False)
     size = 2 * radius + 1
     n_win = size * size
+    grid = (h - 2 * radius, w - 2 * radius)  # window centres away from the border
     idx = np.arange(h * w).reshape(h, w)
-    # Pixel indices of every window (centre away from the border): (K, n_win).
+    # Pixel indices of every window: (K, n_win).
     win_idx = np.lib.stride_tricks.sliding_window_view(idx, (size, size)).reshape(-1, n_win)
+    chosen = None
+    if unknown is not None:
+        chosen = np.flatnonzero(ndimage.maximum_filter(unknown, size=size)[radius:h - radius, radius:w - radius])
+        win_idx = win_idx[chosen]
     colors = image.reshape(-1, 3)[win_idx]  # (K, n_win, 3)
     mean = colors.mean(axis=1, keepdims=True)
     centred = colors - mean
@@ -27,7 +39,11 @@ def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1) -> 
     inv = np.linalg.inv(cov + (eps / n_win) * np.eye(3))
     vals = np.matmul(np.matmul(centred, inv), centred.transpose(0, 2, 1))  # (K, n_win, n_win)
     vals = np.eye(n_win)[None] - (1.0 + vals) / n_win
-    return _stencil_to_csr(vals.reshape(h - 2 * radius, w - 2 * radius, size, size, size, size), h, w, radius)
+    if chosen is not None:
+        every = np.zeros((grid[0] * grid[1], n_win, n_win))
+        every[chosen] = vals
+        vals = every
+    return _stencil_to_csr(vals.reshape(*grid, size, size, size, size), h, w, radius)
 
 
 def _stencil_to_csr(vals: np.ndarray, h: int, w: int, radius: int) -> sp.csr_matrix:

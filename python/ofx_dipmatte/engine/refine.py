@@ -105,7 +105,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
     if iterations < 1 or not unknown.any():
         return alpha.astype(np.float32)
     if laplacian is None:
-        laplacian = matting_laplacian(image)
+        laplacian = matting_laplacian(image, unknown=unknown)
     colours = colours or estimate_foreground_background
     for done in range(1, iterations + 1):
         fg, bg = colours(image, alpha)
