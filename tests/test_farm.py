@@ -225,3 +225,28 @@ def test_farm_json_lists_the_tasks(shot, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert [t["frames"] for t in summary["tasks"]] == ["1001-1004", "1005-1006"]
     assert summary["job"].endswith("job.openjd.yaml") and "--chunk-start" in summary["tasks"][1]["command"]
+
+
+def test_explicit_output_patterns_reach_the_tasks_and_the_report(shot, tmp_path, capsys):
+    plate, trimap, reference = shot
+    out = tmp_path / "out"
+    mattes = tmp_path / "mattes"
+    assert farm(plate, trimap, "-o", str(out), "--alpha", str(mattes / "a.####.exr"),
+                "--rgba", str(mattes / "premult.####.exr"), "--frames", "1001-1006", "--chunk", "3",
+                "--format", "openjd") == 0
+    template = out / ".farm" / "job.openjd.yaml"
+    assert "AlphaOutput" in template.read_text() and "RgbaOutput" in template.read_text()
+    run = subprocess.run([sys.executable, "-m", "openjd", "run", str(template), "--step", "Matte"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for f in FRAMES:
+        assert np.array_equal(read_image(mattes / f"a.{f:04d}.exr"),
+                              read_image(reference / f"plate.alpha.{f:04d}.exr"))
+        assert (mattes / f"premult.{f:04d}.exr").is_file()
+    assert not list(out.glob("*.exr"))  # the patterns, not -o, say where frames go
+    capsys.readouterr()
+    assert main(["farm-report", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["done"] == 6
+    with pytest.raises(ValueError, match="no alpha or no fg"):
+        from ofx_dipmatte.farm.report import contact_sheet, shot_status
+        contact_sheet(out, shot_status(out), tmp_path / "sheet.png")

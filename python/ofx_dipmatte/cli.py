@@ -202,14 +202,13 @@ def _farm_shot(args):
                     out=str(args.out.absolute()), first=frames[0], last=frames[-1], chunk=args.chunk,
                     rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                     preset=args.preset, device=args.device, seed=args.seed, max_iterations=args.max_iterations,
-                    loss_threshold=args.loss_threshold, overwrite=args.overwrite)
+                    loss_threshold=args.loss_threshold, overwrite=args.overwrite,
+                    outputs={k: str(Path(v).absolute()) for k in ("alpha", "fg", "bg", "rgba")
+                             if (v := getattr(args, k))})
 
 
 def _run_farm(args) -> int:
     from .shot import ShotError
-
-    for kind in ("alpha", "fg", "bg", "rgba"):  # a farm job writes the default outputs
-        setattr(args, kind, None)
 
     if args.out is None:
         raise _UsageError("farm: give the output folder with -o OUT")
@@ -378,7 +377,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("trimap", nargs="?", help="trimap frame pattern")
     p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: rough mattes (frame pattern)")
     p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
-    p.add_argument("-o", "--out", type=Path, help="output folder (alpha and fg EXRs; reports in OUT/.farm)")
+    p.add_argument("-o", "--out", type=Path, help="output folder (alpha and fg EXRs unless --alpha/--fg/--bg/"
+                   "--rgba say otherwise; the job's reports go to OUT/.farm)")
+    for kind in ("alpha", "fg", "bg", "rgba"):
+        p.add_argument(f"--{kind}", metavar="PATTERN", help=f"as for matte: write {kind} frames here")
     p.add_argument("--frames", help="one range, e.g. 1001-1100 (default: all frames on disk)")
     p.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
     p.add_argument("--preroll", type=int, default=0, help="frames solved before each chunk, not written")

@@ -45,6 +45,8 @@ class FarmShot:
     loss_threshold: float = 0.0
     overwrite: bool = False
     python: str = field(default_factory=lambda: sys.executable)
+    #: kind ("alpha", "fg", "bg", "rgba") → frame pattern; empty: matte's defaults in ``out``
+    outputs: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -56,12 +58,15 @@ class FarmShot:
     def chunk_frames(self, start: int) -> list[int]:
         return list(range(start, min(start + self.chunk, self.last + 1)))
 
-    def matte_args(self, chunk_start: str, report: str, **placeholders: str) -> list[str]:
+    def matte_args(self, chunk_start: str, report: str, outputs: dict | None = None,
+                   **placeholders: str) -> list[str]:
         """The task's arguments after the interpreter (``-m ofx_dipmatte matte ...``).
-        ``chunk_start``, ``report`` and any field named in ``placeholders`` (e.g.
-        ``plate="{{Param.Plate}}"``) may be a farm's placeholders instead of values."""
+        ``chunk_start``, ``report``, ``outputs`` (kind → pattern) and any field named in
+        ``placeholders`` (e.g. ``plate="{{Param.Plate}}"``) may be a farm's placeholders
+        instead of values."""
         v = {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
         v.update(placeholders)
+        outputs = self.outputs if outputs is None else outputs
         guide = ["--rough-matte", v["guide"], "--band", v["band"]] if self.rough_matte else [v["guide"]]
         args = ["-m", "ofx_dipmatte", "matte", v["plate"], *guide, "-o", v["out"],
                 "--frames", f"{v['first']}-{v['last']}", "--chunk-start", chunk_start,
@@ -69,7 +74,18 @@ class FarmShot:
                 "--preset", v["preset"], "--device", v["device"], "--seed", v["seed"],
                 "--max-iterations", v["max_iterations"], "--loss-threshold", v["loss_threshold"],
                 "--quiet", "--json", "--report", report]
+        for kind, pattern in outputs.items():
+            args += [f"--{kind}", pattern]
         return args + (["--overwrite"] if self.overwrite else [])
+
+    def output_patterns(self):
+        """The shot's outputs (:class:`~ofx_dipmatte.shot.ShotOutputs`), as its tasks write them."""
+        from ..io import FramePattern
+        from ..shot import ShotOutputs
+
+        if self.outputs:
+            return ShotOutputs(**{kind: FramePattern(p) for kind, p in self.outputs.items()})
+        return ShotOutputs.defaults(Path(self.out), FramePattern(self.plate))
 
     def farm_folder(self) -> Path:
         return Path(self.out) / FARM_FOLDER

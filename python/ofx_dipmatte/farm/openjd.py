@@ -48,9 +48,14 @@ def job_template(shot: FarmShot) -> dict:
     ]
     if shot.rough_matte:
         params.append(_param("Band", "FLOAT", shot.band, "unknown band half-width (px) around the rough matte"))
+    outputs = {}
+    for kind, pattern in shot.outputs.items():
+        name = f"{kind.capitalize()}Output"
+        params.append(_param(name, "STRING", pattern, f"where the {kind} frames go (frame pattern)"))
+        outputs[kind] = f"{{{{Param.{name}}}}}"
     # The task's command line, with the parameters in place of the values.
     args = shot.matte_args(
-        "{{Task.Param.ChunkStart}}", "{{Param.OutputDir}}/.farm/chunk.{{Task.Param.ChunkStart}}.json",
+        "{{Task.Param.ChunkStart}}", "{{Param.OutputDir}}/.farm/chunk.{{Task.Param.ChunkStart}}.json", outputs,
         plate="{{Param.Plate}}", guide=f"{{{{Param.{guide_name}}}}}", out="{{Param.OutputDir}}",
         first="{{Param.FirstFrame}}", last="{{Param.LastFrame}}", chunk="{{Param.ChunkSize}}",
         preroll="{{Param.Preroll}}", preset="{{Param.Preset}}", device="{{Param.Device}}", seed="{{Param.Seed}}",

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from ..io import FramePattern
-from ..shot import ShotOutputs
 from . import FarmShot
 
 
@@ -32,7 +31,7 @@ def _chunk_reports(shot: FarmShot) -> dict[int, dict]:
 def shot_status(out: "str | Path") -> dict:
     """Per frame: status (done / missing / failed), seconds, chunk, error; and per chunk."""
     shot = FarmShot.load(out)
-    outputs = ShotOutputs.defaults(Path(shot.out), FramePattern(shot.plate))
+    outputs = shot.output_patterns()
     reports = _chunk_reports(shot)
     frames, chunks = [], []
     for start in shot.chunk_starts():
@@ -76,7 +75,9 @@ def contact_sheet(out: "str | Path", status: dict, path: "str | Path", rows: int
     from ..trimap import to_unit_float, trimap_from_rough_matte
 
     shot = FarmShot.load(out)
-    outputs = ShotOutputs.defaults(Path(shot.out), FramePattern(shot.plate))
+    outputs = shot.output_patterns()
+    if outputs.alpha is None or outputs.fg is None:
+        raise ValueError("--contact-sheet: the shot's job writes no alpha or no fg output to show")
     done = [f["frame"] for f in status["frames"] if f["status"] == "done"]
     if not done:
         raise ValueError(f"{out}: no frame is done yet: nothing to show")
