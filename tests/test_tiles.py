@@ -7,7 +7,8 @@ from scipy import ndimage
 import ofx_dipmatte
 from ofx_dipmatte import PRESETS
 from ofx_dipmatte.engine.region import canvas_shape
-from ofx_dipmatte.engine.tiles import band_windows, blend_weight, shrink_trimap, union_window
+from ofx_dipmatte.engine.closed_form import shrink_trimap
+from ofx_dipmatte.engine.tiles import band_windows, blend_weight, union_window
 
 
 def ring_trimap(size=400, radius=120, width=10):

@@ -50,27 +50,12 @@ def sheet_row(plate: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, foregrou
 
 
 def write_sheet(path: "str | os.PathLike", rows: list[np.ndarray]) -> Path:
-    """Stack rows (padded to the widest) into one PNG, written atomically."""
-    import tempfile
+    """Stack rows (padded to the widest) into one 8-bit PNG, written atomically (replaced
+    if there: a preview follows its frame's outputs)."""
+    from .io import write_image
 
-    import OpenImageIO as oiio
-
-    path = Path(path)
     width = max(r.shape[1] for r in rows)
     gap = np.full((4, width, 3), 255, np.uint8)
     padded = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     sheet = np.concatenate([x for r in padded for x in (r, gap)][:-1], axis=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        out = oiio.ImageOutput.create(tmp)
-        if out is None or not out.open(tmp, oiio.ImageSpec(sheet.shape[1], sheet.shape[0], 3, oiio.UINT8)):
-            raise OSError(f"{path}: cannot write PNG: {oiio.geterror()}")
-        out.write_image(sheet)
-        out.close()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return write_image(path, sheet / np.float32(255), overwrite=True, colour=False)

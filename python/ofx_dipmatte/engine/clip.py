@@ -15,14 +15,14 @@ import torch
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped
-from .closed_form import closed_form_alpha, halve, upsample
+from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import resolve_device
 from .foreground import estimate_foreground_background
 from .laplacian import matting_laplacian
 from .presets import Preset, resolve_preset
 from .refine import refine_alpha
 from .region import Window, canvas_shape, pad_to_canvas, solve_window
-from .tiles import band_windows, blend_weight, edge_anchor, shrink_trimap, union_window
+from .tiles import band_windows, blend_weight, edge_anchor, union_window
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 
 
@@ -68,7 +68,7 @@ class _Padded:
     image: np.ndarray  # working encoding, mirrored padding
     trimap: np.ndarray  # padding is known background
     trimap_mirrored: np.ndarray  # mirrored padding: constraints for the classical prior
-    frame: tuple[int, int]  # the frame's own height, width
+    valid: np.ndarray  # True inside the frame itself, False on the padding
 
 
 @dataclass
@@ -221,8 +221,10 @@ class ClipSession:
         stats.window = (window.x0, window.y0, window.width, window.height)
         stats.tiles = len(windows)
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
+        valid = np.zeros(canvas, dtype=bool)
+        valid[:h, :w] = True
         padded = _Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
-                         pad_to_canvas(tri, canvas, "reflect"), (h, w))
+                         pad_to_canvas(tri, canvas, "reflect"), valid)
         if len(windows) == 1:
             result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
@@ -233,7 +235,7 @@ class ClipSession:
                      progress: ProgressCallback | None, should_stop) -> FitResult:
         """Each window alone (no networks: see Preset.check), blended into ``union``."""
         canvas = padded.image.shape[:2]
-        guide = self._coarse_guide(union, padded, should_stop)
+        guide = None  # the coarse matte, made once a tile needs it
         acc_alpha = np.zeros((union.height, union.width), np.float32)
         acc_fg = np.zeros((union.height, union.width, 3), np.float32)
         acc_bg = np.zeros_like(acc_fg)
@@ -251,6 +253,8 @@ class ClipSession:
             if not ((tile_trimap == 0.0).any() and (tile_trimap == 1.0).any()):
                 # This tile sees one known region only: its alpha would fall to that
                 # region's value. It takes the whole band's matte on its edges instead.
+                if guide is None:
+                    guide = self._coarse_guide(union, padded, should_stop)
                 anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH)
             result, _ = self._solve_window(None, win, padded, tile_progress if progress else None, should_stop,
                                            anchor)
@@ -294,13 +298,11 @@ class ClipSession:
         prior = self._prior(image_c, padded.trimap_mirrored[rows, cols], progress, should_stop, anchor)
         if cfg.alpha_source == "prior":
             return _without_networks(image_c, prior), None
-        valid = np.zeros(padded.image.shape[:2], dtype=bool)
-        valid[:padded.frame[0], :padded.frame[1]] = True
         noise = self._noise_for(padded.image.shape[:2])
         small = (slice(window.y0 // scale, (window.y0 + window.height) // scale),
                  slice(window.x0 // scale, (window.x0 + window.width) // scale))
         inputs = WindowInputs(
-            image=image_c, trimap=padded.trimap[rows, cols], valid=valid[rows, cols], prior=prior,
+            image=image_c, trimap=padded.trimap[rows, cols], valid=padded.valid[rows, cols], prior=prior,
             noise_image_alpha=noise["image_alpha"][..., rows, cols],
             noise_fg=noise["fg"][..., small[0], small[1]],
             noise_bg=noise["bg"][..., small[0], small[1]],

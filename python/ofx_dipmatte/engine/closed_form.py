@@ -38,7 +38,7 @@ def closed_form_alpha(image: np.ndarray, trimap: np.ndarray, eps: float = 1e-7,
         laplacian = matting_laplacian(image, eps=eps, unknown=trimap == 0.5)
     initial = None
     if (trimap == 0.5).sum() > DIRECT_SOLVE_LIMIT and min(trimap.shape) >= 64:
-        initial = upsample(closed_form_alpha(halve(image), trimap[::2, ::2], eps, should_stop), trimap.shape)
+        initial = upsample(closed_form_alpha(halve(image), shrink_trimap(trimap), eps, should_stop), trimap.shape)
     confidence, estimate = anchor if anchor is not None else (None, None)
     return solve_alpha(laplacian, trimap, confidence, estimate, initial=initial, should_stop=should_stop)
 
@@ -50,7 +50,17 @@ def halve(image: np.ndarray) -> np.ndarray:
     return 0.25 * (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2])
 
 
+def shrink_trimap(trimap: np.ndarray) -> np.ndarray:
+    """A snapped trimap at half size (odd last row/column dropped): a 2×2 block is known
+    only where all four pixels agree."""
+    h, w = trimap.shape[0] // 2 * 2, trimap.shape[1] // 2 * 2
+    blocks = trimap[:h, :w].reshape(h // 2, 2, w // 2, 2)
+    low, high = blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))
+    return np.where(low == high, low, 0.5).astype(trimap.dtype)
+
+
 def upsample(alpha: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``alpha`` bilinearly enlarged to ``shape`` (0.5 where it does not reach)."""
     zoomed = ndimage.zoom(alpha, (shape[0] / alpha.shape[0], shape[1] / alpha.shape[1]), order=1, grid_mode=True,
                           mode="nearest")
     out = np.full(shape, 0.5, dtype=np.float32)

@@ -66,15 +66,6 @@ def blend_weight(window: Window, canvas: tuple[int, int], ramp: int) -> np.ndarr
     return np.outer(axis(window.y0, window.height, canvas[0]), axis(window.x0, window.width, canvas[1]))
 
 
-def shrink_trimap(trimap: np.ndarray) -> np.ndarray:
-    """A snapped trimap at half size (odd last row/column dropped): a 2×2 block is known
-    only where all four pixels agree."""
-    h, w = trimap.shape[0] // 2 * 2, trimap.shape[1] // 2 * 2
-    blocks = trimap[:h, :w].reshape(h // 2, 2, w // 2, 2)
-    low, high = blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))
-    return np.where(low == high, low, 0.5).astype(trimap.dtype)
-
-
 def edge_anchor(window: Window, canvas: tuple[int, int], guide: np.ndarray, width: int,
                 strength: float) -> tuple[np.ndarray, np.ndarray]:
     """A data term (confidence, estimate) on ``window``: ``guide`` (the window's crop of a

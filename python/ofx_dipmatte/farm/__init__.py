@@ -50,7 +50,9 @@ class FarmShot:
 
     @property
     def name(self) -> str:
-        return Path(self.plate).name.split(".")[0] or "shot"
+        from ..io import FramePattern
+
+        return FramePattern(self.plate).stem or "shot"
 
     def chunk_starts(self) -> list[int]:
         return list(range(self.first, self.last + 1, self.chunk))
