@@ -39,6 +39,14 @@ VARIANTS = {
     "ours: refined ×1": PRESETS["balanced"].replace(name="refined1", refine_iterations=1),
     "ours: refined ×4": PRESETS["balanced"].replace(name="refined4", refine_iterations=4),
     "balanced (refined ×2)": PRESETS["balanced"],
+    "ours: information flow": PRESETS["balanced"].replace(name="iflow", alpha_prior="closed_form",
+                                                           affinity="information_flow"),
+    "ours: information flow + refined ×2": PRESETS["balanced"].replace(name="iflow_refined",
+                                                                        affinity="information_flow"),
+    "ours: DIP-feature flow": PRESETS["balanced"].replace(name="dipflow", alpha_prior="closed_form",
+                                                           affinity="dip_features"),
+    "ours: DIP-feature flow + refined ×2": PRESETS["balanced"].replace(name="dipflow_refined",
+                                                                        affinity="dip_features"),
     "dip (DIP on closed-form; old default)": PRESETS["dip"],
     "dip on refined prior": PRESETS["dip"].replace(name="dip_refined", alpha_prior="refined"),
     "draft": PRESETS["draft"],
@@ -55,13 +63,13 @@ def pool() -> ProcessPoolExecutor:
     return _POOL
 
 
-def still_rows(name: str, case: dict, variants: dict) -> list[dict]:
+def still_rows(name: str, case: dict, variants: dict, others: list[str]) -> list[dict]:
     trimap = ofx_dipmatte.snap_trimap(case["trimap"])
     cf_alpha, cf_fg, cf_seconds = pool().submit(baseline.closed_form, case["image"], trimap).result()
     base = {"case": name, "method": "closed-form (pymatting) + estimate_foreground_ml",
             **scores(cf_alpha, cf_fg, case), "seconds": cf_seconds}
     rows = [base]
-    for other in OTHERS:
+    for other in others:
         alpha, seconds = pool().submit(baseline.other_method, other, case["image"], trimap).result()
         rows.append({"case": name, "method": f"pymatting {other}", **scores(alpha, case["image"], case),
                      "seconds": seconds})
@@ -101,15 +109,18 @@ def main() -> None:
     ap.add_argument("data", nargs="+", type=Path)
     ap.add_argument("--skip-dip", action="store_true", help="leave out the DIP variants (minutes per case)")
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--only", nargs="+", metavar="TEXT", help="run only the variants whose label contains one of these")
+    ap.add_argument("--no-others", action="store_true", help="leave out pymatting's knn/lbdm/lkm/sm")
     args = ap.parse_args()
-    variants = {k: v for k, v in VARIANTS.items() if not (args.skip_dip and v.alpha_source == "dip")}
+    variants = {k: v for k, v in VARIANTS.items() if not (args.skip_dip and v.alpha_source == "dip")
+                and (not args.only or any(text in k for text in args.only))}
     stills, clips = [], []
     for root in args.data:
         for kind, folder in find_cases(root):
             name = f"{root.name}/{folder.name}"
             print(f"{kind} {name} ...", file=sys.stderr, flush=True)
             if kind == "still":
-                stills += still_rows(name, load_case(folder), variants)
+                stills += still_rows(name, load_case(folder), variants, [] if args.no_others else OTHERS)
                 print(markdown([r for r in stills if r["case"] == name], name), flush=True)
             else:
                 frames = [load_case(sub) for sub in sorted(folder.iterdir()) if (sub / "image.png").exists()]

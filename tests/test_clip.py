@@ -49,6 +49,24 @@ def test_out_of_order_frames_start_from_nearest_solved():
     assert clip.matte(4, image, trimap).stats.warm_start_from == 2.5
 
 
+def test_a_solved_frame_warm_starts_any_number_of_frames_alike():
+    # Two frames warm-started from frame 0: the second must start from frame 0 as solved,
+    # not as the first warm solve left its optimiser state (Adam's moments were once
+    # updated in place).
+    cfg = CFG.replace(max_iterations=4, warm_max_iterations=3)
+    image, trimap, _ = shifted(0)
+    later, _, _ = shifted(1)
+    both = ofx_dipmatte.ClipSession(preset=cfg)
+    both.matte(0, image, trimap)
+    both.matte(1, later, trimap)
+    reused = both.matte(-1, later, trimap)
+    fresh = ofx_dipmatte.ClipSession(preset=cfg)
+    fresh.matte(0, image, trimap)
+    direct = fresh.matte(-1, later, trimap)
+    assert reused.stats.warm_start_from == direct.stats.warm_start_from == 0
+    assert np.array_equal(reused.alpha, direct.alpha)
+
+
 def test_memory_is_bounded_on_long_clips():
     clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=2, warm_max_iterations=1), max_states=3)
     image, trimap, _ = shifted(0)

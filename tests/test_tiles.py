@@ -103,6 +103,44 @@ def test_tiled_progress_reports_tiles_and_abort_stops_it(ring_case):
         ofx_dipmatte.matte(image, trimap, preset=preset, progress=lambda i, n, losses: i < n // 2)
 
 
-def test_presets_with_networks_refuse_tiles():
-    with pytest.raises(ValueError, match="tile_size"):
-        ofx_dipmatte.ClipSession(preset=PRESETS["dip"].replace(tile_size=256))
+def test_noise_depends_on_the_canvas_position_only():
+    from ofx_dipmatte.engine.noise import window_noise
+    big = window_noise(3, "fg", 4, 10, 20, 150, 130)
+    part = window_noise(3, "fg", 4, 70, 90, 40, 50)
+    assert np.array_equal(big[..., 60:100, 70:120], part)  # the same pixels, whatever the window
+    assert not np.array_equal(window_noise(3, "bg", 4, 70, 90, 40, 50), part)  # each net its own
+    assert not np.array_equal(window_noise(4, "fg", 4, 70, 90, 40, 50), part)  # each seed its own
+    assert 0.0 <= float(big.min()) and float(big.max()) <= 0.1
+
+
+def moving_ring(shift):
+    """A 256² frame whose ring-shaped band (too big for one 64² tile) moves right by ``shift``."""
+    trimap = np.roll(ring_trimap(size=256, radius=70, width=8), shift, axis=1)
+    alpha = np.clip(trimap * 2 - 0.5 + 0.0, 0, 1).astype(np.float32)
+    yy, xx = np.mgrid[0:256, 0:256] / 256.0
+    fg = np.stack([0.8 + 0 * xx, 0.4 + 0.2 * yy, 0.2 + 0 * xx], -1)
+    bg = np.stack([0.1 + 0.3 * xx, 0.3 + 0 * yy, 0.7 - 0.2 * yy], -1)
+    image = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    return image, trimap
+
+
+def test_networks_solve_tiles_that_warm_start_per_cell():
+    preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=6, warm_max_iterations=3,
+                                      width=8, fb_width=4, levels=3, fb_scale=2)
+    session = ofx_dipmatte.ClipSession(preset=preset, max_states=1)  # keeps the last frame only
+    cold = session.matte(0, *moving_ring(0))
+    assert cold.stats.tiles > 4 and cold.stats.warm_start_from is None
+    assert cold.stats.iterations == cold.stats.tiles * 6  # every tile fitted, from cold
+    warm = session.matte(1, *moving_ring(2))
+    assert warm.stats.warm_start_from == 0.0
+    assert warm.stats.iterations <= warm.stats.tiles * 3  # the warm cap, per tile
+    state = session.export_state(1)
+    assert len(state["windows"]) == warm.stats.tiles  # one set of weights per tile
+    # A new session adopting the checkpoint continues exactly as the first one does
+    # (which kept only that frame).
+    again = ofx_dipmatte.ClipSession(preset=preset)
+    again.import_state(session.export_state(1))
+    a = session.matte(2, *moving_ring(4))
+    b = again.matte(2, *moving_ring(4))
+    assert a.stats.warm_start_from == b.stats.warm_start_from == 1.0
+    assert np.array_equal(a.alpha, b.alpha)

@@ -14,10 +14,13 @@ import torch
 
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
-from .alpha_solve import DataTerm, Stopped
+from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import resolve_device
+from .dip_features import fit_dip_features
 from .foreground import estimate_foreground_background
+from .noise import window_noise
+from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
 from .presets import Preset, resolve_preset
 from .refine import refine_alpha
@@ -133,10 +136,9 @@ class ClipSession:
         self.device = resolve_device(device)
         self.seed = int(seed)
         self.max_states = max_states
-        self._states: OrderedDict[float, tuple[list, dict]] = OrderedDict()  # frame → (weights, Adam)
-        self._cold_loss: float | None = None
-        self._noise: dict[str, torch.Tensor] = {}
-        self._noise_canvas: tuple[int, int] | None = None
+        # frame → {tile cell (None: the frame's one window) → (weights, Adam state)}
+        self._states: OrderedDict[float, dict] = OrderedDict()
+        self._cold_loss: dict = {}  # tile cell → the loss its first (cold) solve ended at
         self._lock = threading.Lock()
 
     @property
@@ -145,16 +147,16 @@ class ClipSession:
         return list(self._states)
 
     def export_state(self, frame: float) -> dict:
-        """What a later run needs to warm-start from ``frame`` as this one would: its
-        weights, Adam's moments and the clip's cold-frame loss (which sets the warm
-        threshold). Plain tensors and numbers, ready for ``torch.save``.
+        """What a later run needs to warm-start from ``frame`` as this one would: the
+        weights and Adam's moments of each of its windows (tiles), and the cold-frame
+        losses (which set the warm thresholds). Plain tensors and numbers, ready for
+        ``torch.save``.
 
         Raises:
             KeyError: ``frame`` was not solved (or its weights were dropped).
         """
         with self._lock:
-            weights, adam = self._states[float(frame)]
-            return {"frame": float(frame), "weights": weights, "adam": adam, "cold_loss": self._cold_loss,
+            return {"frame": float(frame), "windows": self._states[float(frame)], "cold_loss": dict(self._cold_loss),
                     "preset": repr(self.config), "seed": self.seed}
 
     def import_state(self, state: dict) -> None:
@@ -164,18 +166,20 @@ class ClipSession:
         Raises:
             ValueError: the state was made with another preset or seed.
         """
-        if state.get("preset") != repr(self.config) or state.get("seed") != self.seed:
-            raise ValueError("checkpoint: made with other solver settings (preset or seed); it cannot warm-start this clip")
+        if state.get("preset") != repr(self.config) or state.get("seed") != self.seed or "windows" not in state:
+            raise ValueError("checkpoint: made with other solver settings (preset or seed) or by another version; "
+                             "it cannot warm-start this clip")
         with self._lock:
-            if self._cold_loss is None:
-                self._cold_loss = state["cold_loss"]
-            self._remember(float(state["frame"]), (state["weights"], state["adam"]))
+            self._cold_loss = {**state["cold_loss"], **self._cold_loss}
+            for cell, saved in state["windows"].items():
+                self._remember(float(state["frame"]), cell, saved)
+            self._forget_far_frames(float(state["frame"]))
 
     def reset(self) -> None:
         """Forget every solved frame: the next frame starts cold."""
         with self._lock:
             self._states.clear()
-            self._cold_loss = None
+            self._cold_loss = {}
 
     def matte(self, frame: float, image: np.ndarray, trimap: np.ndarray,
               progress: ProgressCallback | None = None,
@@ -228,12 +232,16 @@ class ClipSession:
         if len(windows) == 1:
             result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
-            result, source = self._solve_tiles(windows, window, padded, progress, should_stop), None
+            result, source = self._solve_tiles(frame, windows, window, padded, progress, should_stop)
+        self._forget_far_frames(frame)
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
-    def _solve_tiles(self, windows: list[Window], union: Window, padded: "_Padded",
-                     progress: ProgressCallback | None, should_stop) -> FitResult:
-        """Each window alone (no networks: see Preset.check), blended into ``union``."""
+    def _solve_tiles(self, frame: float, windows: list[Window], union: Window, padded: "_Padded",
+                     progress: ProgressCallback | None, should_stop) -> tuple[FitResult, float | None]:
+        """Each window alone, blended into ``union``; each tile's nets warm-start from
+        the same grid cell's last solve. Returns the blend and the frame the first
+        warm-started tile started from."""
+        sources, fits = [], []
         canvas = padded.image.shape[:2]
         guide = None  # the coarse matte, made once a tile needs it
         acc_alpha = np.zeros((union.height, union.width), np.float32)
@@ -256,8 +264,10 @@ class ClipSession:
                 if guide is None:
                     guide = self._coarse_guide(union, padded, should_stop)
                 anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH)
-            result, _ = self._solve_window(None, win, padded, tile_progress if progress else None, should_stop,
-                                           anchor)
+            result, source = self._solve_window(frame, win, padded, tile_progress if progress else None,
+                                                should_stop, anchor)
+            sources.append(source)
+            fits.append(result)
             weight = blend_weight(win, canvas, self.config.margin)
             acc_alpha[rows, cols] += weight * result.alpha
             acc_fg[rows, cols] += weight[..., None] * result.fg
@@ -269,8 +279,12 @@ class ClipSession:
         image = padded.image[union.slices]
         fg = np.where(covered[..., None], acc_fg / safe[..., None], image)
         bg = np.where(covered[..., None], acc_bg / safe[..., None], image)
-        return FitResult(alpha=acc_alpha / safe, fg=fg, bg=bg, losses={}, iterations=0,
-                         stop_reason="no_network", seconds=0.0)
+        # Iterations of all tiles (the frame's cost); "max_iterations" if any tile ran to its cap.
+        reasons = {fit.stop_reason for fit in fits}
+        blended = FitResult(alpha=acc_alpha / safe, fg=fg, bg=bg, losses=fits[-1].losses,
+                            iterations=sum(fit.iterations for fit in fits),
+                            stop_reason=reasons.pop() if len(reasons) == 1 else "max_iterations", seconds=0.0)
+        return blended, next((f for f in sources if f is not None), None)
 
     def _coarse_guide(self, union: Window, padded: "_Padded", should_stop) -> np.ndarray:
         """Closed-form matte of the whole band at a size of about two tiles, enlarged to
@@ -298,31 +312,33 @@ class ClipSession:
         prior = self._prior(image_c, padded.trimap_mirrored[rows, cols], progress, should_stop, anchor)
         if cfg.alpha_source == "prior":
             return _without_networks(image_c, prior), None
-        noise = self._noise_for(padded.image.shape[:2])
-        small = (slice(window.y0 // scale, (window.y0 + window.height) // scale),
-                 slice(window.x0 // scale, (window.x0 + window.width) // scale))
+        small = (window.y0 // scale, window.x0 // scale, window.height // scale, window.width // scale)
+        channels = cfg.noise_channels
         inputs = WindowInputs(
             image=image_c, trimap=padded.trimap[rows, cols], valid=padded.valid[rows, cols], prior=prior,
-            noise_image_alpha=noise["image_alpha"][..., rows, cols],
-            noise_fg=noise["fg"][..., small[0], small[1]],
-            noise_bg=noise["bg"][..., small[0], small[1]],
+            noise_image_alpha=window_noise(self.seed, "image_alpha", channels, window.y0, window.x0,
+                                           window.height, window.width),
+            noise_fg=window_noise(self.seed, "fg", channels, *small),
+            noise_bg=window_noise(self.seed, "bg", channels, *small),
         )
 
         nets = Nets.build(cfg, self.seed)
-        source = self._nearest_solved(frame)
+        key = window.cell
+        source = self._nearest_solved(frame, key)
         if source is None:
             result = fit(nets, inputs, cfg, self.device, cfg.max_iterations, cfg.loss_threshold, progress=progress)
-            if self._cold_loss is None:
-                self._cold_loss = result.losses["total"]
+            self._cold_loss.setdefault(key, result.losses["total"])
         else:
-            weights, adam = self._states[source]
+            weights, adam = self._states[source][key]
             nets.load(weights)
             threshold = cfg.loss_threshold
             if threshold is None:
-                threshold = cfg.warm_threshold_ratio * self._cold_loss
+                # Relative to this window's own cold loss: a loss depends on what the
+                # window holds, so another window's (or the frame's) would be no measure.
+                threshold = cfg.warm_threshold_ratio * self._cold_loss[key]
             result = fit(nets, inputs, cfg, self.device, cfg.warm_max_iterations, threshold,
                          progress=progress, optimizer_state=adam)
-        self._remember(frame, (nets.state(), result.optimizer_state))
+        self._remember(frame, key, (nets.state(), result.optimizer_state))
         if cfg.foreground == "estimated":
             result.fg, result.bg = _estimate_fb(image_c, result.alpha)
         return result, source
@@ -338,6 +354,16 @@ class ClipSession:
         try:
             laplacian = matting_laplacian(image, unknown=trimap == 0.5)
             prior = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop, anchor=anchor)
+            if cfg.affinity != "closed_form" and (trimap == 0.5).any():
+                # Non-local flows: denser than the Laplacian, so conjugate gradients from
+                # the closed-form matte rather than a direct solve.
+                extra = None
+                if cfg.affinity == "dip_features":
+                    extra = fit_dip_features(image, trimap, steps=cfg.feature_steps, seed=self.seed, device=self.device,
+                                             should_stop=should_stop)
+                laplacian, flow = information_flow_system(image, trimap, extra, local=laplacian)
+                anchor = add_terms(anchor, flow)
+                prior = solve_alpha(laplacian, trimap, *anchor, initial=prior, should_stop=should_stop)
             if cfg.alpha_prior == "refined":
                 rounds = cfg.refine_iterations
 
@@ -362,29 +388,19 @@ class ClipSession:
         stats.seconds = time.perf_counter() - start
         return MatteResult(alpha, fg, bg, stats)
 
-    def _noise_for(self, canvas: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """The clip's fixed noise inputs, drawn once per canvas size from the seed."""
-        if self._noise_canvas != canvas:
-            cfg = self.config
-            gen = torch.Generator().manual_seed(self.seed)
-            small = (canvas[0] // cfg.fb_scale, canvas[1] // cfg.fb_scale)
-            # DIP's input: uniform noise scaled by 1/10.
-            self._noise = {
-                "image_alpha": torch.rand((1, cfg.noise_channels, *canvas), generator=gen) * 0.1,
-                "fg": torch.rand((1, cfg.noise_channels, *small), generator=gen) * 0.1,
-                "bg": torch.rand((1, cfg.noise_channels, *small), generator=gen) * 0.1,
-            }
-            self._noise_canvas = canvas
-        return self._noise
+    def _nearest_solved(self, frame: float, cell) -> float | None:
+        """The solved frame nearest ``frame`` that kept weights for ``cell``."""
+        frames = [f for f, windows in self._states.items() if cell in windows]
+        return min(frames, key=lambda f: (abs(f - frame), f)) if frames else None
 
-    def _nearest_solved(self, frame: float) -> float | None:
-        if not self._states:
-            return None
-        return min(self._states, key=lambda f: (abs(f - frame), f))
+    def _remember(self, frame: float, cell, state: tuple[list, dict]) -> None:
+        windows = self._states.pop(frame, {})
+        windows[cell] = state
+        self._states[frame] = windows
 
-    def _remember(self, frame: float, state: tuple[list, dict]) -> None:
-        self._states.pop(frame, None)
-        self._states[frame] = state
+    def _forget_far_frames(self, frame: float) -> None:
+        """Keep the ``max_states`` solved frames nearest ``frame``. Called once a frame is
+        done: its later tiles still warm-start from the frame its first ones did."""
         while len(self._states) > self.max_states:
             farthest = max(self._states, key=lambda f: abs(f - frame))
             del self._states[farthest]

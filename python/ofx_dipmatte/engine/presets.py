@@ -43,6 +43,12 @@ class Preset:
             correction to it in logit space (``α = σ(logit(prior) + logit(head))``, the
             head starting at 0.5), so the DIP nets start where a classical matte ends;
             ``weights["prior"]`` can also hold alpha near it in the unknown band.
+        affinity: the links alpha flows along in those solves: "closed_form" (the matting
+            Laplacian), "information_flow" (Aksoy et al. 2017: colour-mixture, intra-unknown
+            and known-to-unknown flows plus that Laplacian, :mod:`.information_flow`), or
+            "dip_features" (the same flows, their neighbours found with the features of a
+            DIP net fitted to the image as well, :mod:`.dip_features`).
+        feature_steps: Adam steps of that net ("dip_features" only).
         refine_iterations: rounds of "refined" (each: estimate F and B, solve alpha).
         refine_strength: weight of the colour data term against the Laplacian.
         refine_confidence: "texture" (trust α̂ less where the colours F and B come from
@@ -57,7 +63,8 @@ class Preset:
         tile_size: on frames whose band's bounding box exceeds four tiles' area, the band
             is solved in windows that follow it (:mod:`.tiles`): one per tile_size² cell
             of the frame it touches, blended where they overlap. 0: always one window.
-            Presets that fit networks solve one window (0).
+            With networks, each tile has its own nets, warm-started from the same cell's
+            last solve, and its own loss threshold.
         bf16: bfloat16 autocast (measured faster on CPUs with AVX-512 BF16/AMX and on GPUs).
         channels_last: memory format for the convolutions.
     """
@@ -80,6 +87,8 @@ class Preset:
     )
     exclusion_region: str = "all"
     alpha_prior: str = "none"
+    affinity: str = "closed_form"
+    feature_steps: int = 150
     refine_iterations: int = 4
     refine_strength: float = 0.1
     refine_confidence: str = "texture"
@@ -92,17 +101,16 @@ class Preset:
 
     def check(self) -> None:
         """Raise ValueError, naming the field, for options no solve can run with."""
-        if self.max_iterations < 1 or self.warm_max_iterations < 1:
-            raise ValueError("preset: max_iterations and warm_max_iterations must be at least 1")
+        if self.max_iterations < 1 or self.warm_max_iterations < 1 or self.feature_steps < 1:
+            raise ValueError("preset: max_iterations, warm_max_iterations and feature_steps must be at least 1")
         choices = {"alpha_prior": ("none", "closed_form", "refined"), "alpha_source": ("dip", "prior"),
+                   "affinity": ("closed_form", "information_flow", "dip_features"),
                    "foreground": ("dip", "estimated"), "refine_confidence": ("texture", "flat")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"preset: unknown {name} {getattr(self, name)!r}; use one of {allowed}")
         if self.tile_size < 0 or (self.tile_size and self.tile_size < 2 * self.margin):
             raise ValueError("preset: tile_size must be 0 (one window) or at least twice the margin")
-        if self.tile_size and self.alpha_source != "prior":
-            raise ValueError("preset: tile_size needs alpha_source 'prior': networks are fitted on one window")
         if self.alpha_source == "prior" and self.alpha_prior == "none":
             raise ValueError("preset: alpha_source 'prior' needs an alpha_prior ('closed_form' or 'refined')")
 

@@ -21,6 +21,9 @@ class Window:
     x0: int
     height: int
     width: int
+    #: The grid cell a tile window was made for (:func:`.tiles.band_windows`); None for
+    #: a frame's one window. Warm starts pair a tile with the same cell's last solve.
+    cell: tuple[int, int] | None = None
 
     @property
     def slices(self) -> tuple[slice, slice]:

@@ -208,7 +208,9 @@ def fit(
     params = [p for m in nets.modules() for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     if optimizer_state is not None:
-        opt.load_state_dict(optimizer_state)
+        # A copy: on CPU, load_state_dict adopts the given moment tensors, and the steps
+        # would change the caller's stored state (the frame it warm-starts from) in place.
+        opt.load_state_dict(_cpu_copy(optimizer_state))
     stop_reason = "max_iterations"
     iteration = 0
     for iteration in range(1, max_iterations + 1):

@@ -14,6 +14,8 @@ every pixel's value is the weighted mean of the windows covering it, and no seam
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .region import Window, box_window
@@ -22,7 +24,7 @@ from .region import Window, box_window
 def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin: int, size_unit: int,
                  origin_unit: int) -> list[Window]:
     """One window per ``cell``×``cell`` cell of the frame that holds unknown pixels, in
-    row-major order (see the module's docstring)."""
+    row-major order, each holding its cell's (row, column) (see the module's docstring)."""
     h, w = unknown.shape
     windows = []
     rows_any = [unknown[y:y + cell].any(axis=0) for y in range(0, h, cell)]
@@ -35,8 +37,9 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
                 continue
             rows = np.flatnonzero(part.any(axis=1))
             cols = np.flatnonzero(part.any(axis=0))
-            windows.append(box_window(y + int(rows[0]), y + int(rows[-1]) + 1, x + int(cols[0]),
-                                      x + int(cols[-1]) + 1, canvas, margin, size_unit, origin_unit))
+            window = box_window(y + int(rows[0]), y + int(rows[-1]) + 1, x + int(cols[0]),
+                                x + int(cols[-1]) + 1, canvas, margin, size_unit, origin_unit)
+            windows.append(dataclasses.replace(window, cell=(y // cell, x // cell)))
     return windows
 
 

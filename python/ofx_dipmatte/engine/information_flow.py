@@ -1,0 +1,167 @@
+"""Information-flow matting (Aksoy, Aydın, Pollefeys, CVPR 2017), our reading of the paper.
+
+Alpha flows into the unknown band along four kinds of links, summed in one sparse system:
+
+- colour-mixture flow: each unknown pixel's feature vector (colour and position) written as
+  a locally-linear mix of its K nearest neighbours anywhere in the window; alpha should mix
+  the same way: energy Σ_p (α_p − Σ_q w_pq α_q)², the matrix (I − W)ᵀ(I − W);
+- known-to-unknown flow: each unknown pixel as a mix of its nearest known-foreground and
+  known-background pixels; the foreground share of the mix is a direct alpha estimate,
+  trusted as much as the two mixed colours differ (a data term, :data:`~.alpha_solve.DataTerm`);
+- intra-unknown flow: links between unknown pixels of similar colour anywhere in the band
+  (a graph Laplacian with weights max(1 − |f_p − f_q|₁, 0));
+- local flow: the closed-form matting Laplacian (:mod:`.laplacian`).
+
+Neighbours are found in a feature space; ``features`` can add per-pixel channels to
+colour and position (e.g. the DIP net's own features, :mod:`.dip_features`), which makes
+the non-local links follow what the net learned of this image instead of colour alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from .alpha_solve import DataTerm
+from .laplacian import matting_laplacian
+
+
+@dataclass(frozen=True)
+class FlowWeights:
+    """Neighbour counts and weights of the four flows (the paper's values)."""
+
+    mixture_neighbours: int = 20
+    known_neighbours: int = 7  # per side (foreground, background)
+    unknown_neighbours: int = 5
+    mixture_weight: float = 1.0
+    known_weight: float = 0.05
+    unknown_weight: float = 0.01
+    local_weight: float = 1.0
+    #: Spatial coordinates are divided by the window's longer side times these factors:
+    #: small values make the links non-local (colour dominates), large ones local.
+    mixture_spatial: float = 1.0
+    known_spatial: float = 1.0
+    unknown_spatial: float = 1.0 / 20.0
+    #: Tikhonov term of the local-linear-embedding fits (relative to the Gram trace).
+    regularization: float = 1e-3
+
+
+def pixel_features(image: np.ndarray, spatial: float, extra: np.ndarray | None = None) -> np.ndarray:
+    """(H·W)×(5 + E) features: RGB, x and y divided by the longer side and scaled by
+    ``spatial``, then ``extra`` (H×W×E) if given."""
+    h, w = image.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64) * (spatial / max(h, w))
+    parts = [image.reshape(-1, 3).astype(np.float64), xs.reshape(-1, 1), ys.reshape(-1, 1)]
+    if extra is not None:
+        parts.append(extra.reshape(h * w, -1).astype(np.float64))
+    return np.concatenate(parts, axis=1)
+
+
+def _nearest(features: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int,
+             skip_self: bool) -> np.ndarray:
+    """Indices (into the flat image) of each query pixel's k nearest pool pixels."""
+    k = min(k, len(pool) - int(skip_self))
+    tree = cKDTree(features[pool])
+    _, found = tree.query(features[queries], k=k + int(skip_self))
+    found = np.atleast_2d(found.reshape(len(queries), -1))
+    return pool[found[:, int(skip_self):]]
+
+
+def mixture_weights(features: np.ndarray, queries: np.ndarray, neighbours: np.ndarray,
+                    regularization: float = 1e-3) -> np.ndarray:
+    """Locally-linear-embedding weights: per query, the w (summing to one) that best write
+    its features as Σ w_q f_q over its neighbours. Q×K."""
+    diffs = features[neighbours] - features[queries][:, None, :]  # Q×K×D
+    gram = np.einsum("qkd,qld->qkl", diffs, diffs)
+    k = gram.shape[1]
+    trace = np.trace(gram, axis1=1, axis2=2)
+    gram += (regularization * trace + 1e-10)[:, None, None] * np.eye(k)
+    w = np.linalg.solve(gram, np.ones((len(queries), k, 1)))[..., 0]
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def colour_mixture_laplacian(features: np.ndarray, unknown: np.ndarray, k: int = 20,
+                             regularization: float = 1e-3) -> sp.csr_matrix:
+    """(I − W)ᵀ(I − W) over the unknown rows: N×N, N = pixels."""
+    n = unknown.size
+    queries = np.flatnonzero(unknown.ravel())
+    if len(queries) == 0 or n < 2:
+        return sp.csr_matrix((n, n))
+    neighbours = _nearest(features, queries, np.arange(n), k, skip_self=True)
+    w = mixture_weights(features, queries, neighbours, regularization)
+    rows = np.repeat(np.arange(len(queries)), neighbours.shape[1])
+    residual = sp.csr_matrix((np.ones(len(queries)), (np.arange(len(queries)), queries)), shape=(len(queries), n))
+    residual = residual - sp.csr_matrix((w.ravel(), (rows, neighbours.ravel())), shape=(len(queries), n))
+    return (residual.T @ residual).tocsr()
+
+
+def known_to_unknown_term(features: np.ndarray, image: np.ndarray, trimap: np.ndarray, k: int = 7,
+                          regularization: float = 1e-3) -> DataTerm:
+    """Alpha estimate and confidence per unknown pixel from its k nearest known foreground
+    and k nearest known background pixels (zero confidence elsewhere, or with no known
+    pixels on one side)."""
+    shape = trimap.shape
+    flat = trimap.ravel()
+    confidence = np.zeros(flat.size)
+    estimate = np.zeros(flat.size)
+    queries = np.flatnonzero(flat == 0.5)
+    fg_pool, bg_pool = np.flatnonzero(flat == 1.0), np.flatnonzero(flat == 0.0)
+    if len(queries) == 0 or len(fg_pool) == 0 or len(bg_pool) == 0:
+        return confidence.reshape(shape), estimate.reshape(shape)
+    near_fg = _nearest(features, queries, fg_pool, k, skip_self=False)
+    near_bg = _nearest(features, queries, bg_pool, k, skip_self=False)
+    neighbours = np.concatenate([near_fg, near_bg], axis=1)
+    w = mixture_weights(features, queries, neighbours, regularization)
+    share = w[:, :near_fg.shape[1]].sum(axis=1)
+    # Trust the share as much as the two sides' colours differ. The plain means, not the
+    # weighted mixes: a side whose weights sum to about zero would blow its mix up.
+    colours = image.reshape(-1, 3).astype(np.float64)
+    contrast = np.square(colours[near_fg].mean(axis=1) - colours[near_bg].mean(axis=1)).sum(axis=1) / 3.0
+    confidence[queries] = contrast
+    estimate[queries] = np.clip(share, 0.0, 1.0)
+    return confidence.reshape(shape), estimate.reshape(shape)
+
+
+def intra_unknown_laplacian(features: np.ndarray, unknown: np.ndarray, k: int = 5) -> sp.csr_matrix:
+    """Graph Laplacian linking each unknown pixel to its k nearest unknown pixels, weight
+    max(1 − |f_p − f_q|₁, 0), made symmetric. N×N."""
+    n = unknown.size
+    queries = np.flatnonzero(unknown.ravel())
+    if len(queries) < 2:
+        return sp.csr_matrix((n, n))
+    neighbours = _nearest(features, queries, queries, k, skip_self=True)
+    w = np.maximum(1.0 - np.abs(features[neighbours] - features[queries][:, None, :]).sum(axis=2), 0.0)
+    rows = np.repeat(queries, neighbours.shape[1])
+    links = sp.csr_matrix((w.ravel(), (rows, neighbours.ravel())), shape=(n, n))
+    links = 0.5 * (links + links.T)
+    return (sp.diags(np.asarray(links.sum(axis=1)).ravel()) - links).tocsr()
+
+
+def information_flow_system(image: np.ndarray, trimap: np.ndarray, extra: np.ndarray | None = None,
+                            weights: FlowWeights = FlowWeights(),
+                            local: sp.spmatrix | None = None) -> tuple[sp.csr_matrix, DataTerm]:
+    """The matrix (colour-mixture + intra-unknown + local flows) and the known-to-unknown
+    data term of information-flow matting, for :func:`~.alpha_solve.solve_alpha`.
+
+    Args:
+        image: H×W×3 in [0, 1]; trimap: snapped H×W (0 / 0.5 / 1).
+        extra: H×W×E further features for the neighbour searches (see module doc).
+        local: the image's matting Laplacian over the band, if already built.
+    """
+    unknown = trimap == 0.5
+    mix = pixel_features(image, weights.mixture_spatial, extra)
+    laplacian = weights.mixture_weight * colour_mixture_laplacian(mix, unknown, weights.mixture_neighbours,
+                                                                  weights.regularization)
+    if weights.unknown_weight > 0:
+        intra = pixel_features(image, weights.unknown_spatial, extra)
+        laplacian = laplacian + weights.unknown_weight * intra_unknown_laplacian(intra, unknown, weights.unknown_neighbours)
+    if weights.local_weight > 0:
+        if local is None:
+            local = matting_laplacian(image, unknown=unknown)
+        laplacian = laplacian + weights.local_weight * local
+    known = pixel_features(image, weights.known_spatial, extra)
+    confidence, estimate = known_to_unknown_term(known, image, trimap, weights.known_neighbours, weights.regularization)
+    return laplacian.tocsr(), (weights.known_weight * confidence, estimate)
