@@ -48,6 +48,8 @@ def engine_run(width: int, height: int, preset: str) -> dict:
         out[f"{key} SAD"] = M.sad(result.alpha, alpha, band)
         out["band Mpx"] = float(band.sum()) / 1e6
         out[f"{key} tiles"] = result.stats.tiles
+        out[f"{key} it"] = result.stats.iterations  # summed over tiles
+        out[f"{key} stop"] = result.stats.stop_reason
     out["peak GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     return out
 

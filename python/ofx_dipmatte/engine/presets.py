@@ -140,16 +140,17 @@ PRESETS: dict[str, Preset] = {
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
     # same six losses on narrow nets, F/B at half resolution, alpha held near the prior.
+    # Plates are solved in 256² tiles, each with its own nets and warm start.
     "dip": Preset(
         name="dip", width=32, fb_width=16, fb_scale=2, max_iterations=300,
         warm_max_iterations=100, alpha_prior="closed_form",
-        weights={**_PAPER_WEIGHTS, "prior": 1.0},
+        weights={**_PAPER_WEIGHTS, "prior": 1.0}, tile_size=256,
     ),
     # Fast preview: fewer steps, narrower nets.
     "draft": Preset(
         name="draft", width=16, fb_width=8, fb_scale=4, max_iterations=80,
         warm_max_iterations=30, alpha_prior="closed_form",
-        weights={**_PAPER_WEIGHTS, "prior": 1.0},
+        weights={**_PAPER_WEIGHTS, "prior": 1.0}, tile_size=256,
     ),
 }
 
