@@ -19,9 +19,9 @@ from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import resolve_device
 from .dip_features import fit_dip_features
 from .foreground import estimate_foreground_background
-from .noise import window_noise
 from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
+from .noise import window_noise
 from .presets import Preset, resolve_preset
 from .refine import refine_alpha
 from .region import Window, canvas_shape, pad_to_canvas, solve_window
@@ -156,7 +156,8 @@ class ClipSession:
             KeyError: ``frame`` was not solved (or its weights were dropped).
         """
         with self._lock:
-            return {"frame": float(frame), "windows": self._states[float(frame)], "cold_loss": dict(self._cold_loss),
+            return {"frame": float(frame), "windows": dict(self._states[float(frame)]),
+                    "cold_loss": dict(self._cold_loss),
                     "preset": repr(self.config), "seed": self.seed}
 
     def import_state(self, state: dict) -> None:
