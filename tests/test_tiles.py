@@ -116,7 +116,7 @@ def test_noise_depends_on_the_canvas_position_only():
 def moving_ring(shift):
     """A 256² frame whose ring-shaped band (too big for one 64² tile) moves right by ``shift``."""
     trimap = np.roll(ring_trimap(size=256, radius=70, width=8), shift, axis=1)
-    alpha = np.clip(trimap * 2 - 0.5 + 0.0, 0, 1).astype(np.float32)
+    alpha = np.clip(trimap * 2 - 0.5, 0, 1).astype(np.float32)  # 0, 0.5, 1 as the trimap
     yy, xx = np.mgrid[0:256, 0:256] / 256.0
     fg = np.stack([0.8 + 0 * xx, 0.4 + 0.2 * yy, 0.2 + 0 * xx], -1)
     bg = np.stack([0.1 + 0.3 * xx, 0.3 + 0 * yy, 0.7 - 0.2 * yy], -1)

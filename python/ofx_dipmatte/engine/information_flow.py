@@ -162,6 +162,7 @@ def information_flow_system(image: np.ndarray, trimap: np.ndarray, extra: np.nda
         if local is None:
             local = matting_laplacian(image, unknown=unknown)
         laplacian = laplacian + weights.local_weight * local
-    known = pixel_features(image, weights.known_spatial, extra)
+    same = weights.known_spatial == weights.mixture_spatial  # the paper's: one feature array serves both
+    known = mix if same else pixel_features(image, weights.known_spatial, extra)
     confidence, estimate = known_to_unknown_term(known, image, trimap, weights.known_neighbours, weights.regularization)
     return laplacian.tocsr(), (weights.known_weight * confidence, estimate)
