@@ -31,8 +31,9 @@ def case64():
     return make_case(64)
 
 
-def make_hair_case(size: int = 96, strands: int = 40, seed: int = 0):
-    """A head of thin strands over a textured background: (image, trimap, alpha), float32.
+def make_hair_case(size: int = 96, strands: int = 40, seed: int = 0, colours: bool = False):
+    """A head of thin strands over a textured background: (image, trimap, alpha), float32,
+    and with ``colours`` also its true (fg, bg).
 
     The foreground is a warm, slowly varying colour; the background a smooth random
     colour field; alpha a disc plus anti-aliased curved strands about a pixel wide that
@@ -61,4 +62,6 @@ def make_hair_case(size: int = 96, strands: int = 40, seed: int = 0):
     trimap = np.zeros((size, size), np.float32)
     trimap[ndimage.binary_dilation(alpha > 0.02, iterations=4)] = 0.5
     trimap[ndimage.binary_erosion(alpha > 0.99, iterations=3)] = 1.0
+    if colours:
+        return image, trimap, alpha.astype(np.float32), fg.astype(np.float32), bg.astype(np.float32)
     return image, trimap, alpha.astype(np.float32)

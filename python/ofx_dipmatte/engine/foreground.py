@@ -13,6 +13,10 @@ colour across wide unknown bands in a few sweeps. We sweep red-black (checkerboa
 Gauss–Seidel with numpy, so every half-sweep is a handful of whole-array operations.
 F is reliable where alpha is high and B where it is low; where alpha is 0 (or 1) F
 (or B) is only an extrapolation from its surroundings.
+
+An alpha refined from these very colours (:mod:`.refine`) has absorbed their errors:
+estimated again from it, F and B keep them. :func:`match_compositing` instead takes
+colours estimated from an independent matte and corrects them to the final alpha.
 """
 
 from __future__ import annotations
@@ -82,3 +86,15 @@ def estimate_foreground_background(
         for _ in range(sweeps):
             _sweep(img, a, fg, bg, weights, (~checker, checker))
     return fg.astype(np.float32), bg.astype(np.float32)
+
+
+def match_compositing(image: np.ndarray, alpha: np.ndarray, fg: np.ndarray,
+                      bg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``fg`` and ``bg`` moved as little as possible (least squares, per pixel) so that
+    α F + (1 − α) B reproduces ``image`` exactly: with residual R = I − αF − (1 − α)B,
+    F += α R / n and B += (1 − α) R / n, n = α² + (1 − α)². Where α = 1, F becomes the
+    pixel; where α = 0, B does. Not clipped: the caller bounds the colours."""
+    a = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)[..., None]
+    residual = image - a * fg - (1.0 - a) * bg
+    norm = a * a + (1.0 - a) ** 2  # at least 0.5
+    return fg + a * residual / norm, bg + (1.0 - a) * residual / norm

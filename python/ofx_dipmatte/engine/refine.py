@@ -84,7 +84,8 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
                  should_stop: Optional[Callable[[], bool]] = None,
                  round_done: Optional[Callable[[int], bool]] = None, texture: bool = True,
                  colours: Optional[Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = None,
-                 anchor: DataTerm | None = None) -> np.ndarray:
+                 anchor: DataTerm | None = None,
+                 start_colours: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``iterations`` rounds of: F, B from alpha; α̂ and its confidence; a Laplacian
     solve with the confidence-weighted data term (``strength`` × confidence).
 
@@ -98,6 +99,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
         colours: (image, alpha) → (F, B); default :func:`~.foreground.estimate_foreground_background`.
             Another source (an inpainter, or the true F/B in a benchmark) plugs in here.
         anchor: a data term added to every solve (see :func:`~.closed_form.closed_form_alpha`).
+        start_colours: F and B already estimated from ``alpha`` (the first round's).
 
     Returns: H×W float32 alpha; known pixels equal the trimap.
     """
@@ -108,7 +110,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
         laplacian = matting_laplacian(image, unknown=unknown)
     colours = colours or estimate_foreground_background
     for done in range(1, iterations + 1):
-        fg, bg = colours(image, alpha)
+        fg, bg = start_colours if done == 1 and start_colours is not None else colours(image, alpha)
         estimate = alpha_from_colours(image, fg, bg)
         confidence = strength * colour_confidence(image, fg, bg, estimate, alpha, texture) * unknown
         confidence, estimate = add_terms((confidence, estimate), anchor)
