@@ -37,11 +37,12 @@ def decode(working: np.ndarray) -> np.ndarray:
     return np.where(y <= KNEE, y, KNEE + span * u / (1.0 - u)).astype(np.float32)
 
 
-def prepare_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+def prepare_image(image: np.ndarray, name: str = "image") -> tuple[np.ndarray, np.ndarray, bool]:
     """Validate an input image and return (caller_rgb, working_rgb, is_float).
 
     Args:
         image: H×W×3 or H×W×4 (alpha ignored); float32/float64, uint8 or uint16.
+        name: what error messages call it.
 
     Returns:
         caller_rgb: float32 H×W×3 in the caller's encoding (integers scaled to 0–1).
@@ -53,14 +54,14 @@ def prepare_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
-        raise ValueError(f"image: expected H×W×3 or H×W×4, got shape {tuple(img.shape)}")
+        raise ValueError(f"{name}: expected H×W×3 or H×W×4, got shape {tuple(img.shape)}")
     if img.shape[0] == 0 or img.shape[1] == 0:
-        raise ValueError(f"image: empty image of shape {tuple(img.shape)}")
+        raise ValueError(f"{name}: empty image of shape {tuple(img.shape)}")
     is_float = bool(np.issubdtype(img.dtype, np.floating))
-    rgb = to_unit_float(img[..., :3], "image")
+    rgb = to_unit_float(img[..., :3], name)
     if not np.all(np.isfinite(rgb)):
         bad = int(np.count_nonzero(~np.isfinite(rgb).all(axis=2)))
-        raise ValueError(f"image: {bad} pixel(s) contain NaN or Inf; clean the plate (e.g. a NaN-fix node) first")
+        raise ValueError(f"{name}: {bad} pixel(s) contain NaN or Inf; clean the plate (e.g. a NaN-fix node) first")
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
     working = encode(rgb) if is_float else rgb
     return rgb, working, is_float

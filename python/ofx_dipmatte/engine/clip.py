@@ -15,6 +15,7 @@ import torch
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
+from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import resolve_device
 from .dip_features import fit_dip_features
@@ -79,6 +80,7 @@ class _Padded:
     trimap: np.ndarray  # padding is known background
     trimap_mirrored: np.ndarray  # mirrored padding: constraints for the classical prior
     valid: np.ndarray  # True inside the frame itself, False on the padding
+    clean_plate: np.ndarray | None = None  # the known background, matched to the image
 
 
 @dataclass
@@ -191,7 +193,8 @@ class ClipSession:
 
     def matte(self, frame: float, image: np.ndarray, trimap: np.ndarray,
               progress: ProgressCallback | None = None,
-              should_stop: Callable[[], bool] | None = None) -> MatteResult:
+              should_stop: Callable[[], bool] | None = None,
+              clean_plate: np.ndarray | None = None) -> MatteResult:
         """Solve one frame. See :func:`ofx_dipmatte.matte` for inputs and outputs.
 
         Args:
@@ -202,6 +205,7 @@ class ClipSession:
         """
         start = time.perf_counter()
         caller_rgb, working, is_float, tri = _validate(image, trimap)
+        plate = None if clean_plate is None else prepare_clean_plate(clean_plate, tri.shape, is_float)
         stats = MatteStats(device=str(self.device))
         unknown = tri == 0.5
         if not unknown.any():
@@ -209,14 +213,21 @@ class ClipSession:
             return MatteResult(tri.copy(), caller_rgb.copy(), caller_rgb.copy(), stats)
         if not (tri == 1.0).any():
             stats.warnings.append("trimap has no known foreground: F is constrained only by the compositing equation")
-        if not (tri == 0.0).any():
+        if not (tri == 0.0).any() and plate is None:
             stats.warnings.append("trimap has no known background: B is constrained only by the compositing equation")
+        if plate is not None:
+            if self.config.alpha_prior != "refined":
+                stats.warnings.append(f"clean plate: ignored by preset {self.config.name!r}; presets that refine "
+                                      "the matte from colour estimates (balanced) use it")
+                plate = None
+            else:
+                plate = match_to_image(plate, working, tri == 0.0)
         with self._lock:
             return self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
-                               should_stop)
+                               should_stop, plate)
 
     def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress,
-               should_stop) -> MatteResult:
+               should_stop, plate: np.ndarray | None = None) -> MatteResult:
         cfg = self.config
         h, w = tri.shape
         # The U-Nets need sides that are multiples of 2^levels (× fb_scale); a classical
@@ -236,7 +247,8 @@ class ClipSession:
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
         padded = _Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
-                         pad_to_canvas(tri, canvas, "reflect"), valid)
+                         pad_to_canvas(tri, canvas, "reflect"), valid,
+                         None if plate is None else pad_to_canvas(plate, canvas, "reflect"))
         if len(windows) == 1:
             result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
@@ -322,7 +334,7 @@ class ClipSession:
         image_c = padded.image[rows, cols]
         estimate = _colours_in_context(padded, window, guide) if self._estimates_colours else None
         prior, colours = self._prior(image_c, padded.trimap_mirrored[rows, cols], progress, should_stop, anchor,
-                                     estimate)
+                                     estimate, exact_background=padded.clean_plate is not None)
         if cfg.alpha_source == "prior":
             fg, bg = _colours_for(image_c, prior, colours)
             return FitResult(alpha=prior, fg=fg, bg=bg, losses={}, iterations=0, stop_reason="no_network",
@@ -361,8 +373,8 @@ class ClipSession:
     def _prior(self, image: np.ndarray, trimap: np.ndarray, progress: ProgressCallback | None,
                should_stop: Callable[[], bool] | None,
                anchor: DataTerm | None = None,
-               estimate: "Callable[[np.ndarray, np.ndarray], Colours] | None" = None
-               ) -> tuple[np.ndarray | None, "Colours | None"]:
+               estimate: "Callable[[np.ndarray, np.ndarray], Colours] | None" = None,
+               exact_background: bool = False) -> tuple[np.ndarray | None, "Colours | None"]:
         """The classical matte the preset starts from (None: the paper's blank start), and
         for ``foreground="estimated"`` the F and B estimated from its unrefined matte
         (closed-form or flows): the refinement is made from the colours themselves, so
@@ -370,7 +382,7 @@ class ClipSession:
         Seconds on large frames, so a host's abort reaches every solve in it. ``anchor``:
         a data term added to its solves (a tile's boundary values). ``estimate``: (image,
         alpha) → F, B for this window (:func:`_colours_in_context`), for the refinement
-        and the returned colours alike."""
+        and the returned colours alike; ``exact_background``: its B is a clean plate."""
         cfg = self.config
         if cfg.alpha_prior == "none":
             return None, None
@@ -399,7 +411,8 @@ class ClipSession:
                 prior = refine_alpha(image, trimap, prior, rounds, cfg.refine_strength, laplacian=laplacian,
                                      should_stop=should_stop, round_done=round_done,
                                      texture=cfg.refine_confidence == "texture", anchor=anchor,
-                                     colours=estimate, start_colours=colours)
+                                     colours=estimate, start_colours=colours,
+                                     exact_background=exact_background)
         except Stopped:
             raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
         return prior, colours
@@ -450,12 +463,14 @@ def _colours_in_context(padded: "_Padded", window: Window,
                         guide: tuple[np.ndarray, Window] | None) -> Callable[[np.ndarray, np.ndarray], Colours]:
     """(image, alpha) on ``window`` → F and B on it, estimated over the window grown by
     :data:`COLOUR_CONTEXT` pixels of the frame, whose alpha there is the trimap's, and
-    the ``guide`` matte's (a matte, the window it covers) on other tiles' band pixels."""
+    the ``guide`` matte's (a matte, the window it covers) on other tiles' band pixels.
+    With a clean plate, B is the plate and only F is estimated."""
     canvas = padded.image.shape[:2]
     y0, x0 = max(window.y0 - COLOUR_CONTEXT, 0), max(window.x0 - COLOUR_CONTEXT, 0)
     y1 = min(window.y0 + window.height + COLOUR_CONTEXT, canvas[0])
     x1 = min(window.x0 + window.width + COLOUR_CONTEXT, canvas[1])
     image = padded.image[y0:y1, x0:x1]
+    plate = None if padded.clean_plate is None else padded.clean_plate[y0:y1, x0:x1]
     around = padded.trimap_mirrored[y0:y1, x0:x1].astype(np.float32)
     if guide is not None:
         matte, covers = guide
@@ -470,7 +485,7 @@ def _colours_in_context(padded: "_Padded", window: Window,
     def estimate(_image: np.ndarray, alpha: np.ndarray) -> Colours:
         full = around.copy()
         full[inner] = alpha
-        fg, bg = estimate_foreground_background(image, full)
+        fg, bg = estimate_foreground_background(image, full, background=plate)
         return fg[inner], bg[inner]
 
     return estimate
@@ -513,7 +528,7 @@ def _assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, i
 
 def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balanced",
           device: "str | torch.device" = "auto", seed: int = 0,
-          progress: ProgressCallback | None = None) -> MatteResult:
+          progress: ProgressCallback | None = None, clean_plate: np.ndarray | None = None) -> MatteResult:
     """Extract alpha, foreground and background from one image and its trimap.
 
     Args:
@@ -530,6 +545,12 @@ def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balan
         seed: seeds weights and noise: same seed and input, same result on CPU.
         progress: called as ``progress(iteration, total, losses)`` after every step;
             returning False cancels the solve with :class:`Cancelled`.
+        clean_plate: the background without the subject (same size and kind as
+            ``image``: both integer or both float), e.g. a frame shot before the subject
+            walked in. B is then known in the band instead of estimated: alpha follows
+            each pixel's colour against it (about half the error, docs/benchmarks.md).
+            Matched to the image's exposure on the known background. Used by presets that
+            refine the matte from colours (``balanced``); others note it in ``stats.warnings``.
 
     Returns:
         :class:`MatteResult` with ``alpha``, ``foreground``, ``background``, ``stats``.
@@ -540,7 +561,7 @@ def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balan
 
     Raises:
         ValueError: empty image, wrong shapes or dtypes, image/trimap size mismatch,
-            NaN or Inf values, unknown preset or device.
+            NaN or Inf values, unknown preset or device; a clean plate of another size or kind.
         Cancelled: ``progress`` returned False.
 
     Example:
@@ -551,4 +572,5 @@ def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balan
         >>> res.alpha.shape, res.foreground.shape
         ((64, 64), (64, 64, 3))
     """
-    return ClipSession(preset=preset, device=device, seed=seed).matte(0, image, trimap, progress=progress)
+    return ClipSession(preset=preset, device=device, seed=seed).matte(0, image, trimap, progress=progress,
+                                                                      clean_plate=clean_plate)

@@ -38,11 +38,19 @@ def _neighbours(x: np.ndarray) -> tuple[np.ndarray, ...]:
     return p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]
 
 
-def _sweep(image, alpha, fg, bg, weights, parity_masks) -> None:
-    """One red-black Gauss–Seidel sweep, in place."""
+def _sweep(image, alpha, fg, bg, weights, parity_masks, fixed_bg: bool = False) -> None:
+    """One red-black Gauss–Seidel sweep, in place (``fixed_bg``: B is known; F alone)."""
     a0 = alpha[..., None]
     a1 = 1.0 - a0
     w_sum = sum(weights)[..., None]
+    if fixed_bg:
+        # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per channel.
+        target = a0 * (image - a1 * bg)
+        inv = 1.0 / (a0 * a0 + w_sum)
+        for mask in parity_masks:
+            new_f = np.clip((target + sum(w[..., None] * n for w, n in zip(weights, _neighbours(fg)))) * inv, 0.0, 1.0)
+            fg[mask] = new_f[mask]
+        return
     a00 = a0 * a0 + w_sum
     a11 = a1 * a1 + w_sum
     a01 = a0 * a1
@@ -59,12 +67,14 @@ def _sweep(image, alpha, fg, bg, weights, parity_masks) -> None:
 def estimate_foreground_background(
     image: np.ndarray, alpha: np.ndarray, regularization: float = 1e-5, gradient_weight: float = 1.0,
     small_size: int = 32, small_iterations: int = 10, big_iterations: int = 2,
+    background: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Straight foreground and background (H×W×3 each, in [0, 1]) explaining ``image``
     (H×W×3, [0, 1]) under ``alpha`` (H×W).
 
     Levels whose sides are at most ``small_size`` get ``small_iterations`` sweeps, larger
-    ones ``big_iterations``.
+    ones ``big_iterations``. ``background``: the true background (a clean plate, H×W×3):
+    B is that, and only F is estimated.
     """
     image = np.asarray(image, dtype=np.float64)
     alpha = np.clip(np.asarray(alpha, dtype=np.float64), 0.0, 1.0)
@@ -78,13 +88,13 @@ def estimate_foreground_background(
         img = _resize_nearest(image, h, w)
         a = _resize_nearest(alpha, h, w)
         fg = _resize_nearest(fg, h, w)
-        bg = _resize_nearest(bg, h, w)
+        bg = _resize_nearest(bg if background is None else np.asarray(background, np.float64), h, w)
         weights = [regularization + gradient_weight * np.abs(a - n) for n in _neighbours(a)]
         # Edge pixels repeat themselves as neighbours: w·(F − F) = 0 there, as if absent.
         checker = (np.add.outer(np.arange(h), np.arange(w)) % 2).astype(bool)
         sweeps = small_iterations if (h <= small_size and w <= small_size) else big_iterations
         for _ in range(sweeps):
-            _sweep(img, a, fg, bg, weights, (~checker, checker))
+            _sweep(img, a, fg, bg, weights, (~checker, checker), fixed_bg=background is not None)
     return fg.astype(np.float32), bg.astype(np.float32)
 
 
