@@ -250,3 +250,20 @@ def test_explicit_output_patterns_reach_the_tasks_and_the_report(shot, tmp_path,
     with pytest.raises(ValueError, match="no alpha or no fg"):
         from ofx_dipmatte.farm.report import contact_sheet, shot_status
         contact_sheet(out, shot_status(out), tmp_path / "sheet.png")
+
+
+def test_a_clean_plate_reaches_every_task(shot, tmp_path, capsys):
+    plate, trimap, _ = shot
+    clean = str(Path(plate).parent / "plate.1001.exr")  # any image of the plate's size and kind
+    out = tmp_path / "out"
+    assert farm(plate, trimap, "-o", str(out), "--clean-plate", clean, "--frames", "1001-1002", "--chunk", "2",
+                "--format", "openjd", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    command = summary["tasks"][0]["command"]
+    assert command[command.index("--clean-plate") + 1] == clean
+    template = (out / ".farm" / "job.openjd.yaml").read_text()
+    assert "CleanPlate" in template and "{{Param.CleanPlate}}" in template
+    run = subprocess.run([sys.executable, "-m", "openjd", "run", str(out / ".farm" / "job.openjd.yaml"),
+                          "--step", "Matte"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (out / "plate.alpha.1002.exr").is_file()

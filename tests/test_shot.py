@@ -17,7 +17,7 @@ import pytest
 from ofx_dipmatte.cli import main
 from ofx_dipmatte.io import FramePattern, ImageFile, parse_frames, read_image_file, write_image
 
-from conftest import make_case
+from conftest import make_case, make_hair_case
 
 FAST = ["--preset", "draft", "--max-iterations", "6"]
 
@@ -321,3 +321,37 @@ def test_ctrl_c_stops_with_status_1_and_no_partial_files(tmp_path):
     report = json.loads(stdout)
     assert report["status"] == "interrupted" and "resume" in report["error"]
     assert not any(p.name.startswith(".") for p in out.iterdir() if p.is_file())
+
+
+# -- clean plate ---------------------------------------------------------------
+
+def test_a_clean_plate_for_the_shot_brings_alpha_closer_to_the_truth(tmp_path, capsys):
+    image, trimap, truth, _, bg = make_hair_case(size=64, seed=0, colours=True)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f in (1, 2):
+        write_image(folder / f"plate.{f:04d}.exr", image)
+        write_image(folder / f"trimap.{f:04d}.png", trimap)
+    grain = np.random.default_rng(0).normal(0, 0.01, bg.shape)
+    write_image(folder / "clean.exr", np.clip(0.9 * bg + grain, 0, 1).astype(np.float32))  # another exposure
+    errors = {}
+    for name, extra in (("without", []), ("with", ["--clean-plate", str(folder / "clean.exr")])):
+        code, report = run_json(capsys, "matte", str(folder / "plate.####.exr"), str(folder / "trimap.####.png"),
+                                "-o", str(tmp_path / name), *extra)
+        assert code == 0, report
+        assert all(not f["warnings"] for f in report["frames"])
+        alphas = [read_image_file(f["outputs"]["alpha"]).pixels[..., 0] for f in report["frames"]]
+        errors[name] = [float(np.abs(a - truth)[trimap == 0.5].sum()) for a in alphas]
+    assert all(w < 0.7 * wo for w, wo in zip(errors["with"], errors["without"])), errors
+
+
+def test_clean_plate_files_are_checked_like_the_plates(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2])
+    write_image(tmp_path / "in" / "clean.0001.exr", np.zeros((32, 32, 3), np.float32))
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"),
+                            "--clean-plate", str(tmp_path / "in" / "clean.####.exr"))
+    assert code == 2 and "clean.0002.exr" in report["error"]  # missing: named before solving
+    write_image(tmp_path / "in" / "small.exr", np.zeros((20, 32, 3), np.float32))
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"),
+                            "--clean-plate", str(tmp_path / "in" / "small.exr"))
+    assert code == 2 and "small.exr (frame 1)" in report["error"] and "32×20" in report["error"]

@@ -137,7 +137,8 @@ def _job(args):
     return ShotJob(plate=plate, guide=guide, frames=_frames(args, plate), outputs=outputs,
                    rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                    preset=with_limits(args.preset, args.max_iterations, args.loss_threshold),
-                   device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache, preview=preview)
+                   device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache, preview=preview,
+                   clean_plate=FramePattern(args.clean_plate) if getattr(args, "clean_plate", None) else None)
 
 
 def _run_matte(args) -> int:
@@ -203,6 +204,7 @@ def _farm_shot(args):
                     rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                     preset=args.preset, device=args.device, seed=args.seed, max_iterations=args.max_iterations,
                     loss_threshold=args.loss_threshold, overwrite=args.overwrite,
+                    clean_plate=str(Path(args.clean_plate).absolute()) if args.clean_plate else "",
                     outputs={k: str(Path(v).absolute()) for k in ("alpha", "fg", "bg", "rgba")
                              if (v := getattr(args, k))})
 
@@ -348,6 +350,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("trimap", nargs="?", help="trimap file or pattern: 0 background, 1 foreground, grey unknown")
     p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: soft or binary mattes (file or pattern)")
     p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+    p.add_argument("--clean-plate", metavar="PLATE", help="the background without the subject: one file for the "
+                   "shot (locked-off camera) or a frame pattern; B is then known, not estimated (balanced preset)")
     p.add_argument("-o", "--out", type=Path, help="output folder (default outputs: alpha and fg as EXR)")
     for kind, text in (("alpha", "alpha (one channel A)"), ("fg", "straight foreground RGBA"),
                        ("bg", "background plate RGB"), ("rgba", "premultiplied foreground with alpha")):
@@ -377,6 +381,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("trimap", nargs="?", help="trimap frame pattern")
     p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: rough mattes (frame pattern)")
     p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+    p.add_argument("--clean-plate", metavar="PLATE", help="as for matte: a clean plate file or frame pattern")
     p.add_argument("-o", "--out", type=Path, help="output folder (alpha and fg EXRs unless --alpha/--fg/--bg/"
                    "--rgba say otherwise; the job's reports go to OUT/.farm)")
     for kind in ("alpha", "fg", "bg", "rgba"):

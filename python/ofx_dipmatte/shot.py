@@ -154,6 +154,8 @@ class ShotJob:
             history, as a continuous run would; skipped when a checkpoint is there.
         cache: folder for the per-frame checkpoints (default: ``.ofx_dipmatte_cache/``
             beside the first output).
+        clean_plate: the background without the subject: one file for the whole shot
+            (a locked-off camera) or a pattern, a plate per frame.
     """
 
     plate: FramePattern
@@ -169,6 +171,7 @@ class ShotJob:
     overwrite: bool = False
     cache: Optional[Path] = None
     preview: Optional[FramePattern] = None  # a contact-sheet PNG per frame written (preview.py)
+    clean_plate: Optional[FramePattern] = None
 
     def __post_init__(self):
         self.config = resolve_preset(self.preset)
@@ -180,6 +183,10 @@ class ShotJob:
                                 "e.g. out.####.exr")
         if self.guide.is_sequence and not self.plate.is_sequence:
             raise ShotError(f"{self.guide}: a trimap sequence for a still plate {self.plate}; give one trimap file")
+        if self.clean_plate is not None and self.clean_plate.is_sequence and not self.plate.is_sequence:
+            raise ShotError(f"{self.clean_plate}: a clean plate sequence for a still plate {self.plate}; "
+                            "give one clean plate file")
+        self._still_clean_plate = None  # read once: the same file serves every frame
         if self.preroll < 0:
             raise ShotError("--preroll must be 0 or more")
         if self.cache is None:
@@ -190,11 +197,17 @@ class ShotJob:
         """Checkpoints only fit the same inputs and solver settings."""
         parts = [str(Path(self.plate.text).resolve()), str(Path(self.guide.text).resolve()),
                  str(self.rough_matte), str(self.band), repr(self.config), str(self.seed)]
+        if self.clean_plate is not None:
+            parts.append(str(Path(self.clean_plate.text).resolve()))
         return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
+    def _inputs(self) -> tuple[FramePattern, ...]:
+        return (self.plate, self.guide) + ((self.clean_plate,) if self.clean_plate is not None else ())
+
     def check_inputs(self) -> None:
-        """Every frame's plate and guide file exists (before anything is solved)."""
-        missing = [str(p.path(f)) for f in self.frames for p in (self.plate, self.guide) if not p.path(f).is_file()]
+        """Every frame's input files exist (before anything is solved)."""
+        missing = list(dict.fromkeys(str(p.path(f)) for f in self.frames for p in self._inputs()
+                                     if not p.path(f).is_file()))
         if missing:
             more = f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""
             raise ShotError(f"missing input files: {', '.join(missing[:10])}{more}; "
@@ -212,20 +225,8 @@ class ShotJob:
         plate_path, guide_path = self.plate.path(frame), self.guide.path(frame)
         where = self._where(frame)
 
-        def read(path: Path) -> ImageFile:
-            try:
-                return read_image_file(path)
-            except ValueError as exc:  # "<path>: <reason>"
-                reason = str(exc).split(": ", 1)[-1]
-                raise ShotError(f"{path}{where}: {reason}; re-export or replace the file") from None
-
-        plate, guide = read(plate_path), read(guide_path)
-        rgb = plate.channels("RGB")
-        if rgb is None:
-            if plate.pixels.shape[2] < 3:
-                raise ShotError(f"{plate_path}{where}: has {plate.pixels.shape[2]} channel(s); the plate must be "
-                                "RGB or RGBA")
-            rgb = plate.pixels[..., :3]
+        plate, guide = self._read(plate_path, where), self._read(guide_path, where)
+        rgb = self._rgb(plate, plate_path, where)
         if guide.pixels.shape[:2] != rgb.shape[:2]:
             h, w = rgb.shape[:2]
             gh, gw = guide.pixels.shape[:2]
@@ -237,6 +238,40 @@ class ShotJob:
         else:
             trimap = to_unit_float(first, str(guide_path))
         return plate, rgb, trimap
+
+    def read_clean_plate(self, frame: int, shape: tuple[int, int]) -> Optional[np.ndarray]:
+        """The clean plate's RGB pixels for ``frame`` (None: no clean plate), checked
+        against the plate's size ``shape``."""
+        if self.clean_plate is None:
+            return None
+        if not self.clean_plate.is_sequence and self._still_clean_plate is not None:
+            return self._still_clean_plate
+        path, where = self.clean_plate.path(frame), self._where(frame)
+        rgb = self._rgb(self._read(path, where), path, where)
+        if rgb.shape[:2] != shape:
+            raise ShotError(f"{path}{where}: is {rgb.shape[1]}×{rgb.shape[0]} but the plate is "
+                            f"{shape[1]}×{shape[0]}; give a clean plate of the plate's resolution")
+        if not self.clean_plate.is_sequence:
+            self._still_clean_plate = rgb
+        return rgb
+
+    @staticmethod
+    def _read(path: Path, where: str) -> ImageFile:
+        try:
+            return read_image_file(path)
+        except ValueError as exc:  # "<path>: <reason>"
+            reason = str(exc).split(": ", 1)[-1]
+            raise ShotError(f"{path}{where}: {reason}; re-export or replace the file") from None
+
+    @staticmethod
+    def _rgb(image: ImageFile, path: Path, where: str) -> np.ndarray:
+        rgb = image.channels("RGB")
+        if rgb is None:
+            if image.pixels.shape[2] < 3:
+                raise ShotError(f"{path}{where}: has {image.pixels.shape[2]} channel(s); plates must be "
+                                "RGB or RGBA")
+            rgb = image.pixels[..., :3]
+        return rgb
 
     def run(self, reporter: Optional[Reporter] = None) -> ShotReport:
         """Solve and write every frame not already done. Raises :class:`ShotError` on bad
@@ -270,7 +305,7 @@ class ShotJob:
                     session.import_state(state)
                 else:
                     for pre in range(frame - self.preroll, frame):
-                        if self.plate.path(pre).is_file() and self.guide.path(pre).is_file():
+                        if all(p.path(pre).is_file() for p in self._inputs()):
                             report.frames.append(self._solve(session, pre, None, reporter, checkpoints))
             report.frames.append(self._solve(session, frame, self.outputs, reporter, checkpoints))
             previous = frame
@@ -281,6 +316,7 @@ class ShotJob:
                checkpoints: Checkpoints) -> FrameReport:
         begin = time.perf_counter()
         plate, rgb, trimap = self.read_frame(frame)
+        clean_plate = self.read_clean_plate(frame, rgb.shape[:2])
         warm = bool(session.solved_frames)
         cap = self.config.warm_max_iterations if warm else self.config.max_iterations
         reporter.frame_start(frame, "solve" if outputs else "preroll", cap)
@@ -289,7 +325,7 @@ class ShotJob:
             reporter.iteration(iteration, total, losses.get("total", 0.0))
 
         try:
-            res = session.matte(frame, rgb, trimap, progress=progress)
+            res = session.matte(frame, rgb, trimap, progress=progress, clean_plate=clean_plate)
         except ValueError as exc:
             raise ShotError(f"{self.plate.path(frame)}{self._where(frame)}: {exc}") from None
         # A still has nothing to resume, nor has a frame solved without networks.

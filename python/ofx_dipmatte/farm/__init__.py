@@ -26,7 +26,8 @@ FARM_FOLDER = ".farm"
 class FarmShot:
     """What a farm job solves: one shot, a contiguous frame range in chunks.
 
-    ``guide`` is the trimap pattern, or the rough-matte pattern when ``rough_matte``.
+    ``guide`` is the trimap pattern, or the rough-matte pattern when ``rough_matte``;
+    ``clean_plate`` a clean plate file or pattern ("" for none).
     """
 
     plate: str
@@ -44,6 +45,7 @@ class FarmShot:
     max_iterations: int = 0
     loss_threshold: float = 0.0
     overwrite: bool = False
+    clean_plate: str = ""
     python: str = field(default_factory=lambda: sys.executable)
     #: kind ("alpha", "fg", "bg", "rgba") → frame pattern; empty: matte's defaults in ``out``
     outputs: dict = field(default_factory=dict)
@@ -76,6 +78,8 @@ class FarmShot:
                 "--preset", v["preset"], "--device", v["device"], "--seed", v["seed"],
                 "--max-iterations", v["max_iterations"], "--loss-threshold", v["loss_threshold"],
                 "--quiet", "--json", "--report", report]
+        if self.clean_plate:
+            args += ["--clean-plate", v["clean_plate"]]
         for kind, pattern in outputs.items():
             args += [f"--{kind}", pattern]
         return args + (["--overwrite"] if self.overwrite else [])

@@ -48,6 +48,9 @@ def job_template(shot: FarmShot) -> dict:
     ]
     if shot.rough_matte:
         params.append(_param("Band", "FLOAT", shot.band, "unknown band half-width (px) around the rough matte"))
+    if shot.clean_plate:
+        params.append(_param("CleanPlate", "STRING", shot.clean_plate,
+                             "the background without the subject: one file or a frame pattern"))
     outputs = {}
     for kind, pattern in shot.outputs.items():
         name = f"{kind.capitalize()}Output"
@@ -59,7 +62,8 @@ def job_template(shot: FarmShot) -> dict:
         plate="{{Param.Plate}}", guide=f"{{{{Param.{guide_name}}}}}", out="{{Param.OutputDir}}",
         first="{{Param.FirstFrame}}", last="{{Param.LastFrame}}", chunk="{{Param.ChunkSize}}",
         preroll="{{Param.Preroll}}", preset="{{Param.Preset}}", device="{{Param.Device}}", seed="{{Param.Seed}}",
-        max_iterations="{{Param.MaxIterations}}", loss_threshold="{{Param.LossThreshold}}", band="{{Param.Band}}")
+        max_iterations="{{Param.MaxIterations}}", loss_threshold="{{Param.LossThreshold}}", band="{{Param.Band}}",
+        clean_plate="{{Param.CleanPlate}}")
     return {
         "specificationVersion": SPEC,
         "name": f"ofx_dipmatte {shot.name} {{{{Param.FirstFrame}}}}-{{{{Param.LastFrame}}}}",
