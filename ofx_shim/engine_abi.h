@@ -40,6 +40,7 @@ struct DipRenderRequest {
   double time;
   DipImage source;   // RGB or RGBA
   DipImage guide;    // the Trimap clip (first channel used), or data == NULL
+  DipImage clean_plate;  // the CleanPlate clip (RGB or RGBA), or data == NULL
   DipImage output;   // filled by dip_render; same width and height as source
   DipParams params;
   DipProgressFn progress;

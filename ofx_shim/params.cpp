@@ -113,6 +113,11 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 2, kOfxImageComponentRGBA);
     g_props->propSetInt(clip, kOfxImageClipPropOptional, 0, 1);
     g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
+    g_effect->clipDefine(effect, kCleanPlateClip, &clip);
+    g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
+    g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
+    g_props->propSetInt(clip, kOfxImageClipPropOptional, 0, 1);
+    g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
   }
   g_effect->clipDefine(effect, kOfxImageEffectOutputClipName, &clip);
   g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);

@@ -10,6 +10,7 @@
 namespace dip {
 
 constexpr const char* kTrimapClip = "Trimap";
+constexpr const char* kCleanPlateClip = "CleanPlate";  // optional: the background without the subject
 
 // Parameter names (script names) and choice option lists, in option order.
 constexpr const char* kParamOutputMode = "outputMode";

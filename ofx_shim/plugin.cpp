@@ -268,7 +268,7 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   const bool use_trimap_clip = std::strcmp(params.trimap_source, "trimap") == 0;
   if (use_trimap_clip && !int_at(effect, kParamUseTrimapInput, time)) params.trimap_source = "source_alpha";
 
-  FetchedImage source_holder, trimap_holder, output_holder;
+  FetchedImage source_holder, trimap_holder, plate_holder, output_holder;
   HostImage source = fetch_image(clip_handle(effect, kOfxImageEffectSimpleSourceClipName), time,
                                       source_holder, "Source");
   HostImage output = fetch_image(clip_handle(effect, kOfxImageEffectOutputClipName), time, output_holder,
@@ -280,7 +280,7 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   params.source_premultiplied =
       premultiplication && std::strcmp(premultiplication, kOfxImagePreMultiplied) == 0 ? 1 : 0;
 
-  std::vector<unsigned char> source_pixels, guide_pixels, output_pixels;
+  std::vector<unsigned char> source_pixels, guide_pixels, plate_pixels, output_pixels;
   DipRenderRequest request{};
   request.time = time;
   request.params = params;
@@ -296,6 +296,19 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
                           "the same format as the Source");
       request.guide = packed_view(guide_pixels, trimap, frame);
       pack_region(trimap, frame, guide_pixels.data());
+    }
+  }
+  request.clean_plate.data = nullptr;
+  if (inst->general) {
+    OfxImageClipHandle plate_clip = clip_handle(effect, kCleanPlateClip);
+    if (clip_connected(plate_clip)) {
+      HostImage plate = fetch_image(plate_clip, time, plate_holder, "CleanPlate");
+      if (plate.channels < 3) throw RenderError("CleanPlate: give it RGB or RGBA, like the Source");
+      if (!contains(plate.bounds, frame))
+        throw RenderError("CleanPlate: the clean plate does not cover the Source frame; give it the same "
+                          "format as the Source");
+      request.clean_plate = packed_view(plate_pixels, plate, frame);
+      pack_region(plate, frame, plate_pixels.data());
     }
   }
   request.output = packed_view(output_pixels, output, frame);

@@ -255,8 +255,9 @@ DIP_EXPORT int dip_render(void* session, const DipRenderRequest* request, char* 
     params["output_mode"] = p.output_mode;
     params["source_premultiplied"] = p.source_premultiplied != 0;
 
-    py::object guide = py::none();
+    py::object guide = py::none(), clean_plate = py::none();
     if (request->guide.data != nullptr) guide = wrap(request->guide);
+    if (request->clean_plate.data != nullptr) clean_plate = wrap(request->clean_plate);
     py::cpp_function progress([request](double fraction) {
       if (request->progress == nullptr) return true;
       py::gil_scoped_release release;  // the host's suites may block; never hold the GIL there
@@ -264,7 +265,8 @@ DIP_EXPORT int dip_render(void* session, const DipRenderRequest* request, char* 
     });
     py::array out = static_cast<py::object*>(session)->attr("render")(
         request->time, wrap(request->source), guide, params, progress,
-        request->output.width, request->output.height, request->output.channels, request->output.dtype);
+        request->output.width, request->output.height, request->output.channels, request->output.dtype,
+        py::arg("clean_plate") = clean_plate);
 
     const DipImage& o = request->output;
     py::dtype want(o.dtype);

@@ -313,11 +313,12 @@ struct SharedFrame {
   int fd = -1;
   void* base = MAP_FAILED;
   size_t size = 0;
-  size_t source = 0, guide = 0, output = 0;  // offsets
+  size_t source = 0, guide = 0, clean_plate = 0, output = 0;  // offsets
 
   bool create(const DipRenderRequest& r, std::string& error) {
     guide = aligned(image_bytes(r.source));
-    output = guide + aligned(image_bytes(r.guide));
+    clean_plate = guide + aligned(image_bytes(r.guide));
+    output = clean_plate + aligned(image_bytes(r.clean_plate));
     size = output + image_bytes(r.output);
     fd = memfd_create("ofx_dipmatte.frame", MFD_CLOEXEC);
     if (fd < 0 || ftruncate(fd, static_cast<off_t>(size)) != 0 ||
@@ -327,6 +328,7 @@ struct SharedFrame {
     }
     std::memcpy(at(source), r.source.data, image_bytes(r.source));
     if (r.guide.data) std::memcpy(at(guide), r.guide.data, image_bytes(r.guide));
+    if (r.clean_plate.data) std::memcpy(at(clean_plate), r.clean_plate.data, image_bytes(r.clean_plate));
     return true;
   }
   unsigned char* at(size_t offset) { return static_cast<unsigned char*>(base) + offset; }
@@ -384,7 +386,9 @@ int render(void* session, const DipRenderRequest* request, char* error, size_t e
       "{\"op\":\"render\",\"id\":" + std::to_string(id) + ",\"session\":" + std::to_string(s->id) +
       ",\"time\":" + json_number(request->time) + ",\"params\":" + params_json(request->params) +
       ",\"source\":" + image_json(request->source, frame.source) + ",\"guide\":" +
-      image_json(request->guide, frame.guide) + ",\"output\":" + image_json(request->output, frame.output) + "}";
+      image_json(request->guide, frame.guide) + ",\"clean_plate\":" +
+      image_json(request->clean_plate, frame.clean_plate) + ",\"output\":" + image_json(request->output, frame.output) +
+      "}";
 
   // A worker that died while idle is replaced silently: no render was lost.
   for (int attempt = 0; attempt < 2; ++attempt) {

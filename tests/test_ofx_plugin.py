@@ -115,11 +115,14 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
     assert props["OfxImageEffectInstancePropSequentialRender"] == [2]
 
     general = host.clips(GENERAL)
-    assert set(general) == {"Source", "Trimap", "Output"}
+    assert set(general) == {"Source", "Trimap", "CleanPlate", "Output"}
     assert general["Source"]["OfxImageEffectPropSupportedComponents"] == ["OfxImageComponentRGBA", "OfxImageComponentRGB"]
     assert set(general["Trimap"]["OfxImageEffectPropSupportedComponents"]) == {
         "OfxImageComponentAlpha", "OfxImageComponentRGB", "OfxImageComponentRGBA"}
     assert general["Trimap"]["OfxImageClipPropOptional"] == [1]
+    assert general["CleanPlate"]["OfxImageClipPropOptional"] == [1]
+    assert general["CleanPlate"]["OfxImageEffectPropSupportedComponents"] == [
+        "OfxImageComponentRGBA", "OfxImageComponentRGB"]
     assert set(host.clips(FILTER)) == {"Source", "Output"}
 
     params = host.params(GENERAL)
@@ -169,6 +172,30 @@ def test_output_equals_engine(host, dtype, channels, layout, engine, worker_log)
     else:  # the worker sends at most 10 a second; the wait polls the abort every 0.1 s
         assert host.progress(inst)["starts"] == 1 and host.progress(inst)["updates"] >= 1
     assert _testhost.live_images() == 0
+    host.destroy_instance(inst)
+
+
+@BOTH_ENGINES
+@pytest.mark.parametrize("plate_dtype", ["uint16", "float32"])
+def test_a_clean_plate_input_reaches_the_engine(host, engine, plate_dtype):
+    image, trimap, _, _, bg = make_case(SIZE, band=3, seed=1)
+    source = quantise(np.dstack([image, np.ones_like(trimap)]), "uint16")
+    tri = quantise(trimap[..., None], "uint16")
+    plate = quantise(np.dstack([0.9 * bg, np.ones_like(trimap)]), plate_dtype)  # another exposure, maybe depth
+    inst = new_instance(host, engine=engine, preset=1)  # Balanced: the preset that uses the plate
+    host.set_output_format(inst, DEPTHS["float32"], "OfxImageComponentRGBA")
+    host.set_image(inst, "Source", 0.0, **to_host(source))
+    host.set_image(inst, "Trimap", 0.0, **to_host(tri))
+    host.set_image(inst, "CleanPlate", 0.0, **to_host(plate))
+    out = render(host, inst)
+    engine_plate = plate[..., :3] if plate_dtype == "uint16" else quantise(plate[..., :3], "uint16")
+    res = ofx_dipmatte.matte(source, tri, preset=with_limits("balanced", ITERATIONS), seed=0,
+                             clean_plate=engine_plate)
+    assert_close(out, expected_premultiplied(res, "float32", 4))
+    without = ofx_dipmatte.matte(source, tri, preset=with_limits("balanced", ITERATIONS), seed=0)
+    assert not np.allclose(res.alpha, without.alpha)  # the plate changed the solve
+    host.connect(inst, "CleanPlate", False)  # unplugged: the same as never connected
+    assert_close(render(host, inst), expected_premultiplied(without, "float32", 4))
     host.destroy_instance(inst)
 
 

@@ -197,12 +197,13 @@ class Worker:
                 out_layout = message["output"]
                 source = image_view(memory, message["source"])
                 guide = image_view(memory, message.get("guide"))
+                clean_plate = image_view(memory, message.get("clean_plate"))
                 output = image_view(memory, out_layout)
                 image = session.render(message["time"], source, guide, message["params"], progress,
                                        int(out_layout["width"]), int(out_layout["height"]),
-                                       int(out_layout["channels"]), out_layout["dtype"])
+                                       int(out_layout["channels"]), out_layout["dtype"], clean_plate=clean_plate)
                 output[...] = image
-                del source, guide, output  # views must go before the mapping closes
+                del source, guide, clean_plate, output  # views must go before the mapping closes
             finally:
                 memory.close()
         except BaseException as exc:  # every failure is a reply, never a dead worker

@@ -134,6 +134,18 @@ def to_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
     return np.ascontiguousarray(np.round(np.clip(values, 0.0, 1.0) * top).astype(target))
 
 
+def plate_like_source(plate: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """The CleanPlate input's colour (H×W×3) in the Source's kind: a host may hand the
+    two at different depths, and the engine takes both integer or both float."""
+    colour = plate[..., :3]
+    if (colour.dtype == np.float32) == (source.dtype == np.float32):
+        return colour
+    unit = to_unit_float(colour, "CleanPlate input")
+    if source.dtype == np.float32:
+        return unit.astype(np.float32)
+    return np.round(np.clip(unit, 0.0, 1.0) * 65535).astype(np.uint16)
+
+
 def _digest(*arrays: np.ndarray) -> str:
     h = hashlib.blake2b(digest_size=16)
     for array in arrays:
@@ -168,11 +180,13 @@ class InstanceSession:
 
     def render(self, time: float, source: np.ndarray, guide: Optional[np.ndarray], params: dict,
                progress: Callable[[float], bool], width: int, height: int, channels: int,
-               dtype: str) -> np.ndarray:
-        """Solve (or fetch) one frame and return the Output image, top-down, packed."""
+               dtype: str, clean_plate: Optional[np.ndarray] = None) -> np.ndarray:
+        """Solve (or fetch) one frame and return the Output image, top-down, packed.
+        ``clean_plate``: the CleanPlate input's pixels, or None when unconnected."""
         p = RenderParams.from_dict(params)
         source = np.array(source)  # own copies: the host's buffers die with the call
         guide = None if guide is None else np.array(guide)
+        plate = None if clean_plate is None else plate_like_source(np.array(clean_plate), source)
         if source.shape[:2] != (height, width):
             raise ValueError(f"Output is {width}×{height} but the Source is {source.shape[1]}×{source.shape[0]}")
         trimap = trimap_for(source, guide, p)
@@ -187,13 +201,13 @@ class InstanceSession:
                 self._clip = ClipSession(preset=preset, device=p.device, seed=p.seed)
                 self._clip_key = clip_key
                 self._cache.clear()
-            cache_key = (float(time), _digest(image, trimap), clip_key)
+            cache_key = (float(time), _digest(image, trimap, *([] if plate is None else [plate])), clip_key)
             result = self._cache.get(cache_key)
             cached = result is not None
             started = clock.perf_counter()
             if not cached:
                 result = self._clip.matte(time, image, trimap, progress=_engine_progress(progress),
-                                          should_stop=lambda: not progress(0.0))
+                                          should_stop=lambda: not progress(0.0), clean_plate=plate)
                 self.solves += 1
                 self._remember(cache_key, result)
             else:
