@@ -1,0 +1,125 @@
+"""The default preset with a clean plate, against closed-form matting (pymatting) and
+against itself without one.
+
+A clean plate is the background without the subject: on set, a take before the actor
+walks in; in post, a painted or tracked plate. The cases' own backgrounds (bg.png) stand
+in for it, as an artist would get it:
+
+- *exact*: the background itself (a painted plate, or a locked-off frame with no grain);
+- *grain*: its 8-bit pixels with their own grain (Gaussian, σ = 0.01), as a second take;
+- *grain, exposure 0.9*: the same, a tenth darker: the engine matches the plate to the
+  image on the trimap's known background.
+
+Every row runs `ofx_dipmatte.matte` on the 8-bit image as a user's PNG. Clips (their
+background does not move) are solved frame by frame in a ClipSession with one plate for
+the shot, made from the first frame's background; dtSSD as in bench.py. Ratios (×CF) are to
+pymatting's closed-form (its foreground from `estimate_foreground_ml`) on the same case in
+the same run, in its own process. FgErr is Σ|F − F_gt|₁·α_gt over band pixels with α_gt > 0.
+
+Usage:
+    python bench/bench_clean_plate.py DATA_DIR [DATA_DIR ...] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import closed_form, find_cases, load, load_case, markdown, scores  # noqa: E402
+
+import metrics as M  # noqa: E402
+import ofx_dipmatte  # noqa: E402
+
+GRAIN = 0.01
+
+
+def plates(background: np.ndarray, seed: int) -> dict[str, "np.ndarray | None"]:
+    """The clean plates each case is solved with (None: without one), as 8-bit pixels."""
+    grain = np.random.default_rng(seed).normal(0.0, GRAIN, background.shape)
+
+    def as_8bit(values: np.ndarray) -> np.ndarray:
+        return np.round(np.clip(values, 0.0, 1.0) * 255).astype(np.uint8)
+
+    return {"balanced, no plate (the default)": None,
+            "balanced + clean plate, exact": as_8bit(background),
+            "balanced + clean plate, grain": as_8bit(background + grain),
+            "balanced + clean plate, grain, exposure 0.9": as_8bit(0.9 * background + grain)}
+
+
+def case_rows(name: str, case: dict, seed: int) -> list[dict]:
+    cf_alpha, cf_fg, cf_seconds = closed_form(case)
+    base = {"case": name, "method": "closed-form (pymatting) + estimate_foreground_ml",
+            **scores(cf_alpha, cf_fg, case), "seconds": cf_seconds}
+    rows = [base]
+    for label, plate in plates(case["bg"], seed).items():
+        res = ofx_dipmatte.matte(case["image_native"], case["trimap"], seed=0, clean_plate=plate)
+        rows.append({"case": name, "method": label, **scores(res.alpha, res.foreground, case),
+                     "seconds": res.stats.seconds})
+    for row in rows:
+        for key in ("SAD", "Grad", "FgErr", "seconds"):
+            row[f"{key} ×CF"] = row[key] / max(base[key], 1e-12)
+    return rows
+
+
+def clip_rows(name: str, frames: list[dict]) -> list[dict]:
+    truths, bands = [f["alpha"] for f in frames], [f["band"] for f in frames]
+    cf = [closed_form(f)[0] for f in frames]
+    rows = [{"case": name, "method": "closed-form (pymatting), per frame",
+             "SAD": statistics.mean(M.sad(a, t, b) for a, t, b in zip(cf, truths, bands)),
+             "dtSSD": M.dt_ssd(cf, truths, bands)}]
+    for label, plate in plates(frames[0]["bg"], seed=0).items():
+        session = ofx_dipmatte.ClipSession(seed=0)
+        alphas = [session.matte(i, f["image_native"], f["trimap"], clean_plate=plate).alpha
+                  for i, f in enumerate(frames)]
+        rows.append({"case": name, "method": label,
+                     "SAD": statistics.mean(M.sad(a, t, b) for a, t, b in zip(alphas, truths, bands)),
+                     "dtSSD": M.dt_ssd(alphas, truths, bands)})
+    for row in rows:
+        row["SAD ×CF"], row["dtSSD ×CF"] = row["SAD"] / rows[0]["SAD"], row["dtSSD"] / rows[0]["dtSSD"]
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", nargs="+", type=Path)
+    ap.add_argument("--markdown", type=Path)
+    args = ap.parse_args()
+    rows, clips = [], []
+    for root in args.data:
+        for kind, folder in find_cases(root):
+            name = f"{root.name}/{folder.name}"
+            print(f"{name} ...", file=sys.stderr, flush=True)
+            if kind == "clip":
+                subs = [sub for sub in sorted(folder.iterdir()) if (sub / "bg.png").exists()]
+                if subs:
+                    frames = [load_case(sub) | {"bg": load(sub / "bg.png")[..., :3]} for sub in subs]
+                    clips += clip_rows(name, frames)
+                continue
+            if not (folder / "bg.png").exists():
+                continue
+            case = load_case(folder)
+            case["bg"] = load(folder / "bg.png")[..., :3]
+            rows += case_rows(name, case, seed=len(rows))
+    summary = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        summary.append({"case": f"median of {len(mine)}", "method": method,
+                        **{k: statistics.median(r[k] for r in mine)
+                           for k in ("SAD ×CF", "Grad ×CF", "FgErr ×CF", "seconds ×CF")},
+                        "worst SAD ×CF": max(r["SAD ×CF"] for r in mine),
+                        "SAD better on": f"{sum(r['SAD ×CF'] < 1 for r in mine)}/{len(mine)}"})
+    text = markdown(summary, "Clean plates: medians over the stills") + "\n" + markdown(rows, "Clean plates: per case")
+    if clips:
+        text += "\n" + markdown(clips, "Clean plates: clips (one plate for the shot)")
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
