@@ -7,7 +7,7 @@ import pytest
 from conftest import make_case, make_hair_case
 
 import ofx_dipmatte
-from ofx_dipmatte.engine.clean_plate import match_to_image, prepare_clean_plate
+from ofx_dipmatte.engine.clean_plate import MOVING_SPREAD, PlateStack, match_to_image, prepare_clean_plate
 from ofx_dipmatte.engine.foreground import estimate_foreground_background
 
 
@@ -67,7 +67,63 @@ def test_a_preset_that_does_not_refine_says_it_ignores_the_plate():
     assert any("clean plate: ignored" in w for w in res.stats.warnings)
 
 
-def test_prepare_keeps_the_working_encoding_of_float_plates():
+def test_prepare_keeps_the_working_encoding_and_reads_coverage_from_alpha():
     plate = np.full((4, 4, 3), 4.0, np.float32)  # scene-linear, above 1
-    working = prepare_clean_plate(plate, (4, 4), image_is_float=True)
-    assert working.max() < 1.0
+    working, covered = prepare_clean_plate(plate, (4, 4), image_is_float=True)
+    assert working.max() < 1.0 and covered.all()
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[:2, :, 3] = 255
+    _, covered = prepare_clean_plate(rgba, (4, 4), image_is_float=False)
+    assert covered[:2].all() and not covered[2:].any()
+    with pytest.raises(ValueError, match="covers nothing"):
+        prepare_clean_plate(np.zeros((4, 4, 4), np.uint8), (4, 4), image_is_float=False)
+
+
+def test_a_plate_with_holes_is_used_where_it_covers():
+    image, trimap, alpha, _, bg = make_hair_case(seed=0, colours=True)
+    band = trimap == 0.5
+    half = np.zeros(alpha.shape, bool)
+    half[:, : alpha.shape[1] // 2] = True  # the plate shows the left half only
+    plate = np.dstack([np.where(half[..., None], bg, 0.0), half]).astype(np.float32)
+    res = ofx_dipmatte.matte(image, trimap, clean_plate=plate)
+    without = ofx_dipmatte.matte(image, trimap)
+    left, right = band & half, band & ~half
+    assert sad(res.alpha, alpha, left) < 0.6 * sad(without.alpha, alpha, left)
+    # The right half is estimated as without a plate (only its neighbourhood changed).
+    assert sad(res.alpha, alpha, right) < 1.1 * sad(without.alpha, alpha, right)
+
+
+def test_a_plate_stacks_the_background_the_frames_show():
+    rng = np.random.default_rng(0)
+    background = rng.random((16, 20, 3)).astype(np.float32)
+    stack = PlateStack()
+    for shift in (0, 6):  # a subject (grey, its trimap 1) moving right over a still background
+        image = background.copy()
+        trimap = np.zeros((16, 20), np.float32)
+        image[:, 4 + shift:10 + shift] = 0.5
+        trimap[:, 4 + shift:10 + shift] = 1.0
+        stack.add(image + rng.normal(0, 0.01, image.shape).astype(np.float32), trimap)
+    plate = stack.plate()
+    assert plate.dtype == np.float32 and plate.shape == (16, 20, 4)
+    assert (plate[:, :, 3] == 1).all()  # every column was background in one of the frames
+    assert np.abs(plate[..., :3] - background).max() < 0.05
+    assert 0.005 < stack.spread() < 0.03 and stack.coverage() == 1.0
+
+    stack = PlateStack()
+    still = np.zeros((8, 8, 3), np.uint8)
+    trimap = np.zeros((8, 8), np.float32)
+    trimap[:, :3] = 0.5  # never background: a hole in the plate
+    stack.add(still + 128, trimap)
+    plate = stack.plate()
+    assert plate.dtype == np.uint16  # integer frames: a plate of the same kind, 16-bit
+    assert (plate[:, :3, 3] == 0).all() and (plate[:, 3:, 3] == 65535).all()
+    assert abs(int(plate[0, 5, 0]) - round(128 / 255 * 65535)) <= 1
+
+
+def test_a_moving_background_shows_in_the_spread():
+    rng = np.random.default_rng(2)
+    wide = rng.random((16, 40, 3)).astype(np.float32)
+    stack = PlateStack()
+    for pan in (0, 5, 10):  # the camera pans: every frame sees another background
+        stack.add(wide[:, pan:pan + 24], np.zeros((16, 24), np.float32))
+    assert stack.spread() > MOVING_SPREAD

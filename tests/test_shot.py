@@ -355,3 +355,17 @@ def test_clean_plate_files_are_checked_like_the_plates(tmp_path, capsys):
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"),
                             "--clean-plate", str(tmp_path / "in" / "small.exr"))
     assert code == 2 and "small.exr (frame 1)" in report["error"] and "32×20" in report["error"]
+
+
+def test_the_clean_plate_command_stacks_a_shot_for_matte(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 3])  # half EXR plates
+    code = main(["clean-plate", plate, trimap, "-o", str(tmp_path / "clean.png")])
+    assert code == 2 and "as EXR" in capsys.readouterr().err  # float plates: a float clean plate
+    code, summary = run_json(capsys, "clean-plate", plate, trimap, "-o", str(tmp_path / "clean.exr"))
+    assert code == 0 and summary["frames"] == 3 and summary["warning"] is None
+    assert 0.5 < summary["coverage"] < 1 and summary["spread"] < 0.05
+    stacked = read_image_file(tmp_path / "clean.exr")
+    assert stacked.channel_names == ("R", "G", "B", "A") and set(np.unique(stacked.pixels[..., 3])) <= {0.0, 1.0}
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"),
+                            "--clean-plate", str(tmp_path / "clean.exr"))
+    assert code == 0 and report["frames_written"] == 3, report

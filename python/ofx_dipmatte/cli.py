@@ -298,6 +298,49 @@ def _run_trimap(args) -> int:
     return 0
 
 
+def _run_clean_plate(args) -> int:
+    """Stack a clean plate from a locked-off shot's known background (PlateStack)."""
+    import numpy as np
+
+    from .engine.clean_plate import MOVING_SPREAD, PlateStack
+    from .io import FramePattern, write_image
+    from .shot import read_frame
+
+    plate = FramePattern(args.plate)
+    if (args.trimap is None) == (args.rough_matte is None):
+        raise _UsageError("give a TRIMAP or --rough-matte MASK (one of the two)")
+    guide = FramePattern(args.trimap or args.rough_matte)
+    frames = _frames(args, plate)
+    stack, first = PlateStack(), None
+    for frame in frames:
+        image, rgb, trimap = read_frame(plate, guide, frame, args.rough_matte is not None, args.band)
+        if first is None:
+            first = image
+            exr = Path(args.out).suffix.lower() == ".exr"
+            if image.is_float != exr:
+                raise _UsageError(f"-o {args.out}: the plates are {'float' if image.is_float else 'integer'}, so "
+                                  f"write the clean plate {'as EXR' if image.is_float else 'as PNG or TIFF'}: "
+                                  "matte takes a clean plate of the plate's kind")
+        stack.add(rgb, trimap)
+    rgba = stack.plate()
+    pixels = rgba.astype(np.float32) / (65535.0 if rgba.dtype == np.uint16 else 1.0)
+    path = write_image(args.out, pixels, overwrite=args.overwrite, channel_names=["R", "G", "B", "A"], like=first)
+    summary = {"clean_plate": str(path), "frames": stack.frames, "coverage": stack.coverage(),
+               "spread": stack.spread(), "warning": None}
+    if summary["spread"] > MOVING_SPREAD:
+        summary["warning"] = (f"the background differs between frames (spread {summary['spread']:.3f}): a moving "
+                              "camera or a changing light; this plate will not match, track it to each frame "
+                              "or leave it out")
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"wrote {path}: {stack.frames} frames, background seen on {100 * summary['coverage']:.0f} % of the "
+              f"frame (alpha 1 there), spread {summary['spread']:.3f}")
+        if summary["warning"]:
+            print(f"warning: {summary['warning']}", file=sys.stderr)
+    return 0
+
+
 def _install_plugin(dest: "Path | None", system: bool, force: bool) -> int:
     from .ofx.install import default_plugin_dir, install_plugin, plugin_path_hint
 
@@ -374,6 +417,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", help="frames, e.g. 1001-1100 (default: all on disk)")
     p.add_argument("--overwrite", action="store_true")
 
+    p = sub.add_parser("clean-plate", help="stack a clean plate from a locked-off shot's known background",
+                       description="Per pixel, the mean of the frames whose trimap says background there; alpha 1 "
+                       "where any frame showed it. Pass the result to matte --clean-plate.")
+    p.add_argument("plate", help="plate frame pattern")
+    p.add_argument("trimap", nargs="?", help="trimap frame pattern")
+    p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: rough mattes (frame pattern)")
+    p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+    p.add_argument("-o", "--out", type=Path, required=True, help="the clean plate to write (RGBA; EXR for float "
+                   "plates, PNG or TIFF for 8/16-bit ones)")
+    p.add_argument("--frames", help="frames to stack, e.g. 1001-1100 (default: all on disk)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--json", action="store_true", help="print what was written as JSON")
+
     p = sub.add_parser("farm", help="cut a shot into chunks: write, run or submit an OpenJD or OpenCue job",
                        description="Each chunk is one task running `ofx-dipmatte matte ... --frames A-B --chunk-start S "
                        "--chunk-size N --preroll P --json`. Needs the farm extra: pip install \"ofx_dipmatte[farm]\".")
@@ -431,7 +487,8 @@ def main(argv: "list[str] | None" = None) -> int:
             setattr(args, kind, None)
     if args.command in ("demo", "matte"):
         return _run_matte(args)
-    runner = {"farm": _run_farm, "farm-report": _run_farm_report}.get(args.command, _run_trimap)
+    runner = {"farm": _run_farm, "farm-report": _run_farm_report,
+              "clean-plate": _run_clean_plate}.get(args.command, _run_trimap)
     try:
         return runner(args)
     except (_UsageError, ValueError, FileExistsError, FileNotFoundError) as exc:

@@ -214,30 +214,14 @@ class ShotJob:
                             "check the pattern and --frames")
 
     def _where(self, frame: int) -> str:
-        """" (frame N)" for messages about a shot's files; nothing for a still."""
-        return f" (frame {frame})" if self.plate.is_sequence else ""
+        return _where(self.plate, frame)
 
     def _outputs_done(self, frame: int) -> bool:
         return not self.overwrite and all(p.path(frame).exists() for _, p in self.outputs.items())
 
     def read_frame(self, frame: int) -> tuple[ImageFile, np.ndarray, np.ndarray]:
         """(plate file, RGB pixels, trimap) of ``frame``, checked."""
-        plate_path, guide_path = self.plate.path(frame), self.guide.path(frame)
-        where = self._where(frame)
-
-        plate, guide = self._read(plate_path, where), self._read(guide_path, where)
-        rgb = self._rgb(plate, plate_path, where)
-        if guide.pixels.shape[:2] != rgb.shape[:2]:
-            h, w = rgb.shape[:2]
-            gh, gw = guide.pixels.shape[:2]
-            raise ShotError(f"{guide_path}{where}: is {gw}×{gh} but the plate {plate_path} is {w}×{h}; "
-                            "render the trimap at the plate's resolution")
-        first = guide.pixels[..., 0]
-        if self.rough_matte:
-            trimap = trimap_from_rough_matte(to_unit_float(first, str(guide_path)), band=self.band)
-        else:
-            trimap = to_unit_float(first, str(guide_path))
-        return plate, rgb, trimap
+        return read_frame(self.plate, self.guide, frame, self.rough_matte, self.band)
 
     def read_clean_plate(self, frame: int, shape: tuple[int, int]) -> Optional[np.ndarray]:
         """The clean plate's RGB pixels for ``frame`` (None: no clean plate), checked
@@ -247,30 +231,12 @@ class ShotJob:
         if not self.clean_plate.is_sequence and self._still_clean_plate is not None:
             return self._still_clean_plate
         path, where = self.clean_plate.path(frame), self._where(frame)
-        rgb = self._rgb(self._read(path, where), path, where)
+        rgb = _colour(_read(path, where), path, where, keep_alpha=True)  # alpha: where the plate holds
         if rgb.shape[:2] != shape:
             raise ShotError(f"{path}{where}: is {rgb.shape[1]}×{rgb.shape[0]} but the plate is "
                             f"{shape[1]}×{shape[0]}; give a clean plate of the plate's resolution")
         if not self.clean_plate.is_sequence:
             self._still_clean_plate = rgb
-        return rgb
-
-    @staticmethod
-    def _read(path: Path, where: str) -> ImageFile:
-        try:
-            return read_image_file(path)
-        except ValueError as exc:  # "<path>: <reason>"
-            reason = str(exc).split(": ", 1)[-1]
-            raise ShotError(f"{path}{where}: {reason}; re-export or replace the file") from None
-
-    @staticmethod
-    def _rgb(image: ImageFile, path: Path, where: str) -> np.ndarray:
-        rgb = image.channels("RGB")
-        if rgb is None:
-            if image.pixels.shape[2] < 3:
-                raise ShotError(f"{path}{where}: has {image.pixels.shape[2]} channel(s); plates must be "
-                                "RGB or RGBA")
-            rgb = image.pixels[..., :3]
         return rgb
 
     def run(self, reporter: Optional[Reporter] = None) -> ShotReport:
@@ -363,3 +329,50 @@ class ShotJob:
             written[kind] = str(write_image(path, pixels, overwrite=self.overwrite, channel_names=names,
                                             like=plate, colour=colour))
         return written
+
+
+def _where(plate: FramePattern, frame: int) -> str:
+    """" (frame N)" for messages about a shot's files; nothing for a still."""
+    return f" (frame {frame})" if plate.is_sequence else ""
+
+
+def read_frame(plate: FramePattern, guide: FramePattern, frame: int, rough_matte: bool = False,
+               band: float = 10.0) -> tuple[ImageFile, np.ndarray, np.ndarray]:
+    """(plate file, RGB pixels, trimap) of ``frame``, checked; ``guide`` holds trimaps,
+    or rough mattes made into trimaps with ``band`` when ``rough_matte``."""
+    plate_path, guide_path = plate.path(frame), guide.path(frame)
+    where = _where(plate, frame)
+    image, guide_file = _read(plate_path, where), _read(guide_path, where)
+    rgb = _colour(image, plate_path, where)
+    if guide_file.pixels.shape[:2] != rgb.shape[:2]:
+        h, w = rgb.shape[:2]
+        gh, gw = guide_file.pixels.shape[:2]
+        raise ShotError(f"{guide_path}{where}: is {gw}×{gh} but the plate {plate_path} is {w}×{h}; "
+                        "render the trimap at the plate's resolution")
+    first = guide_file.pixels[..., 0]
+    if rough_matte:
+        trimap = trimap_from_rough_matte(to_unit_float(first, str(guide_path)), band=band)
+    else:
+        trimap = to_unit_float(first, str(guide_path))
+    return image, rgb, trimap
+
+
+def _read(path: Path, where: str) -> ImageFile:
+    try:
+        return read_image_file(path)
+    except ValueError as exc:  # "<path>: <reason>"
+        reason = str(exc).split(": ", 1)[-1]
+        raise ShotError(f"{path}{where}: {reason}; re-export or replace the file") from None
+
+
+def _colour(image: ImageFile, path: Path, where: str, keep_alpha: bool = False) -> np.ndarray:
+    """The R,G,B channels (and A when ``keep_alpha`` and the file has it)."""
+    rgb = image.channels("RGBA" if keep_alpha else "RGB")
+    if rgb is None and keep_alpha:
+        rgb = image.channels("RGB")
+    if rgb is None:
+        if image.pixels.shape[2] < 3:
+            raise ShotError(f"{path}{where}: has {image.pixels.shape[2]} channel(s); plates must be "
+                            "RGB or RGBA")
+        rgb = image.pixels[..., :3]
+    return rgb

@@ -81,6 +81,7 @@ class _Padded:
     trimap_mirrored: np.ndarray  # mirrored padding: constraints for the classical prior
     valid: np.ndarray  # True inside the frame itself, False on the padding
     clean_plate: np.ndarray | None = None  # the known background, matched to the image
+    plate_covers: np.ndarray | None = None  # where the clean plate holds the background
 
 
 @dataclass
@@ -93,8 +94,9 @@ class MatteResult:
             encoding (0–1 for integer images; scene-linear for float). The image itself
             wherever the trimap is known (outside the unknown band the foreground is
             only meaningful where alpha > 0).
-        background: float32 H×W×3, the clean plate the B net inpaints behind the
-            foreground; the image itself wherever the trimap is known background.
+        background: float32 H×W×3, the background behind the foreground (estimated,
+            the B net's, or the clean plate's); the image itself wherever the trimap is
+            known background.
         stats: see :class:`MatteStats`.
     """
 
@@ -221,13 +223,13 @@ class ClipSession:
                                       "the matte from colour estimates (balanced) use it")
                 plate = None
             else:
-                plate = match_to_image(plate, working, tri == 0.0)
+                plate = (match_to_image(plate[0], working, (tri == 0.0) & plate[1]), plate[1])
         with self._lock:
             return self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
                                should_stop, plate)
 
     def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress,
-               should_stop, plate: np.ndarray | None = None) -> MatteResult:
+               should_stop, plate: "tuple[np.ndarray, np.ndarray] | None" = None) -> MatteResult:
         cfg = self.config
         h, w = tri.shape
         # The U-Nets need sides that are multiples of 2^levels (× fb_scale); a classical
@@ -248,7 +250,7 @@ class ClipSession:
         valid[:h, :w] = True
         padded = _Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
                          pad_to_canvas(tri, canvas, "reflect"), valid,
-                         None if plate is None else pad_to_canvas(plate, canvas, "reflect"))
+                         *((None, None) if plate is None else (pad_to_canvas(p, canvas, "reflect") for p in plate)))
         if len(windows) == 1:
             result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
@@ -334,7 +336,8 @@ class ClipSession:
         image_c = padded.image[rows, cols]
         estimate = _colours_in_context(padded, window, guide) if self._estimates_colours else None
         prior, colours = self._prior(image_c, padded.trimap_mirrored[rows, cols], progress, should_stop, anchor,
-                                     estimate, exact_background=padded.clean_plate is not None)
+                                     estimate, exact_background=(False if padded.plate_covers is None
+                                                                 else padded.plate_covers[rows, cols]))
         if cfg.alpha_source == "prior":
             fg, bg = _colours_for(image_c, prior, colours)
             return FitResult(alpha=prior, fg=fg, bg=bg, losses={}, iterations=0, stop_reason="no_network",
@@ -374,7 +377,7 @@ class ClipSession:
                should_stop: Callable[[], bool] | None,
                anchor: DataTerm | None = None,
                estimate: "Callable[[np.ndarray, np.ndarray], Colours] | None" = None,
-               exact_background: bool = False) -> tuple[np.ndarray | None, "Colours | None"]:
+               exact_background: "bool | np.ndarray" = False) -> tuple[np.ndarray | None, "Colours | None"]:
         """The classical matte the preset starts from (None: the paper's blank start), and
         for ``foreground="estimated"`` the F and B estimated from its unrefined matte
         (closed-form or flows): the refinement is made from the colours themselves, so
@@ -382,7 +385,7 @@ class ClipSession:
         Seconds on large frames, so a host's abort reaches every solve in it. ``anchor``:
         a data term added to its solves (a tile's boundary values). ``estimate``: (image,
         alpha) → F, B for this window (:func:`_colours_in_context`), for the refinement
-        and the returned colours alike; ``exact_background``: its B is a clean plate."""
+        and the returned colours alike; ``exact_background``: where its B is a clean plate."""
         cfg = self.config
         if cfg.alpha_prior == "none":
             return None, None
@@ -471,6 +474,7 @@ def _colours_in_context(padded: "_Padded", window: Window,
     x1 = min(window.x0 + window.width + COLOUR_CONTEXT, canvas[1])
     image = padded.image[y0:y1, x0:x1]
     plate = None if padded.clean_plate is None else padded.clean_plate[y0:y1, x0:x1]
+    covers = None if padded.plate_covers is None else padded.plate_covers[y0:y1, x0:x1]
     around = padded.trimap_mirrored[y0:y1, x0:x1].astype(np.float32)
     if guide is not None:
         matte, covers = guide
@@ -485,7 +489,7 @@ def _colours_in_context(padded: "_Padded", window: Window,
     def estimate(_image: np.ndarray, alpha: np.ndarray) -> Colours:
         full = around.copy()
         full[inner] = alpha
-        fg, bg = estimate_foreground_background(image, full, background=plate)
+        fg, bg = estimate_foreground_background(image, full, background=plate, background_known=covers)
         return fg[inner], bg[inner]
 
     return estimate
@@ -549,8 +553,10 @@ def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balan
             ``image``: both integer or both float), e.g. a frame shot before the subject
             walked in. B is then known in the band instead of estimated: alpha follows
             each pixel's colour against it (about half the error, docs/benchmarks.md).
-            Matched to the image's exposure on the known background. Used by presets that
-            refine the matte from colours (``balanced``); others note it in ``stats.warnings``.
+            Matched to the image's exposure on the known background. RGBA: its alpha says
+            where it shows the background (at least 0.5); elsewhere B is estimated. Used by
+            presets that refine the matte from colours (``balanced``); others note it in
+            ``stats.warnings``.
 
     Returns:
         :class:`MatteResult` with ``alpha``, ``foreground``, ``background``, ``stats``.

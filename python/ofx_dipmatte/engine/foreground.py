@@ -38,28 +38,28 @@ def _neighbours(x: np.ndarray) -> tuple[np.ndarray, ...]:
     return p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]
 
 
-def _sweep(image, alpha, fg, bg, weights, parity_masks, fixed_bg: bool = False) -> None:
-    """One red-black Gauss–Seidel sweep, in place (``fixed_bg``: B is known; F alone)."""
+def _sweep(image, alpha, fg, bg, weights, parity_masks, known_bg=None) -> None:
+    """One red-black Gauss–Seidel sweep, in place. ``known_bg`` (H×W bool): pixels whose
+    B is given (a clean plate): B stays, and F alone is solved there."""
     a0 = alpha[..., None]
     a1 = 1.0 - a0
     w_sum = sum(weights)[..., None]
-    if fixed_bg:
-        # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per channel.
-        target = a0 * (image - a1 * bg)
-        inv = 1.0 / (a0 * a0 + w_sum)
-        for mask in parity_masks:
-            new_f = np.clip((target + sum(w[..., None] * n for w, n in zip(weights, _neighbours(fg)))) * inv, 0.0, 1.0)
-            fg[mask] = new_f[mask]
-        return
     a00 = a0 * a0 + w_sum
     a11 = a1 * a1 + w_sum
     a01 = a0 * a1
     inv_det = 1.0 / (a00 * a11 - a01 * a01)
     for mask in parity_masks:
-        b0 = a0 * image + sum(w[..., None] * n for w, n in zip(weights, _neighbours(fg)))
-        b1 = a1 * image + sum(w[..., None] * n for w, n in zip(weights, _neighbours(bg)))
+        near_f = sum(w[..., None] * n for w, n in zip(weights, _neighbours(fg)))
+        near_b = sum(w[..., None] * n for w, n in zip(weights, _neighbours(bg)))
+        b0 = a0 * image + near_f
+        b1 = a1 * image + near_b
         new_f = np.clip((a11 * b0 - a01 * b1) * inv_det, 0.0, 1.0)
         new_b = np.clip((a00 * b1 - a01 * b0) * inv_det, 0.0, 1.0)
+        if known_bg is not None:
+            # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per channel.
+            only_f = np.clip((a0 * (image - a1 * bg) + near_f) / (a0 * a0 + w_sum), 0.0, 1.0)
+            new_f = np.where(known_bg[..., None], only_f, new_f)
+            new_b = np.where(known_bg[..., None], bg, new_b)
         fg[mask] = new_f[mask]
         bg[mask] = new_b[mask]
 
@@ -67,14 +67,15 @@ def _sweep(image, alpha, fg, bg, weights, parity_masks, fixed_bg: bool = False) 
 def estimate_foreground_background(
     image: np.ndarray, alpha: np.ndarray, regularization: float = 1e-5, gradient_weight: float = 1.0,
     small_size: int = 32, small_iterations: int = 10, big_iterations: int = 2,
-    background: np.ndarray | None = None,
+    background: np.ndarray | None = None, background_known: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Straight foreground and background (H×W×3 each, in [0, 1]) explaining ``image``
     (H×W×3, [0, 1]) under ``alpha`` (H×W).
 
     Levels whose sides are at most ``small_size`` get ``small_iterations`` sweeps, larger
     ones ``big_iterations``. ``background``: the true background (a clean plate, H×W×3):
-    B is that, and only F is estimated.
+    B is that, and only F is estimated, on the pixels ``background_known`` (H×W bool;
+    default all) says it covers; elsewhere both are estimated, as without a plate.
     """
     image = np.asarray(image, dtype=np.float64)
     alpha = np.clip(np.asarray(alpha, dtype=np.float64), 0.0, 1.0)
@@ -88,13 +89,17 @@ def estimate_foreground_background(
         img = _resize_nearest(image, h, w)
         a = _resize_nearest(alpha, h, w)
         fg = _resize_nearest(fg, h, w)
-        bg = _resize_nearest(bg if background is None else np.asarray(background, np.float64), h, w)
+        bg = _resize_nearest(bg, h, w)
+        known = None
+        if background is not None:
+            known = np.ones((h, w), bool) if background_known is None else _resize_nearest(background_known, h, w)
+            bg[known] = _resize_nearest(np.asarray(background, np.float64), h, w)[known]
         weights = [regularization + gradient_weight * np.abs(a - n) for n in _neighbours(a)]
         # Edge pixels repeat themselves as neighbours: w·(F − F) = 0 there, as if absent.
         checker = (np.add.outer(np.arange(h), np.arange(w)) % 2).astype(bool)
         sweeps = small_iterations if (h <= small_size and w <= small_size) else big_iterations
         for _ in range(sweeps):
-            _sweep(img, a, fg, bg, weights, (~checker, checker), fixed_bg=background is not None)
+            _sweep(img, a, fg, bg, weights, (~checker, checker), known)
     return fg.astype(np.float32), bg.astype(np.float32)
 
 

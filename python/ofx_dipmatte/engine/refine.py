@@ -60,7 +60,7 @@ def local_colour_variance(image: np.ndarray, weight: np.ndarray, scale: float = 
 
 def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimate: np.ndarray,
                       alpha: np.ndarray | None = None, texture: bool = True,
-                      exact_background: bool = False) -> np.ndarray:
+                      exact_background: "bool | np.ndarray" = False) -> np.ndarray:
     """How far to trust ``estimate`` (from :func:`alpha_from_colours`): about the inverse
     variance of its error. An error δF or δB moves α̂ by about (α̂ δF + (1 − α̂) δB)/|F − B|,
     so the confidence is |F − B|² over α̂² var(F) + (1 − α̂)² var(B) + noise, where var(F)
@@ -68,7 +68,8 @@ def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimat
     (weights α² and (1 − α)² of ``alpha``, default ``estimate``), times a Gaussian of how
     badly ``α̂F + (1 − α̂)B`` misses the pixel. Near 0 where F ≈ B or on busy texture.
     ``texture=False``: |F − B|² times the Gaussian only (the textbook sampling confidence).
-    ``exact_background``: B is a clean plate, not an estimate: no var(B) term."""
+    ``exact_background``: B is a clean plate, not an estimate (True, or an H×W bool mask of
+    the pixels the plate covers): no var(B) term there."""
     a = estimate[..., None]
     source = estimate if alpha is None else alpha
     residual = np.square(a * fg + (1.0 - a) * bg - image).sum(axis=-1)
@@ -76,7 +77,9 @@ def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimat
     if not texture:
         return (contrast * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
     var_f = local_colour_variance(image, source ** 2)
-    var_b = 0.0 if exact_background else local_colour_variance(image, (1.0 - source) ** 2)
+    var_b = local_colour_variance(image, (1.0 - source) ** 2)
+    if exact_background is not False:
+        var_b = np.where(exact_background, 0.0, var_b)
     spread = estimate ** 2 * var_f + (1.0 - estimate) ** 2 * var_b + NOISE_VARIANCE
     return (contrast / spread * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
 
@@ -88,7 +91,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
                  colours: Optional[Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = None,
                  anchor: DataTerm | None = None,
                  start_colours: tuple[np.ndarray, np.ndarray] | None = None,
-                 exact_background: bool = False) -> np.ndarray:
+                 exact_background: "bool | np.ndarray" = False) -> np.ndarray:
     """``iterations`` rounds of: F, B from alpha; α̂ and its confidence; a Laplacian
     solve with the confidence-weighted data term (``strength`` × confidence).
 
@@ -103,8 +106,8 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
             Another source (an inpainter, or the true F/B in a benchmark) plugs in here.
         anchor: a data term added to every solve (see :func:`~.closed_form.closed_form_alpha`).
         start_colours: F and B already estimated from ``alpha`` (the first round's).
-        exact_background: ``colours`` gives the true background (a clean plate); see
-            :func:`colour_confidence`.
+        exact_background: ``colours`` gives the true background (a clean plate): True, or
+            where (H×W bool); see :func:`colour_confidence`.
 
     Returns: H×W float32 alpha; known pixels equal the trimap.
     """
