@@ -12,7 +12,9 @@ in for it, as an artist would get it:
 
 Every row runs `ofx_dipmatte.matte` on the 8-bit image as a user's PNG. Clips (their
 background does not move) are solved frame by frame in a ClipSession with one plate for
-the shot, made from the first frame's background; dtSSD as in bench.py. Ratios (×CF) are to
+the shot, made from the first frame's background, or stacked from the shot's own known
+background (`PlateStack`, the `clean-plate` command: no plate from the user); dtSSD as
+in bench.py. Ratios (×CF) are to
 pymatting's closed-form (its foreground from `estimate_foreground_ml`) on the same case in
 the same run, in its own process. FgErr is Σ|F − F_gt|₁·α_gt over band pixels with α_gt > 0.
 
@@ -72,7 +74,11 @@ def clip_rows(name: str, frames: list[dict]) -> list[dict]:
     rows = [{"case": name, "method": "closed-form (pymatting), per frame",
              "SAD": statistics.mean(M.sad(a, t, b) for a, t, b in zip(cf, truths, bands)),
              "dtSSD": M.dt_ssd(cf, truths, bands)}]
-    for label, plate in plates(frames[0]["bg"], seed=0).items():
+    stack = ofx_dipmatte.PlateStack()  # what `ofx-dipmatte clean-plate` makes from the shot itself
+    for f in frames:
+        stack.add(f["image_native"], f["trimap"])
+    shot_plates = {**plates(frames[0]["bg"], seed=0), "balanced + plate stacked from the shot": stack.plate()}
+    for label, plate in shot_plates.items():
         session = ofx_dipmatte.ClipSession(seed=0)
         alphas = [session.matte(i, f["image_native"], f["trimap"], clean_plate=plate).alpha
                   for i, f in enumerate(frames)]

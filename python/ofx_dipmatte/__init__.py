@@ -6,12 +6,12 @@
     res = clip.matte(1001, image, trimap)
 """
 
-from .engine import PRESETS, Cancelled, ClipSession, MatteResult, MatteStats, Preset, matte
+from .engine import PRESETS, Cancelled, ClipSession, MatteResult, MatteStats, PlateStack, Preset, matte
 from .trimap import snap_trimap, trimap_from_rough_matte
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "matte", "ClipSession", "MatteResult", "MatteStats", "Preset", "PRESETS", "Cancelled",
+    "matte", "ClipSession", "MatteResult", "MatteStats", "Preset", "PRESETS", "Cancelled", "PlateStack",
     "snap_trimap", "trimap_from_rough_matte", "__version__",
 ]

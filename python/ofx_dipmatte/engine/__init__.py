@@ -1,7 +1,8 @@
 """The matting engine: DIP nets, the six losses, one solve, and clip sessions."""
 
+from .clean_plate import PlateStack
 from .clip import ClipSession, MatteResult, MatteStats, matte
 from .presets import PRESETS, Preset
 from .solver import Cancelled
 
-__all__ = ["ClipSession", "MatteResult", "MatteStats", "matte", "PRESETS", "Preset", "Cancelled"]
+__all__ = ["ClipSession", "MatteResult", "MatteStats", "matte", "PRESETS", "Preset", "Cancelled", "PlateStack"]
