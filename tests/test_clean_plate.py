@@ -127,3 +127,13 @@ def test_a_moving_background_shows_in_the_spread():
     for pan in (0, 5, 10):  # the camera pans: every frame sees another background
         stack.add(wide[:, pan:pan + 24], np.zeros((16, 24), np.float32))
     assert stack.spread() > MOVING_SPREAD
+
+
+def test_a_plate_reaches_every_tile_of_a_large_frame():
+    image, trimap, alpha, _, bg = make_hair_case(size=160, strands=60, seed=3, colours=True)
+    tiled = ofx_dipmatte.PRESETS["balanced"].replace(tile_size=64)
+    band = trimap == 0.5
+    res = ofx_dipmatte.matte(image, trimap, preset=tiled, clean_plate=bg)
+    without = ofx_dipmatte.matte(image, trimap, preset=tiled)
+    assert res.stats.tiles > 1
+    assert sad(res.alpha, alpha, band) < 0.6 * sad(without.alpha, alpha, band)

@@ -477,11 +477,11 @@ def _colours_in_context(padded: "_Padded", window: Window,
     covers = None if padded.plate_covers is None else padded.plate_covers[y0:y1, x0:x1]
     around = padded.trimap_mirrored[y0:y1, x0:x1].astype(np.float32)
     if guide is not None:
-        matte, covers = guide
-        gy0, gx0 = max(y0, covers.y0), max(x0, covers.x0)
-        gy1, gx1 = min(y1, covers.y0 + covers.height), min(x1, covers.x0 + covers.width)
+        matte, under = guide
+        gy0, gx0 = max(y0, under.y0), max(x0, under.x0)
+        gy1, gx1 = min(y1, under.y0 + under.height), min(x1, under.x0 + under.width)
         part = around[gy0 - y0:gy1 - y0, gx0 - x0:gx1 - x0]
-        np.copyto(part, matte[gy0 - covers.y0:gy1 - covers.y0, gx0 - covers.x0:gx1 - covers.x0],
+        np.copyto(part, matte[gy0 - under.y0:gy1 - under.y0, gx0 - under.x0:gx1 - under.x0],
                   where=part == 0.5)
     inner = (slice(window.y0 - y0, window.y0 - y0 + window.height),
              slice(window.x0 - x0, window.x0 - x0 + window.width))
