@@ -196,6 +196,9 @@ def test_a_clean_plate_input_reaches_the_engine(host, engine, plate_dtype):
     assert not np.allclose(res.alpha, without.alpha)  # the plate changed the solve
     host.connect(inst, "CleanPlate", False)  # unplugged: the same as never connected
     assert_close(render(host, inst), expected_premultiplied(without, "float32", 4))
+    host.connect(inst, "CleanPlate", True)  # Resolve: "connected", and black
+    host.set_image(inst, "CleanPlate", 0.0, **to_host(np.zeros_like(plate)))
+    assert_close(render(host, inst), expected_premultiplied(without, "float32", 4))
     host.destroy_instance(inst)
 
 

@@ -186,7 +186,9 @@ class InstanceSession:
         p = RenderParams.from_dict(params)
         source = np.array(source)  # own copies: the host's buffers die with the call
         guide = None if guide is None else np.array(guide)
-        plate = None if clean_plate is None else plate_like_source(np.array(clean_plate), source)
+        # Resolve reports an unplugged input as connected and black: no plate is black.
+        plate = None if clean_plate is None or not np.any(clean_plate[..., :3]) else \
+            plate_like_source(np.array(clean_plate), source)
         if source.shape[:2] != (height, width):
             raise ValueError(f"Output is {width}×{height} but the Source is {source.shape[1]}×{source.shape[0]}")
         trimap = trimap_for(source, guide, p)
