@@ -8,7 +8,7 @@ import pytest
 from conftest import make_case, make_hair_case
 
 import ofx_dipmatte
-from ofx_dipmatte.engine.alpha_solve import solve_alpha
+from ofx_dipmatte.engine.alpha_solve import direct_solve, solve_alpha
 from ofx_dipmatte.engine.closed_form import closed_form_alpha
 from ofx_dipmatte.engine.foreground import estimate_foreground_background, match_compositing
 from ofx_dipmatte.engine.laplacian import matting_laplacian
@@ -37,6 +37,25 @@ def test_the_band_only_laplacian_has_the_unknown_rows_exactly():
     assert abs(full[rows] - band[rows]).max() < 1e-12
     far = np.flatnonzero(~ndimage.binary_dilation(unknown, np.ones((3, 3)), iterations=2).ravel())
     assert abs(band[far]).max() == 0  # pixels no band window touches cost nothing to build
+
+
+def test_the_mixed_precision_direct_solve_matches_double_precision():
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    image, trimap, alpha = make_hair_case(size=64, seed=1)
+    unknown = (trimap == 0.5).ravel()
+    lap = matting_laplacian(image, unknown=trimap == 0.5).tocsr()
+    a_uu = lap[unknown][:, unknown] + 1e-9 * sp.identity(int(unknown.sum()))
+    rhs = -(lap[unknown][:, ~unknown] @ trimap.ravel()[~unknown])
+    exact = spla.spsolve(a_uu.tocsc(), rhs)
+    assert np.abs(direct_solve(a_uu, rhs) - exact).max() < 1e-5
+    # Two linked pixels with no known neighbour: their block is singular but for the 1e-9
+    # ridge, which single precision loses next to 1. It falls back to double.
+    isolated = sp.block_diag([a_uu, sp.csr_matrix(np.array([[1.0, -1.0], [-1.0, 1.0]]) + 1e-9 * np.eye(2))])
+    solved = direct_solve(isolated, np.concatenate([rhs, [1e-9, 1e-9]]))
+    assert np.all(np.isfinite(solved)) and np.allclose(solved[-2:], [1.0, 1.0], atol=1e-4)
+    assert np.abs(solved[:-2] - exact).max() < 1e-5
 
 
 def test_foreground_and_background_are_recovered_where_they_show():
