@@ -113,15 +113,22 @@ def _frames(args, plate) -> list[int]:
 
 
 
+def _guide(args):
+    """The trimap pattern, or the rough-matte pattern: exactly one of the two."""
+    from .io import FramePattern
+
+    if (args.trimap is None) == (args.rough_matte is None):
+        raise _UsageError("give a TRIMAP or --rough-matte MASK (one of the two)")
+    return FramePattern(args.trimap or args.rough_matte)
+
+
 def _job(args):
     from .engine.presets import with_limits
     from .io import FramePattern
     from .shot import ShotJob, ShotOutputs
 
     plate = FramePattern(args.plate)
-    if (args.trimap is None) == (args.rough_matte is None):
-        raise _UsageError("give a TRIMAP or --rough-matte MASK (one of the two)")
-    guide = FramePattern(args.trimap or args.rough_matte)
+    guide = _guide(args)
     explicit = {k: FramePattern(v) for k in ("alpha", "fg", "bg", "rgba") if (v := getattr(args, k))}
     if explicit:
         outputs = ShotOutputs(**explicit)
@@ -307,9 +314,7 @@ def _run_clean_plate(args) -> int:
     from .shot import read_frame
 
     plate = FramePattern(args.plate)
-    if (args.trimap is None) == (args.rough_matte is None):
-        raise _UsageError("give a TRIMAP or --rough-matte MASK (one of the two)")
-    guide = FramePattern(args.trimap or args.rough_matte)
+    guide = _guide(args)
     frames = _frames(args, plate)
     stack, first = PlateStack(), None
     for frame in frames:
@@ -378,6 +383,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true",
                        help="print a machine-readable report (per frame: iterations, seconds, loss, outputs)")
 
+    def shot_inputs(p, files: str):
+        p.add_argument("plate", help=f"plate {files}")
+        p.add_argument("trimap", nargs="?", help=f"trimap {files}: 0 background, 1 foreground, grey unknown")
+        p.add_argument("--rough-matte", metavar="MASK", help=f"instead of a trimap: soft or binary mattes ({files})")
+        p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+
     def preview_option(p):
         p.add_argument("--preview", action="store_true", help="also write a small PNG contact sheet per frame "
                        "(plate | trimap | alpha | foreground over a checkerboard) beside the outputs")
@@ -389,10 +400,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("matte", help="matte a still or a shot",
                        description="Paths may be frame patterns: plate.####.exr, plate.%%04d.exr, plate.$F4.exr.")
-    p.add_argument("plate", help="plate file or frame pattern")
-    p.add_argument("trimap", nargs="?", help="trimap file or pattern: 0 background, 1 foreground, grey unknown")
-    p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: soft or binary mattes (file or pattern)")
-    p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+    shot_inputs(p, "file or frame pattern")
     p.add_argument("--clean-plate", metavar="PLATE", help="the background without the subject: one file for the "
                    "shot (locked-off camera) or a frame pattern; B is then known, not estimated (balanced preset)")
     p.add_argument("-o", "--out", type=Path, help="output folder (default outputs: alpha and fg as EXR)")
@@ -420,10 +428,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("clean-plate", help="stack a clean plate from a locked-off shot's known background",
                        description="Per pixel, the mean of the frames whose trimap says background there; alpha 1 "
                        "where any frame showed it. Pass the result to matte --clean-plate.")
-    p.add_argument("plate", help="plate frame pattern")
-    p.add_argument("trimap", nargs="?", help="trimap frame pattern")
-    p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: rough mattes (frame pattern)")
-    p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+    shot_inputs(p, "frame pattern")
     p.add_argument("-o", "--out", type=Path, required=True, help="the clean plate to write (RGBA; EXR for float "
                    "plates, PNG or TIFF for 8/16-bit ones)")
     p.add_argument("--frames", help="frames to stack, e.g. 1001-1100 (default: all on disk)")
@@ -433,10 +438,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("farm", help="cut a shot into chunks: write, run or submit an OpenJD or OpenCue job",
                        description="Each chunk is one task running `ofx-dipmatte matte ... --frames A-B --chunk-start S "
                        "--chunk-size N --preroll P --json`. Needs the farm extra: pip install \"ofx_dipmatte[farm]\".")
-    p.add_argument("plate", help="plate frame pattern, e.g. plate.####.exr")
-    p.add_argument("trimap", nargs="?", help="trimap frame pattern")
-    p.add_argument("--rough-matte", metavar="MASK", help="instead of a trimap: rough mattes (frame pattern)")
-    p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
+    shot_inputs(p, "frame pattern, e.g. name.####.exr")
     p.add_argument("--clean-plate", metavar="PLATE", help="as for matte: a clean plate file or frame pattern")
     p.add_argument("-o", "--out", type=Path, help="output folder (alpha and fg EXRs unless --alpha/--fg/--bg/"
                    "--rgba say otherwise; the job's reports go to OUT/.farm)")
