@@ -13,10 +13,11 @@ Protocol (one connected ``AF_UNIX`` stream socket, fd 3 in the worker):
 - Worker → plugin, once at start: ``{"op": "ready", "pid", "python", "version"}``, or
   ``{"op": "fatal", "message"}`` (then it exits) when the engine cannot be imported.
 - Plugin → worker: ``{"op": "render", "id", "session", "time", "params", "source",
-  "guide", "output"}`` with one memfd attached. ``source``, ``guide`` (or null) and
-  ``output`` are ``{"offset", "width", "height", "channels", "dtype"}``: packed, top-down
-  images inside that shared memory, which the plugin fills (source, guide) and reads
-  (output) — pixels never cross the socket. ``params`` is the bridge's ``RenderParams``.
+  "guide", "clean_plate", "output"}`` with one memfd attached. ``source``, ``guide`` and
+  ``clean_plate`` (each may be null but the source) and ``output`` are ``{"offset",
+  "width", "height", "channels", "dtype"}``: packed, top-down images inside that shared
+  memory, which the plugin fills (source, guide, clean plate) and reads (output) — pixels
+  never cross the socket. ``params`` is the bridge's ``RenderParams``.
 - While rendering, worker → plugin: ``{"op": "progress", "id", "fraction"}`` (at most
   10 a second, and at least every few seconds while the closed-form prior is solved),
   then ``{"op": "done", "id", "status": "ok" | "cancelled" | "memory" | "input" |
