@@ -35,12 +35,27 @@ def _resize_nearest(a: np.ndarray, h: int, w: int) -> np.ndarray:
 def _neighbours(x: np.ndarray) -> tuple[np.ndarray, ...]:
     """Up, down, left, right neighbours of every pixel, edges repeated."""
     p = np.pad(x, ((1, 1), (1, 1)) + ((0, 0),) * (x.ndim - 2), mode="edge")
-    return p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]
+    return _inside(p)
 
 
-def _sweep(image, alpha, fg, bg, weights, parity_masks, known_bg=None) -> None:
-    """One red-black Gauss–Seidel sweep, in place. ``known_bg`` (H×W bool): pixels whose
-    B is given (a clean plate): B stays, and F alone is solved there."""
+def _inside(padded: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Up, down, left, right neighbours of the pixels inside a one-pixel border: views."""
+    return padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]
+
+
+def _repeat_edges(padded: np.ndarray) -> None:
+    """Refill the one-pixel border with the edge pixels (as np.pad's "edge"), in place."""
+    padded[0, 1:-1] = padded[1, 1:-1]
+    padded[-1, 1:-1] = padded[-2, 1:-1]
+    padded[:, 0] = padded[:, 1]
+    padded[:, -1] = padded[:, -2]
+
+
+def _sweep(image, alpha, fg_padded, bg_padded, weights, parity_masks, known_bg=None) -> None:
+    """One red-black Gauss–Seidel sweep, in place, on F and B kept inside a one-pixel
+    border of repeated edges (so neighbours are views, not copies). ``known_bg`` (H×W
+    bool): pixels whose B is given (a clean plate): B stays, and F alone is solved there."""
+    fg, bg = fg_padded[1:-1, 1:-1], bg_padded[1:-1, 1:-1]
     a0 = alpha[..., None]
     a1 = 1.0 - a0
     w_sum = sum(weights)[..., None]
@@ -49,8 +64,8 @@ def _sweep(image, alpha, fg, bg, weights, parity_masks, known_bg=None) -> None:
     a01 = a0 * a1
     inv_det = 1.0 / (a00 * a11 - a01 * a01)
     for mask in parity_masks:
-        near_f = sum(w[..., None] * n for w, n in zip(weights, _neighbours(fg)))
-        near_b = sum(w[..., None] * n for w, n in zip(weights, _neighbours(bg)))
+        near_f = sum(w[..., None] * n for w, n in zip(weights, _inside(fg_padded)))
+        near_b = sum(w[..., None] * n for w, n in zip(weights, _inside(bg_padded)))
         b0 = a0 * image + near_f
         b1 = a1 * image + near_b
         new_f = np.clip((a11 * b0 - a01 * b1) * inv_det, 0.0, 1.0)
@@ -62,6 +77,8 @@ def _sweep(image, alpha, fg, bg, weights, parity_masks, known_bg=None) -> None:
             new_b = np.where(known_bg[..., None], bg, new_b)
         fg[mask] = new_f[mask]
         bg[mask] = new_b[mask]
+        _repeat_edges(fg_padded)
+        _repeat_edges(bg_padded)
 
 
 def estimate_foreground_background(
@@ -98,8 +115,11 @@ def estimate_foreground_background(
         # Edge pixels repeat themselves as neighbours: w·(F − F) = 0 there, as if absent.
         checker = (np.add.outer(np.arange(h), np.arange(w)) % 2).astype(bool)
         sweeps = small_iterations if (h <= small_size and w <= small_size) else big_iterations
+        border = ((1, 1), (1, 1), (0, 0))
+        fg_padded, bg_padded = np.pad(fg, border, mode="edge"), np.pad(bg, border, mode="edge")
         for _ in range(sweeps):
-            _sweep(img, a, fg, bg, weights, (~checker, checker), known)
+            _sweep(img, a, fg_padded, bg_padded, weights, (~checker, checker), known)
+        fg, bg = fg_padded[1:-1, 1:-1], bg_padded[1:-1, 1:-1]
     return fg.astype(np.float32), bg.astype(np.float32)
 
 
