@@ -127,6 +127,10 @@ def test_a_moving_background_shows_in_the_spread():
     for pan in (0, 5, 10):  # the camera pans: every frame sees another background
         stack.add(wide[:, pan:pan + 24], np.zeros((16, 24), np.float32))
     assert stack.spread() > MOVING_SPREAD
+    with pytest.raises(ValueError, match="the trimap is 24×15 but the image 24×16"):
+        stack.add(wide[:, :24], np.zeros((15, 24), np.float32))
+    with pytest.raises(ValueError, match="differs from the first frame"):
+        stack.add(wide[:, :20], np.zeros((16, 20), np.float32))
 
 
 def test_a_plate_reaches_every_tile_of_a_large_frame():

@@ -355,6 +355,10 @@ def test_clean_plate_files_are_checked_like_the_plates(tmp_path, capsys):
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"),
                             "--clean-plate", str(tmp_path / "in" / "small.exr"))
     assert code == 2 and "small.exr (frame 1)" in report["error"] and "32×20" in report["error"]
+    still = str(tmp_path / "in" / "plate.0001.exr")  # a still plate with a sequence of clean plates
+    code = main(["matte", still, str(tmp_path / "in" / "trimap.0001.png"), "-o", str(tmp_path / "still"),
+                 "--clean-plate", str(tmp_path / "in" / "clean.####.exr")])
+    assert code == 2 and "a clean plate sequence for a still plate" in capsys.readouterr().err
 
 
 def test_the_clean_plate_command_stacks_a_shot_for_matte(tmp_path, capsys):

@@ -101,6 +101,9 @@ class PlateStack:
         self._integer = not np.issubdtype(image.dtype, np.floating)
         colour = to_unit_float(image[..., :3], "frame").astype(np.float64)
         seen = np.asarray(trimap) == 0.0
+        if seen.shape != colour.shape[:2]:
+            raise ValueError(f"frame {self.frames}: the trimap is {seen.shape[1]}×{seen.shape[0]} but the image "
+                             f"{colour.shape[1]}×{colour.shape[0]}; give them at the same resolution")
         if self._count is None:
             self._count = np.zeros(seen.shape, np.int64)
             self._mean = np.zeros(colour.shape)
