@@ -120,6 +120,21 @@ def find_cases(root: Path):
             yield "clip", folder
 
 
+def summarise(rows: list[dict], keys: tuple, better_on: str | None = None) -> list[dict]:
+    """One row per method: the median of each of ``keys`` over its cases, the worst
+    ``SAD ×CF``, and with ``better_on`` (a ratio key) on how many cases it is under 1."""
+    summary = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        row = {"case": f"median of {len(mine)}", "method": method,
+               **{key: statistics.median(r[key] for r in mine) for key in keys},
+               "worst SAD ×CF": max(r["SAD ×CF"] for r in mine)}
+        if better_on:
+            row[f"{better_on.split()[0]} better on"] = f"{sum(r[better_on] < 1 for r in mine)}/{len(mine)}"
+        summary.append(row)
+    return summary
+
+
 def markdown(rows: list[dict], title: str) -> str:
     cols = [c for c in dict.fromkeys(k for r in rows for k in r) if c not in ("case",)]
     lines = [f"### {title}", "", "| case | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]

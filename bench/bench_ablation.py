@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseline  # noqa: E402
 import metrics as M  # noqa: E402
-from bench import find_cases, load_case, markdown, scores  # noqa: E402
+from bench import find_cases, load_case, markdown, scores, summarise  # noqa: E402
 
 import ofx_dipmatte  # noqa: E402
 from ofx_dipmatte import PRESETS  # noqa: E402
@@ -128,15 +128,7 @@ def main() -> None:
                                  if k in ("balanced (refined ×2)", "dip (DIP on closed-form; old default)")}
                 clips += clip_rows(name, frames, clip_variants)
                 print(markdown(clips, name), flush=True)
-    summary = []
-    for method in dict.fromkeys(r["method"] for r in stills):
-        mine = [r for r in stills if r["method"] == method]
-        row = {"case": f"median of {len(mine)}", "method": method}
-        for key in ("SAD ×CF", "Grad ×CF", "FgErr ×CF", "seconds ×CF"):
-            row[key] = statistics.median(r[key] for r in mine)
-        row["worst SAD ×CF"] = max(r["SAD ×CF"] for r in mine)
-        row["FgErr better on"] = f"{sum(r['FgErr ×CF'] < 1 for r in mine)}/{len(mine)}"
-        summary.append(row)
+    summary = summarise(stills, ("SAD ×CF", "Grad ×CF", "FgErr ×CF", "seconds ×CF"), better_on="FgErr ×CF")
     text = markdown(summary, "Summary over all stills (ratios to closed-form, same case, same run)")
     text += "\n" + markdown(stills, "Stills")
     if clips:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import closed_form, find_cases, load, load_case, markdown, scores  # noqa: E402
+from bench import closed_form, find_cases, load, load_case, markdown, scores, summarise  # noqa: E402
 
 import metrics as M  # noqa: E402
 import ofx_dipmatte  # noqa: E402
@@ -111,14 +111,7 @@ def main() -> None:
             case = load_case(folder)
             case["bg"] = load(folder / "bg.png")[..., :3]
             rows += case_rows(name, case, seed=len(rows))
-    summary = []
-    for method in dict.fromkeys(r["method"] for r in rows):
-        mine = [r for r in rows if r["method"] == method]
-        summary.append({"case": f"median of {len(mine)}", "method": method,
-                        **{k: statistics.median(r[k] for r in mine)
-                           for k in ("SAD ×CF", "Grad ×CF", "FgErr ×CF", "seconds ×CF")},
-                        "worst SAD ×CF": max(r["SAD ×CF"] for r in mine),
-                        "SAD better on": f"{sum(r['SAD ×CF'] < 1 for r in mine)}/{len(mine)}"})
+    summary = summarise(rows, ("SAD ×CF", "Grad ×CF", "FgErr ×CF", "seconds ×CF"), better_on="SAD ×CF")
     text = markdown(summary, "Clean plates: medians over the stills") + "\n" + markdown(rows, "Clean plates: per case")
     if clips:
         text += "\n" + markdown(clips, "Clean plates: clips (one plate for the shot)")

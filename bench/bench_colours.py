@@ -23,7 +23,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics as M  # noqa: E402
-from bench import find_cases, load, load_case, markdown  # noqa: E402
+from bench import find_cases, load, load_case, markdown, summarise  # noqa: E402
 
 import ofx_dipmatte  # noqa: E402
 from ofx_dipmatte.engine.closed_form import closed_form_alpha  # noqa: E402
@@ -101,12 +100,7 @@ def main() -> None:
             case = load_case(folder)
             case["bg"] = load(folder / "bg.png")[..., :3]
             rows += case_rows(f"{root.name}/{folder.name}", case, args.skip_dip)
-    summary = []
-    for method in dict.fromkeys(r["method"] for r in rows):
-        mine = [r for r in rows if r["method"] == method]
-        summary.append({"case": f"median of {len(mine)}", "method": method,
-                        **{k: statistics.median(r[k] for r in mine) for k in ("SAD ×CF", "Grad ×CF", "B err", "F err")},
-                        "worst SAD ×CF": max(r["SAD ×CF"] for r in mine)})
+    summary = summarise(rows, ("SAD ×CF", "Grad ×CF", "B err", "F err"))
     text = markdown(summary, "F/B sources: medians") + "\n" + markdown(rows, "F/B sources: per case")
     print(text)
     if args.markdown:

@@ -224,14 +224,15 @@ class ShotJob:
         return read_frame(self.plate, self.guide, frame, self.rough_matte, self.band)
 
     def read_clean_plate(self, frame: int, shape: tuple[int, int]) -> Optional[np.ndarray]:
-        """The clean plate's RGB pixels for ``frame`` (None: no clean plate), checked
-        against the plate's size ``shape``."""
+        """The clean plate's pixels for ``frame`` (None: no clean plate): R,G,B, and A when
+        the file has it (where the plate holds the background), checked against the
+        plate's size ``shape``. A single file is read once for the whole shot."""
         if self.clean_plate is None:
             return None
         if not self.clean_plate.is_sequence and self._still_clean_plate is not None:
             return self._still_clean_plate
         path, where = self.clean_plate.path(frame), self._where(frame)
-        rgb = _colour(_read(path, where), path, where, keep_alpha=True)  # alpha: where the plate holds
+        rgb = _colour(_read(path, where), path, where, keep_alpha=True)
         if rgb.shape[:2] != shape:
             raise ShotError(f"{path}{where}: is {rgb.shape[1]}×{rgb.shape[0]} but the plate is "
                             f"{shape[1]}×{shape[0]}; give a clean plate of the plate's resolution")

@@ -248,9 +248,11 @@ class ClipSession:
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
+        plate_colour, plate_covers = (None, None) if plate is None else plate
         padded = _Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
                          pad_to_canvas(tri, canvas, "reflect"), valid,
-                         *((None, None) if plate is None else (pad_to_canvas(p, canvas, "reflect") for p in plate)))
+                         None if plate is None else pad_to_canvas(plate_colour, canvas, "reflect"),
+                         None if plate is None else pad_to_canvas(plate_covers, canvas, "reflect"))
         if len(windows) == 1:
             result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
@@ -288,7 +290,7 @@ class ClipSession:
                 # region's value. It takes the whole band's matte on its edges instead.
                 anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH)
             result, source = self._solve_window(frame, win, padded, tile_progress if progress else None,
-                                                should_stop, anchor, (guide, union))
+                                                should_stop, anchor, None if guide is None else (guide, union))
             sources.append(source)
             fits.append(result)
             weight = blend_weight(win, canvas, self.config.margin)
@@ -334,7 +336,7 @@ class ClipSession:
         scale = cfg.fb_scale
         rows, cols = window.slices
         image_c = padded.image[rows, cols]
-        estimate = _colours_in_context(padded, window, guide) if self._estimates_colours else None
+        estimate = _colours_in_context(padded, window, guide)
         prior, colours = self._prior(image_c, padded.trimap_mirrored[rows, cols], progress, should_stop, anchor,
                                      estimate, exact_background=(False if padded.plate_covers is None
                                                                  else padded.plate_covers[rows, cols]))
@@ -375,8 +377,8 @@ class ClipSession:
 
     def _prior(self, image: np.ndarray, trimap: np.ndarray, progress: ProgressCallback | None,
                should_stop: Callable[[], bool] | None,
-               anchor: DataTerm | None = None,
-               estimate: "Callable[[np.ndarray, np.ndarray], Colours] | None" = None,
+               anchor: DataTerm | None,
+               estimate: Callable[[np.ndarray, np.ndarray], Colours],
                exact_background: "bool | np.ndarray" = False) -> tuple[np.ndarray | None, "Colours | None"]:
         """The classical matte the preset starts from (None: the paper's blank start), and
         for ``foreground="estimated"`` the F and B estimated from its unrefined matte
@@ -402,7 +404,6 @@ class ClipSession:
                 laplacian, flow = information_flow_system(image, trimap, extra, local=laplacian)
                 anchor = add_terms(anchor, flow)
                 prior = solve_alpha(laplacian, trimap, *anchor, initial=prior, should_stop=should_stop)
-            estimate = estimate or estimate_foreground_background
             colours = estimate(image, prior) if cfg.foreground == "estimated" else None
             if cfg.alpha_prior == "refined":
                 rounds = cfg.refine_iterations
@@ -454,14 +455,6 @@ class ClipSession:
             del self._states[farthest]
 
 
-def _estimate_fb(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """F and B from alpha, no brighter than the brightest pixel of the window: the working
-    encoding's 1.0 decodes to infinity for float plates."""
-    fg, bg = estimate_foreground_background(image, alpha)
-    ceiling = image.reshape(-1, 3).max(axis=0)
-    return np.minimum(fg, ceiling), np.minimum(bg, ceiling)
-
-
 def _colours_in_context(padded: "_Padded", window: Window,
                         guide: tuple[np.ndarray, Window] | None) -> Callable[[np.ndarray, np.ndarray], Colours]:
     """(image, alpha) on ``window`` → F and B on it, estimated over the window grown by
@@ -498,10 +491,12 @@ def _colours_in_context(padded: "_Padded", window: Window,
 def _colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None") -> Colours:
     """The straight F and B returned with ``alpha``: ``colours`` (estimated from another,
     independent matte) corrected to reproduce the image under ``alpha``, or estimated
-    from ``alpha`` itself when there are none. No brighter than :func:`_estimate_fb`'s."""
+    from ``alpha`` itself when there are none. No brighter than the brightest pixel of
+    the window: the working encoding's 1.0 decodes to infinity for float plates."""
     if colours is None:
-        return _estimate_fb(image, alpha)
-    fg, bg = match_compositing(image, alpha, *colours)
+        fg, bg = estimate_foreground_background(image, alpha)
+    else:
+        fg, bg = match_compositing(image, alpha, *colours)
     ceiling = image.reshape(-1, 3).max(axis=0)
     return np.clip(fg, 0.0, ceiling), np.clip(bg, 0.0, ceiling)
 
