@@ -49,12 +49,18 @@ def direct_solve(matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
     39k–70k unknowns here (and half the memory); it alone is off by up to 1e-2 in alpha,
     and two steps of iterative refinement (residual in double, correction from the same
     factors) bring it within 5e-7 of the double solve. Falls back to double where the
-    single-precision factors fail or do not converge. MMD on AᵀA: 1.4–1.8× faster than
-    SuperLU's default COLAMD on these systems, same answer to 1e-11.
+    single-precision factors fail or do not converge.
+
+    The systems are symmetric positive definite (a Laplacian with fixed known pixels,
+    plus a non-negative diagonal), so SuperLU runs in its symmetric mode: minimum degree
+    on A + Aᵀ and pivots kept on the diagonal, as a Cholesky factorisation would. On two
+    1080p tiles (51k and 58k unknowns) that factorised in 0.51 and 0.65 s with 62–66 %
+    of the fill, against 0.96 and 1.14 s for minimum degree on AᵀA with partial pivoting
+    (which was itself 1.4–1.8× faster than SuperLU's default COLAMD).
     """
     matrix = matrix.tocsc()
     try:
-        factors = spla.splu(matrix.astype(np.float32), permc_spec="MMD_ATA")
+        factors = _factorise(matrix.astype(np.float32))
         x = factors.solve(rhs.astype(np.float32)).astype(np.float64)
         for _ in range(REFINEMENT_STEPS):
             x += factors.solve((rhs - matrix @ x).astype(np.float32))
@@ -63,7 +69,13 @@ def direct_solve(matrix: sp.spmatrix, rhs: np.ndarray) -> np.ndarray:
             return x
     except RuntimeError:  # exactly singular in single precision
         pass
-    return spla.spsolve(matrix, rhs, permc_spec="MMD_ATA")
+    return _factorise(matrix).solve(rhs)
+
+
+def _factorise(matrix: sp.csc_matrix) -> spla.SuperLU:
+    """LU factors of a symmetric positive definite matrix, in its own precision."""
+    return spla.splu(matrix, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                     options={"SymmetricMode": True})
 
 
 def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarray | None = None,
