@@ -24,47 +24,45 @@ def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1,
     image = image.astype(np.float64, copy=False)
     size = 2 * radius + 1
     n_win = size * size
-    grid = (h - 2 * radius, w - 2 * radius)  # window centres away from the border
-    idx = np.arange(h * w).reshape(h, w)
-    # Pixel indices of every window: (K, n_win).
-    win_idx = np.lib.stride_tricks.sliding_window_view(idx, (size, size)).reshape(-1, n_win)
-    chosen = None
-    if unknown is not None:
-        chosen = np.flatnonzero(ndimage.maximum_filter(unknown, size=size)[radius:h - radius, radius:w - radius])
-        win_idx = win_idx[chosen]
-    colors = image.reshape(-1, 3)[win_idx]  # (K, n_win, 3)
-    mean = colors.mean(axis=1, keepdims=True)
-    centred = colors - mean
+    kh, kw = h - 2 * radius, w - 2 * radius  # window centres away from the border
+    if unknown is None:
+        centres = np.arange(kh * kw)
+    else:
+        centres = np.flatnonzero(ndimage.maximum_filter(unknown, size=size)[radius:h - radius, radius:w - radius])
+    # Pixel indices of every window, (K, n_win): its top-left pixel plus each offset in it.
+    dy, dx = np.divmod(np.arange(n_win), size)
+    corner = (centres // kw) * w + centres % kw
+    pixels = corner[:, None] + (dy * w + dx)
+    colors = image.reshape(-1, 3)[pixels]  # (K, n_win, 3)
+    centred = colors - colors.mean(axis=1, keepdims=True)
     cov = np.einsum("kwi,kwj->kij", centred, centred) / n_win
     inv = np.linalg.inv(cov + (eps / n_win) * np.eye(3))
     vals = np.matmul(np.matmul(centred, inv), centred.transpose(0, 2, 1))  # (K, n_win, n_win)
-    vals = np.eye(n_win)[None] - (1.0 + vals) / n_win
-    if chosen is not None:
-        every = np.zeros((grid[0] * grid[1], n_win, n_win))
-        every[chosen] = vals
-        vals = every
-    return _stencil_to_csr(vals.reshape(*grid, size, size, size, size), h, w, radius)
+    # δ_ab − (1 + (I_a − μ)ᵀ Σ⁻¹ (I_b − μ)) / n_win, in place: tens of MB per tile.
+    vals += 1.0
+    vals /= -n_win
+    diagonal = np.arange(n_win)
+    vals[:, diagonal, diagonal] += 1.0
+    return _windows_to_csr(vals, pixels, dy, dx, h, w, radius)
 
 
-def _stencil_to_csr(vals: np.ndarray, h: int, w: int, radius: int) -> sp.csr_matrix:
-    """Sum every window's (pixel a, pixel b) entries into the (2·size − 1)² diagonals of a
-    banded matrix, then lay the band out as CSR directly: each row's columns are its
-    pixel plus fixed offsets, already sorted, so no COO triplets (81 per window) are built
-    and sorted. ``vals[ky, kx, ay, ax, by, bx]``: window (ky, kx), pixels a and b in it."""
-    size = 2 * radius + 1
+def _windows_to_csr(vals: np.ndarray, pixels: np.ndarray, dy: np.ndarray, dx: np.ndarray,
+                    h: int, w: int, radius: int) -> sp.csr_matrix:
+    """Sum every window's (pixel a, pixel b) entries into the (4·radius + 1)² diagonals
+    of a banded matrix, then lay the band out as CSR directly: each row's columns are
+    its pixel plus fixed offsets, already sorted, so no COO triplets (81 per window) are
+    built and sorted. ``vals[k, a, b]``: window k, its pixels a and b (``pixels[k, a]``,
+    at (dy[a], dx[a]) in the window)."""
     reach = 2 * radius
-    kh, kw = h - 2 * radius, w - 2 * radius
-    offsets = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
-    band = np.zeros((h, w, len(offsets)))  # band[y, x, o]: L[(y, x), (y, x) + offsets[o]]
-    for ay in range(size):
-        for ax in range(size):
-            for by in range(size):
-                for bx in range(size):
-                    o = offsets.index((by - ay, bx - ax))
-                    band[ay:ay + kh, ax:ax + kw, o] += vals[:, :, ay, ax, by, bx]
-    yy, xx = np.mgrid[0:h, 0:w]
-    valid = np.stack([(yy + dy >= 0) & (yy + dy < h) & (xx + dx >= 0) & (xx + dx < w) for dy, dx in offsets], -1)
-    flat = np.array([dy * w + dx for dy, dx in offsets])  # ascending, so each row's columns come sorted
-    cols = (yy * w + xx)[..., None] + flat
-    indptr = np.concatenate([[0], np.cumsum(valid.reshape(h * w, -1).sum(axis=1))])
+    offsets = [(oy, ox) for oy in range(-reach, reach + 1) for ox in range(-reach, reach + 1)]
+    band = np.zeros((h * w, len(offsets)))  # band[p, o]: L[p, p + offsets[o]]
+    for a in range(len(dy)):
+        # Row a of every window: one pixel per window, so the indices are distinct.
+        columns = [offsets.index((dy[b] - dy[a], dx[b] - dx[a])) for b in range(len(dy))]
+        band[pixels[:, a, None], columns] += vals[:, a, :]
+    yy, xx = np.divmod(np.arange(h * w), w)
+    valid = np.stack([(yy + oy >= 0) & (yy + oy < h) & (xx + ox >= 0) & (xx + ox < w) for oy, ox in offsets], -1)
+    flat = np.array([oy * w + ox for oy, ox in offsets])  # ascending, so each row's columns come sorted
+    cols = np.arange(h * w)[:, None] + flat
+    indptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
     return sp.csr_matrix((band[valid], cols[valid], indptr), shape=(h * w, h * w))
