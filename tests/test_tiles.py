@@ -1,5 +1,7 @@
 """Solve windows that follow the band (engine/tiles.py) and their use by ClipSession."""
 
+import threading
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -144,3 +146,32 @@ def test_networks_solve_tiles_that_warm_start_per_cell():
     b = again.matte(2, *moving_ring(4))
     assert a.stats.warm_start_from == b.stats.warm_start_from == 1.0
     assert np.array_equal(a.alpha, b.alpha)
+
+
+def test_tiles_solved_side_by_side_equal_one_after_another(ring_case, monkeypatch):
+    image, trimap, _ = ring_case
+    preset = PRESETS["balanced"].replace(tile_size=128)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    serial = ofx_dipmatte.matte(image, trimap, preset=preset)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    threaded = ofx_dipmatte.matte(image, trimap, preset=preset)
+    assert threaded.stats.tiles > 3
+    for ours, theirs in ((threaded.alpha, serial.alpha), (threaded.foreground, serial.foreground),
+                         (threaded.background, serial.background)):
+        assert np.array_equal(ours, theirs)
+
+
+def test_an_abort_polled_between_threaded_tiles_stops_the_frame(ring_case, monkeypatch):
+    image, trimap, _ = ring_case
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    session = ofx_dipmatte.ClipSession(PRESETS["balanced"].replace(tile_size=128))
+    polls = []
+
+    def should_stop():
+        polls.append(threading.current_thread())
+        return len(polls) > 3
+
+    with pytest.raises(ofx_dipmatte.Cancelled):
+        session.matte(0, image, trimap, should_stop=should_stop)
+    # The host's abort is only ever asked from the thread that called it.
+    assert set(polls) == {threading.current_thread()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -17,7 +18,7 @@ from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
-from .device import resolve_device
+from .device import resolve_device, tile_workers
 from .dip_features import fit_dip_features
 from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
@@ -265,51 +266,43 @@ class ClipSession:
         """Each window alone, blended into ``union``; each tile's nets warm-start from
         the same grid cell's last solve. Returns the blend and the frame the first
         warm-started tile started from."""
-        sources, fits = [], []
         canvas = padded.image.shape[:2]
-        guide = None  # the coarse matte, made once a tile needs it
-        acc_alpha = np.zeros((union.height, union.width), np.float32)
-        acc_fg = np.zeros((union.height, union.width, 3), np.float32)
-        acc_bg = np.zeros_like(acc_fg)
-        acc_weight = np.zeros_like(acc_alpha)
-        for index, win in enumerate(windows):
-            def tile_progress(done, total, losses, index=index):
-                # Tiles done so far plus this tile's share: the host's bar moves per tile.
-                total = total or 1
-                return progress(index * total + done, len(windows) * total, losses)
+        one_sided = []
+        for win in windows:
+            tile_trimap = padded.trimap_mirrored[win.slices]
+            one_sided.append(not ((tile_trimap == 0.0).any() and (tile_trimap == 1.0).any()))
+        # The coarse matte of the whole band: the colours' context on other tiles, and
+        # the edges of tiles that see one known region only (their alpha would fall to
+        # that region's value; they take the whole band's matte on their edges instead).
+        guide = None
+        if self._estimates_colours or any(one_sided):
+            guide = self._coarse_guide(union, padded, should_stop)
 
+        def part(win: Window, sided: bool) -> tuple[np.ndarray | None, tuple | None]:
             rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
             cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
-            anchor = None
-            tile_trimap = padded.trimap_mirrored[win.slices]
-            one_sided = not ((tile_trimap == 0.0).any() and (tile_trimap == 1.0).any())
-            if guide is None and (one_sided or self._estimates_colours):
-                guide = self._coarse_guide(union, padded, should_stop)
-            if one_sided:
-                # This tile sees one known region only: its alpha would fall to that
-                # region's value. It takes the whole band's matte on its edges instead.
-                anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH)
-            result, source = self._solve_window(frame, win, padded, tile_progress if progress else None,
-                                                should_stop, anchor, None if guide is None else (guide, union))
-            sources.append(source)
-            fits.append(result)
-            weight = blend_weight(win, canvas, self.config.margin)
-            acc_alpha[rows, cols] += weight * result.alpha
-            acc_fg[rows, cols] += weight[..., None] * result.fg
-            acc_bg[rows, cols] += weight[..., None] * result.bg
-            acc_weight[rows, cols] += weight
-        covered = acc_weight > 0
-        safe = np.where(covered, acc_weight, 1.0)
-        # Pixels no window covers are known: their colours are the image's.
-        image = padded.image[union.slices]
-        fg = np.where(covered[..., None], acc_fg / safe[..., None], image)
-        bg = np.where(covered[..., None], acc_bg / safe[..., None], image)
-        # Iterations of all tiles (the frame's cost); "max_iterations" if any tile ran to its cap.
-        reasons = {fit.stop_reason for fit in fits}
-        blended = FitResult(alpha=acc_alpha / safe, fg=fg, bg=bg, losses=fits[-1].losses,
-                            iterations=sum(fit.iterations for fit in fits),
-                            stop_reason=reasons.pop() if len(reasons) == 1 else "max_iterations", seconds=0.0)
-        return blended, next((f for f in sources if f is not None), None)
+            anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH) if sided else None
+            return anchor, None if guide is None else (guide, union)
+
+        workers = min(tile_workers(), len(windows)) if self.config.alpha_source == "prior" else 1
+        if workers > 1:
+            solved = _solve_in_threads(
+                [lambda stop, win=win, sided=sided: self._solve_window(frame, win, padded, None, stop,
+                                                                      *part(win, sided))
+                 for win, sided in zip(windows, one_sided)],
+                workers, progress, should_stop, self.config.refine_iterations)
+        else:
+            solved = []
+            for index, (win, sided) in enumerate(zip(windows, one_sided)):
+                def tile_progress(done, total, losses, index=index):
+                    # Tiles done so far plus this tile's share: the host's bar moves per tile.
+                    total = total or 1
+                    return progress(index * total + done, len(windows) * total, losses)
+
+                solved.append(self._solve_window(frame, win, padded, tile_progress if progress else None,
+                                                 should_stop, *part(win, sided)))
+        return _blend(windows, union, padded, [fit for fit, _ in solved], self.config.margin), \
+            next((source for _, source in solved if source is not None), None)
 
     def _coarse_guide(self, union: Window, padded: "_Padded", should_stop) -> np.ndarray:
         """Closed-form matte of the whole band at a size of about two tiles, enlarged to
@@ -453,6 +446,66 @@ class ClipSession:
         while len(self._states) > self.max_states:
             farthest = max(self._states, key=lambda f: abs(f - frame))
             del self._states[farthest]
+
+
+def _solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallback | None,
+                      should_stop, rounds: int) -> list:
+    """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads;
+    their results in order. The classical solves spend their time in SuperLU and numpy,
+    which release the GIL, so tiles run side by side. The host's callbacks are only ever
+    called from this (the caller's) thread: progress once per finished tile (``rounds``
+    steps each, as a serial solve counts them), and its abort is polled here and passed
+    on to the workers."""
+    cancel = threading.Event()
+    results: list = [None] * len(jobs)
+    done = 0
+    with ThreadPoolExecutor(workers, thread_name_prefix="ofx_dipmatte-tile") as pool:
+        pending = {pool.submit(job, cancel.is_set): index for index, job in enumerate(jobs)}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    results[pending.pop(future)] = future.result()  # a worker's error ends the frame here
+                    done += 1
+                    if progress is not None and progress(done * rounds, len(jobs) * rounds, {}) is False:
+                        raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
+                if should_stop is not None and should_stop():
+                    raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
+        except BaseException:
+            cancel.set()  # the running tiles stop at their next poll; the queued ones never start
+            for future in pending:
+                future.cancel()
+            raise
+    return results
+
+
+def _blend(windows: list[Window], union: Window, padded: "_Padded", fits: list[FitResult],
+           margin: int) -> FitResult:
+    """The windows' results as one on ``union``: weighted by :func:`.tiles.blend_weight`
+    where they overlap; pixels no window covers are known, and keep the image's colours."""
+    canvas = padded.image.shape[:2]
+    acc_alpha = np.zeros((union.height, union.width), np.float32)
+    acc_fg = np.zeros((union.height, union.width, 3), np.float32)
+    acc_bg = np.zeros_like(acc_fg)
+    acc_weight = np.zeros_like(acc_alpha)
+    for win, result in zip(windows, fits):
+        rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
+        cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
+        weight = blend_weight(win, canvas, margin)
+        acc_alpha[rows, cols] += weight * result.alpha
+        acc_fg[rows, cols] += weight[..., None] * result.fg
+        acc_bg[rows, cols] += weight[..., None] * result.bg
+        acc_weight[rows, cols] += weight
+    covered = acc_weight > 0
+    safe = np.where(covered, acc_weight, 1.0)
+    image = padded.image[union.slices]
+    fg = np.where(covered[..., None], acc_fg / safe[..., None], image)
+    bg = np.where(covered[..., None], acc_bg / safe[..., None], image)
+    # Iterations of all tiles (the frame's cost); "max_iterations" if any tile ran to its cap.
+    reasons = {fit.stop_reason for fit in fits}
+    return FitResult(alpha=acc_alpha / safe, fg=fg, bg=bg, losses=fits[-1].losses,
+                     iterations=sum(fit.iterations for fit in fits),
+                     stop_reason=reasons.pop() if len(reasons) == 1 else "max_iterations", seconds=0.0)
 
 
 def _colours_in_context(padded: "_Padded", window: Window,

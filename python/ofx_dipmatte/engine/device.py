@@ -17,6 +17,16 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def tile_workers() -> int:
+    """Tiles of a large frame solved at once by the classical (no-network) path: the
+    available cores, or OMP_NUM_THREADS where the user set it (their budget of threads
+    for this process; 1 solves the tiles one after another)."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return available_cores()
+
+
 def use_all_cores() -> None:
     """Set torch's intra-op threads to the available cores, once, unless the user chose
     (OMP_NUM_THREADS or an earlier torch.set_num_threads call we should not override)."""
