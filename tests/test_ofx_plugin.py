@@ -176,6 +176,24 @@ def test_output_equals_engine(host, dtype, channels, layout, engine, worker_log)
 
 
 @BOTH_ENGINES
+def test_a_frame_large_enough_for_tiles_renders_as_the_engine_solves_it(host, engine):
+    """Balanced splits this band into tiles and solves them on threads of the plugin's
+    interpreter (in the host, or in the worker): the host sees the engine's matte."""
+    size = 800
+    image, trimap, *_ = make_case(size, band=4, seed=3)
+    inst = new_instance(host, engine=engine, preset=1)  # Quality: Balanced
+    host.set_output_format(inst, DEPTHS["float32"], "OfxImageComponentRGBA", top_down=False)
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
+    host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
+    out = render(host, inst)
+    res = ofx_dipmatte.matte(image, trimap, preset="balanced", seed=0)
+    assert res.stats.tiles > 1
+    assert_close(out, expected_premultiplied(res, "float32", 4))
+    assert host.progress(inst)["updates"] >= res.stats.tiles
+    host.destroy_instance(inst)
+
+
+@BOTH_ENGINES
 @pytest.mark.parametrize("plate_dtype", ["uint16", "float32"])
 def test_a_clean_plate_input_reaches_the_engine(host, engine, plate_dtype):
     image, trimap, _, _, bg = make_case(SIZE, band=3, seed=1)
