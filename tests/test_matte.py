@@ -178,3 +178,22 @@ def test_a_cancel_reaches_the_closed_form_prior(case64):
         session.matte(0, image, trimap, progress=lambda *a: pytest.fail("no step should run"),
                       should_stop=should_stop)
     assert polls
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU that torch sees")
+def test_cuda_solves_a_tiled_clip_like_the_cpu():
+    """The CUDA path end to end: nets on the GPU, tiles with their own warm start. Kernels
+    and bf16 differ from the CPU's, so the mattes agree closely, not to the bit."""
+    preset = FAST.replace(max_iterations=40, warm_max_iterations=20, tile_size=64, margin=16)
+    image, trimap, alpha, *_ = make_case(192, band=6)
+    mattes = {}
+    for device in ("cpu", "cuda"):
+        session = ofx_dipmatte.ClipSession(preset, device=device)
+        cold = session.matte(0, image, trimap)
+        warm = session.matte(1, np.roll(image, 2, axis=1), np.roll(trimap, 2, axis=1))
+        assert cold.stats.tiles > 1 and warm.stats.warm_start_from == 0
+        assert cold.stats.device.startswith(device)
+        mattes[device] = cold.alpha
+    band = trimap == 0.5
+    assert np.abs(mattes["cuda"] - mattes["cpu"])[band].mean() < 0.05
+    assert np.array_equal(mattes["cuda"][~band], trimap[~band])
