@@ -7,8 +7,13 @@ Why: the default's constants were chosen on dev256/dev512. The same foregrounds 
 other backgrounds, with other band widths, show whether a gain follows the method or
 the dev composites.
 
+``--similar``: instead, similar-colour cases (the acceptance runs have them): each
+foreground over another case's background whose colours are moved to the foreground's
+own statistics (per-channel mean and standard deviation where alpha > 0.5), so F and B
+differ by texture more than by colour.
+
 Usage:
-    python bench/make_recomposites.py ../shared/data/dev256 OUT_DIR [--seed 7]
+    python bench/make_recomposites.py ../shared/data/dev256 OUT_DIR [--seed 7] [--similar]
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from scipy import ndimage
 #: over backgrounds of other kinds.
 PAIRS = [("hair_a", "smoke"), ("hair_b", "motion"), ("smoke", "hair_b"), ("motion", "hair_a"),
          ("hard", "smoke"), ("hair_a", "hair_b"), ("hair_b", "hard"), ("smoke", "motion")]
+#: The same for --similar: each foreground kind once.
+SIMILAR_PAIRS = [("hair_a", "motion"), ("hair_b", "smoke"), ("motion", "hair_b"), ("smoke", "hair_a"),
+                 ("hard", "hair_b")]
 
 
 def read(path: Path) -> np.ndarray:
@@ -57,16 +65,21 @@ def main() -> None:
     ap.add_argument("dev", type=Path, help="a dev folder with hair_a, hair_b, hard, motion, smoke")
     ap.add_argument("out", type=Path)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--similar", action="store_true", help="similar-colour cases (see above)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    for fg_case, bg_case in PAIRS:
+    for fg_case, bg_case in SIMILAR_PAIRS if args.similar else PAIRS:
         alpha = read(args.dev / fg_case / "alpha.png")[..., 0]
         fg = read(args.dev / fg_case / "fg.png")[..., :3]
         bg = np.ascontiguousarray(read(args.dev / bg_case / "bg.png")[:, ::-1, :3])
         if bg.shape != fg.shape:
             raise SystemExit(f"{fg_case} and {bg_case} differ in size")
+        if args.similar:
+            solid = alpha > 0.5
+            bg = (bg - bg.mean(axis=(0, 1))) / (bg.std(axis=(0, 1)) + 1e-6) * fg[solid].std(axis=0) + fg[solid].mean(axis=0)
+            bg = np.clip(bg, 0.0, 1.0)
         image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * bg
-        folder = args.out / f"{fg_case}_over_{bg_case}"
+        folder = args.out / f"{fg_case}_{'similar' if args.similar else 'over'}_{bg_case}"
         folder.mkdir(parents=True, exist_ok=True)
         write(folder / "image.png", np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
         tri = trimap_from_alpha(alpha, int(rng.integers(4, 12)))
