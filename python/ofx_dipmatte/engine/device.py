@@ -19,8 +19,8 @@ def available_cores() -> int:
 
 #: Most tiles solved at once unless OMP_NUM_THREADS says otherwise: each one in flight
 #: holds its factorisation (about 0.2 GB for a 256² tile of a dense band: the 1080p
-#: plate's peak went from 0.87 to 1.07 GiB with a second one), so a many-core farm node
-#: stays within a few GB at 4K.
+#: plate's peak went from 0.87 to 1.07 GiB with a second one; the 4K plate with 8 at once
+#: peaked at 2.7 GiB), so a many-core farm node stays within the 4 GiB a 4K frame may use.
 MAX_TILE_WORKERS = 8
 
 
