@@ -10,6 +10,7 @@ import ofx_dipmatte
 from ofx_dipmatte import PRESETS
 from ofx_dipmatte.engine.region import canvas_shape
 from ofx_dipmatte.engine.closed_form import shrink_trimap
+from ofx_dipmatte.engine.device import MAX_TILE_WORKERS, tile_workers
 from ofx_dipmatte.engine.tiles import band_windows, blend_weight, union_window
 
 
@@ -175,3 +176,15 @@ def test_an_abort_polled_between_threaded_tiles_stops_the_frame(ring_case, monke
         session.matte(0, image, trimap, should_stop=should_stop)
     # The host's abort is only ever asked from the thread that called it.
     assert set(polls) == {threading.current_thread()}
+
+
+def test_tile_workers_follow_the_thread_budget(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("CUE_THREADS", raising=False)
+    assert 1 <= tile_workers() <= MAX_TILE_WORKERS
+    monkeypatch.setenv("CUE_THREADS", "3")  # the cores OpenCue booked for the frame
+    assert tile_workers() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's word wins
+    assert tile_workers() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # unreadable: the next source
+    assert tile_workers() == 3

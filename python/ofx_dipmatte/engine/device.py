@@ -17,30 +17,40 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-#: Most tiles solved at once unless OMP_NUM_THREADS says otherwise: each one in flight
-#: holds its factorisation (about 0.2 GB for a 256² tile of a dense band: the 1080p
-#: plate's peak went from 0.87 to 1.07 GiB with a second one; the 4K plate with 8 at once
-#: peaked at 2.7 GiB), so a many-core farm node stays within the 4 GiB a 4K frame may use.
+def thread_budget() -> int | None:
+    """The threads this process was given, where someone said: OMP_NUM_THREADS (the
+    user), else CUE_THREADS (the cores OpenCue's RQD booked for the frame). None: use the
+    cores we may run on."""
+    for name in ("OMP_NUM_THREADS", "CUE_THREADS"):
+        try:
+            return max(1, int(os.environ[name]))
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+#: Most tiles solved at once where no budget is given: each one in flight holds its
+#: factorisation (about 0.2 GB for a 256² tile of a dense band: the 1080p plate's peak
+#: went from 0.87 to 1.07 GiB with a second one; the 4K plate with 8 at once peaked at
+#: 2.7 GiB), so a many-core machine stays within the 4 GiB a 4K frame may use.
 MAX_TILE_WORKERS = 8
 
 
 def tile_workers() -> int:
     """Tiles of a large frame solved at once by the classical (no-network) path: the
-    available cores up to :data:`MAX_TILE_WORKERS`, or OMP_NUM_THREADS where the user set
-    it (their budget of threads for this process; 1 solves the tiles one after another)."""
-    try:
-        return max(1, int(os.environ["OMP_NUM_THREADS"]))
-    except (KeyError, ValueError):
-        return min(available_cores(), MAX_TILE_WORKERS)
+    :func:`thread_budget` (1 solves the tiles one after another), else the available
+    cores up to :data:`MAX_TILE_WORKERS`."""
+    budget = thread_budget()
+    return budget if budget is not None else min(available_cores(), MAX_TILE_WORKERS)
 
 
 def use_all_cores() -> None:
-    """Set torch's intra-op threads to the available cores, once, unless the user chose
-    (OMP_NUM_THREADS or an earlier torch.set_num_threads call we should not override)."""
+    """Set torch's intra-op threads to the :func:`thread_budget` or the available cores,
+    once per process (OMP_NUM_THREADS torch reads itself)."""
     global _threads_set
     if _threads_set or "OMP_NUM_THREADS" in os.environ:
         return
-    torch.set_num_threads(available_cores())
+    torch.set_num_threads(thread_budget() or available_cores())
     _threads_set = True
 
 
