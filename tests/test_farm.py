@@ -93,9 +93,10 @@ def test_opencue_outline_runs_on_pyoutlines_local_backend(shot, tmp_path, capsys
     args = [plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--preroll", "1",
             "--format", "opencue"]
     # Without --submit or --run-local: what would be sent, and nothing solved.
-    assert farm(*args, "--write", str(tmp_path / "job.outline.yaml"), "--tags", "gpu") == 0
+    assert farm(*args, "--write", str(tmp_path / "job.outline.yaml"), "--tags", "gpu", "--cores", "4") == 0
     said = capsys.readouterr().out
     assert "frames 1001-1006, chunk 2 -> 3 tasks" in said and "gpu" in said and "not submitted" in said
+    assert "cores 4" in said  # booked per task: RQD sets CUE_THREADS, which the tiles follow
     assert "MatteChunks" in (tmp_path / "job.outline.yaml").read_text()
     assert not list(out.glob("*.exr"))
     # The local backend starts every task through pycuerun, as a render node would.
@@ -267,3 +268,19 @@ def test_a_clean_plate_reaches_every_task(shot, tmp_path, capsys):
                           "--step", "Matte"], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert (out / "plate.alpha.1002.exr").is_file()
+
+
+def test_opencue_job_spec_books_the_cores_asked_for(shot):
+    """What the Cuebot receives: the layer's <cores>, for which RQD sets CUE_THREADS on
+    the node (the engine's threads follow it); without --cores the service decides."""
+    import outline.backend.cue
+    import outline.cuerun
+
+    from ofx_dipmatte.farm import opencue
+
+    plate, trimap, _ = shot
+    spec = FarmShot(plate=plate, guide=trimap, out="/tmp/never-written", first=1001, last=1006, chunk=2)
+    booked = outline.backend.cue.serialize(outline.cuerun.OutlineLauncher(opencue.build_outline(spec, cores=4)))
+    assert "<cores>4.0</cores>" in booked and "<service>ofx_dipmatte</service>" in booked
+    default = outline.backend.cue.serialize(outline.cuerun.OutlineLauncher(opencue.build_outline(spec)))
+    assert "<cores>" not in default

@@ -254,7 +254,7 @@ def _run_farm(args) -> int:
         from .farm import opencue
 
         outline = opencue.build_outline(shot, service=args.service, tags=args.tags, show=args.show,
-                                        shot_name=args.shot)
+                                        shot_name=args.shot, cores=args.cores)
         if args.write:
             summary["job"] = str(opencue.write_outline(outline, args.write))
             say(f"wrote {summary['job']}")
@@ -454,6 +454,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--run-local", action="store_true", help="run the job here with the format's own runner")
     p.add_argument("--service", default="ofx_dipmatte", help="OpenCue service of the tasks' layer")
     p.add_argument("--tags", default="general", help="OpenCue host tags, e.g. general or gpu (| separated)")
+    p.add_argument("--cores", type=float, default=None,
+                   help="OpenCue: cores booked per task (default: the service's); the tiles of large frames "
+                        "run on that many threads")
     p.add_argument("--show", default=None, help="OpenCue show (default: your outline config's)")
     p.add_argument("--shot", default=None, help="OpenCue shot (default: your outline config's)")
     p.add_argument("--cache", type=Path, help=argparse.SUPPRESS)

@@ -41,11 +41,15 @@ class MatteChunks(outline.layer.Layer):
 
 
 def build_outline(shot: FarmShot, service: str = "ofx_dipmatte", tags: str = "general",
-                  show: str | None = None, shot_name: str | None = None) -> "outline.Outline":
+                  show: str | None = None, shot_name: str | None = None,
+                  cores: float | None = None) -> "outline.Outline":
+    """``cores``: booked per task, overriding the service's; RQD sets CUE_THREADS to
+    them, which the engine's threads follow (:func:`ofx_dipmatte.engine.device.thread_budget`)."""
     frames = f"{shot.first}-{shot.last}"
     ol = outline.Outline(f"ofx_dipmatte_{shot.name}", frame_range=frames, show=show, shot=shot_name)
+    booking = {} if cores is None else {"cores": cores}
     layer = MatteChunks("matte", shot=vars(shot), range=frames, chunk=shot.chunk, service=service,
-                        tags=tags.split("|"))
+                        tags=tags.split("|"), **booking)
     ol.add_layer(layer)
     return ol
 
@@ -67,7 +71,8 @@ def describe(ol: "outline.Outline", shot: FarmShot) -> str:
     return "\n".join([
         f"OpenCue job {ol.get_name()} (show {ol.get_show()}, shot {ol.get_shot()}): not submitted",
         f"  layer {layer.get_name()}: frames {layer.get_frame_range()}, chunk {layer.get_chunk_size()} "
-        f"-> {len(shot.chunk_starts())} tasks; service {layer.get_service()}, tags {layer.get_arg('tags')}",
+        f"-> {len(shot.chunk_starts())} tasks; service {layer.get_service()}, tags {layer.get_arg('tags')}, "
+        f"cores {layer.get_arg('cores') if layer.is_arg_set('cores') else 'as the service books'}",
         f"  task {first}: {command}",
         "  --submit sends it to the Cuebot of your OpenCue configuration; --run-local runs it here",
     ])
