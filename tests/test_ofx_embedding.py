@@ -123,6 +123,7 @@ def test_doctor_renders_through_the_installed_bundle(installed):
     assert any("test render in the host process: OK" in line for line in lines)
     assert any("test render in a separate process: OK" in line for line in lines)
     assert any("engine: Automatic solves in the host process in hosts without a Python" in line for line in lines)
+    assert any(line.startswith("[--] threads: ") for line in lines)
 
 
 def test_doctor_command_reports_a_missing_record(tmp_path):

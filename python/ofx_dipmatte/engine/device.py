@@ -17,13 +17,13 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def thread_budget() -> int | None:
-    """The threads this process was given, where someone said: OMP_NUM_THREADS (the
-    user), else CUE_THREADS (the cores OpenCue's RQD booked for the frame). None: use the
-    cores we may run on."""
+def thread_budget() -> tuple[int, str] | None:
+    """The threads this process was given and the variable that said so: OMP_NUM_THREADS
+    (the user), else CUE_THREADS (the cores OpenCue's RQD booked for the frame). None:
+    nobody said; use the cores we may run on."""
     for name in ("OMP_NUM_THREADS", "CUE_THREADS"):
         try:
-            return max(1, int(os.environ[name]))
+            return max(1, int(os.environ[name])), name
         except (KeyError, ValueError):
             continue
     return None
@@ -41,7 +41,7 @@ def tile_workers() -> int:
     :func:`thread_budget` (1 solves the tiles one after another), else the available
     cores up to :data:`MAX_TILE_WORKERS`."""
     budget = thread_budget()
-    return budget if budget is not None else min(available_cores(), MAX_TILE_WORKERS)
+    return budget[0] if budget is not None else min(available_cores(), MAX_TILE_WORKERS)
 
 
 def use_all_cores() -> None:
@@ -50,7 +50,8 @@ def use_all_cores() -> None:
     global _threads_set
     if _threads_set or "OMP_NUM_THREADS" in os.environ:
         return
-    torch.set_num_threads(thread_budget() or available_cores())
+    budget = thread_budget()
+    torch.set_num_threads(budget[0] if budget is not None else available_cores())
     _threads_set = True
 
 

@@ -64,6 +64,13 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
         report(True, f"torch {torch.__version__}, CUDA {'available' if torch.cuda.is_available() else 'not available'}")
     except Exception as exc:  # a broken torch is exactly what doctor must report
         report(False, f"torch does not import: {exc}")
+    else:
+        from ..engine.device import available_cores, thread_budget, tile_workers
+
+        budget = thread_budget()
+        source = "the cores available" if budget is None else budget[1]
+        print_fn(f"[--] threads: {tile_workers()} tiles of a large frame at once (from {source}); "
+                 f"{available_cores()} cores available")
 
     env = dict(os.environ)
     if bundle is None:
