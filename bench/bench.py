@@ -167,16 +167,17 @@ def main() -> None:
                     help="add Gaussian grain of this sigma (0–1 units) to every image first, e.g. 0.01")
     args = ap.parse_args()
     presets = [p for p in args.presets.split(",") if p]
+
+    def case(path: Path, index: int = 0) -> dict:
+        loaded = load_case(path)
+        return add_grain(loaded, args.grain, seed=index) if args.grain > 0 else loaded
+
     sections = []
     for root in args.data:
         still, clips = [], []
         for kind, folder in find_cases(root):
             name = folder.name
             print(f"[{root.name}] {kind} {name} ...", file=sys.stderr, flush=True)
-            def case(path: Path, index: int = 0) -> dict:
-                loaded = load_case(path)
-                return add_grain(loaded, args.grain, seed=index) if args.grain > 0 else loaded
-
             if kind == "still":
                 still += still_rows(name, case(folder), presets)
             else:

@@ -270,7 +270,7 @@ def test_a_clean_plate_reaches_every_task(shot, tmp_path, capsys):
     assert (out / "plate.alpha.1002.exr").is_file()
 
 
-def test_opencue_job_spec_books_the_cores_asked_for(shot):
+def test_opencue_job_spec_books_the_cores_asked_for(shot, tmp_path):
     """What the Cuebot receives: the layer's <cores>, for which RQD sets CUE_THREADS on
     the node (the engine's threads follow it); without --cores the service decides."""
     import outline.backend.cue
@@ -279,7 +279,7 @@ def test_opencue_job_spec_books_the_cores_asked_for(shot):
     from ofx_dipmatte.farm import opencue
 
     plate, trimap, _ = shot
-    spec = FarmShot(plate=plate, guide=trimap, out="/tmp/never-written", first=1001, last=1006, chunk=2)
+    spec = FarmShot(plate=plate, guide=trimap, out=str(tmp_path / "out"), first=1001, last=1006, chunk=2)
     booked = outline.backend.cue.serialize(outline.cuerun.OutlineLauncher(opencue.build_outline(spec, cores=4)))
     assert "<cores>4.0</cores>" in booked and "<service>ofx_dipmatte</service>" in booked
     default = outline.backend.cue.serialize(outline.cuerun.OutlineLauncher(opencue.build_outline(spec)))

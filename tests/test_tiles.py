@@ -152,11 +152,22 @@ def test_networks_solve_tiles_that_warm_start_per_cell():
 def test_tiles_solved_side_by_side_equal_one_after_another(ring_case, monkeypatch):
     image, trimap, _ = ring_case
     preset = PRESETS["balanced"].replace(tile_size=128)
+    solved_on = []  # the thread each tile was solved on
+    solve_window = ofx_dipmatte.ClipSession._solve_window
+
+    def spy(self, *args, **kwargs):
+        solved_on.append(threading.current_thread())
+        return solve_window(self, *args, **kwargs)
+
+    monkeypatch.setattr(ofx_dipmatte.ClipSession, "_solve_window", spy)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     serial = ofx_dipmatte.matte(image, trimap, preset=preset)
+    assert set(solved_on) == {threading.current_thread()}
+    solved_on.clear()
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     threaded = ofx_dipmatte.matte(image, trimap, preset=preset)
     assert threaded.stats.tiles > 3
+    assert threading.current_thread() not in solved_on and len(set(solved_on)) > 1
     for ours, theirs in ((threaded.alpha, serial.alpha), (threaded.foreground, serial.foreground),
                          (threaded.background, serial.background)):
         assert np.array_equal(ours, theirs)

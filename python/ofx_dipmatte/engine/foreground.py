@@ -59,7 +59,7 @@ class _Level:
     def __init__(self, image: np.ndarray, alpha: np.ndarray, regularization: float, gradient_weight: float,
                  known_bg: np.ndarray | None):
         self.image = image
-        self.known_bg = known_bg
+        self.known_bg = None if known_bg is None else known_bg[..., None]
         self.weights = [(regularization + gradient_weight * np.abs(alpha - n))[..., None] for n in _neighbours(alpha)]
         self.a0 = alpha[..., None]
         self.a1 = 1.0 - self.a0
@@ -73,6 +73,8 @@ class _Level:
         self.inv_det = 1.0 / (self.w_sum * (self.a0 * self.a0 + self.a1 * self.a1 + self.w_sum))
         checker = (np.add.outer(np.arange(alpha.shape[0]), np.arange(alpha.shape[1])) % 2).astype(bool)
         self.parity_masks = ((~checker)[..., None], checker[..., None])
+        # Right-hand sides and scratch for the sweeps, H×W×3 each: allocated once a level.
+        self._buffers = tuple(np.empty_like(image) for _ in range(4))
 
     def sweep(self, fg_padded: np.ndarray, bg_padded: np.ndarray) -> None:
         """One red-black Gauss–Seidel sweep, in place, on F and B kept inside a one-pixel
@@ -80,7 +82,7 @@ class _Level:
         (a clean plate) gives B, B stays and F alone is solved. In-place arithmetic: the
         sweeps are most of the estimator's time, and temporaries most of theirs."""
         fg, bg = fg_padded[1:-1, 1:-1], bg_padded[1:-1, 1:-1]
-        b0, b1, t0, t1 = (np.empty_like(fg) for _ in range(4))
+        b0, b1, t0, t1 = self._buffers
         for mask in self.parity_masks:
             self._right_hand_side(b0, fg_padded, self.a0_image, t0)
             self._right_hand_side(b1, bg_padded, self.a1_image, t0)
@@ -98,8 +100,8 @@ class _Level:
                 near_f = b0 - self.a0_image
                 only_f = np.clip((self.a0 * (self.image - self.a1 * bg) + near_f) / (self.a0 * self.a0 + self.w_sum),
                                  0.0, 1.0)
-                new_f = np.where(self.known_bg[..., None], only_f, new_f)
-                new_b = np.where(self.known_bg[..., None], bg, new_b)
+                new_f = np.where(self.known_bg, only_f, new_f)
+                new_b = np.where(self.known_bg, bg, new_b)
             np.copyto(fg, new_f, where=mask)
             np.copyto(bg, new_b, where=mask)
             _repeat_edges(fg_padded)
