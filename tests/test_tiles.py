@@ -173,10 +173,52 @@ def test_tiles_solved_side_by_side_equal_one_after_another(ring_case, monkeypatc
         assert np.array_equal(ours, theirs)
 
 
-def test_an_abort_polled_between_threaded_tiles_stops_the_frame(ring_case, monkeypatch):
+def test_network_tiles_on_threads_equal_one_after_another(monkeypatch):
+    """The DIP presets fit their tiles side by side too, each on one op thread: the same
+    nets and warm starts as one after another on one op thread."""
+    import torch
+
+    preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=6, warm_max_iterations=3,
+                                      width=8, fb_width=4, levels=3, fb_scale=2)
+    solved_on = []
+    solve_window = ofx_dipmatte.ClipSession._solve_window
+
+    def spy(self, *args, **kwargs):
+        solved_on.append((threading.current_thread(), torch.get_num_threads()))
+        return solve_window(self, *args, **kwargs)
+
+    def clip(workers):
+        monkeypatch.setenv("OMP_NUM_THREADS", str(workers))
+        session = ofx_dipmatte.ClipSession(preset=preset)
+        return [session.matte(t, *moving_ring(2 * t)) for t in range(2)]
+
+    monkeypatch.setattr(ofx_dipmatte.ClipSession, "_solve_window", spy)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = clip(1)
+    finally:
+        torch.set_num_threads(threads_before)
+    assert {thread for thread, _ in solved_on} == {threading.current_thread()}
+    solved_on.clear()
+    threaded = clip(3)
+    assert threading.current_thread() not in {thread for thread, _ in solved_on}
+    assert len({thread for thread, _ in solved_on}) > 1 and {n for _, n in solved_on} == {1}
+    assert torch.get_num_threads() == threads_before  # restored for the rest of the process
+    assert threaded[1].stats.warm_start_from == 0.0
+    for ours, theirs in zip(threaded, serial):
+        assert ours.stats.tiles > 3 and ours.stats.iterations == theirs.stats.iterations
+        assert np.array_equal(ours.alpha, theirs.alpha) and np.array_equal(ours.foreground, theirs.foreground)
+
+
+@pytest.mark.parametrize("preset", [
+    PRESETS["balanced"].replace(tile_size=128),
+    PRESETS["draft"].replace(tile_size=128, max_iterations=400, width=8, fb_width=4, levels=3),
+], ids=["classical", "networks"])
+def test_an_abort_polled_between_threaded_tiles_stops_the_frame(ring_case, monkeypatch, preset):
     image, trimap, _ = ring_case
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    session = ofx_dipmatte.ClipSession(PRESETS["balanced"].replace(tile_size=128))
+    session = ofx_dipmatte.ClipSession(preset)
     polls = []
 
     def should_stop():

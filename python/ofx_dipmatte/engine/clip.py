@@ -3,6 +3,7 @@ solved frame, and :func:`matte` for a single still."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -18,7 +19,7 @@ from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
-from .device import resolve_device, tile_workers
+from .device import one_thread_per_op, resolve_device, tile_workers
 from .dip_features import fit_dip_features
 from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
@@ -152,6 +153,7 @@ class ClipSession:
         self._states: OrderedDict[float, dict] = OrderedDict()
         self._cold_loss: dict = {}  # tile cell → the loss its first (cold) solve ended at
         self._lock = threading.Lock()
+        self._states_lock = threading.Lock()  # guards _states while tiles solve on threads
 
     @property
     def solved_frames(self) -> list[float]:
@@ -284,13 +286,21 @@ class ClipSession:
             anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH) if sided else None
             return anchor, None if guide is None else (guide, union)
 
-        workers = min(tile_workers(), len(windows)) if self.config.alpha_source == "prior" else 1
+        networks = self.config.alpha_source != "prior"
+        # On a GPU the nets' tiles go one after another: it already runs each op wide.
+        workers = 1 if networks and self.device.type != "cpu" else min(tile_workers(), len(windows))
         if workers > 1:
-            solved = _solve_in_threads(
-                [lambda stop, win=win, sided=sided: self._solve_window(frame, win, padded, None, stop,
-                                                                      *part(win, sided))
-                 for win, sided in zip(windows, one_sided)],
-                workers, progress, should_stop, self.config.refine_iterations)
+            def job(win: Window, sided: bool) -> Callable:
+                def solve(stop):
+                    # A fit polls its progress callback every step: here, the frame's abort.
+                    steps = (lambda *_: not stop()) if networks else None
+                    return self._solve_window(frame, win, padded, steps, stop, *part(win, sided))
+                return solve
+
+            steps = self.config.max_iterations if networks else self.config.refine_iterations
+            with one_thread_per_op() if networks else contextlib.nullcontext():
+                solved = _solve_in_threads([job(win, sided) for win, sided in zip(windows, one_sided)],
+                                           workers, progress, should_stop, steps)
         else:
             solved = []
             for index, (win, sided) in enumerate(zip(windows, one_sided)):
@@ -349,12 +359,12 @@ class ClipSession:
 
         nets = Nets.build(cfg, self.seed)
         key = window.cell
-        source = self._nearest_solved(frame, key)
+        source, saved = self._nearest_solved(frame, key)
         if source is None:
             result = fit(nets, inputs, cfg, self.device, cfg.max_iterations, cfg.loss_threshold, progress=progress)
             self._cold_loss.setdefault(key, result.losses["total"])
         else:
-            weights, adam = self._states[source][key]
+            weights, adam = saved
             nets.load(weights)
             threshold = cfg.loss_threshold
             if threshold is None:
@@ -430,15 +440,20 @@ class ClipSession:
         cfg = self.config
         return cfg.alpha_prior == "refined" or (cfg.foreground == "estimated" and cfg.alpha_prior != "none")
 
-    def _nearest_solved(self, frame: float, cell) -> float | None:
-        """The solved frame nearest ``frame`` that kept weights for ``cell``."""
-        frames = [f for f, windows in self._states.items() if cell in windows]
-        return min(frames, key=lambda f: (abs(f - frame), f)) if frames else None
+    def _nearest_solved(self, frame: float, cell) -> tuple[float | None, tuple | None]:
+        """The solved frame nearest ``frame`` that kept weights for ``cell``, and those
+        weights with Adam's state (None, None: nothing to warm-start from)."""
+        with self._states_lock:  # tiles on threads remember theirs meanwhile
+            frames = [f for f, windows in self._states.items() if cell in windows]
+            if not frames:
+                return None, None
+            source = min(frames, key=lambda f: (abs(f - frame), f))
+            return source, self._states[source][cell]
 
     def _remember(self, frame: float, cell, state: tuple[list, dict]) -> None:
-        windows = self._states.pop(frame, {})
-        windows[cell] = state
-        self._states[frame] = windows
+        with self._states_lock:
+            self._states.setdefault(frame, {})[cell] = state
+            self._states.move_to_end(frame)
 
     def _forget_far_frames(self, frame: float) -> None:
         """Keep the ``max_states`` solved frames nearest ``frame``. Called once a frame is
@@ -452,7 +467,7 @@ def _solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCall
                       should_stop, rounds: int) -> list:
     """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads;
     their results in order. The classical solves spend their time in SuperLU and numpy,
-    which release the GIL, so tiles run side by side. The host's callbacks are only ever
+    the nets' fits in torch's ops, and all three release the GIL, so tiles run side by side. The host's callbacks are only ever
     called from this (the caller's) thread: progress once per finished tile (``rounds``
     steps each, as a serial solve counts them), and its abort is polled here and passed
     on to the workers."""
