@@ -174,8 +174,8 @@ def test_tiles_solved_side_by_side_equal_one_after_another(ring_case, monkeypatc
 
 
 def test_network_tiles_on_threads_equal_one_after_another(monkeypatch):
-    """The DIP presets fit their tiles side by side too, each on one op thread: the same
-    nets and warm starts as one after another on one op thread."""
+    """The DIP presets fit their tiles side by side too, torch's op threads divided among
+    them: the same nets and warm starts as one after another on one op thread."""
     import torch
 
     preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=6, warm_max_iterations=3,
@@ -203,7 +203,8 @@ def test_network_tiles_on_threads_equal_one_after_another(monkeypatch):
     solved_on.clear()
     threaded = clip(3)
     assert threading.current_thread() not in {thread for thread, _ in solved_on}
-    assert len({thread for thread, _ in solved_on}) > 1 and {n for _, n in solved_on} == {1}
+    assert len({thread for thread, _ in solved_on}) > 1
+    assert {n for _, n in solved_on} == {max(1, threads_before // 3)}  # 3 tiles at once
     assert torch.get_num_threads() == threads_before  # restored for the rest of the process
     assert threaded[1].stats.warm_start_from == 0.0
     for ours, theirs in zip(threaded, serial):

@@ -19,7 +19,7 @@ from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
-from .device import one_thread_per_op, resolve_device, tile_workers
+from .device import op_threads_shared_by, resolve_device, tile_workers
 from .dip_features import fit_dip_features
 from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
@@ -298,7 +298,7 @@ class ClipSession:
                 return solve
 
             steps = self.config.max_iterations if networks else self.config.refine_iterations
-            with one_thread_per_op() if networks else contextlib.nullcontext():
+            with op_threads_shared_by(workers) if networks else contextlib.nullcontext():
                 solved = _solve_in_threads([job(win, sided) for win, sided in zip(windows, one_sided)],
                                            workers, progress, should_stop, steps)
         else:
@@ -467,8 +467,8 @@ def _solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCall
                       should_stop, rounds: int) -> list:
     """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads;
     their results in order. The classical solves spend their time in SuperLU and numpy,
-    the nets' fits in torch's ops, and all three release the GIL, so tiles run side by side. The host's callbacks are only ever
-    called from this (the caller's) thread: progress once per finished tile (``rounds``
+    the nets' fits in torch's ops, and all three release the GIL, so tiles run side by
+    side. The host's callbacks are only ever called from this (the caller's) thread: progress once per finished tile (``rounds``
     steps each, as a serial solve counts them), and its abort is polled here and passed
     on to the workers."""
     cancel = threading.Event()

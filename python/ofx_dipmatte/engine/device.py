@@ -46,24 +46,33 @@ def tile_workers() -> int:
     return budget[0] if budget is not None else min(available_cores(), MAX_TILE_WORKERS)
 
 
-_ops_threads_lock = threading.Lock()
+_op_threads_lock = threading.Lock()
+_op_threads_users = 0
+_op_threads_before = 0
 
 
 @contextlib.contextmanager
-def one_thread_per_op():
-    """Torch's intra-op threads set to 1 inside, restored after. For the DIP nets' tiles
-    fitted side by side, one per thread: their small convolutions are bound by per-op
-    overhead, which several threads on one op do not share out (measured on 2 cores:
-    two tiles on two threads of one op thread each ran 1.5× the steps a second of the
-    same tiles one after another on two op threads). The setting is process-wide, so
-    sessions solving at once take turns here."""
-    with _ops_threads_lock:
-        before = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+def op_threads_shared_by(tiles: int):
+    """Torch's intra-op threads divided among ``tiles`` fitted side by side (at least 1
+    each), restored when the last solve inside leaves. Small convolutions are bound by
+    per-op overhead, which several threads on one op do not share out: measured on 2
+    cores, two DIP tiles on two threads of one op thread each ran 1.5× the steps a
+    second that the same tiles did one after another on two op threads. The setting is
+    process-wide: sessions solving at once share it (the first one in sets it), and
+    none of them waits for another."""
+    global _op_threads_users, _op_threads_before
+    with _op_threads_lock:
+        if _op_threads_users == 0:
+            _op_threads_before = torch.get_num_threads()
+            torch.set_num_threads(max(1, _op_threads_before // max(1, tiles)))
+        _op_threads_users += 1
+    try:
+        yield
+    finally:
+        with _op_threads_lock:
+            _op_threads_users -= 1
+            if _op_threads_users == 0:
+                torch.set_num_threads(_op_threads_before)
 
 
 def use_all_cores() -> None:
