@@ -8,7 +8,7 @@ from scipy import ndimage
 
 import ofx_dipmatte
 from ofx_dipmatte import PRESETS
-from ofx_dipmatte.engine.region import canvas_shape
+from ofx_dipmatte.engine.region import Window, box_window, canvas_shape, holds, keep_or_box
 from ofx_dipmatte.engine.closed_form import shrink_trimap
 from ofx_dipmatte.engine.device import MAX_TILE_WORKERS, tile_workers
 from ofx_dipmatte.engine.tiles import band_windows, blend_weight, union_window
@@ -147,6 +147,44 @@ def test_networks_solve_tiles_that_warm_start_per_cell():
     b = again.matte(2, *moving_ring(4))
     assert a.stats.warm_start_from == b.stats.warm_start_from == 1.0
     assert np.array_equal(a.alpha, b.alpha)
+
+
+def test_a_window_is_kept_while_it_still_holds_the_band_with_half_the_margin():
+    canvas = (512, 512)
+    fitted = box_window(100, 200, 100, 200, canvas, 16, 64, 4)
+    assert keep_or_box(fitted, 103, 203, 98, 198, canvas, 16, 64, 4) == fitted  # moved 3 px: kept
+    # Within its slack (sizes round up to the nets' unit) a window holds a band that moved further.
+    assert keep_or_box(fitted, 140, 240, 100, 200, canvas, 16, 64, 4) == fitted
+    moved = keep_or_box(fitted, 200, 300, 100, 200, canvas, 16, 64, 4)  # moved 100 px: a new one
+    assert moved != fitted and holds(moved, 200, 300, 100, 200, 16, canvas)
+    assert keep_or_box(None, 103, 203, 98, 198, canvas, 16, 64, 4) == box_window(103, 203, 98, 198, canvas, 16, 64, 4)
+    # A window from a larger frame that the canvas no longer holds is never kept.
+    big = box_window(300, 500, 300, 500, (1024, 1024), 16, 64, 4)
+    assert keep_or_box(big, 300, 380, 300, 380, (448, 448), 16, 64, 4) != big
+
+
+def test_networks_warm_start_on_the_windows_they_were_fitted_on():
+    """A band that moved a few pixels keeps each tile's window (the nets are not shift
+    invariant); one that moved far gets windows that hold it again."""
+    preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=4, warm_max_iterations=2,
+                                      width=8, fb_width=4, levels=3, fb_scale=2)
+    session = ofx_dipmatte.ClipSession(preset=preset)
+
+    def windows(frame):
+        return {cell: saved[2] for cell, saved in session.export_state(frame)["windows"].items()}
+
+    session.matte(0, *moving_ring(0))
+    session.matte(1, *moving_ring(2))
+    assert windows(1) == {cell: w for cell, w in windows(0).items() if cell in windows(1)}
+    image, trimap = moving_ring(30)
+    session.matte(2, image, trimap)
+    assert windows(2) != {cell: w for cell, w in windows(1).items() if cell in windows(2)}
+    canvas = trimap.shape
+    for cell, (y0, x0, h, w) in windows(2).items():
+        part = trimap[cell[0] * 64:(cell[0] + 1) * 64, cell[1] * 64:(cell[1] + 1) * 64] == 0.5
+        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
+        assert holds(Window(y0, x0, h, w), cell[0] * 64 + rows[0], cell[0] * 64 + rows[-1] + 1,
+                     cell[1] * 64 + cols[0], cell[1] * 64 + cols[-1] + 1, 4, canvas)
 
 
 def test_tiles_solved_side_by_side_equal_one_after_another(ring_case, monkeypatch):

@@ -149,7 +149,7 @@ class ClipSession:
         self.device = resolve_device(device)
         self.seed = int(seed)
         self.max_states = max_states
-        # frame → {tile cell (None: the frame's one window) → (weights, Adam state)}
+        # frame → {tile cell (None: the frame's one window) → (weights, Adam state, window y0, x0, h, w)}
         self._states: OrderedDict[float, dict] = OrderedDict()
         self._cold_loss: dict = {}  # tile cell → the loss its first (cold) solve ended at
         self._lock = threading.Lock()
@@ -241,10 +241,12 @@ class ClipSession:
         unit = 1 if cfg.alpha_source == "prior" else (2 ** cfg.levels) * scale
         canvas = canvas_shape(h, w, unit)
         unknown = tri == 0.5
-        window = solve_window(unknown, canvas, cfg.margin, unit, scale)
+        # Nets warm-start best on the very window they were fitted on: keep it while it fits.
+        fitted = self._fitted_windows(frame) if cfg.alpha_source != "prior" else {}
+        window = solve_window(unknown, canvas, cfg.margin, unit, scale, fitted.get(None))
         windows = [window]
         if cfg.tile_size and window.height * window.width > 4 * cfg.tile_size ** 2:
-            windows = band_windows(unknown, canvas, cfg.tile_size, cfg.margin, unit, scale)
+            windows = band_windows(unknown, canvas, cfg.tile_size, cfg.margin, unit, scale, fitted)
             window = union_window(windows)
         stats.window = (window.x0, window.y0, window.width, window.height)
         stats.tiles = len(windows)
@@ -364,7 +366,7 @@ class ClipSession:
             result = fit(nets, inputs, cfg, self.device, cfg.max_iterations, cfg.loss_threshold, progress=progress)
             self._cold_loss.setdefault(key, result.losses["total"])
         else:
-            weights, adam = saved
+            weights, adam = saved[:2]
             nets.load(weights)
             threshold = cfg.loss_threshold
             if threshold is None:
@@ -373,7 +375,8 @@ class ClipSession:
                 threshold = cfg.warm_threshold_ratio * self._cold_loss[key]
             result = fit(nets, inputs, cfg, self.device, cfg.warm_max_iterations, threshold,
                          progress=progress, optimizer_state=adam)
-        self._remember(frame, key, (nets.state(), result.optimizer_state))
+        self._remember(frame, key, (nets.state(), result.optimizer_state,
+                                    (window.y0, window.x0, window.height, window.width)))
         if cfg.foreground == "estimated":
             result.fg, result.bg = _colours_for(image_c, result.alpha, colours)
         return result, source
@@ -450,7 +453,19 @@ class ClipSession:
             source = min(frames, key=lambda f: (abs(f - frame), f))
             return source, self._states[source][cell]
 
-    def _remember(self, frame: float, cell, state: tuple[list, dict]) -> None:
+    def _fitted_windows(self, frame: float) -> dict:
+        """Cell (None: a frame's one window) → the window its nets were fitted on in the
+        solved frame nearest ``frame`` (as :meth:`_nearest_solved` picks it)."""
+        nearest: dict = {}
+        with self._states_lock:
+            for solved, windows in self._states.items():
+                for cell, saved in windows.items():
+                    rank = (abs(solved - frame), solved)
+                    if len(saved) > 2 and (cell not in nearest or rank < nearest[cell][0]):
+                        nearest[cell] = (rank, saved[2])
+        return {cell: Window(*geometry, cell=cell) for cell, (_, geometry) in nearest.items()}
+
+    def _remember(self, frame: float, cell, state: tuple[list, dict, tuple]) -> None:
         with self._states_lock:
             self._states.setdefault(frame, {})[cell] = state
             self._states.move_to_end(frame)

@@ -18,13 +18,16 @@ import dataclasses
 
 import numpy as np
 
-from .region import Window, box_window
+from .region import Window, keep_or_box
 
 
 def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin: int, size_unit: int,
-                 origin_unit: int) -> list[Window]:
+                 origin_unit: int, previous: dict[tuple[int, int], Window] | None = None) -> list[Window]:
     """One window per ``cell``×``cell`` cell of the frame that holds unknown pixels, in
-    row-major order, each holding its cell's (row, column) (see the module's docstring)."""
+    row-major order, each holding its cell's (row, column) (see the module's docstring).
+    ``previous``: cell → the window its nets were last fitted on, kept while it still
+    fits (:func:`.region.keep_or_box`)."""
+    previous = previous or {}
     h, w = unknown.shape
     windows = []
     rows_any = [unknown[y:y + cell].any(axis=0) for y in range(0, h, cell)]
@@ -37,9 +40,10 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
                 continue
             rows = np.flatnonzero(part.any(axis=1))
             cols = np.flatnonzero(part.any(axis=0))
-            window = box_window(y + int(rows[0]), y + int(rows[-1]) + 1, x + int(cols[0]),
-                                x + int(cols[-1]) + 1, canvas, margin, size_unit, origin_unit)
-            windows.append(dataclasses.replace(window, cell=(y // cell, x // cell)))
+            key = (y // cell, x // cell)
+            window = keep_or_box(previous.get(key), y + int(rows[0]), y + int(rows[-1]) + 1, x + int(cols[0]),
+                                 x + int(cols[-1]) + 1, canvas, margin, size_unit, origin_unit)
+            windows.append(dataclasses.replace(window, cell=key))
     return windows
 
 
