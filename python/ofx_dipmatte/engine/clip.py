@@ -162,7 +162,7 @@ class ClipSession:
 
     def export_state(self, frame: float) -> dict:
         """What a later run needs to warm-start from ``frame`` as this one would: the
-        weights and Adam's moments of each of its windows (tiles), and the cold-frame
+        weights, Adam's moments and place of each of its windows (tiles), and the cold-frame
         losses (which set the warm thresholds). Plain tensors and numbers, ready for
         ``torch.save``.
 
