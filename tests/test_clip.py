@@ -39,6 +39,17 @@ def test_warm_start_reaches_threshold_in_far_fewer_iterations():
     assert band_sad(warm, tri1, a1) <= 1.2 * band_sad(cold, tri0, a0)
 
 
+def test_a_warm_frame_the_nets_already_fit_takes_one_step():
+    """The threshold is checked from the first step on (``min_iterations`` 1); a preset
+    may ask for more steps before it."""
+    image, trimap, _ = shifted(0)
+    for min_iterations in (1, 5):
+        clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=30, min_iterations=min_iterations))
+        clip.matte(0, image, trimap)
+        again = clip.matte(1, image, trimap)  # nothing moved
+        assert again.stats.stop_reason == "threshold" and again.stats.iterations == min_iterations
+
+
 def test_out_of_order_frames_start_from_nearest_solved():
     clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=5, warm_max_iterations=3))
     image, trimap, _ = shifted(0)
