@@ -149,6 +149,23 @@ def test_networks_solve_tiles_that_warm_start_per_cell():
     assert np.array_equal(a.alpha, b.alpha)
 
 
+def test_network_cells_fit_their_windows_to_the_nets_size_unit():
+    """The nets need window sides in whole units (here 2³ levels × F/B scale 4 = 32 px):
+    cells are sized so that a cell and its margins make whole units (64 + 2·8 → 96, so
+    80 px cells), not rounded up from 64 px cells to windows that overlap more."""
+    preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=2, warm_max_iterations=1,
+                                      width=8, fb_width=4, levels=3, fb_scale=4)
+    session = ofx_dipmatte.ClipSession(preset=preset)
+    image, trimap = moving_ring(0)
+    result = session.matte(0, image, trimap)
+    windows = session.export_state(0)["windows"]
+    band = trimap == 0.5
+    cells = {(y // 80, x // 80) for y, x in zip(*np.nonzero(band))}
+    assert set(windows) == cells and result.stats.tiles == len(cells)
+    assert all(h <= 96 and w <= 96 and h % 32 == 0 and w % 32 == 0 for _, _, h, w in
+               (saved[2] for saved in windows.values()))
+
+
 def test_a_window_is_kept_while_it_still_holds_the_band_with_half_the_margin():
     canvas = (512, 512)
     fitted = box_window(100, 200, 100, 200, canvas, 16, 64, 4)

@@ -27,7 +27,7 @@ from .laplacian import matting_laplacian
 from .noise import window_noise
 from .presets import Preset, resolve_preset
 from .refine import refine_alpha
-from .region import Window, canvas_shape, pad_to_canvas, solve_window
+from .region import Window, canvas_shape, pad_to_canvas, round_up, solve_window
 from .tiles import band_windows, blend_weight, edge_anchor, union_window
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 
@@ -246,7 +246,10 @@ class ClipSession:
         window = solve_window(unknown, canvas, cfg.margin, unit, scale, fitted.get(None))
         windows = [window]
         if cfg.tile_size and window.height * window.width > 4 * cfg.tile_size ** 2:
-            windows = band_windows(unknown, canvas, cfg.tile_size, cfg.margin, unit, scale, fitted)
+            # Cells whose window (cell + margins) is a whole number of the nets' size unit:
+            # a 256² cell's window rounded up to draft's 128 px unit would be 384² (2.25×).
+            cell = round_up(cfg.tile_size + 2 * cfg.margin, unit) - 2 * cfg.margin
+            windows = band_windows(unknown, canvas, cell, cfg.margin, unit, scale, fitted)
             window = union_window(windows)
         stats.window = (window.x0, window.y0, window.width, window.height)
         stats.tiles = len(windows)
