@@ -298,8 +298,8 @@ class ClipSession:
             def job(win: Window, sided: bool) -> Callable:
                 def solve(stop):
                     # A fit polls its progress callback every step: here, the frame's abort.
-                    steps = (lambda *_: not stop()) if networks else None
-                    return self._solve_window(frame, win, padded, steps, stop, *part(win, sided))
+                    poll_abort = (lambda *_: not stop()) if networks else None
+                    return self._solve_window(frame, win, padded, poll_abort, stop, *part(win, sided))
                 return solve
 
             steps = self.config.max_iterations if networks else self.config.refine_iterations
@@ -446,27 +446,24 @@ class ClipSession:
         cfg = self.config
         return cfg.alpha_prior == "refined" or (cfg.foreground == "estimated" and cfg.alpha_prior != "none")
 
-    def _nearest_solved(self, frame: float, cell) -> tuple[float | None, tuple | None]:
-        """The solved frame nearest ``frame`` that kept weights for ``cell``, and those
-        weights with Adam's state (None, None: nothing to warm-start from)."""
+    def _nearest_states(self, frame: float) -> dict:
+        """Cell (None: a frame's one window) → (the solved frame nearest ``frame`` that kept
+        weights for it, those weights with Adam's state and the window they were fitted on)."""
+        nearest: dict = {}
         with self._states_lock:  # tiles on threads remember theirs meanwhile
-            frames = [f for f, windows in self._states.items() if cell in windows]
-            if not frames:
-                return None, None
-            source = min(frames, key=lambda f: (abs(f - frame), f))
-            return source, self._states[source][cell]
+            for solved in sorted(self._states, key=lambda f: (abs(f - frame), f), reverse=True):
+                nearest.update((cell, (solved, saved)) for cell, saved in self._states[solved].items())
+        return nearest
+
+    def _nearest_solved(self, frame: float, cell) -> tuple[float | None, tuple | None]:
+        """:meth:`_nearest_states` of one cell; (None, None): nothing to warm-start from."""
+        return self._nearest_states(frame).get(cell, (None, None))
 
     def _fitted_windows(self, frame: float) -> dict:
-        """Cell (None: a frame's one window) → the window its nets were fitted on in the
-        solved frame nearest ``frame`` (as :meth:`_nearest_solved` picks it)."""
-        nearest: dict = {}
-        with self._states_lock:
-            for solved, windows in self._states.items():
-                for cell, saved in windows.items():
-                    rank = (abs(solved - frame), solved)
-                    if len(saved) > 2 and (cell not in nearest or rank < nearest[cell][0]):
-                        nearest[cell] = (rank, saved[2])
-        return {cell: Window(*geometry, cell=cell) for cell, (_, geometry) in nearest.items()}
+        """Cell → the window its nets were fitted on in the frame it would warm-start from
+        (states saved before windows were kept have none)."""
+        return {cell: Window(*saved[2], cell=cell) for cell, (_, saved) in self._nearest_states(frame).items()
+                if len(saved) > 2}
 
     def _remember(self, frame: float, cell, state: tuple[list, dict, tuple]) -> None:
         with self._states_lock:
