@@ -21,6 +21,7 @@ from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, tile_workers
 from .dip_features import fit_dip_features
+from .chroma import detect_subsampling, restore_chroma
 from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
@@ -50,6 +51,8 @@ class MatteStats:
         tiles: how many windows the band was split into (1: one window around it all).
         device: where it ran.
         warnings: notes about the input (e.g. a trimap without foreground).
+        chroma_restored: the subsampled chroma the frame arrived with and was restored
+            from before the solve (e.g. "4:2:2", :mod:`.chroma`), or None.
     """
 
     iterations: int = 0
@@ -61,6 +64,7 @@ class MatteStats:
     tiles: int = 0
     device: str = "cpu"
     warnings: list[str] = field(default_factory=list)
+    chroma_restored: str | None = None
 
 
 #: Tiles' boundary values (:func:`.tiles.edge_anchor`): pixels along a shared edge, and
@@ -212,6 +216,10 @@ class ClipSession:
         caller_rgb, working, is_float, tri = _validate(image, trimap)
         plate = None if clean_plate is None else prepare_clean_plate(clean_plate, tri.shape, is_float)
         stats = MatteStats(device=str(self.device))
+        layout = detect_subsampling(working) if self.config.restore_chroma else None
+        if layout is not None:
+            working = restore_chroma(working, layout)
+            stats.chroma_restored = layout.name
         unknown = tri == 0.5
         if not unknown.any():
             stats.seconds = time.perf_counter() - start

@@ -60,6 +60,12 @@ class Preset:
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
             from the final alpha and the image (:mod:`.foreground`).
+    Input
+        restore_chroma: a frame whose chroma was subsampled on the way (pixels in pairs
+            or 2×2 blocks sharing one chroma sample, as MLT hands every frame to a filter,
+            or 4:2:2/4:2:0 video upsampled by repetition) gets full-resolution chroma
+            predicted from its luma before the solve (:mod:`.chroma`). Frames with full
+            chroma are never changed.
     Cost
         margin: context pixels kept around the unknown band's bounding box (around each
             tile's share of it, on large frames).
@@ -97,6 +103,7 @@ class Preset:
     refine_confidence: str = "texture"
     alpha_source: str = "dip"
     foreground: str = "dip"
+    restore_chroma: bool = True
     margin: int = 16
     tile_size: int = 0
     bf16: bool = True
@@ -131,7 +138,8 @@ PRESETS: dict[str, Preset] = {
     # terms, no prior, and a large cap. Hours per frame on a 2-core CPU.
     "paper": Preset(
         name="paper", width=128, fb_width=128, skip=4, fb_scale=1, max_iterations=5000,
-        warm_max_iterations=1000, weights=dict(_PAPER_WEIGHTS), alpha_prior="none",bf16=False,
+        warm_max_iterations=1000, weights=dict(_PAPER_WEIGHTS), alpha_prior="none", bf16=False,
+        restore_chroma=False,
     ),
     # The default: closed-form matting refined by foreground/background estimates and a
     # colour-confidence data term (engine/refine.py). Measured better than the DIP nets
