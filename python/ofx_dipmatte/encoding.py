@@ -37,17 +37,24 @@ def decode(working: np.ndarray) -> np.ndarray:
     return np.where(y <= KNEE, y, KNEE + span * u / (1.0 - u)).astype(np.float32)
 
 
-def prepare_image(image: np.ndarray, name: str = "image") -> tuple[np.ndarray, np.ndarray, bool]:
+def prepare_image(image: np.ndarray, name: str = "image",
+                  bounded: bool = True) -> tuple[np.ndarray, np.ndarray, bool]:
     """Validate an input image and return (caller_rgb, working_rgb, is_float).
 
     Args:
         image: H×W×3 or H×W×4 (alpha ignored); float32/float64, uint8 or uint16.
         name: what error messages call it.
+        bounded: float images go through the knee into [0, 1), which the networks need.
+            False: they keep their values (negatives clamped to 0), for solvers that fit
+            no network: the compositing equation holds in the caller's values, and the
+            knee would bend it above :data:`KNEE` (on display-referred float frames,
+            such as a host hands on from a PNG, it cost the default matte 1–14 % SAD).
 
     Returns:
         caller_rgb: float32 H×W×3 in the caller's encoding (integers scaled to 0–1).
-        working_rgb: float32 H×W×3 in [0, 1], what the networks fit.
-        is_float: whether the input was float (and so went through the knee).
+        working_rgb: float32 H×W×3, what the solvers see: in [0, 1] unless float and
+            not ``bounded``.
+        is_float: whether the input was float.
 
     Raises:
         ValueError: empty image, wrong shape or dtype, NaN/Inf values.
@@ -63,5 +70,5 @@ def prepare_image(image: np.ndarray, name: str = "image") -> tuple[np.ndarray, n
         bad = int(np.count_nonzero(~np.isfinite(rgb).all(axis=2)))
         raise ValueError(f"{name}: {bad} pixel(s) contain NaN or Inf; clean the plate (e.g. a NaN-fix node) first")
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-    working = encode(rgb) if is_float else rgb
+    working = rgb if not is_float else encode(rgb) if bounded else np.maximum(rgb, 0.0)
     return rgb, working, is_float

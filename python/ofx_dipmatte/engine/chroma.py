@@ -104,8 +104,9 @@ def _per_pixel(blocks: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def restore_chroma(image: np.ndarray, layout: Subsampling) -> np.ndarray:
-    """``image`` (H×W×3 float, 0–1) with full-resolution chroma predicted from its luma;
-    each block's mean chroma and every pixel's luma unchanged. A last odd row or column
+    """``image`` (H×W×3 float, from 0) with full-resolution chroma predicted from its luma;
+    each block's mean chroma and every pixel's luma unchanged (but for clipping to 0 and
+    to 1, or to the brightest value where that is above 1). A last odd row or column
     (outside whole blocks) is returned as it was."""
     rows, cols = layout.rows, layout.cols
     ycc = _to_ycbcr(image.astype(np.float32))
@@ -122,4 +123,4 @@ def restore_chroma(image: np.ndarray, layout: Subsampling) -> np.ndarray:
         predicted = _per_pixel(_box(slope), rows, cols) * luma + _per_pixel(_box(offset), rows, cols)
         predicted += _per_pixel(samples - _block_mean(predicted, rows, cols), rows, cols)
         ycc[:h, :w, channel] = predicted
-    return np.clip(_to_rgb(ycc), 0.0, 1.0).astype(image.dtype)
+    return np.clip(_to_rgb(ycc), 0.0, max(1.0, float(image.max()))).astype(image.dtype)

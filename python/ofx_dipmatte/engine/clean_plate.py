@@ -26,16 +26,17 @@ MIN_MATCH_PIXELS = 64
 
 
 def prepare_clean_plate(plate: np.ndarray, shape: tuple[int, int],
-                        image_is_float: bool) -> tuple[np.ndarray, np.ndarray]:
+                        image_is_float: bool, bounded: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The plate (H×W×3, or ×4 whose alpha says where it holds the background: a plate
-    with holes) validated, in the working encoding, and the H×W bool of the pixels it
+    with holes) validated, in the image's working encoding (``bounded``: see
+    :func:`~ofx_dipmatte.encoding.prepare_image`), and the H×W bool of the pixels it
     covers (alpha at least 0.5; all of them for RGB).
 
     Raises:
         ValueError: its size differs from the image's, or one of the two is float and
             the other integer (their encodings would differ), or as for an image.
     """
-    rgb, working, is_float = prepare_image(plate, "clean plate")
+    rgb, working, is_float = prepare_image(plate, "clean plate", bounded)
     if rgb.shape[:2] != shape:
         raise ValueError(f"clean plate: size {rgb.shape[1]}×{rgb.shape[0]} does not match the image's "
                          f"{shape[1]}×{shape[0]}; give a plate of the same resolution")
@@ -55,7 +56,8 @@ def prepare_clean_plate(plate: np.ndarray, shape: tuple[int, int],
 
 def match_to_image(plate: np.ndarray, image: np.ndarray, known_background: np.ndarray) -> np.ndarray:
     """``plate`` with a per-channel gain and offset that make it agree, in least squares,
-    with ``image`` on the ``known_background`` pixels (H×W bool); clipped to [0, 1]."""
+    with ``image`` on the ``known_background`` pixels (H×W bool); clipped to [0, 1] (to the
+    image's brightest value, where that is above 1)."""
     if np.count_nonzero(known_background) < MIN_MATCH_PIXELS:
         return plate
     seen, target = plate[known_background], image[known_background]
@@ -64,7 +66,7 @@ def match_to_image(plate: np.ndarray, image: np.ndarray, known_background: np.nd
         design = np.stack([seen[:, channel], np.ones(len(seen), plate.dtype)], axis=1)
         (gain, offset), *_ = np.linalg.lstsq(design, target[:, channel], rcond=None)
         matched[..., channel] = gain * plate[..., channel] + offset
-    return np.clip(matched, 0.0, 1.0)
+    return np.clip(matched, 0.0, max(1.0, float(image.max())))
 
 
 

@@ -112,8 +112,9 @@ class MatteResult:
     stats: MatteStats
 
 
-def _validate(image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
-    caller_rgb, working, is_float = prepare_image(image)
+def _validate(image: np.ndarray, trimap: np.ndarray,
+              bounded: bool) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
+    caller_rgb, working, is_float = prepare_image(image, bounded=bounded)
     tri = snap_trimap(trimap)
     if tri.shape != caller_rgb.shape[:2]:
         raise ValueError(
@@ -213,8 +214,9 @@ class ClipSession:
                 returning False does during the optimisation.
         """
         start = time.perf_counter()
-        caller_rgb, working, is_float, tri = _validate(image, trimap)
-        plate = None if clean_plate is None else prepare_clean_plate(clean_plate, tri.shape, is_float)
+        caller_rgb, working, is_float, tri = _validate(image, trimap, self._bounded)
+        plate = None if clean_plate is None else prepare_clean_plate(clean_plate, tri.shape, is_float,
+                                                                     self._bounded)
         stats = MatteStats(device=str(self.device))
         layout = detect_subsampling(working) if self.config.restore_chroma else None
         if layout is not None:
@@ -444,9 +446,15 @@ class ClipSession:
         stats.losses = result.losses
         stats.stop_reason = result.stop_reason
         stats.warm_start_from = source
-        alpha, fg, bg = _assemble(caller_rgb, tri, window, result, is_float)
+        alpha, fg, bg = _assemble(caller_rgb, tri, window, result, is_float and self._bounded)
         stats.seconds = time.perf_counter() - start
         return MatteResult(alpha, fg, bg, stats)
+
+    @property
+    def _bounded(self) -> bool:
+        """Whether float images go through the knee into [0, 1): networks end in a sigmoid.
+        A preset that fits none solves on the caller's own values."""
+        return self.config.alpha_source != "prior"
 
     @property
     def _estimates_colours(self) -> bool:
@@ -592,8 +600,10 @@ def _colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None"
     return np.clip(fg, 0.0, ceiling), np.clip(bg, 0.0, ceiling)
 
 
-def _assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, is_float: bool):
-    """Paste the window's solution into full frames; known pixels stay exact."""
+def _assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, knee: bool):
+    """Paste the window's solution into full frames; known pixels stay exact. ``knee``: the
+    colours were solved in the knee's encoding (float images, networks) and go back
+    through its inverse; otherwise they are in the caller's values already."""
     h, w = tri.shape
     rows = slice(window.y0, min(window.y0 + window.height, h))
     cols = slice(window.x0, min(window.x0 + window.width, w))
@@ -606,7 +616,7 @@ def _assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, i
     def paste(solved: np.ndarray, keep: np.ndarray) -> np.ndarray:
         out = caller_rgb.copy()
         solved = solved[:crop_h, :crop_w]
-        solved = decode(solved) if is_float else np.clip(solved, 0.0, 1.0)
+        solved = decode(solved) if knee else np.maximum(solved, 0.0)
         region = out[rows, cols]
         region[~keep[rows, cols]] = solved[~keep[rows, cols]]
         return out

@@ -57,8 +57,9 @@ class _Level:
     determinant, H×W×1 each (they broadcast over RGB)."""
 
     def __init__(self, image: np.ndarray, alpha: np.ndarray, regularization: float, gradient_weight: float,
-                 known_bg: np.ndarray | None):
+                 known_bg: np.ndarray | None, ceiling: float = 1.0):
         self.image = image
+        self.ceiling = ceiling
         self.known_bg = None if known_bg is None else known_bg[..., None]
         self.weights = [(regularization + gradient_weight * np.abs(alpha - n))[..., None] for n in _neighbours(alpha)]
         self.a0 = alpha[..., None]
@@ -86,20 +87,20 @@ class _Level:
         for mask in self.parity_masks:
             self._right_hand_side(b0, fg_padded, self.a0_image, t0)
             self._right_hand_side(b1, bg_padded, self.a1_image, t0)
-            # [F, B] = inverse of the 2×2 matrix times [b0, b1], clipped to [0, 1].
+            # [F, B] = inverse of the 2×2 matrix times [b0, b1], clipped to [0, ceiling].
             np.multiply(self.a11, b0, out=t0)
             t0 -= np.multiply(self.a01, b1, out=t1)
             t0 *= self.inv_det
-            new_f = np.clip(t0, 0.0, 1.0, out=t0)
+            new_f = np.clip(t0, 0.0, self.ceiling, out=t0)
             np.multiply(self.a00, b1, out=t1)
             t1 -= np.multiply(self.a01, b0, out=b1)
             t1 *= self.inv_det
-            new_b = np.clip(t1, 0.0, 1.0, out=t1)
+            new_b = np.clip(t1, 0.0, self.ceiling, out=t1)
             if self.known_bg is not None:
                 # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per channel.
                 near_f = b0 - self.a0_image
                 only_f = np.clip((self.a0 * (self.image - self.a1 * bg) + near_f) / (self.a0 * self.a0 + self.w_sum),
-                                 0.0, 1.0)
+                                 0.0, self.ceiling)
                 new_f = np.where(self.known_bg, only_f, new_f)
                 new_b = np.where(self.known_bg, bg, new_b)
             np.copyto(fg, new_f, where=mask)
@@ -120,7 +121,8 @@ def estimate_foreground_background(
     background: np.ndarray | None = None, background_known: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Straight foreground and background (H×W×3 each, in [0, 1]) explaining ``image``
-    (H×W×3, [0, 1]) under ``alpha`` (H×W).
+    (H×W×3, [0, 1]; or from 0 up, scene-linear: the colours then go up to its brightest
+    value) under ``alpha`` (H×W).
 
     Levels whose sides are at most ``small_size`` get ``small_iterations`` sweeps, larger
     ones ``big_iterations``. ``background``: the true background (a clean plate, H×W×3):
@@ -130,6 +132,8 @@ def estimate_foreground_background(
     # Single precision: colours need no more, and the sweeps run about twice as fast.
     image = np.asarray(image, dtype=np.float32)
     alpha = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)
+    # Colours stay in [0, 1], or up to the brightest pixel of a scene-linear image.
+    ceiling = max(1.0, float(image.max())) if image.size else 1.0
     h0, w0 = alpha.shape
     levels = max(1, math.ceil(math.log2(max(h0, w0))))
     fg = np.broadcast_to(image.mean(axis=(0, 1)), (1, 1, 3)).copy()
@@ -146,7 +150,7 @@ def estimate_foreground_background(
             known = np.ones((h, w), bool) if background_known is None else _resize_nearest(background_known, h, w)
             bg[known] = _resize_nearest(np.asarray(background, np.float32), h, w)[known]
         # Edge pixels repeat themselves as neighbours: w·(F − F) = 0 there, as if absent.
-        system = _Level(img, a, regularization, gradient_weight, known)
+        system = _Level(img, a, regularization, gradient_weight, known, ceiling)
         sweeps = small_iterations if (h <= small_size and w <= small_size) else big_iterations
         border = ((1, 1), (1, 1), (0, 0))
         fg_padded, bg_padded = np.pad(fg, border, mode="edge"), np.pad(bg, border, mode="edge")
