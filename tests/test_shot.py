@@ -373,3 +373,15 @@ def test_the_clean_plate_command_stacks_a_shot_for_matte(tmp_path, capsys):
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"),
                             "--clean-plate", str(tmp_path / "clean.exr"))
     assert code == 0 and report["frames_written"] == 3, report
+
+
+def test_a_plate_with_subsampled_chroma_is_reported_restored(tmp_path, capsys):
+    from test_chroma import through_ycbcr
+
+    image, trimap, _ = make_hair_case(size=64, seed=0)
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "plate.png", through_ycbcr(image, eight_bit=True))  # an 8-bit PNG
+    write_image(tmp_path / "in" / "trimap.png", trimap)
+    code, report = run_json(capsys, "matte", str(tmp_path / "in" / "plate.png"), str(tmp_path / "in" / "trimap.png"),
+                            "-o", str(tmp_path / "out"))
+    assert code == 0 and report["frames"][0]["chroma_restored"] == "4:2:2"

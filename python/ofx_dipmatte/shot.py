@@ -71,6 +71,7 @@ class FrameReport:
     final_loss: Optional[float] = None
     stop_reason: Optional[str] = None
     warm_start_from: Optional[int] = None
+    chroma_restored: Optional[str] = None  # "4:2:2" etc.: the plate's chroma was subsampled
     outputs: dict = field(default_factory=dict)   # kind → path written (or kept, when it existed)
     warnings: list = field(default_factory=list)
 
@@ -301,7 +302,8 @@ class ShotJob:
         record = FrameReport(frame=frame, status="solved" if outputs else "preroll",
                              iterations=res.stats.iterations, final_loss=res.stats.losses.get("total"),
                              stop_reason=res.stats.stop_reason, warnings=list(res.stats.warnings),
-                             warm_start_from=None if res.stats.warm_start_from is None else int(res.stats.warm_start_from))
+                             warm_start_from=None if res.stats.warm_start_from is None else int(res.stats.warm_start_from),
+                             chroma_restored=res.stats.chroma_restored)
         if outputs is not None:
             record.outputs = self._write(frame, res, plate, outputs)
             if self.preview is not None:

@@ -17,11 +17,11 @@ import torch
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
+from .chroma import detect_subsampling, restore_chroma
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, tile_workers
 from .dip_features import fit_dip_features
-from .chroma import detect_subsampling, restore_chroma
 from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
@@ -218,14 +218,14 @@ class ClipSession:
         plate = None if clean_plate is None else prepare_clean_plate(clean_plate, tri.shape, is_float,
                                                                      self._bounded)
         stats = MatteStats(device=str(self.device))
-        layout = detect_subsampling(working) if self.config.restore_chroma else None
-        if layout is not None:
-            working = restore_chroma(working, layout)
-            stats.chroma_restored = layout.name
         unknown = tri == 0.5
         if not unknown.any():
             stats.seconds = time.perf_counter() - start
             return MatteResult(tri.copy(), caller_rgb.copy(), caller_rgb.copy(), stats)
+        layout = detect_subsampling(working) if self.config.restore_chroma else None
+        if layout is not None:
+            working = restore_chroma(working, layout)
+            stats.chroma_restored = layout.name
         if not (tri == 1.0).any():
             stats.warnings.append("trimap has no known foreground: F is constrained only by the compositing equation")
         if not (tri == 0.0).any() and plate is None:
