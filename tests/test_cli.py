@@ -29,6 +29,13 @@ def test_write_refuses_to_overwrite(tmp_path):
     assert read_image(path).max() == 255
 
 
+def test_integer_pixels_are_written_as_the_picture_they_are(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(read_image(write_image(tmp_path / "a.png", pixels)), pixels)
+    deep = np.array([[0, 1000, 65535]], np.uint16)
+    np.testing.assert_allclose(read_image(write_image(tmp_path / "b.exr", deep))[..., 0], deep / 65535, rtol=1e-6)
+
+
 def test_read_missing_file_names_it(tmp_path):
     with pytest.raises(ValueError, match="nope.exr"):
         read_image(tmp_path / "nope.exr")

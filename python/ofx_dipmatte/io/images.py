@@ -114,7 +114,8 @@ def _file_type(path: Path, like: Optional[ImageFile], exr_type: Optional[str]) -
 def write_image(path: "str | os.PathLike", pixels: np.ndarray, overwrite: bool = False,
                 channel_names: "Sequence[str] | None" = None, like: Optional[ImageFile] = None,
                 exr_type: Optional[str] = None, colour: bool = True) -> Path:
-    """Write H×W or H×W×C float pixels atomically (temporary file, then rename).
+    """Write H×W or H×W×C pixels atomically (temporary file, then rename). Float pixels are
+    written as they are; uint8 and uint16 ones are read as 0–1 (divided by 255 or 65535).
 
     EXR is half or float (``exr_type``; default: half when ``like`` is a half EXR,
     else float). PNG is 8-bit (16-bit when ``like`` is 16-bit or float), TIFF and DPX
@@ -131,7 +132,10 @@ def write_image(path: "str | os.PathLike", pixels: np.ndarray, overwrite: bool =
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: exists; pass --overwrite to replace it")
-    pixels = np.asarray(pixels, dtype=np.float32)
+    pixels = np.asarray(pixels)
+    if np.issubdtype(pixels.dtype, np.integer):  # an 8- or 16-bit picture, not values of 0–255
+        pixels = pixels / np.float32(np.iinfo(pixels.dtype).max)
+    pixels = pixels.astype(np.float32, copy=False)
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     h, w, c = pixels.shape
