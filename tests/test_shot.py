@@ -273,7 +273,8 @@ def test_json_report_schema(tmp_path, capsys):
     assert report["version"] == 1 and report["error"] is None and report["exit_code"] == 0
     for f in report["frames"]:
         assert set(f) == {"frame", "status", "iterations", "seconds", "final_loss", "stop_reason",
-                          "warm_start_from", "outputs", "warnings"}
+                          "warm_start_from", "chroma_restored", "outputs", "warnings"}
+        assert f["chroma_restored"] is None  # float EXR frames with their own chroma
         assert isinstance(f["frame"], int) and isinstance(f["iterations"], int)
         assert isinstance(f["seconds"], float) and isinstance(f["final_loss"], float)
         assert set(f["outputs"]) == {"alpha", "fg"} and all(Path(p).is_file() for p in f["outputs"].values())
