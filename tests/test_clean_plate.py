@@ -141,3 +141,59 @@ def test_a_plate_reaches_every_tile_of_a_large_frame():
     without = ofx_dipmatte.matte(image, trimap, preset=tiled)
     assert res.stats.tiles > 1
     assert sad(res.alpha, alpha, band) < 0.6 * sad(without.alpha, alpha, band)
+
+
+def moving_hair_shot(frames: int = 4, step: int = 6):
+    """A hair case whose subject moves ``step`` px right a frame over a background that
+    stays: (images, trimaps, alphas, background), float32."""
+    from scipy import ndimage
+
+    image, trimap, alpha, fg, bg = make_hair_case(size=72, strands=30, seed=5, colours=True)
+    shots = []
+    for t in range(frames):
+        a = np.roll(alpha, step * t, axis=1)
+        f = np.roll(fg, step * t, axis=1)
+        tri = np.zeros_like(trimap)
+        tri[ndimage.binary_dilation(a > 0.02, iterations=4)] = 0.5
+        tri[ndimage.binary_erosion(a > 0.99, iterations=3)] = 1.0
+        shots.append(((a[..., None] * f + (1 - a[..., None]) * bg).astype(np.float32), tri, a))
+    images, trimaps, alphas = (list(x) for x in zip(*shots))
+    return images, trimaps, alphas, bg
+
+
+def test_a_first_solve_adds_the_band_pixels_it_found_bare():
+    images, trimaps, alphas, bg = moving_hair_shot()
+    session = ofx_dipmatte.ClipSession()
+    first = [session.matte(t, image, trimap) for t, (image, trimap) in enumerate(zip(images, trimaps))]
+    known, solved = PlateStack(), PlateStack()
+    for image, trimap, res in zip(images, trimaps, first):
+        known.add(image, trimap)
+        solved.add(image, trimap, alpha=res.alpha, foreground=res.foreground)
+    known_plate, solved_plate = known.plate(), solved.plate()
+    # Where a trimap showed the background, the first solve changes nothing.
+    shown = known_plate[..., 3] == 1
+    assert np.array_equal(solved_plate[shown], known_plate[shown])
+    # It covers band pixels the trimaps never showed, with their background.
+    added = (solved_plate[..., 3] == 1) & ~shown
+    assert solved.coverage() > known.coverage() + 0.05 and added.sum() > 200
+    assert np.abs(solved_plate[added][:, :3] - bg[added]).mean() < 0.02
+    # And the second solve, with it, is closer to the truth than with the trimaps' plate.
+    errors = {}
+    for name, plate in (("none", None), ("known", known_plate), ("solved", solved_plate)):
+        session = ofx_dipmatte.ClipSession()
+        errors[name] = sum(sad(session.matte(t, image, trimap, clean_plate=plate).alpha, alpha, trimap == 0.5)
+                           for t, (image, trimap, alpha) in enumerate(zip(images, trimaps, alphas)))
+    assert errors["solved"] < 0.9 * errors["known"] < 0.9 * errors["none"], errors
+
+
+def test_a_first_solve_is_checked():
+    image, trimap, alpha, fg, _ = make_hair_case(size=32, strands=5, colours=True)
+    stack = PlateStack()
+    with pytest.raises(ValueError, match="alpha and foreground together"):
+        stack.add(image, trimap, alpha=alpha)
+    with pytest.raises(ValueError, match="must be the image's size 32×32"):
+        stack.add(image, trimap, alpha=alpha[:20], foreground=fg)
+    with pytest.raises(ValueError, match="NaN"):
+        stack.add(image, trimap, alpha=np.full_like(alpha, np.nan), foreground=fg)
+    stack.add(image, trimap, alpha=np.ones_like(alpha), foreground=fg)  # nothing bare: trimap only
+    assert stack.coverage() == float((trimap == 0).mean())

@@ -376,6 +376,42 @@ def test_the_clean_plate_command_stacks_a_shot_for_matte(tmp_path, capsys):
     assert code == 0 and report["frames_written"] == 3, report
 
 
+def test_a_first_matte_run_widens_the_stacked_plate(tmp_path, capsys):
+    from test_clean_plate import moving_hair_shot
+
+    images, trimaps, alphas, _ = moving_hair_shot(frames=3)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for f, (image, trimap) in enumerate(zip(images, trimaps), start=1):
+        write_image(folder / f"plate.{f:04d}.png", image)  # 8-bit, as many shots arrive
+        write_image(folder / f"trimap.{f:04d}.png", trimap)
+    plate, trimap = str(folder / "plate.####.png"), str(folder / "trimap.####.png")
+    code, first = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "pass1"))
+    assert code == 0, first
+    code, known = run_json(capsys, "clean-plate", plate, trimap, "-o", str(tmp_path / "known.png"))
+    assert code == 0, known
+    alpha, fg = str(tmp_path / "pass1" / "plate.alpha.####.exr"), str(tmp_path / "pass1" / "plate.fg.####.exr")
+    code, solved = run_json(capsys, "clean-plate", plate, trimap, "--alpha", alpha, "--fg", fg,
+                            "-o", str(tmp_path / "solved.png"))
+    assert code == 0, solved
+    assert solved["coverage"] > known["coverage"] + 0.05 and solved["warning"] is None
+    stacked = read_image_file(tmp_path / "solved.png")
+    assert stacked.channel_names == ("R", "G", "B", "A")
+    errors = {}
+    for name in ("known", "solved"):
+        code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / name),
+                                "--clean-plate", str(tmp_path / f"{name}.png"))
+        assert code == 0, report
+        errors[name] = sum(float(np.abs(read_image_file(f["outputs"]["alpha"]).pixels[..., 0] - a)[t == 0.5].sum())
+                           for f, a, t in zip(report["frames"], alphas, trimaps))
+    assert errors["solved"] < 0.9 * errors["known"], errors
+    code = main(["clean-plate", plate, trimap, "--alpha", alpha, "-o", str(tmp_path / "x.png")])
+    assert code == 2 and "--alpha and --fg go together" in capsys.readouterr().err
+    code = main(["clean-plate", plate, trimap, "--alpha", str(tmp_path / "nope.####.exr"), "--fg", fg,
+                 "-o", str(tmp_path / "x.png")])
+    assert code == 2 and "nope.0001.exr (frame 1)" in capsys.readouterr().err
+
+
 def test_a_plate_with_subsampled_chroma_is_reported_restored(tmp_path, capsys):
     from test_chroma import through_ycbcr
 

@@ -311,14 +311,19 @@ def _run_clean_plate(args) -> int:
 
     from .engine.clean_plate import MOVING_SPREAD, PlateStack
     from .io import FramePattern, write_image
-    from .shot import read_frame
+    from .shot import read_first_solve, read_frame
 
     plate = FramePattern(args.plate)
     guide = _guide(args)
     frames = _frames(args, plate)
+    if (args.alpha is None) != (args.fg is None):
+        raise _UsageError("--alpha and --fg go together: the alpha and foreground a first matte run wrote")
+    solved = (FramePattern(args.alpha), FramePattern(args.fg)) if args.alpha else None
     stack, first = PlateStack(), None
     for frame in frames:
         image, rgb, trimap = read_frame(plate, guide, frame, args.rough_matte is not None, args.band)
+        matte = {} if solved is None else dict(zip(("alpha", "foreground"),
+                                                   read_first_solve(*solved, frame, rgb.shape[:2])))
         if first is None:
             first = image
             exr = Path(args.out).suffix.lower() == ".exr"
@@ -326,7 +331,7 @@ def _run_clean_plate(args) -> int:
                 raise _UsageError(f"-o {args.out}: the plates are {'float' if image.is_float else 'integer'}, so "
                                   f"write the clean plate {'as EXR' if image.is_float else 'as PNG or TIFF'}: "
                                   "matte takes a clean plate of the plate's kind")
-        stack.add(rgb, trimap)
+        stack.add(rgb, trimap, **matte)
     rgba = stack.plate()
     pixels = rgba.astype(np.float32) / (65535.0 if rgba.dtype == np.uint16 else 1.0)
     path = write_image(args.out, pixels, overwrite=args.overwrite, channel_names=["R", "G", "B", "A"], like=first)
@@ -427,8 +432,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("clean-plate", help="stack a clean plate from a locked-off shot's known background",
                        description="Per pixel, the mean of the frames whose trimap says background there; alpha 1 "
-                       "where any frame showed it. Pass the result to matte --clean-plate.")
+                       "where any frame showed it. With --alpha and --fg from a first matte run of the shot, "
+                       "also the band pixels that run found nearly bare (alpha at most 0.05) where no trimap "
+                       "showed the background. Pass the result to matte --clean-plate.")
     shot_inputs(p, "frame pattern")
+    p.add_argument("--alpha", metavar="PATTERN", help="the alpha frames a first matte run of this shot wrote")
+    p.add_argument("--fg", metavar="PATTERN", help="with --alpha: the foreground frames that run wrote")
     p.add_argument("-o", "--out", type=Path, required=True, help="the clean plate to write (RGBA; EXR for float "
                    "plates, PNG or TIFF for 8/16-bit ones)")
     p.add_argument("--frames", help="frames to stack, e.g. 1001-1100 (default: all on disk)")

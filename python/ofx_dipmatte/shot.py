@@ -360,6 +360,25 @@ def read_frame(plate: FramePattern, guide: FramePattern, frame: int, rough_matte
     return image, rgb, trimap
 
 
+def read_first_solve(alpha: FramePattern, foreground: FramePattern, frame: int,
+                     shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha, straight foreground) of ``frame`` as an earlier ``matte`` run wrote them
+    (its alpha and fg outputs), checked against the plate's size ``shape`` (H, W)."""
+    where = _where(alpha, frame)
+    files = {"alpha": (alpha.path(frame), "A"), "foreground": (foreground.path(frame), "RGB")}
+    pixels = {}
+    for name, (path, channels) in files.items():
+        image = _read(path, where)
+        values = image.channels(channels)
+        if values is None:
+            values = image.pixels[..., :1] if name == "alpha" else _colour(image, path, where)
+        if values.shape[:2] != shape:
+            raise ShotError(f"{path}{where}: is {values.shape[1]}×{values.shape[0]} but the plate is "
+                            f"{shape[1]}×{shape[0]}; give the {name} that matte wrote for this plate")
+        pixels[name] = to_unit_float(values, str(path))
+    return pixels["alpha"][..., 0], pixels["foreground"]
+
+
 def _read(path: Path, where: str) -> ImageFile:
     try:
         return read_image_file(path)
