@@ -13,13 +13,19 @@ in for it, as an artist would get it:
 Every row runs `ofx_dipmatte.matte` on the 8-bit image as a user's PNG. Clips (their
 background does not move) are solved frame by frame in a ClipSession with one plate for
 the shot, made from the first frame's background, or stacked from the shot's own known
-background (`PlateStack`, the `clean-plate` command: no plate from the user); dtSSD as
-in bench.py. Ratios (×CF) are to
+background (`PlateStack`, the `clean-plate` command: no plate from the user), alone or
+widened by a first solve of the shot (`clean-plate --alpha --fg`: its nearly bare band
+pixels); dtSSD as in bench.py.
+
+``--moving``: every still with a background also becomes an 8-frame clip: its foreground
+and alpha (and trimap) move 3 px right and 1 px down a frame over its background, which
+stays, recomposited and saved as 8 bits; ``--grain`` adds grain (σ, 0–1 units) to each
+frame. These are shots the method was not tuned on. Ratios (×CF) are to
 pymatting's closed-form (its foreground from `estimate_foreground_ml`) on the same case in
 the same run, in its own process. FgErr is Σ|F − F_gt|₁·α_gt over band pixels with α_gt > 0.
 
 Usage:
-    python bench/bench_clean_plate.py DATA_DIR [DATA_DIR ...] [--markdown FILE]
+    python bench/bench_clean_plate.py DATA_DIR [DATA_DIR ...] [--moving [--grain 0.01]] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -68,20 +74,28 @@ def case_rows(name: str, case: dict, seed: int) -> list[dict]:
     return rows
 
 
-def clip_rows(name: str, frames: list[dict]) -> list[dict]:
+def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[dict]:
     truths, bands = [f["alpha"] for f in frames], [f["band"] for f in frames]
     cf = [closed_form(f)[0] for f in frames]
     rows = [{"case": name, "method": "closed-form (pymatting), per frame",
              "SAD": statistics.mean(M.sad(a, t, b) for a, t, b in zip(cf, truths, bands)),
              "dtSSD": M.dt_ssd(cf, truths, bands)}]
-    stack = ofx_dipmatte.PlateStack()  # what `ofx-dipmatte clean-plate` makes from the shot itself
-    for f in frames:
+    session = ofx_dipmatte.ClipSession(seed=0)  # the first solve: no plate
+    first = [session.matte(i, f["image_native"], f["trimap"]) for i, f in enumerate(frames)]
+    stack, widened = ofx_dipmatte.PlateStack(), ofx_dipmatte.PlateStack()  # `ofx-dipmatte clean-plate`
+    for f, res in zip(frames, first):
         stack.add(f["image_native"], f["trimap"])
-    shot_plates = {**plates(frames[0]["bg"], seed=0), "balanced + plate stacked from the shot": stack.plate()}
+        widened.add(f["image_native"], f["trimap"], alpha=res.alpha, foreground=res.foreground)
+    given = plates(frames[0]["bg"], seed=0) if with_given else {"balanced, no plate (the default)": None}
+    shot_plates = {**given, "balanced + plate stacked from the shot": stack.plate(),
+                   "balanced + plate stacked from the shot and a first solve": widened.plate()}
     for label, plate in shot_plates.items():
-        session = ofx_dipmatte.ClipSession(seed=0)
-        alphas = [session.matte(i, f["image_native"], f["trimap"], clean_plate=plate).alpha
-                  for i, f in enumerate(frames)]
+        if plate is None:  # the default: the first solve itself
+            alphas = [res.alpha for res in first]
+        else:
+            session = ofx_dipmatte.ClipSession(seed=0)
+            alphas = [session.matte(i, f["image_native"], f["trimap"], clean_plate=plate).alpha
+                      for i, f in enumerate(frames)]
         rows.append({"case": name, "method": label,
                      "SAD": statistics.mean(M.sad(a, t, b) for a, t, b in zip(alphas, truths, bands)),
                      "dtSSD": M.dt_ssd(alphas, truths, bands)})
@@ -90,10 +104,36 @@ def clip_rows(name: str, frames: list[dict]) -> list[dict]:
     return rows
 
 
+def moving_clip(case: dict, frames: int = 8, step: tuple[int, int] = (1, 3), grain: float = 0.0,
+                seed: int = 0) -> list[dict]:
+    """The still's foreground, alpha and trimap moving ``step`` (rows, columns) a frame over
+    its background, which stays: a locked-off shot. Each frame recomposited, with
+    ``grain``, and saved as 8 bits; what moves in from outside the frame is background."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    shots = []
+    for t in range(frames):
+        offset = (step[0] * t, step[1] * t)
+
+        def move(x: np.ndarray, fill: float) -> np.ndarray:
+            return ndimage.shift(x, offset + (0,) * (x.ndim - 2), order=0, mode="constant", cval=fill)
+
+        alpha, fg, trimap = move(case["alpha"], 0.0), move(case["fg"], 0.0), move(case["trimap"], 0.0)
+        image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * case["bg"] + rng.normal(0, grain, fg.shape)
+        native = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+        shots.append({"image_native": native, "image": native / np.float32(255), "trimap": trimap,
+                      "alpha": alpha, "fg": fg, "bg": case["bg"],
+                      "band": ofx_dipmatte.snap_trimap(trimap) == 0.5})
+    return shots
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", nargs="+", type=Path)
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--moving", action="store_true", help="also solve each still as a clip of a moving subject")
+    ap.add_argument("--grain", type=float, default=0.0, help="with --moving: grain (σ) on each frame")
     args = ap.parse_args()
     rows, clips = [], []
     for root in args.data:
@@ -111,10 +151,17 @@ def main() -> None:
             case = load_case(folder)
             case["bg"] = load(folder / "bg.png")[..., :3]
             rows += case_rows(name, case, seed=len(rows))
+            if args.moving:
+                clips += clip_rows(f"{name}, moving", moving_clip(case, grain=args.grain, seed=len(clips)),
+                                   with_given=False)
     summary = summarise(rows, ("SAD ×CF", "Grad ×CF", "FgErr ×CF", "seconds ×CF"), better_on="SAD ×CF")
     text = markdown(summary, "Clean plates: medians over the stills") + "\n" + markdown(rows, "Clean plates: per case")
     if clips:
         text += "\n" + markdown(clips, "Clean plates: clips (one plate for the shot)")
+        moving = [row for row in clips if row["case"].endswith(", moving")]
+        if moving:
+            text += "\n" + markdown(summarise(moving, ("SAD ×CF", "dtSSD ×CF"), better_on="SAD ×CF"),
+                                     "Clean plates: medians over the moving clips")
     print(text)
     if args.markdown:
         args.markdown.write_text(text)
