@@ -269,7 +269,8 @@ def test_json_report_schema(tmp_path, capsys):
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), *FAST)
     assert code == 0
     assert set(report) == {"version", "status", "error", "exit_code", "frames", "seconds", "cache",
-                           "frames_written", "frames_skipped"}
+                           "frames_written", "frames_skipped", "stacked_plate"}
+    assert report["stacked_plate"] is None  # no --stack-plate
     assert report["version"] == 1 and report["error"] is None and report["exit_code"] == 0
     for f in report["frames"]:
         assert set(f) == {"frame", "status", "iterations", "seconds", "final_loss", "stop_reason",
@@ -410,6 +411,70 @@ def test_a_first_matte_run_widens_the_stacked_plate(tmp_path, capsys):
     code = main(["clean-plate", plate, trimap, "--alpha", str(tmp_path / "nope.####.exr"), "--fg", fg,
                  "-o", str(tmp_path / "x.png")])
     assert code == 2 and "nope.0001.exr (frame 1)" in capsys.readouterr().err
+
+
+def write_moving_shot(folder: Path, frames: int = 4, pan: int = 0) -> tuple[str, str, list, list]:
+    """8-bit PNG plates of a hair subject moving over a background (``pan`` px a frame:
+    the camera pans; 0: locked off), trimaps, and the true alphas."""
+    from test_clean_plate import moving_hair_shot
+
+    images, trimaps, alphas, _ = moving_hair_shot(frames=frames)
+    folder.mkdir(parents=True)
+    for f, (image, trimap) in enumerate(zip(images, trimaps), start=1):
+        if pan:
+            image = np.roll(image, pan * f, axis=0)  # the whole frame moves: a tilt of the camera
+            trimap = np.roll(trimap, pan * f, axis=0)
+        write_image(folder / f"plate.{f:04d}.png", image)
+        write_image(folder / f"trimap.{f:04d}.png", trimap)
+    return str(folder / "plate.####.png"), str(folder / "trimap.####.png"), alphas, trimaps
+
+
+def band_error(report: dict, alphas: list, trimaps: list) -> float:
+    return sum(float(np.abs(read_image_file(f["outputs"]["alpha"]).pixels[..., 0] - a)[t == 0.5].sum())
+               for f, a, t in zip([f for f in report["frames"] if f["status"] == "solved"], alphas, trimaps))
+
+
+def test_stack_plate_solves_a_locked_off_shot_twice_and_resumes_without_the_first_pass(tmp_path, capsys):
+    plate, trimap, alphas, trimaps = write_moving_shot(tmp_path / "in")
+    code, plain = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "plain"))
+    assert code == 0, plain
+    code, stacked = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "stacked"), "--stack-plate")
+    assert code == 0, stacked
+    assert [f["status"] for f in stacked["frames"]] == ["first_solve"] * 4 + ["solved"] * 4
+    summary = stacked["stacked_plate"]
+    assert summary["used"] and summary["frames"] == 4 and summary["warning"] is None
+    assert 0.7 < summary["coverage"] < 1 and summary["spread"] < 0.01
+    assert band_error(stacked, alphas, trimaps) < 0.85 * band_error(plain, alphas, trimaps)
+    # A resumed run takes the plate from the cache: no first pass, the same matte.
+    done = read_image_file(tmp_path / "stacked" / "plate.alpha.0003.exr").pixels
+    (tmp_path / "stacked" / "plate.alpha.0003.exr").unlink()
+    code, resumed = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "stacked"), "--stack-plate")
+    assert code == 0 and [f["status"] for f in resumed["frames"]] == ["skipped", "skipped", "solved", "skipped"]
+    assert resumed["stacked_plate"] == summary
+    assert np.array_equal(read_image_file(tmp_path / "stacked" / "plate.alpha.0003.exr").pixels, done)
+
+
+def test_stack_plate_leaves_a_moving_background_alone(tmp_path, capsys):
+    plate, trimap, _, _ = write_moving_shot(tmp_path / "in", frames=3, pan=5)
+    code, plain = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "plain"))
+    code, stacked = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "stacked"), "--stack-plate")
+    assert code == 0, stacked
+    assert not stacked["stacked_plate"]["used"] and "moving camera" in stacked["stacked_plate"]["warning"]
+    for a, b in zip(plain["frames"], [f for f in stacked["frames"] if f["status"] == "solved"]):
+        assert np.array_equal(read_image_file(a["outputs"]["alpha"]).pixels, read_image_file(b["outputs"]["alpha"]).pixels)
+
+
+def test_stack_plate_is_refused_where_it_cannot_work(tmp_path, capsys):
+    plate, trimap, _, _ = write_moving_shot(tmp_path / "in", frames=2)
+    out = ["-o", str(tmp_path / "out"), "--stack-plate"]
+    for extra, message in ((["--clean-plate", plate], "leave out --clean-plate"),
+                           (["--preset", "draft"], "preset 'draft' does not use a clean plate"),
+                           (["--chunk-start", "1", "--chunk-size", "1"], "not in chunks")):
+        code, report = run_json(capsys, "matte", plate, trimap, *out, *extra)
+        assert code == 2 and message in report["error"], report
+    still = str(tmp_path / "in" / "plate.0001.png")
+    code, report = run_json(capsys, "matte", still, str(tmp_path / "in" / "trimap.0001.png"), *out)
+    assert code == 2 and "is a still" in report["error"]
 
 
 def test_a_plate_with_subsampled_chroma_is_reported_restored(tmp_path, capsys):

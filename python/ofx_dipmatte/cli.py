@@ -46,7 +46,7 @@ class ConsoleReporter:
         self.iterations = 0
 
     def frame_start(self, frame, status, max_iterations):
-        label = f"frame {frame}" + (" (preroll)" if status == "preroll" else "")
+        label = f"frame {frame}" + {"preroll": " (preroll)", "first_solve": " (first solve)"}.get(status, "")
         self.frame = self._tqdm(total=max_iterations, desc=label, unit="it", leave=False,
                                 disable=not self.interactive, position=1)
 
@@ -61,7 +61,7 @@ class ConsoleReporter:
         if self.frame is not None:
             self.frame.close()
             self.frame = None
-        if record.status != "preroll":
+        if record.status not in ("preroll", "first_solve"):
             self.shot.update(1)
             self.shot.set_postfix(iterations=self.iterations, refresh=False)
         if self.lines:
@@ -82,6 +82,8 @@ def _describe(record) -> str:
             f"{record.stop_reason}), final loss {loss}")
     if record.status == "preroll":
         return line + ", preroll (not written)"
+    if record.status == "first_solve":
+        return line + ", first solve for --stack-plate (not written)"
     return line + "".join(f"\n  {kind}: {path}" for kind, path in record.outputs.items())
 
 
@@ -101,6 +103,10 @@ def _frames(args, plate) -> list[int]:
     start, size = getattr(args, "chunk_start", None), getattr(args, "chunk_size", None)
     if (start is None) != (size is None):
         raise _UsageError("--chunk-start and --chunk-size go together")
+    if start is not None and getattr(args, "stack_plate", False):
+        raise _UsageError("--stack-plate solves the whole shot twice, so not in chunks: on a farm, run "
+                          "`ofx-dipmatte clean-plate --alpha --fg` on a first job's outputs and pass "
+                          "--clean-plate to the second (README)")
     if start is not None:
         if size < 1:
             raise _UsageError("--chunk-size must be at least 1")
@@ -145,7 +151,8 @@ def _job(args):
                    rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                    preset=with_limits(args.preset, args.max_iterations, args.loss_threshold),
                    device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache, preview=preview,
-                   clean_plate=FramePattern(args.clean_plate) if getattr(args, "clean_plate", None) else None)
+                   clean_plate=FramePattern(args.clean_plate) if getattr(args, "clean_plate", None) else None,
+                   stack_plate=getattr(args, "stack_plate", False))
 
 
 def _run_matte(args) -> int:
@@ -173,7 +180,7 @@ def _run_matte(args) -> int:
             reporter.close()
     # What was done, also when the run stopped early: the reporter saw every finished frame.
     report = ShotReport(frames=reporter.records if reporter else [], seconds=time.perf_counter() - start,
-                        cache=str(job.cache) if job else None)
+                        cache=str(job.cache) if job else None, stacked_plate=job.stacked_plate if job else None)
     if error:
         print(f"ofx-dipmatte: {'error: ' if code == 2 else ''}{error}", file=sys.stderr)
     body = {"version": JSON_VERSION, "status": status, "error": error, "exit_code": code, **report.to_dict()}
@@ -185,6 +192,12 @@ def _run_matte(args) -> int:
         print(json.dumps(body, indent=2))
     elif not error and not args.quiet:
         body = report.to_dict()
+        stacked = report.stacked_plate
+        if stacked is not None:
+            print(f"stacked plate: {stacked['frames']} frames, background on {100 * stacked['coverage']:.0f} % of "
+                  f"the frame, spread {stacked['spread']:.3f}" + ("" if stacked["used"] else "; not used"))
+            if stacked["warning"]:
+                print(f"warning: {stacked['warning']}", file=sys.stderr)
         print(f"done: {body['frames_written']} frame(s) written, {body['frames_skipped']} skipped, "
               f"{report.seconds:.1f} s")
     return code
@@ -408,6 +421,9 @@ def _parser() -> argparse.ArgumentParser:
     shot_inputs(p, "file or frame pattern")
     p.add_argument("--clean-plate", metavar="PLATE", help="the background without the subject: one file for the "
                    "shot (locked-off camera) or a frame pattern; B is then known, not estimated (balanced preset)")
+    p.add_argument("--stack-plate", action="store_true", help="a locked-off shot without a clean plate: solve "
+                   "every frame once, stack a plate from the background the trimaps and those mattes show, and "
+                   "solve again with it (twice the time; balanced preset)")
     p.add_argument("-o", "--out", type=Path, help="output folder (default outputs: alpha and fg as EXR)")
     for kind, text in (("alpha", "alpha (one channel A)"), ("fg", "straight foreground RGBA"),
                        ("bg", "background plate RGB"), ("rgba", "premultiplied foreground with alpha")):

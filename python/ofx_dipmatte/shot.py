@@ -12,6 +12,7 @@ whose outputs all exist is skipped, which is what makes a second run a resume.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import time
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from .engine import ClipSession, MatteResult
+from .engine.clean_plate import MOVING_SPREAD, PlateStack
 from .engine.presets import Preset, resolve_preset
 from .io import FramePattern, ImageFile, read_image_file, write_image
 from .preview import sheet_row, write_sheet
@@ -65,7 +67,8 @@ class FrameReport:
     """What happened to one frame (the ``--json`` report lists these)."""
 
     frame: int
-    status: str                      # "solved", "skipped" (outputs existed), "preroll" (solved, not written)
+    status: str                      # "solved", "skipped" (outputs existed), "preroll" (solved, not written),
+                                     # "first_solve" (--stack-plate's first pass, not written)
     iterations: int = 0
     seconds: float = 0.0
     final_loss: Optional[float] = None
@@ -81,11 +84,14 @@ class ShotReport:
     frames: list = field(default_factory=list)
     seconds: float = 0.0
     cache: Optional[str] = None
+    #: --stack-plate: {"frames", "coverage", "spread", "used", "warning"} of the plate stacked
+    stacked_plate: Optional[dict] = None
 
     def to_dict(self) -> dict:
         return {"frames": [asdict(f) for f in self.frames], "seconds": round(self.seconds, 3), "cache": self.cache,
                 "frames_written": sum(f.status == "solved" for f in self.frames),
-                "frames_skipped": sum(f.status == "skipped" for f in self.frames)}
+                "frames_skipped": sum(f.status == "skipped" for f in self.frames),
+                "stacked_plate": self.stacked_plate}
 
 
 class Reporter(Protocol):
@@ -157,6 +163,14 @@ class ShotJob:
             beside the first output).
         clean_plate: the background without the subject: one file for the whole shot
             (a locked-off camera) or a pattern, a plate per frame.
+        stack_plate: make the clean plate from the shot itself, for a locked-off camera:
+            every frame is solved once without one (nothing written), a plate is stacked
+            from the trimaps' background and the band pixels those mattes found nearly
+            bare (:class:`~ofx_dipmatte.engine.clean_plate.PlateStack`), and the frames
+            are solved again with it. Twice the time. The plate is kept in the cache
+            folder, so a resumed run does not solve the shot twice again. Not used (a
+            warning says so) when the frames' background moves (spread above
+            :data:`~ofx_dipmatte.engine.clean_plate.MOVING_SPREAD`).
     """
 
     plate: FramePattern
@@ -173,6 +187,7 @@ class ShotJob:
     cache: Optional[Path] = None
     preview: Optional[FramePattern] = None  # a contact-sheet PNG per frame written (preview.py)
     clean_plate: Optional[FramePattern] = None
+    stack_plate: bool = False
 
     def __post_init__(self):
         self.config = resolve_preset(self.preset)
@@ -187,7 +202,16 @@ class ShotJob:
         if self.clean_plate is not None and self.clean_plate.is_sequence and not self.plate.is_sequence:
             raise ShotError(f"{self.clean_plate}: a clean plate sequence for a still plate {self.plate}; "
                             "give one clean plate file")
+        if self.stack_plate:
+            if self.clean_plate is not None:
+                raise ShotError("--stack-plate makes the shot's clean plate itself; leave out --clean-plate")
+            if not self.plate.is_sequence:
+                raise ShotError(f"--stack-plate stacks the background a shot shows; {self.plate} is a still")
+            if self.config.alpha_prior != "refined":
+                raise ShotError(f"--stack-plate: preset {self.config.name!r} does not use a clean plate; "
+                                "presets that refine the matte from colour estimates (balanced) do")
         self._still_clean_plate = None  # read once: the same file serves every frame
+        self.stacked_plate: Optional[dict] = None  # what --stack-plate stacked (ShotReport.stacked_plate)
         if self.preroll < 0:
             raise ShotError("--preroll must be 0 or more")
         if self.cache is None:
@@ -200,6 +224,8 @@ class ShotJob:
                  str(self.rough_matte), str(self.band), repr(self.config), str(self.seed)]
         if self.clean_plate is not None:
             parts.append(str(Path(self.clean_plate.text).resolve()))
+        if self.stack_plate:
+            parts.append(f"stack_plate {self.frames[0]}-{self.frames[-1]} {len(self.frames)}")
         return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
     def _inputs(self) -> tuple[FramePattern, ...]:
@@ -228,6 +254,8 @@ class ShotJob:
         """The clean plate's pixels for ``frame`` (None: no clean plate): R,G,B, and A when
         the file has it (where the plate holds the background), checked against the
         plate's size ``shape``. A single file is read once for the whole shot."""
+        if self.stack_plate:
+            return self._still_clean_plate  # stacked by _stack_shot (None: the background moves)
         if self.clean_plate is None:
             return None
         if not self.clean_plate.is_sequence and self._still_clean_plate is not None:
@@ -252,6 +280,8 @@ class ShotJob:
                     raise FileExistsError(f"{pattern.path(self.frames[0])}: exists; pass --overwrite to replace it")
         start = time.perf_counter()
         report = ShotReport(cache=str(self.cache))
+        if self.stack_plate and not all(self._outputs_done(f) for f in self.frames):
+            report.stacked_plate = self.stacked_plate = self._stack_shot(reporter, report)
         session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
         checkpoints = Checkpoints(self.cache)
         started = False
@@ -280,22 +310,66 @@ class ShotJob:
         report.seconds = time.perf_counter() - start
         return report
 
-    def _solve(self, session: ClipSession, frame: int, outputs: Optional[ShotOutputs], reporter: Reporter,
-               checkpoints: Checkpoints) -> FrameReport:
-        begin = time.perf_counter()
-        plate, rgb, trimap = self.read_frame(frame)
-        clean_plate = self.read_clean_plate(frame, rgb.shape[:2])
+    def _stack_shot(self, reporter: Reporter, report: ShotReport) -> dict:
+        """--stack-plate's first pass: every frame solved without a plate (nothing written),
+        stacked into a plate that :meth:`read_clean_plate` then serves; what was stacked."""
+        saved = self.cache / "stacked_plate.npz"
+        if saved.is_file():  # a resumed run: the first pass was done
+            with np.load(saved) as data:
+                summary = json.loads(str(data["summary"]))
+                self._still_clean_plate = data["plate"] if summary["used"] else None
+            return summary
+        stack = PlateStack()
+        session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
+        for frame in self.frames:
+            begin = time.perf_counter()
+            _, rgb, trimap = self.read_frame(frame)
+            res = self._matte(session, frame, rgb, trimap, None, "first_solve", reporter)
+            stack.add(rgb, trimap, alpha=res.alpha, foreground=res.foreground)
+            record = FrameReport(frame=frame, status="first_solve", stop_reason=res.stats.stop_reason,
+                                 warnings=list(res.stats.warnings), chroma_restored=res.stats.chroma_restored,
+                                 seconds=time.perf_counter() - begin)
+            report.frames.append(record)
+            reporter.frame_done(record)
+        summary = {"frames": stack.frames, "coverage": round(stack.coverage(), 4),
+                   "spread": round(stack.spread(), 4), "used": stack.spread() <= MOVING_SPREAD, "warning": None}
+        if not summary["used"]:
+            summary["warning"] = (f"the background differs between frames (spread {summary['spread']:.3f}): a "
+                                  "moving camera or a changing light; solved without a stacked plate")
+        plate = stack.plate()
+        self._still_clean_plate = plate if summary["used"] else None
+        self.cache.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".stacked_plate.", suffix=".npz", dir=self.cache)
+        os.close(fd)
+        try:
+            np.savez(tmp, plate=plate, summary=json.dumps(summary))
+            os.replace(tmp, saved)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return summary
+
+    def _matte(self, session: ClipSession, frame: int, rgb: np.ndarray, trimap: np.ndarray,
+               clean_plate: Optional[np.ndarray], status: str, reporter: Reporter) -> MatteResult:
+        """``session.matte`` on one frame, its progress to ``reporter``, its errors named."""
         warm = bool(session.solved_frames)
         cap = self.config.warm_max_iterations if warm else self.config.max_iterations
-        reporter.frame_start(frame, "solve" if outputs else "preroll", cap)
+        reporter.frame_start(frame, status, cap)
 
         def progress(iteration, total, losses):
             reporter.iteration(iteration, total, losses.get("total", 0.0))
 
         try:
-            res = session.matte(frame, rgb, trimap, progress=progress, clean_plate=clean_plate)
+            return session.matte(frame, rgb, trimap, progress=progress, clean_plate=clean_plate)
         except ValueError as exc:
             raise ShotError(f"{self.plate.path(frame)}{self._where(frame)}: {exc}") from None
+
+    def _solve(self, session: ClipSession, frame: int, outputs: Optional[ShotOutputs], reporter: Reporter,
+               checkpoints: Checkpoints) -> FrameReport:
+        begin = time.perf_counter()
+        plate, rgb, trimap = self.read_frame(frame)
+        clean_plate = self.read_clean_plate(frame, rgb.shape[:2])
+        res = self._matte(session, frame, rgb, trimap, clean_plate, "solve" if outputs else "preroll", reporter)
         # A still has nothing to resume, nor has a frame solved without networks.
         if self.plate.is_sequence and frame in session.solved_frames:
             checkpoints.save(frame, session.export_state(frame))
