@@ -220,6 +220,37 @@ def test_a_clean_plate_input_reaches_the_engine(host, engine, plate_dtype):
     host.destroy_instance(inst)
 
 
+@pytest.mark.parametrize("plate_dtype", ["uint16", "float32"])
+def test_a_clean_plate_with_holes_keeps_them(host, plate_dtype):
+    # A plate stacked from a shot (`ofx-dipmatte clean-plate`) is black with alpha 0 where
+    # no frame showed the background: there B must be estimated, not taken as black.
+    image, trimap, _, _, bg = make_case(SIZE, band=3, seed=1)
+    source = quantise(np.dstack([image, np.ones_like(trimap)]), "uint16")
+    tri = quantise(trimap[..., None], "uint16")
+    covers = np.ones_like(trimap)
+    covers[:, : SIZE // 2] = 0.0
+    holed = quantise(np.dstack([bg * covers[..., None], covers]), plate_dtype)
+    inst = new_instance(host, preset=1)
+    host.set_output_format(inst, DEPTHS["float32"], "OfxImageComponentRGBA")
+    host.set_image(inst, "Source", 0.0, **to_host(source))
+    host.set_image(inst, "Trimap", 0.0, **to_host(tri))
+    host.set_image(inst, "CleanPlate", 0.0, **to_host(holed))
+    out = render(host, inst)
+    engine_plate = quantise(np.dstack([bg * covers[..., None], covers]), "uint16")
+    res = ofx_dipmatte.matte(source, tri, preset=with_limits("balanced", ITERATIONS), seed=0,
+                             clean_plate=engine_plate)
+    assert_close(out, expected_premultiplied(res, "float32", 4))
+    as_black = ofx_dipmatte.matte(source, tri, preset=with_limits("balanced", ITERATIONS), seed=0,
+                                  clean_plate=engine_plate[..., :3])
+    assert not np.allclose(res.alpha, as_black.alpha)  # the holes were not read as a black background
+    # A host handing an RGB plate with an empty alpha: the colour alone, covering everything.
+    host.set_image(inst, "CleanPlate", 0.0, **to_host(quantise(np.dstack([bg, 0 * covers]), plate_dtype)))
+    whole = ofx_dipmatte.matte(source, tri, preset=with_limits("balanced", ITERATIONS), seed=0,
+                               clean_plate=quantise(bg, "uint16"))
+    assert_close(render(host, inst), expected_premultiplied(whole, "float32", 4))
+    host.destroy_instance(inst)
+
+
 @BOTH_ENGINES
 def test_filter_context_reads_the_trimap_from_source_alpha(host, engine):
     image, trimap, *_ = make_case(SIZE, band=3)

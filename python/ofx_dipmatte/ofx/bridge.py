@@ -135,9 +135,13 @@ def to_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def plate_like_source(plate: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """The CleanPlate input's colour (H×W×3) in the Source's kind: a host may hand the
-    two at different depths, and the engine takes both integer or both float."""
-    colour = plate[..., :3]
+    """The CleanPlate input in the Source's kind: a host may hand the two at different
+    depths, and the engine takes both integer or both float. Its alpha is kept: it says
+    where the plate holds the background (a plate stacked from a shot, `ofx-dipmatte
+    clean-plate`, has holes, alpha 0 and black there), unless it is 0 everywhere (a host
+    handing an RGB plate with an empty alpha): then the colour alone (H×W×3)."""
+    has_alpha = plate.shape[-1] == 4 and bool(np.any(plate[..., 3]))
+    colour = plate if has_alpha else plate[..., :3]
     if (colour.dtype == np.float32) == (source.dtype == np.float32):
         return colour
     unit = to_unit_float(colour, "CleanPlate input")
