@@ -168,7 +168,8 @@ class ShotJob:
             from the trimaps' background and the band pixels those mattes found nearly
             bare (:class:`~ofx_dipmatte.engine.clean_plate.PlateStack`), and the frames
             are solved again with it. Twice the time. The plate is kept in the cache
-            folder, so a resumed run does not solve the shot twice again. Not used (a
+            folder, so a resumed run does not solve the shot twice again (``overwrite``
+            stacks it afresh: the inputs may have changed). Not used (a
             warning says so) when the frames' background moves (spread above
             :data:`~ofx_dipmatte.engine.clean_plate.MOVING_SPREAD`).
     """
@@ -225,7 +226,7 @@ class ShotJob:
         if self.clean_plate is not None:
             parts.append(str(Path(self.clean_plate.text).resolve()))
         if self.stack_plate:
-            parts.append(f"stack_plate {self.frames[0]}-{self.frames[-1]} {len(self.frames)}")
+            parts.append("stack_plate " + ",".join(map(str, self.frames)))  # the frames it stacks
         return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
 
     def _inputs(self) -> tuple[FramePattern, ...]:
@@ -314,7 +315,7 @@ class ShotJob:
         """--stack-plate's first pass: every frame solved without a plate (nothing written),
         stacked into a plate that :meth:`read_clean_plate` then serves; what was stacked."""
         saved = self.cache / "stacked_plate.npz"
-        if saved.is_file():  # a resumed run: the first pass was done
+        if saved.is_file() and not self.overwrite:  # a resumed run: the first pass was done
             with np.load(saved) as data:
                 summary = json.loads(str(data["summary"]))
                 self._still_clean_plate = data["plate"] if summary["used"] else None

@@ -129,8 +129,8 @@ class PlateStack:
             self._count = np.zeros(seen.shape, np.int64)
             self._mean = np.zeros(colour.shape)
             self._square = np.zeros(colour.shape)
-            self._weight = np.zeros(seen.shape)
-            self._solved = np.zeros(colour.shape)
+            self._weight = np.zeros(seen.shape, np.float32)  # sums of at most a shot's frames
+            self._solved = np.zeros(colour.shape, np.float32)
         if colour.shape != self._mean.shape:
             raise ValueError(f"{where}: size {colour.shape[1]}×{colour.shape[0]} differs from the "
                              f"first frame's {self._mean.shape[1]}×{self._mean.shape[0]}")
@@ -158,8 +158,8 @@ class PlateStack:
         background = (colour[bare] - a * foreground[bare]) / (1.0 - a)
         ceiling = max(1.0, float(colour.max()))
         weight = (1.0 - a) ** 2
-        self._weight[bare] += weight[:, 0]
-        self._solved[bare] += weight * np.clip(background, 0.0, ceiling)
+        self._weight[bare] += weight[:, 0].astype(np.float32)
+        self._solved[bare] += (weight * np.clip(background, 0.0, ceiling)).astype(np.float32)
 
     def _covered(self) -> tuple[np.ndarray, np.ndarray]:
         """Pixels the trimaps showed, and the others a first solve found bare (about one
