@@ -284,3 +284,60 @@ def test_opencue_job_spec_books_the_cores_asked_for(shot, tmp_path):
     assert "<cores>4.0</cores>" in booked and "<service>ofx_dipmatte</service>" in booked
     default = outline.backend.cue.serialize(outline.cuerun.OutlineLauncher(opencue.build_outline(spec)))
     assert "<cores>" not in default
+
+
+@pytest.fixture(scope="module")
+def still_shot(tmp_path_factory):
+    """A locked-off shot (a hair subject moving over a background that stays), 4 frames,
+    and `matte --stack-plate` on it in one process: what the three-step job must give."""
+    from test_shot import write_moving_shot
+
+    folder = tmp_path_factory.mktemp("still_shot")
+    plate, trimap, _, _ = write_moving_shot(folder / "in")
+    reference = folder / "one_process"
+    assert main(["matte", plate, trimap, "-o", str(reference), "--stack-plate", "--quiet"]) == 0
+    return plate, trimap, reference
+
+
+@pytest.mark.parametrize("fmt", ["openjd", "opencue"])
+def test_stack_plate_jobs_run_three_steps_like_matte_stack_plate(still_shot, tmp_path, capsys, fmt):
+    plate, trimap, reference = still_shot
+    out = tmp_path / "out"
+    assert farm(plate, trimap, "-o", str(out), "--chunk", "2", "--format", fmt, "--stack-plate", "--json") == 0
+    tasks = json.loads(capsys.readouterr().out)["tasks"]
+    assert [t["step"] for t in tasks] == ["first_solve", "first_solve", "clean_plate", "matte", "matte"]
+    assert "--strict" in tasks[2]["command"] and "--clean-plate" in tasks[3]["command"]
+    if fmt == "openjd":
+        template = out / ".farm" / "job.openjd.yaml"
+        check = subprocess.run([sys.executable, "-m", "openjd", "check", str(template)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+        run = subprocess.run([sys.executable, "-m", "openjd", "run", str(template), "--step", "Matte",
+                              "--run-dependencies"], capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    else:  # pyoutline's local backend, a step at a time (it ignores layer dependencies)
+        run = subprocess.run([sys.executable, "-m", "ofx_dipmatte", "farm", plate, trimap, "-o", str(out), "--chunk",
+                              "2", "--format", fmt, "--stack-plate", "--run-local"],
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert (out / ".farm" / "stacked_plate.tif").is_file()  # 8-bit plates: a 16-bit TIFF plate
+    for f in range(1, 5):
+        for kind in ("alpha", "fg"):
+            assert np.array_equal(read_image(out / f"plate.{kind}.{f:04d}.exr"),
+                                  read_image(reference / f"plate.{kind}.{f:04d}.exr")), (kind, f)
+    capsys.readouterr()
+    assert main(["farm-report", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["done"] == 4
+
+
+def test_a_stack_plate_job_stops_when_the_background_moves(tmp_path, capsys):
+    from test_shot import write_moving_shot
+
+    plate, trimap, _, _ = write_moving_shot(tmp_path / "in", frames=3, pan=5)
+    out = tmp_path / "out"
+    assert farm(plate, trimap, "-o", str(out), "--chunk", "3", "--format", "openjd", "--stack-plate") == 0
+    run = subprocess.run([sys.executable, "-m", "openjd", "run", str(out / ".farm" / "job.openjd.yaml"),
+                          "--step", "Matte", "--run-dependencies"], capture_output=True, text=True, timeout=600)
+    assert run.returncode != 0 and "the background differs between frames" in run.stdout + run.stderr
+    assert not (out / ".farm" / "stacked_plate.tif").exists() and not list(out.glob("plate.alpha.*.exr"))
+    code = farm(plate, trimap, "-o", str(out), "--format", "openjd", "--stack-plate", "--clean-plate", plate)
+    assert code == 2 and "leave out --clean-plate" in capsys.readouterr().err

@@ -104,9 +104,8 @@ def _frames(args, plate) -> list[int]:
     if (start is None) != (size is None):
         raise _UsageError("--chunk-start and --chunk-size go together")
     if start is not None and getattr(args, "stack_plate", False):
-        raise _UsageError("--stack-plate solves the whole shot twice, so not in chunks: on a farm, run "
-                          "`ofx-dipmatte clean-plate --alpha --fg` on a first job's outputs and pass "
-                          "--clean-plate to the second (README)")
+        raise _UsageError("--stack-plate solves the whole shot twice, so not in chunks: on a farm, "
+                          "`ofx-dipmatte farm --stack-plate` makes a job of three steps (README)")
     if start is not None:
         if size < 1:
             raise _UsageError("--chunk-size must be at least 1")
@@ -219,12 +218,18 @@ def _farm_shot(args):
         raise _UsageError("--frames: a farm job takes one contiguous range, e.g. 1001-1100")
     job.check_inputs()
     guide = args.rough_matte or args.trimap
+    float_plate = True
+    if job.stack_plate:  # the stacked plate is of the plates' kind: EXR for float, TIFF for integer
+        from .io import read_image_file
+
+        float_plate = read_image_file(job.plate.path(frames[0])).is_float
     return FarmShot(plate=str(Path(args.plate).absolute()), guide=str(Path(guide).absolute()),
                     out=str(args.out.absolute()), first=frames[0], last=frames[-1], chunk=args.chunk,
                     rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                     preset=args.preset, device=args.device, seed=args.seed, max_iterations=args.max_iterations,
                     loss_threshold=args.loss_threshold, overwrite=args.overwrite,
                     clean_plate=str(Path(args.clean_plate).absolute()) if args.clean_plate else "",
+                    stack_plate=job.stack_plate, float_plate=float_plate,
                     outputs={k: str(Path(v).absolute()) for k in ("alpha", "fg", "bg", "rgba")
                              if (v := getattr(args, k))})
 
@@ -248,10 +253,18 @@ def _run_farm(args) -> int:
         if not args.quiet:
             print(text, file=sys.stderr if args.json else sys.stdout)
 
-    summary = {"version": JSON_VERSION, "format": args.format, "job": None, "exit_code": 0,
-               "tasks": [{"frames": f"{s}-{shot.chunk_frames(s)[-1]}",
-                          "command": [shot.python, *shot.matte_args(str(s), shot.report_path(s))]}
-                         for s in shot.chunk_starts()]}
+    def chunks(step: str, **first_solve) -> list[dict]:
+        report = shot.first_solve_report if first_solve else shot.report_path
+        return [{"step": step, "frames": f"{s}-{shot.chunk_frames(s)[-1]}",
+                 "command": [shot.python, *shot.matte_args(str(s), report(s), **first_solve)]}
+                for s in shot.chunk_starts()]
+
+    tasks = chunks("matte")
+    if shot.stack_plate:  # three steps, each after the one before
+        tasks = chunks("first_solve", first_solve=True) + [
+            {"step": "clean_plate", "frames": f"{shot.first}-{shot.last}",
+             "command": [shot.python, *shot.clean_plate_args()]}] + tasks
+    summary = {"version": JSON_VERSION, "format": args.format, "job": None, "exit_code": 0, "tasks": tasks}
     if args.format == "openjd":
         from .farm import openjd
 
@@ -262,18 +275,21 @@ def _run_farm(args) -> int:
         if args.run_local:
             summary["exit_code"] = openjd.run_local(path)
         else:
-            say(f"try it here: {' '.join(openjd.openjd_cli('run', str(path), '--step', 'Matte'))}")
+            say(f"try it here: {' '.join(openjd.openjd_cli(*openjd.run_args(path)))}")
     else:
         from .farm import opencue
 
-        outline = opencue.build_outline(shot, service=args.service, tags=args.tags, show=args.show,
-                                        shot_name=args.shot, cores=args.cores)
+        def build(only=None):
+            return opencue.build_outline(shot, service=args.service, tags=args.tags, show=args.show,
+                                         shot_name=args.shot, cores=args.cores, only=only)
+
+        outline = build()
         if args.write:
             summary["job"] = str(opencue.write_outline(outline, args.write))
             say(f"wrote {summary['job']}")
         shot.save()
         if args.run_local:
-            summary["exit_code"] = opencue.run_local(outline, shot)
+            summary["exit_code"] = opencue.run_local(shot, build)
         elif args.submit:
             try:
                 say(opencue.submit(outline))
@@ -345,6 +361,11 @@ def _run_clean_plate(args) -> int:
                                   f"write the clean plate {'as EXR' if image.is_float else 'as PNG or TIFF'}: "
                                   "matte takes a clean plate of the plate's kind")
         stack.add(rgb, trimap, **matte)
+    if args.strict and stack.spread() > MOVING_SPREAD:
+        print(f"ofx-dipmatte: error: the background differs between frames (spread {stack.spread():.3f}): a "
+              "moving camera or a changing light, so a stacked plate would not match; nothing written. Solve "
+              "the shot without one (no --stack-plate)", file=sys.stderr)
+        return 1
     rgba = stack.plate()
     pixels = rgba.astype(np.float32) / (65535.0 if rgba.dtype == np.uint16 else 1.0)
     path = write_image(args.out, pixels, overwrite=args.overwrite, channel_names=["R", "G", "B", "A"], like=first)
@@ -454,6 +475,8 @@ def _parser() -> argparse.ArgumentParser:
     shot_inputs(p, "frame pattern")
     p.add_argument("--alpha", metavar="PATTERN", help="the alpha frames a first matte run of this shot wrote")
     p.add_argument("--fg", metavar="PATTERN", help="with --alpha: the foreground frames that run wrote")
+    p.add_argument("--strict", action="store_true", help="fail (exit 1, nothing written) when the frames' "
+                   "background moves, instead of writing the plate with a warning (farm jobs)")
     p.add_argument("-o", "--out", type=Path, required=True, help="the clean plate to write (RGBA; EXR for float "
                    "plates, PNG or TIFF for 8/16-bit ones)")
     p.add_argument("--frames", help="frames to stack, e.g. 1001-1100 (default: all on disk)")
@@ -465,6 +488,9 @@ def _parser() -> argparse.ArgumentParser:
                        "--chunk-size N --preroll P --json`. Needs the farm extra: pip install \"ofx_dipmatte[farm]\".")
     shot_inputs(p, "frame pattern, e.g. name.####.exr")
     p.add_argument("--clean-plate", metavar="PLATE", help="as for matte: a clean plate file or frame pattern")
+    p.add_argument("--stack-plate", action="store_true", help="as for matte, in three steps: the shot solved once "
+                   "in chunks, a plate stacked from it (one task; fails when the background moves), the shot "
+                   "solved again with it")
     p.add_argument("-o", "--out", type=Path, help="output folder (alpha and fg EXRs unless --alpha/--fg/--bg/"
                    "--rgba say otherwise; the job's reports go to OUT/.farm)")
     for kind in ("alpha", "fg", "bg", "rgba"):

@@ -6,6 +6,12 @@ atomic writes and exit codes stay one implementation (:mod:`ofx_dipmatte.shot`).
 shot's description goes into ``OUT/.farm/shot.json`` and each chunk's report into
 ``OUT/.farm/chunk.S.json``; ``ofx-dipmatte farm-report OUT`` reads them back.
 
+With ``stack_plate`` (``farm --stack-plate``, a locked-off shot) the job has three steps,
+each waiting for the one before: *first solve* (the chunks, written to ``OUT/.farm/first_solve``),
+*clean plate* (one task: ``clean-plate --alpha --fg`` on those outputs; it fails the job
+when the frames' background moves) and *matte* (the chunks again, with that plate): what
+``matte --stack-plate`` does in one process.
+
 The job formats (:mod:`.openjd`, :mod:`.opencue`) only lay these tasks out in the farm's
 own terms; their libraries are the optional ``farm`` extra, imported by those modules alone.
 """
@@ -27,7 +33,9 @@ class FarmShot:
     """What a farm job solves: one shot, a contiguous frame range in chunks.
 
     ``guide`` is the trimap pattern, or the rough-matte pattern when ``rough_matte``;
-    ``clean_plate`` a clean plate file or pattern ("" for none).
+    ``clean_plate`` a clean plate file or pattern ("" for none); ``stack_plate``: the
+    three-step job above, its plate an EXR for float plates (``float_plate``), else a
+    16-bit TIFF.
     """
 
     plate: str
@@ -46,6 +54,8 @@ class FarmShot:
     loss_threshold: float = 0.0
     overwrite: bool = False
     clean_plate: str = ""
+    stack_plate: bool = False
+    float_plate: bool = True
     python: str = field(default_factory=lambda: sys.executable)
     #: kind ("alpha", "fg", "bg", "rgba") → frame pattern; empty: matte's defaults in ``out``
     outputs: dict = field(default_factory=dict)
@@ -62,16 +72,44 @@ class FarmShot:
     def chunk_frames(self, start: int) -> list[int]:
         return list(range(start, min(start + self.chunk, self.last + 1)))
 
-    def matte_args(self, chunk_start: str, report: str, outputs: dict | None = None,
+    def _values(self, placeholders: dict) -> dict:
+        v = {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
+        v.update(placeholders)
+        return v
+
+    def _guide_args(self, v: dict) -> list[str]:
+        return ["--rough-matte", v["guide"], "--band", v["band"]] if self.rough_matte else [v["guide"]]
+
+    def first_solve_outputs(self, out: str | None = None) -> dict:
+        """kind → pattern of the first solve's alpha and foreground (``stack_plate``), in
+        ``out`` (default the shot's; a farm placeholder works too)."""
+        from ..io import FramePattern
+
+        plate = FramePattern(self.plate)
+        token = "#" * max(plate.padding, 4)
+        folder = f"{self.out if out is None else out}/{FARM_FOLDER}/first_solve"
+        return {kind: f"{folder}/{plate.stem or 'shot'}.{kind}.{token}.exr" for kind in ("alpha", "fg")}
+
+    def first_solve_report(self, start: "int | str", out: str | None = None) -> str:
+        return f"{self.out if out is None else out}/{FARM_FOLDER}/first_solve/chunk.{start}.json"
+
+    def stacked_plate(self, out: str | None = None) -> str:
+        """Where the clean plate step writes the plate the matte step reads."""
+        suffix = "exr" if self.float_plate else "tif"
+        return f"{self.out if out is None else out}/{FARM_FOLDER}/stacked_plate.{suffix}"
+
+    def matte_args(self, chunk_start: str, report: str, outputs: dict | None = None, first_solve: bool = False,
                    **placeholders: str) -> list[str]:
         """The task's arguments after the interpreter (``-m ofx_dipmatte matte ...``).
         ``chunk_start``, ``report``, ``outputs`` (kind → pattern) and any field named in
         ``placeholders`` (e.g. ``plate="{{Param.Plate}}"``) may be a farm's placeholders
-        instead of values."""
-        v = {name: str(getattr(self, name)) for name in self.__dataclass_fields__}
-        v.update(placeholders)
+        instead of values. ``first_solve``: the task of ``stack_plate``'s first step
+        (its own outputs, no plate)."""
+        v = self._values(placeholders)
         outputs = self.outputs if outputs is None else outputs
-        guide = ["--rough-matte", v["guide"], "--band", v["band"]] if self.rough_matte else [v["guide"]]
+        if first_solve:
+            outputs = self.first_solve_outputs(v["out"])
+        guide = self._guide_args(v)
         args = ["-m", "ofx_dipmatte", "matte", v["plate"], *guide, "-o", v["out"],
                 "--frames", f"{v['first']}-{v['last']}", "--chunk-start", chunk_start,
                 "--chunk-size", v["chunk"], "--preroll", v["preroll"],
@@ -80,9 +118,20 @@ class FarmShot:
                 "--quiet", "--json", "--report", report]
         if self.clean_plate:
             args += ["--clean-plate", v["clean_plate"]]
+        elif self.stack_plate and not first_solve:
+            args += ["--clean-plate", self.stacked_plate(v["out"])]
         for kind, pattern in outputs.items():
             args += [f"--{kind}", pattern]
         return args + (["--overwrite"] if self.overwrite else [])
+
+    def clean_plate_args(self, **placeholders: str) -> list[str]:
+        """The clean plate step's arguments after the interpreter: the plate stacked from
+        the trimaps and the first solve; ``--strict`` fails it when the background moves."""
+        v = self._values(placeholders)
+        first = self.first_solve_outputs(v["out"])
+        return ["-m", "ofx_dipmatte", "clean-plate", v["plate"], *self._guide_args(v),
+                "--frames", f"{v['first']}-{v['last']}", "--alpha", first["alpha"], "--fg", first["fg"],
+                "-o", self.stacked_plate(v["out"]), "--overwrite", "--strict", "--json"]
 
     def output_patterns(self):
         """The shot's outputs (:class:`~ofx_dipmatte.shot.ShotOutputs`), as its tasks write them."""

@@ -2,7 +2,9 @@
 
 One layer, ``matte``, over the shot's frame range with OpenCue's own chunking (``chunk``:
 each task gets the frames of one chunk); its service and tags pick CPU or GPU hosts. Each
-task runs ``matte`` on the frames of its chunk (:class:`MatteChunks`). ``--submit`` sends
+task runs ``matte`` on the frames of its chunk (:class:`MatteChunks`). With
+``--stack-plate`` two layers come first, each depending on the one before: ``first_solve``
+(the same chunks, no plate) and ``clean_plate`` (one task, :class:`CleanPlateTask`). ``--submit`` sends
 the outline to the Cuebot of the usual OpenCue configuration (CUEBOT_HOSTS or
 opencue.yaml); ``--run-local`` runs it with pyoutline's local backend, which starts
 every task through ``pycuerun`` in a wrapper, as a render node would.
@@ -14,6 +16,7 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from . import FarmShot, missing_extra
 
@@ -26,7 +29,27 @@ except ImportError:
 
 
 class MatteChunks(outline.layer.Layer):
-    """A layer whose every task runs ``ofx-dipmatte matte`` once on its chunk of frames."""
+    """A layer whose every task runs ``ofx-dipmatte matte`` once on its chunk of frames
+    (``first_solve``: the first step of a ``stack_plate`` job)."""
+
+    def __init__(self, name: str, shot: dict, first_solve: bool = False, **args):
+        super().__init__(name, **args)
+        self.set_arg("shot_spec", shot)
+        self.set_arg("first_solve", first_solve)
+
+    def _execute(self, frames) -> None:
+        shot = FarmShot(**self.get_arg("shot_spec"))
+        start = min(frames)
+        if self.get_arg("first_solve"):
+            command = [shot.python, *shot.matte_args(str(start), shot.first_solve_report(start), first_solve=True)]
+        else:
+            command = [shot.python, *shot.matte_args(str(start), shot.report_path(start))]
+        # A failed chunk fails the task (OpenCue retries it, then marks it dead).
+        self.system(command)
+
+
+class CleanPlateTask(outline.layer.Layer):
+    """One task: ``ofx-dipmatte clean-plate`` on the first solve's outputs (``stack_plate``)."""
 
     def __init__(self, name: str, shot: dict, **args):
         super().__init__(name, **args)
@@ -34,23 +57,34 @@ class MatteChunks(outline.layer.Layer):
 
     def _execute(self, frames) -> None:
         shot = FarmShot(**self.get_arg("shot_spec"))
-        start = min(frames)
-        command = [shot.python, *shot.matte_args(str(start), shot.report_path(start))]
-        # A failed chunk fails the task (OpenCue retries it, then marks it dead).
-        self.system(command)
+        self.system([shot.python, *shot.clean_plate_args()])
+
+
+def steps(shot: FarmShot) -> list[str]:
+    """The job's layers in the order they run."""
+    return ["first_solve", "clean_plate", "matte"] if shot.stack_plate else ["matte"]
 
 
 def build_outline(shot: FarmShot, service: str = "ofx_dipmatte", tags: str = "general",
                   show: str | None = None, shot_name: str | None = None,
-                  cores: float | None = None) -> "outline.Outline":
+                  cores: float | None = None, only: list[str] | None = None) -> "outline.Outline":
     """``cores``: booked per task, overriding the service's; RQD sets CUE_THREADS to
-    them, which the engine's threads follow (:func:`ofx_dipmatte.engine.device.thread_budget`)."""
+    them, which the engine's threads follow (:func:`ofx_dipmatte.engine.device.thread_budget`).
+    ``only``: these of the :func:`steps` (default all), each depending on the one before."""
     frames = f"{shot.first}-{shot.last}"
     ol = outline.Outline(f"ofx_dipmatte_{shot.name}", frame_range=frames, show=show, shot=shot_name)
-    booking = {} if cores is None else {"cores": cores}
-    layer = MatteChunks("matte", shot=vars(shot), range=frames, chunk=shot.chunk, service=service,
-                        tags=tags.split("|"), **booking)
-    ol.add_layer(layer)
+    booking = {"service": service, "tags": tags.split("|"), **({} if cores is None else {"cores": cores})}
+    previous = None
+    for step in only or steps(shot):
+        if step == "clean_plate":
+            layer = CleanPlateTask(step, shot=vars(shot), range=f"{shot.first}-{shot.first}", chunk=1, **booking)
+        else:
+            layer = MatteChunks(step, shot=vars(shot), first_solve=step == "first_solve", range=frames,
+                                chunk=shot.chunk, **booking)
+        ol.add_layer(layer)
+        if previous is not None:
+            layer.depend_all(previous)
+        previous = layer
     return ol
 
 
@@ -64,18 +98,28 @@ def write_outline(ol: "outline.Outline", path: Path) -> Path:
 
 
 def describe(ol: "outline.Outline", shot: FarmShot) -> str:
-    """What --submit would send: the job, its layer, the chunks and one task's command."""
-    layer = ol.get_layers()[0]
+    """What --submit would send: the job, its layers, the chunks and one task's command each."""
     first = shot.chunk_starts()[0]
-    command = " ".join([shot.python, *shot.matte_args(str(first), shot.report_path(first))])
-    return "\n".join([
-        f"OpenCue job {ol.get_name()} (show {ol.get_show()}, shot {ol.get_shot()}): not submitted",
-        f"  layer {layer.get_name()}: frames {layer.get_frame_range()}, chunk {layer.get_chunk_size()} "
-        f"-> {len(shot.chunk_starts())} tasks; service {layer.get_service()}, tags {layer.get_arg('tags')}, "
-        f"cores {layer.get_arg('cores') if layer.is_arg_set('cores') else 'as the service books'}",
-        f"  task {first}: {command}",
-        "  --submit sends it to the Cuebot of your OpenCue configuration; --run-local runs it here",
-    ])
+    lines = [f"OpenCue job {ol.get_name()} (show {ol.get_show()}, shot {ol.get_shot()}): not submitted"]
+    for layer in ol.get_layers():
+        name = layer.get_name()
+        if name == "clean_plate":
+            tasks, command = 1, shot.clean_plate_args()
+        elif name == "first_solve":
+            tasks, command = len(shot.chunk_starts()), shot.matte_args(str(first), shot.first_solve_report(first),
+                                                                       first_solve=True)
+        else:
+            tasks, command = len(shot.chunk_starts()), shot.matte_args(str(first), shot.report_path(first))
+        after = [d.get_depend_on_layer().get_name() for d in layer.get_depends()]
+        lines += [
+            f"  layer {name}: frames {layer.get_frame_range()}, chunk {layer.get_chunk_size()} "
+            f"-> {tasks} tasks; service {layer.get_service()}, tags {layer.get_arg('tags')}, "
+            f"cores {layer.get_arg('cores') if layer.is_arg_set('cores') else 'as the service books'}"
+            + (f"; after {', '.join(after)}" if after else ""),
+            f"  task {first}: {' '.join([shot.python, *command])}",
+        ]
+    lines.append("  --submit sends it to the Cuebot of your OpenCue configuration; --run-local runs it here")
+    return "\n".join(lines)
 
 
 def submit(ol: "outline.Outline") -> str:
@@ -105,8 +149,12 @@ eval "$cmd"
 """
 
 
-def run_local(ol: "outline.Outline", shot: FarmShot) -> int:
-    """Run every task here with pyoutline's local backend; 0 when every frame got done."""
+def run_local(shot: FarmShot, build: Callable[[list[str]], "outline.Outline"]) -> int:
+    """Run every task here with pyoutline's local backend; 0 when every frame got done.
+    ``build(steps)``: the outline of those steps. The local backend runs tasks in frame
+    order across layers, not after the layers they depend on, so each step runs as an
+    outline of its own, and a step that failed stops the job."""
+    from ..io import FramePattern
     from .report import shot_status
 
     wrappers = Path(tempfile.mkdtemp(prefix="ofx_dipmatte_cue_"))
@@ -116,6 +164,14 @@ def run_local(ol: "outline.Outline", shot: FarmShot) -> int:
     outline.config.set("outline", "wrapper_dir", str(wrappers))
     outline.config.set("outline", "bin_dir", str(Path(sys.executable).parent))
     outline.config.set("outline", "session_dir", str(Path(shot.out) / ".farm" / "opencue"))
-    outline.cuerun.launch(ol, use_pycuerun=True, backend="local")
-    status = shot_status(shot.out)
-    return 0 if status["complete"] else 1
+    done = {  # how a step's success shows on disk
+        "first_solve": lambda: all(FramePattern(p).path(f).is_file() for p in shot.first_solve_outputs().values()
+                                   for f in range(shot.first, shot.last + 1)),
+        "clean_plate": lambda: Path(shot.stacked_plate()).is_file(),
+        "matte": lambda: shot_status(shot.out)["complete"],
+    }
+    for step in steps(shot):
+        outline.cuerun.launch(build([step]), use_pycuerun=True, backend="local")
+        if not done[step]():
+            return 1
+    return 0

@@ -1,7 +1,9 @@
 """Open Job Description (the job format of AWS Deadline Cloud): a job template.
 
 One step, ``Matte``, whose parameter space is the chunk starts (an INT range
-``FirstFrame-LastFrame:ChunkSize``); each task runs ``matte`` on its chunk. Paths, frame
+``FirstFrame-LastFrame:ChunkSize``); each task runs ``matte`` on its chunk. With
+``--stack-plate`` two steps come first: ``FirstSolve`` (the same chunks, no plate) and
+``CleanPlate`` (one task), each step depending on the one before. Paths, frame
 range, chunk size, preroll, preset, device and seed are job parameters whose defaults are
 the values given, so ``openjd run job.yaml`` runs this shot as written and the same
 template serves another shot with other ``-p`` values.
@@ -56,27 +58,42 @@ def job_template(shot: FarmShot) -> dict:
         name = f"{kind.capitalize()}Output"
         params.append(_param(name, "STRING", pattern, f"where the {kind} frames go (frame pattern)"))
         outputs[kind] = f"{{{{Param.{name}}}}}"
-    # The task's command line, with the parameters in place of the values.
-    args = shot.matte_args(
-        "{{Task.Param.ChunkStart}}", "{{Param.OutputDir}}/.farm/chunk.{{Task.Param.ChunkStart}}.json", outputs,
-        plate="{{Param.Plate}}", guide=f"{{{{Param.{guide_name}}}}}", out="{{Param.OutputDir}}",
-        first="{{Param.FirstFrame}}", last="{{Param.LastFrame}}", chunk="{{Param.ChunkSize}}",
-        preroll="{{Param.Preroll}}", preset="{{Param.Preset}}", device="{{Param.Device}}", seed="{{Param.Seed}}",
-        max_iterations="{{Param.MaxIterations}}", loss_threshold="{{Param.LossThreshold}}", band="{{Param.Band}}",
-        clean_plate="{{Param.CleanPlate}}")
+    # The tasks' command lines, with the parameters in place of the values.
+    values = dict(plate="{{Param.Plate}}", guide=f"{{{{Param.{guide_name}}}}}", out="{{Param.OutputDir}}",
+                  first="{{Param.FirstFrame}}", last="{{Param.LastFrame}}", chunk="{{Param.ChunkSize}}",
+                  preroll="{{Param.Preroll}}", preset="{{Param.Preset}}", device="{{Param.Device}}",
+                  seed="{{Param.Seed}}", max_iterations="{{Param.MaxIterations}}",
+                  loss_threshold="{{Param.LossThreshold}}", band="{{Param.Band}}", clean_plate="{{Param.CleanPlate}}")
+    start = "{{Task.Param.ChunkStart}}"
+    matte = _chunks_step("Matte", shot.matte_args(start, f"{{{{Param.OutputDir}}}}/.farm/chunk.{start}.json",
+                                                  outputs, **values))
+    steps = [matte]
+    if shot.stack_plate:
+        first = _chunks_step("FirstSolve", shot.matte_args(start, shot.first_solve_report(start, values["out"]),
+                                                           first_solve=True, **values))
+        plate = {"name": "CleanPlate", "dependencies": [{"dependsOn": "FirstSolve"}],
+                 "script": {"actions": {"onRun": {"command": "{{Param.Python}}",
+                                                  "args": shot.clean_plate_args(**values)}}}}
+        matte["dependencies"] = [{"dependsOn": "CleanPlate"}]
+        steps = [first, plate, matte]
     return {
         "specificationVersion": SPEC,
         "name": f"ofx_dipmatte {shot.name} {{{{Param.FirstFrame}}}}-{{{{Param.LastFrame}}}}",
         "description": "Matte extraction with ofx_dipmatte, one task per chunk of frames.",
         "parameterDefinitions": params,
-        "steps": [{
-            "name": "Matte",
-            "parameterSpace": {"taskParameterDefinitions": [{
-                "name": "ChunkStart", "type": "INT",
-                "range": "{{Param.FirstFrame}}-{{Param.LastFrame}}:{{Param.ChunkSize}}",
-            }]},
-            "script": {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}},
-        }],
+        "steps": steps,
+    }
+
+
+def _chunks_step(name: str, args: list[str]) -> dict:
+    """A step with a task per chunk, each running ``args`` with its ChunkStart."""
+    return {
+        "name": name,
+        "parameterSpace": {"taskParameterDefinitions": [{
+            "name": "ChunkStart", "type": "INT",
+            "range": "{{Param.FirstFrame}}-{{Param.LastFrame}}:{{Param.ChunkSize}}",
+        }]},
+        "script": {"actions": {"onRun": {"command": "{{Param.Python}}", "args": args}}},
     }
 
 
@@ -102,10 +119,15 @@ def openjd_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "openjd", *args]
 
 
+def run_args(path: Path) -> list[str]:
+    """``openjd run``'s arguments for the whole job: the Matte step and the steps it depends on."""
+    return ["run", str(path), "--step", "Matte", "--run-dependencies"]
+
+
 def run_local(path: Path) -> int:
     """``openjd run`` on this machine: the session runtime farm workers use, every task in turn."""
     try:
         import openjd.cli  # noqa: F401
     except ImportError:
         raise missing_extra("openjd-cli") from None
-    return subprocess.call(openjd_cli("run", str(path), "--step", "Matte"))
+    return subprocess.call(openjd_cli(*run_args(path)))
