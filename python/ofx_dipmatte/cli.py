@@ -336,6 +336,8 @@ def _run_trimap(args) -> int:
 
 def _run_clean_plate(args) -> int:
     """Stack a clean plate from a locked-off shot's known background (PlateStack)."""
+    import dataclasses
+
     import numpy as np
 
     from .engine.clean_plate import MOVING_SPREAD, PlateStack
@@ -368,7 +370,10 @@ def _run_clean_plate(args) -> int:
         return 1
     rgba = stack.plate()
     pixels = rgba.astype(np.float32) / (65535.0 if rgba.dtype == np.uint16 else 1.0)
-    path = write_image(args.out, pixels, overwrite=args.overwrite, channel_names=["R", "G", "B", "A"], like=first)
+    # An average of frames has more precision than one frame: 16-bit PNG, float EXR.
+    like = dataclasses.replace(first, stored_type="float" if first.is_float else "uint16")
+    path = write_image(args.out, pixels, overwrite=args.overwrite, channel_names=["R", "G", "B", "A"], like=like,
+                       exr_type="float")
     summary = {"clean_plate": str(path), "frames": stack.frames, "coverage": stack.coverage(),
                "spread": stack.spread(), "warning": None}
     if summary["spread"] > MOVING_SPREAD:
