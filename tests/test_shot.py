@@ -464,6 +464,15 @@ def test_stack_plate_leaves_a_moving_background_alone(tmp_path, capsys):
         assert np.array_equal(read_image_file(a["outputs"]["alpha"]).pixels, read_image_file(b["outputs"]["alpha"]).pixels)
 
 
+def test_clean_plate_strict_refuses_a_moving_background(tmp_path, capsys):
+    plate, trimap, _, _ = write_moving_shot(tmp_path / "in", frames=3, pan=5)
+    code = main(["clean-plate", plate, trimap, "-o", str(tmp_path / "strict.tif"), "--strict"])
+    assert code == 1 and "the background differs between frames" in capsys.readouterr().err
+    assert not (tmp_path / "strict.tif").exists()
+    code, summary = run_json(capsys, "clean-plate", plate, trimap, "-o", str(tmp_path / "lenient.tif"))
+    assert code == 0 and "moving camera" in summary["warning"] and (tmp_path / "lenient.tif").is_file()
+
+
 def test_stack_plate_is_refused_where_it_cannot_work(tmp_path, capsys):
     plate, trimap, _, _ = write_moving_shot(tmp_path / "in", frames=2)
     out = ["-o", str(tmp_path / "out"), "--stack-plate"]
