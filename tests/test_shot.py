@@ -473,6 +473,24 @@ def test_clean_plate_strict_refuses_a_moving_background(tmp_path, capsys):
     assert code == 0 and "moving camera" in summary["warning"] and (tmp_path / "lenient.tif").is_file()
 
 
+def test_stack_plate_without_any_background_solves_without_a_plate(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    for f in (1, 2):  # every pixel unknown or foreground: nothing to stack
+        trimap = np.full((24, 30), 0.5, np.float32)
+        trimap[8:16, 10:20] = 1.0
+        write_image(tmp_path / "in" / f"plate.{f:04d}.png", rng.random((24, 30, 3)).astype(np.float32))
+        write_image(tmp_path / "in" / f"trimap.{f:04d}.png", trimap)
+    plate, trimap = str(tmp_path / "in" / "plate.####.png"), str(tmp_path / "in" / "trimap.####.png")
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), "--stack-plate")
+    assert code == 0 and report["frames_written"] == 2, report
+    assert not report["stacked_plate"]["used"] and "no frame shows any background" in report["stacked_plate"]["warning"]
+    assert main(["clean-plate", plate, trimap, "-o", str(tmp_path / "p.tif"), "--strict",
+                 "--alpha", str(tmp_path / "out" / "plate.alpha.####.exr"),
+                 "--fg", str(tmp_path / "out" / "plate.fg.####.exr")]) == 1
+    assert "cover nothing" in capsys.readouterr().err
+
+
 def test_stack_plate_is_refused_where_it_cannot_work(tmp_path, capsys):
     plate, trimap, _, _ = write_moving_shot(tmp_path / "in", frames=2)
     out = ["-o", str(tmp_path / "out"), "--stack-plate"]

@@ -363,10 +363,12 @@ def _run_clean_plate(args) -> int:
                                   f"write the clean plate {'as EXR' if image.is_float else 'as PNG or TIFF'}: "
                                   "matte takes a clean plate of the plate's kind")
         stack.add(rgb, trimap, **matte)
-    if args.strict and stack.spread() > MOVING_SPREAD:
-        print(f"ofx-dipmatte: error: the background differs between frames (spread {stack.spread():.3f}): a "
-              "moving camera or a changing light, so a stacked plate would not match; nothing written. Solve "
-              "the shot without one (no --stack-plate)", file=sys.stderr)
+    if args.strict and (stack.spread() > MOVING_SPREAD or stack.coverage() == 0.0):
+        why = (f"the background differs between frames (spread {stack.spread():.3f}): a moving camera or a "
+               "changing light, so a stacked plate would not match" if stack.spread() > MOVING_SPREAD else
+               "no frame shows any background, so the plate would cover nothing")
+        print(f"ofx-dipmatte: error: {why}; nothing written. Solve the shot without one (no --stack-plate)",
+              file=sys.stderr)
         return 1
     rgba = stack.plate()
     pixels = rgba.astype(np.float32) / (65535.0 if rgba.dtype == np.uint16 else 1.0)

@@ -333,10 +333,15 @@ class ShotJob:
             report.frames.append(record)
             reporter.frame_done(record)
         summary = {"frames": stack.frames, "coverage": round(stack.coverage(), 4),
-                   "spread": round(stack.spread(), 4), "used": stack.spread() <= MOVING_SPREAD, "warning": None}
-        if not summary["used"]:
+                   "spread": round(stack.spread(), 4), "used": False, "warning": None}
+        if stack.spread() > MOVING_SPREAD:
             summary["warning"] = (f"the background differs between frames (spread {summary['spread']:.3f}): a "
                                   "moving camera or a changing light; solved without a stacked plate")
+        elif stack.coverage() == 0.0:
+            summary["warning"] = ("no frame shows any background (no trimap background, no band pixel found "
+                                  "bare): solved without a stacked plate")
+        else:
+            summary["used"] = True
         plate = stack.plate()
         self._still_clean_plate = plate if summary["used"] else None
         self.cache.mkdir(parents=True, exist_ok=True)
