@@ -326,7 +326,11 @@ class ShotJob:
             begin = time.perf_counter()
             _, rgb, trimap = self.read_frame(frame)
             res = self._matte(session, frame, rgb, trimap, None, "first_solve", reporter)
-            stack.add(rgb, trimap, alpha=res.alpha, foreground=res.foreground)
+            try:
+                stack.add(rgb, trimap, alpha=res.alpha, foreground=res.foreground)
+            except ValueError as exc:  # e.g. a frame of another size than the first
+                reason = str(exc).split(": ", 1)[-1]  # without the stack's own frame count
+                raise ShotError(f"{self.plate.path(frame)}{self._where(frame)}: --stack-plate: {reason}") from None
             record = FrameReport(frame=frame, status="first_solve", stop_reason=res.stats.stop_reason,
                                  warnings=list(res.stats.warnings), chroma_restored=res.stats.chroma_restored,
                                  seconds=time.perf_counter() - begin)
