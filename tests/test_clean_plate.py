@@ -120,6 +120,23 @@ def test_a_plate_stacks_the_background_the_frames_show():
     assert abs(int(plate[0, 5, 0]) - round(128 / 255 * 65535)) <= 1
 
 
+def test_a_bright_scene_linear_shot_is_not_taken_for_a_moving_one():
+    rng = np.random.default_rng(1)
+    background = 2.0 + 6.0 * rng.random((16, 20, 3)).astype(np.float32)  # a bright exterior, linear
+    stack = PlateStack()
+    deviations = []
+    for _ in range(4):  # locked off: grain 2 % of the level, which is far above 1
+        frame = background * (1 + rng.normal(0, 0.02, background.shape).astype(np.float32))
+        deviations.append(frame - background)
+        stack.add(frame, np.zeros((16, 20), np.float32))
+    assert float(np.sqrt(np.mean(np.square(deviations)) * 3)) > MOVING_SPREAD  # in absolute terms
+    assert stack.spread() < MOVING_SPREAD
+    panned = PlateStack()
+    for pan in (0, 5, 10):
+        panned.add(np.roll(background, pan, axis=1), np.zeros((16, 20), np.float32))
+    assert panned.spread() > MOVING_SPREAD
+
+
 def test_a_moving_background_shows_in_the_spread():
     rng = np.random.default_rng(2)
     wide = rng.random((16, 40, 3)).astype(np.float32)

@@ -189,11 +189,14 @@ class PlateStack:
 
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at
-        least twice: about the grain for a locked-off shot; see :data:`MOVING_SPREAD`."""
+        least twice: about the grain for a locked-off shot; see :data:`MOVING_SPREAD`.
+        Divided by the plate's mean level where that is above 1: a scene-linear plate
+        brighter than display white has grain as large in proportion."""
         if self._count is None:
             return 0.0
         twice = self._count > 1
         if not twice.any():
             return 0.0
         variance = self._square[twice].sum(axis=-1) / (self._count[twice] - 1)
-        return float(np.sqrt(variance.mean()))
+        level = max(1.0, float(self._mean[twice].mean()))
+        return float(np.sqrt(variance.mean())) / level
