@@ -253,17 +253,12 @@ def _run_farm(args) -> int:
         if not args.quiet:
             print(text, file=sys.stderr if args.json else sys.stdout)
 
-    def chunks(step: str, **first_solve) -> list[dict]:
-        report = shot.first_solve_report if first_solve else shot.report_path
-        return [{"step": step, "frames": f"{s}-{shot.chunk_frames(s)[-1]}",
-                 "command": [shot.python, *shot.matte_args(str(s), report(s), **first_solve)]}
-                for s in shot.chunk_starts()]
+    def task(step: str, start: int) -> dict:
+        last = shot.last if step == "clean_plate" else shot.chunk_frames(start)[-1]
+        return {"step": step, "frames": f"{start}-{last}", "command": [shot.python, *shot.task_args(step, start)]}
 
-    tasks = chunks("matte")
-    if shot.stack_plate:  # three steps, each after the one before
-        tasks = chunks("first_solve", first_solve=True) + [
-            {"step": "clean_plate", "frames": f"{shot.first}-{shot.last}",
-             "command": [shot.python, *shot.clean_plate_args()]}] + tasks
+    tasks = [task(step, start) for step in shot.steps()  # each step after the one before
+             for start in ([shot.first] if step == "clean_plate" else shot.chunk_starts())]
     summary = {"version": JSON_VERSION, "format": args.format, "job": None, "exit_code": 0, "tasks": tasks}
     if args.format == "openjd":
         from .farm import openjd
@@ -338,8 +333,6 @@ def _run_clean_plate(args) -> int:
     """Stack a clean plate from a locked-off shot's known background (PlateStack)."""
     import dataclasses
 
-    import numpy as np
-
     from .engine.clean_plate import MOVING_SPREAD, PlateStack
     from .io import FramePattern, write_image
     from .shot import read_first_solve, read_frame
@@ -363,19 +356,15 @@ def _run_clean_plate(args) -> int:
                                   f"write the clean plate {'as EXR' if image.is_float else 'as PNG or TIFF'}: "
                                   "matte takes a clean plate of the plate's kind")
         stack.add(rgb, trimap, **matte)
-    if args.strict and (stack.spread() > MOVING_SPREAD or stack.coverage() == 0.0):
-        why = (f"the background differs between frames (spread {stack.spread():.3f}): a moving camera or a "
-               "changing light, so a stacked plate would not match" if stack.spread() > MOVING_SPREAD else
-               "no frame shows any background, so the plate would cover nothing")
-        print(f"ofx-dipmatte: error: {why}; nothing written. Solve the shot without one (no --stack-plate)",
+    unusable = stack.unusable() if args.strict else None
+    if unusable is not None:
+        print(f"ofx-dipmatte: error: {unusable}; nothing written. Solve the shot without one (no --stack-plate)",
               file=sys.stderr)
         return 1
-    rgba = stack.plate()
-    pixels = rgba.astype(np.float32) / (65535.0 if rgba.dtype == np.uint16 else 1.0)
     # An average of frames has more precision than one frame: 16-bit PNG, float EXR.
     like = dataclasses.replace(first, stored_type="float" if first.is_float else "uint16")
-    path = write_image(args.out, pixels, overwrite=args.overwrite, channel_names=["R", "G", "B", "A"], like=like,
-                       exr_type="float")
+    path = write_image(args.out, stack.plate(), overwrite=args.overwrite, channel_names=["R", "G", "B", "A"],
+                       like=like, exr_type="float")
     summary = {"clean_plate": str(path), "frames": stack.frames, "coverage": stack.coverage(),
                "spread": stack.spread(), "warning": None}
     if summary["spread"] > MOVING_SPREAD:

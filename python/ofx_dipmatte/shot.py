@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .engine import ClipSession, MatteResult
-from .engine.clean_plate import MOVING_SPREAD, PlateStack
+from .engine.clean_plate import PlateStack
 from .engine.presets import Preset, resolve_preset
 from .io import FramePattern, ImageFile, read_image_file, write_image
 from .preview import sheet_row, write_sheet
@@ -108,6 +108,20 @@ class _Silent:
     def frame_done(self, report): pass
 
 
+def _save_atomic(path: Path, save) -> None:
+    """``save(temporary_path)`` into ``path``'s folder, then renamed onto ``path``: a reader
+    (a resumed run) finds the whole file or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 class Checkpoints:
     """Solved network states on disk, one file a frame, written atomically."""
 
@@ -119,16 +133,7 @@ class Checkpoints:
         return self.folder / f"frame.{frame}.pt"
 
     def save(self, frame: int, state: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".frame.", suffix=".pt", dir=self.folder)
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, self.path(frame))
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        _save_atomic(self.path(frame), lambda tmp: torch.save(state, tmp))
         self._written.append(frame)
         for old in self._written[:-CHECKPOINTS_KEPT]:
             self.path(old).unlink(missing_ok=True)
@@ -336,27 +341,13 @@ class ShotJob:
                                  seconds=time.perf_counter() - begin)
             report.frames.append(record)
             reporter.frame_done(record)
+        unusable = stack.unusable()
         summary = {"frames": stack.frames, "coverage": round(stack.coverage(), 4),
-                   "spread": round(stack.spread(), 4), "used": False, "warning": None}
-        if stack.spread() > MOVING_SPREAD:
-            summary["warning"] = (f"the background differs between frames (spread {summary['spread']:.3f}): a "
-                                  "moving camera or a changing light; solved without a stacked plate")
-        elif stack.coverage() == 0.0:
-            summary["warning"] = ("no frame shows any background (no trimap background, no band pixel found "
-                                  "bare): solved without a stacked plate")
-        else:
-            summary["used"] = True
+                   "spread": round(stack.spread(), 4), "used": unusable is None,
+                   "warning": None if unusable is None else f"{unusable}; solved without a stacked plate"}
         plate = stack.plate()
         self._still_clean_plate = plate if summary["used"] else None
-        self.cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".stacked_plate.", suffix=".npz", dir=self.cache)
-        os.close(fd)
-        try:
-            np.savez(tmp, plate=plate, summary=json.dumps(summary))
-            os.replace(tmp, saved)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        _save_atomic(saved, lambda tmp: np.savez(tmp, plate=plate, summary=json.dumps(summary)))
         return summary
 
     def _matte(self, session: ClipSession, frame: int, rgb: np.ndarray, trimap: np.ndarray,

@@ -187,6 +187,18 @@ class PlateStack:
         known, solved = self._covered()
         return float((known | solved).mean())
 
+    def unusable(self) -> str | None:
+        """Why the plate would not serve the shot's frames, or None when it would: the
+        frames' background moves (:meth:`spread` above :data:`MOVING_SPREAD`), or it
+        covers nothing."""
+        if self.spread() > MOVING_SPREAD:
+            return (f"the background differs between frames (spread {self.spread():.3f}): a moving camera or a "
+                    "changing light, so a stacked plate would not match")
+        if self.coverage() == 0.0:
+            return ("no frame shows any background (no trimap background, no band pixel found bare), so the "
+                    "plate would cover nothing")
+        return None
+
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at
         least twice: about the grain for a locked-off shot; see :data:`MOVING_SPREAD`.

@@ -133,6 +133,19 @@ class FarmShot:
                 "--frames", f"{v['first']}-{v['last']}", "--alpha", first["alpha"], "--fg", first["fg"],
                 "-o", self.stacked_plate(v["out"]), "--overwrite", "--strict", "--json"]
 
+    def steps(self) -> list[str]:
+        """The job's steps in the order they run."""
+        return ["first_solve", "clean_plate", "matte"] if self.stack_plate else ["matte"]
+
+    def task_args(self, step: str, start: "int | str" = "") -> list[str]:
+        """A task's arguments after the interpreter, with values: ``step``'s task for the
+        chunk at ``start`` ("first_solve", "matte"), or the one "clean_plate" task."""
+        if step == "clean_plate":
+            return self.clean_plate_args()
+        if step == "first_solve":
+            return self.matte_args(str(start), self.first_solve_report(start), first_solve=True)
+        return self.matte_args(str(start), self.report_path(start))
+
     def output_patterns(self):
         """The shot's outputs (:class:`~ofx_dipmatte.shot.ShotOutputs`), as its tasks write them."""
         from ..io import FramePattern

@@ -29,27 +29,8 @@ except ImportError:
 
 
 class MatteChunks(outline.layer.Layer):
-    """A layer whose every task runs ``ofx-dipmatte matte`` once on its chunk of frames
-    (``first_solve``: the first step of a ``stack_plate`` job)."""
-
-    def __init__(self, name: str, shot: dict, first_solve: bool = False, **args):
-        super().__init__(name, **args)
-        self.set_arg("shot_spec", shot)
-        self.set_arg("first_solve", first_solve)
-
-    def _execute(self, frames) -> None:
-        shot = FarmShot(**self.get_arg("shot_spec"))
-        start = min(frames)
-        if self.get_arg("first_solve"):
-            command = [shot.python, *shot.matte_args(str(start), shot.first_solve_report(start), first_solve=True)]
-        else:
-            command = [shot.python, *shot.matte_args(str(start), shot.report_path(start))]
-        # A failed chunk fails the task (OpenCue retries it, then marks it dead).
-        self.system(command)
-
-
-class CleanPlateTask(outline.layer.Layer):
-    """One task: ``ofx-dipmatte clean-plate`` on the first solve's outputs (``stack_plate``)."""
+    """A layer whose every task runs ``ofx-dipmatte matte`` once on its chunk of frames;
+    named after its step ("matte", or "first_solve" of a ``stack_plate`` job)."""
 
     def __init__(self, name: str, shot: dict, **args):
         super().__init__(name, **args)
@@ -57,12 +38,12 @@ class CleanPlateTask(outline.layer.Layer):
 
     def _execute(self, frames) -> None:
         shot = FarmShot(**self.get_arg("shot_spec"))
-        self.system([shot.python, *shot.clean_plate_args()])
+        # A failed chunk fails the task (OpenCue retries it, then marks it dead).
+        self.system([shot.python, *shot.task_args(self.get_name(), min(frames))])
 
 
-def steps(shot: FarmShot) -> list[str]:
-    """The job's layers in the order they run."""
-    return ["first_solve", "clean_plate", "matte"] if shot.stack_plate else ["matte"]
+class CleanPlateTask(MatteChunks):
+    """One task: ``ofx-dipmatte clean-plate`` on the first solve's outputs (``stack_plate``)."""
 
 
 def build_outline(shot: FarmShot, service: str = "ofx_dipmatte", tags: str = "general",
@@ -75,12 +56,11 @@ def build_outline(shot: FarmShot, service: str = "ofx_dipmatte", tags: str = "ge
     ol = outline.Outline(f"ofx_dipmatte_{shot.name}", frame_range=frames, show=show, shot=shot_name)
     booking = {"service": service, "tags": tags.split("|"), **({} if cores is None else {"cores": cores})}
     previous = None
-    for step in only or steps(shot):
+    for step in only or shot.steps():
         if step == "clean_plate":
             layer = CleanPlateTask(step, shot=vars(shot), range=f"{shot.first}-{shot.first}", chunk=1, **booking)
         else:
-            layer = MatteChunks(step, shot=vars(shot), first_solve=step == "first_solve", range=frames,
-                                chunk=shot.chunk, **booking)
+            layer = MatteChunks(step, shot=vars(shot), range=frames, chunk=shot.chunk, **booking)
         ol.add_layer(layer)
         if previous is not None:
             layer.depend_all(previous)
@@ -103,13 +83,7 @@ def describe(ol: "outline.Outline", shot: FarmShot) -> str:
     lines = [f"OpenCue job {ol.get_name()} (show {ol.get_show()}, shot {ol.get_shot()}): not submitted"]
     for layer in ol.get_layers():
         name = layer.get_name()
-        if name == "clean_plate":
-            tasks, command = 1, shot.clean_plate_args()
-        elif name == "first_solve":
-            tasks, command = len(shot.chunk_starts()), shot.matte_args(str(first), shot.first_solve_report(first),
-                                                                       first_solve=True)
-        else:
-            tasks, command = len(shot.chunk_starts()), shot.matte_args(str(first), shot.report_path(first))
+        tasks, command = (1 if name == "clean_plate" else len(shot.chunk_starts())), shot.task_args(name, first)
         after = [d.get_depend_on_layer().get_name() for d in layer.get_depends()]
         lines += [
             f"  layer {name}: frames {layer.get_frame_range()}, chunk {layer.get_chunk_size()} "
@@ -170,7 +144,7 @@ def run_local(shot: FarmShot, build: Callable[[list[str]], "outline.Outline"]) -
         "clean_plate": lambda: Path(shot.stacked_plate()).is_file(),
         "matte": lambda: shot_status(shot.out)["complete"],
     }
-    for step in steps(shot):
+    for step in shot.steps():
         outline.cuerun.launch(build([step]), use_pycuerun=True, backend="local")
         if not done[step]():
             return 1
