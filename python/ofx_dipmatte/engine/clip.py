@@ -20,7 +20,7 @@ from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .chroma import detect_subsampling, restore_chroma
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
-from .device import op_threads_shared_by, resolve_device, tile_workers
+from .device import op_threads_shared_by, resolve_device, tile_batch, tile_workers
 from .dip_features import fit_dip_features
 from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
@@ -30,6 +30,7 @@ from .presets import Preset, resolve_preset
 from .refine import refine_alpha
 from .region import Window, canvas_shape, pad_to_canvas, round_up, solve_window
 from .tiles import band_windows, blend_weight, edge_anchor, union_window
+from .batched_fit import TileJob, fit_batch
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
@@ -88,6 +89,16 @@ class _Padded:
     valid: np.ndarray  # True inside the frame itself, False on the padding
     clean_plate: np.ndarray | None = None  # the known background, matched to the image
     plate_covers: np.ndarray | None = None  # where the clean plate holds the background
+
+
+@dataclass
+class _PreparedWindow:
+    """A window whose nets are ready to fit (:meth:`ClipSession._prepare_window`)."""
+
+    window: Window
+    job: TileJob
+    source: float | None  # the frame its nets warm-start from (None: cold)
+    colours: "Colours | None"  # F and B from its unrefined matte, for foreground="estimated"
 
 
 @dataclass
@@ -302,9 +313,15 @@ class ClipSession:
             return anchor, None if guide is None else (guide, union)
 
         networks = self.config.alpha_source != "prior"
-        # On a GPU the nets' tiles go one after another: it already runs each op wide.
+        batch = tile_batch(self.config, self.device) if networks else 1
+        # On a GPU the nets' tiles are fitted in batches (or one after another): it
+        # already runs each op wide.
         workers = 1 if networks and self.device.type != "cpu" else min(tile_workers(), len(windows))
-        if workers > 1:
+        if batch > 1:
+            tiles = [self._prepare_window(frame, win, padded, None, should_stop, *part(win, sided))
+                     for win, sided in zip(windows, one_sided)]
+            solved = self._fit_in_batches(frame, tiles, batch, progress)
+        elif workers > 1:
             def job(win: Window, sided: bool) -> Callable:
                 def solve(stop):
                     # A fit polls its progress callback every step: here, the frame's abort.
@@ -329,6 +346,31 @@ class ClipSession:
         return _blend(windows, union, padded, [fit for fit, _ in solved], self.config.margin), \
             next((source for _, source in solved if source is not None), None)
 
+    def _fit_in_batches(self, frame: float, tiles: list[_PreparedWindow], batch: int,
+                        progress: ProgressCallback | None) -> list[tuple[FitResult, float | None]]:
+        """Fit prepared windows of the same size ``batch`` at a time (:func:`.batched_fit.fit_batch`);
+        progress counts every tile's share of the frame, as a serial solve does."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for index, tile in enumerate(tiles):
+            groups.setdefault((tile.window.height, tile.window.width), []).append(index)
+        chunks = [indices[i:i + batch] for indices in groups.values() for i in range(0, len(indices), batch)]
+        steps = self.config.max_iterations
+        solved: list = [None] * len(tiles)
+        done = 0
+        for chunk in chunks:
+            def chunk_progress(iteration, cap, losses, size=len(chunk), before=done):
+                share = min(iteration, cap or 1) / (cap or 1)
+                return progress(round((before + share * size) * steps), len(tiles) * steps, losses)
+
+            results = fit_batch([tiles[i].job for i in chunk], self.config, self.device,
+                                chunk_progress if progress is not None else None)
+            for index, result in zip(chunk, results):
+                solved[index] = (self._finish_window(frame, tiles[index], result), tiles[index].source)
+            done += len(chunk)
+            if progress is not None and progress(done * steps, len(tiles) * steps, {}) is False:
+                raise Cancelled(f"solve cancelled after {done} of {len(tiles)} tiles")
+        return solved
+
     def _coarse_guide(self, union: Window, padded: "_Padded", should_stop) -> np.ndarray:
         """Closed-form matte of the whole band at a size of about two tiles, enlarged to
         ``union``: the tiles' boundary values (:func:`.tiles.edge_anchor`)."""
@@ -350,6 +392,19 @@ class ClipSession:
         (warm-started when a frame was solved). ``guide``: a matte of the band around
         the window and the window it covers (tiles). Returns the result on the window
         and the frame it warm-started from."""
+        tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, guide)
+        if isinstance(tile, FitResult):
+            return tile, None
+        result = fit(tile.job.nets, tile.job.inputs, self.config, self.device, tile.job.max_iterations,
+                     tile.job.threshold, progress=progress, optimizer_state=tile.job.optimizer_state)
+        return self._finish_window(frame, tile, result), tile.source
+
+    def _prepare_window(self, frame: float | None, window: Window, padded: "_Padded",
+                        progress: ProgressCallback | None, should_stop, anchor: DataTerm | None,
+                        guide: tuple[np.ndarray, Window] | None) -> "FitResult | _PreparedWindow":
+        """A window's prior, and for a preset with nets, what their fit needs: the nets
+        (warm from the nearest solved frame's same cell, or fresh), inputs, cap and
+        threshold. A preset without nets gets its finished result."""
         cfg = self.config
         scale = cfg.fb_scale
         rows, cols = window.slices
@@ -361,7 +416,7 @@ class ClipSession:
         if cfg.alpha_source == "prior":
             fg, bg = _colours_for(image_c, prior, colours)
             return FitResult(alpha=prior, fg=fg, bg=bg, losses={}, iterations=0, stop_reason="no_network",
-                             seconds=0.0), None
+                             seconds=0.0)
         small = (window.y0 // scale, window.x0 // scale, window.height // scale, window.width // scale)
         channels = cfg.noise_channels
         inputs = WindowInputs(
@@ -371,13 +426,10 @@ class ClipSession:
             noise_fg=window_noise(self.seed, "fg", channels, *small),
             noise_bg=window_noise(self.seed, "bg", channels, *small),
         )
-
         nets = Nets.build(cfg, self.seed)
-        key = window.cell
-        source, saved = self._nearest_solved(frame, key)
+        source, saved = self._nearest_solved(frame, window.cell)
         if source is None:
-            result = fit(nets, inputs, cfg, self.device, cfg.max_iterations, cfg.loss_threshold, progress=progress)
-            self._cold_loss.setdefault(key, result.losses["total"])
+            job = TileJob(nets, inputs, cfg.max_iterations, cfg.loss_threshold)
         else:
             weights, adam = saved[:2]
             nets.load(weights)
@@ -385,14 +437,21 @@ class ClipSession:
             if threshold is None:
                 # Relative to this window's own cold loss: a loss depends on what the
                 # window holds, so another window's (or the frame's) would be no measure.
-                threshold = cfg.warm_threshold_ratio * self._cold_loss[key]
-            result = fit(nets, inputs, cfg, self.device, cfg.warm_max_iterations, threshold,
-                         progress=progress, optimizer_state=adam)
-        self._remember(frame, key, (nets.state(), result.optimizer_state,
+                threshold = cfg.warm_threshold_ratio * self._cold_loss[window.cell]
+            job = TileJob(nets, inputs, cfg.warm_max_iterations, threshold, adam)
+        return _PreparedWindow(window, job, source, colours)
+
+    def _finish_window(self, frame: float | None, tile: "_PreparedWindow", result: FitResult) -> FitResult:
+        """Keep a fitted window's nets for warm starts; its colours as the preset returns them."""
+        key = tile.window.cell
+        if tile.source is None:
+            self._cold_loss.setdefault(key, result.losses["total"])
+        window = tile.window
+        self._remember(frame, key, (tile.job.nets.state(), result.optimizer_state,
                                     (window.y0, window.x0, window.height, window.width)))
-        if cfg.foreground == "estimated":
-            result.fg, result.bg = _colours_for(image_c, result.alpha, colours)
-        return result, source
+        if self.config.foreground == "estimated":
+            result.fg, result.bg = _colours_for(tile.job.inputs.image, result.alpha, tile.colours)
+        return result
 
     def _prior(self, image: np.ndarray, trimap: np.ndarray, progress: ProgressCallback | None,
                should_stop: Callable[[], bool] | None,

@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from .presets import Preset
 
 _threads_set = False
 
@@ -44,6 +48,20 @@ def tile_workers() -> int:
     :data:`MAX_TILE_WORKERS`."""
     budget = thread_budget()
     return budget[0] if budget is not None else min(available_cores(), MAX_TILE_WORKERS)
+
+
+#: Most same-size tiles fitted in one batch on a GPU where the preset does not say.
+GPU_TILE_BATCH = 16
+
+
+def tile_batch(cfg: "Preset", device: torch.device) -> int:
+    """How many same-size tiles to fit as one batch (:mod:`.batched_fit`): the preset's
+    ``tile_batch``, else :data:`GPU_TILE_BATCH` on a GPU, where one tile's small
+    convolutions leave it mostly idle, and 1 on a CPU, where tiles run side by side on
+    threads instead."""
+    if cfg.tile_batch:
+        return cfg.tile_batch
+    return GPU_TILE_BATCH if device.type == "cuda" else 1
 
 
 _op_threads_lock = threading.Lock()

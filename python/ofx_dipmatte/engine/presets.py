@@ -74,6 +74,11 @@ class Preset:
             of the frame it touches, blended where they overlap. 0: always one window.
             With networks, each tile has its own nets, warm-started from the same cell's
             last solve, and its own loss threshold.
+        tile_batch: tiles of the same size whose nets are fitted as one batch
+            (:mod:`.batched_fit`: one vmapped step for all). 0: as many as
+            ``device.GPU_TILE_BATCH`` on a GPU, one at a time on a CPU (where tiles run
+            side by side on threads instead). Batched fits compute in float32 (torch's
+            autocast does not reach inside vmap; GPUs run float32 convolutions as TF32).
         bf16: bfloat16 autocast (measured faster on CPUs with AVX-512 BF16/AMX and on GPUs).
         channels_last: memory format for the convolutions.
     """
@@ -106,6 +111,7 @@ class Preset:
     restore_chroma: bool = True
     margin: int = 16
     tile_size: int = 0
+    tile_batch: int = 0
     bf16: bool = True
     channels_last: bool = True
 
@@ -119,6 +125,8 @@ class Preset:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"preset: unknown {name} {getattr(self, name)!r}; use one of {allowed}")
+        if self.tile_batch < 0:
+            raise ValueError("preset: tile_batch must be 0 (automatic) or at least 1")
         if self.tile_size < 0 or (self.tile_size and self.tile_size < 2 * self.margin):
             raise ValueError("preset: tile_size must be 0 (one window) or at least twice the margin")
         if self.alpha_source == "prior" and self.alpha_prior == "none":

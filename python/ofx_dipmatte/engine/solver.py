@@ -107,10 +107,10 @@ def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return t[None].to(device)
 
 
-def _autocast(device: torch.device, enabled: bool):
+def _autocast(device_type: str, enabled: bool):
     if not enabled:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16)
 
 
 def _cpu_copy(obj):
@@ -123,64 +123,75 @@ def _cpu_copy(obj):
     return obj
 
 
-def _to_numpy(t: torch.Tensor) -> np.ndarray:
+def to_numpy(t: torch.Tensor) -> np.ndarray:
     a = t.detach().float().cpu()[0].numpy()
     return a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
 
 
-class _Problem:
-    """The window's targets and masks as tensors, and the forward pass + loss."""
-
-    def __init__(self, nets: Nets, inputs: WindowInputs, cfg: Preset, device: torch.device):
-        self.nets, self.cfg, self.device = nets, cfg, device
-        fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.noise = [n.to(device).contiguous(memory_format=fmt) for n in
-                      (inputs.noise_image_alpha, inputs.noise_fg, inputs.noise_bg)]
-        self.image = _to_tensor(inputs.image, device)
-        trimap = _to_tensor(inputs.trimap, device)
-        valid = _to_tensor(inputs.valid.astype(np.float32), device)
-        self.trimap = trimap
-        self.fg_mask = (trimap == 1.0).float() * valid
-        self.bg_mask = (trimap == 0.0).float() * valid
-        self.known = self.fg_mask + self.bg_mask
-        self.unknown = (trimap == 0.5).float() * valid
-        self.valid = valid
-        self.prior = _to_tensor(inputs.prior, device) if inputs.prior is not None else None
+def window_targets(inputs: WindowInputs, device: torch.device) -> dict[str, torch.Tensor]:
+    """The window's image, trimap, masks and prior as 1×C×h×w tensors: what the losses
+    compare the nets' outputs with."""
+    image = _to_tensor(inputs.image, device)
+    trimap = _to_tensor(inputs.trimap, device)
+    valid = _to_tensor(inputs.valid.astype(np.float32), device)
+    fg_mask = (trimap == 1.0).float() * valid
+    bg_mask = (trimap == 0.0).float() * valid
+    targets = {"image": image, "trimap": trimap, "fg_mask": fg_mask, "bg_mask": bg_mask,
+               "known": fg_mask + bg_mask, "unknown": (trimap == 0.5).float() * valid}
+    if inputs.prior is not None:
         # The alpha head predicts a correction to the prior in logit space.
-        self.prior_logit = None if self.prior is None else torch.logit(self.prior.clamp(1e-3, 1 - 1e-3))
-        self.size = tuple(self.image.shape[-2:])
+        targets["prior"] = _to_tensor(inputs.prior, device)
+        targets["prior_logit"] = torch.logit(targets["prior"].clamp(1e-3, 1 - 1e-3))
+    return targets
 
-    def forward(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        with _autocast(self.device, self.cfg.bf16):
-            out = self.nets.image_alpha(self.noise[0])
-            fg = self.nets.fg(self.noise[1])["rgb"]
-            bg = self.nets.bg(self.noise[2])["rgb"]
-        if self.cfg.fb_scale > 1:
-            # Low-resolution F/B: smooth in the band, so alpha must carry the detail.
-            fg = F.interpolate(fg, size=self.size, mode="bilinear", align_corners=False)
-            bg = F.interpolate(bg, size=self.size, mode="bilinear", align_corners=False)
-        alpha = out["alpha"].float()
-        if self.prior_logit is not None:
-            alpha = torch.sigmoid(self.prior_logit + torch.logit(alpha, eps=1e-6))
-        return out["image"].float(), alpha, fg.float(), bg.float()
 
-    def losses(self, image_hat, alpha, fg, bg) -> dict[str, torch.Tensor]:
-        region = self.unknown if self.cfg.exclusion_region == "unknown" else None
-        terms = {
-            "image": L.reconstruction_loss(image_hat, self.image),
-            "alpha": L.alpha_trimap_loss(alpha, self.trimap, self.known),
-            "fg": L.foreground_loss(fg, self.image, self.fg_mask),
-            "bg": L.background_loss(bg, self.image, self.bg_mask),
-            "comp": L.compositing_loss(alpha, fg, bg, self.image, self.unknown),
-            "excl": L.exclusion_loss(fg, bg, region=region),
-        }
-        if self.prior is not None and self.cfg.weights.get("prior", 0.0) > 0:
-            terms["prior"] = L.masked_mse(alpha, self.prior, self.unknown)
-        return terms
+def window_noise_tensors(inputs: WindowInputs, cfg: Preset, device: torch.device) -> list[torch.Tensor]:
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    return [n.to(device).contiguous(memory_format=fmt) for n in
+            (inputs.noise_image_alpha, inputs.noise_fg, inputs.noise_bg)]
 
-    def total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
-        w = self.cfg.weights
-        return sum(w.get(name, 1.0) * value for name, value in terms.items())
+
+#: run(k, noise) → the outputs of net k (0: image + alpha, 1: F, 2: B) for that noise.
+NetRunner = Callable[[int, torch.Tensor], dict]
+
+
+def predict(run: NetRunner, noise: list[torch.Tensor], targets: dict[str, torch.Tensor], cfg: Preset,
+            device_type: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One forward pass of the three nets: image, alpha, F and B on the window."""
+    with _autocast(device_type, cfg.bf16):
+        out = run(0, noise[0])
+        fg = run(1, noise[1])["rgb"]
+        bg = run(2, noise[2])["rgb"]
+    if cfg.fb_scale > 1:
+        # Low-resolution F/B: smooth in the band, so alpha must carry the detail.
+        size = tuple(targets["image"].shape[-2:])
+        fg = F.interpolate(fg, size=size, mode="bilinear", align_corners=False)
+        bg = F.interpolate(bg, size=size, mode="bilinear", align_corners=False)
+    alpha = out["alpha"].float()
+    if "prior_logit" in targets:
+        alpha = torch.sigmoid(targets["prior_logit"] + torch.logit(alpha, eps=1e-6))
+    return out["image"].float(), alpha, fg.float(), bg.float()
+
+
+def loss_terms(targets: dict[str, torch.Tensor], cfg: Preset, image_hat: torch.Tensor, alpha: torch.Tensor,
+               fg: torch.Tensor, bg: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The six terms (and the prior's, when weighted) of one window."""
+    region = targets["unknown"] if cfg.exclusion_region == "unknown" else None
+    terms = {
+        "image": L.reconstruction_loss(image_hat, targets["image"]),
+        "alpha": L.alpha_trimap_loss(alpha, targets["trimap"], targets["known"]),
+        "fg": L.foreground_loss(fg, targets["image"], targets["fg_mask"]),
+        "bg": L.background_loss(bg, targets["image"], targets["bg_mask"]),
+        "comp": L.compositing_loss(alpha, fg, bg, targets["image"], targets["unknown"]),
+        "excl": L.exclusion_loss(fg, bg, region=region),
+    }
+    if "prior" in targets and cfg.weights.get("prior", 0.0) > 0:
+        terms["prior"] = L.masked_mse(alpha, targets["prior"], targets["unknown"])
+    return terms
+
+
+def weighted_total(terms: dict[str, torch.Tensor], cfg: Preset) -> torch.Tensor:
+    return sum(cfg.weights.get(name, 1.0) * value for name, value in terms.items())
 
 
 def fit(
@@ -204,7 +215,13 @@ def fit(
     """
     start = time.perf_counter()
     nets.to(device, cfg.channels_last)
-    problem = _Problem(nets, inputs, cfg, device)
+    targets = window_targets(inputs, device)
+    noise = window_noise_tensors(inputs, cfg, device)
+    modules = nets.modules()
+
+    def run(k: int, x: torch.Tensor) -> dict:
+        return modules[k](x)
+
     params = [p for m in nets.modules() for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     if optimizer_state is not None:
@@ -215,9 +232,9 @@ def fit(
     iteration = 0
     for iteration in range(1, max_iterations + 1):
         opt.zero_grad(set_to_none=True)
-        image_hat, alpha, fg, bg = problem.forward()
-        terms = problem.losses(image_hat, alpha, fg, bg)
-        total = problem.total(terms)
+        image_hat, alpha, fg, bg = predict(run, noise, targets, cfg, device.type)
+        terms = loss_terms(targets, cfg, image_hat, alpha, fg, bg)
+        total = weighted_total(terms, cfg)
         if not torch.isfinite(total):
             raise FloatingPointError(f"loss became {total.item()} at iteration {iteration}; try bf16=False or a lower lr")
         total.backward()
@@ -231,7 +248,7 @@ def fit(
             break
     # The outputs of the last forward pass are the ones the reported losses describe.
     return FitResult(
-        alpha=_to_numpy(alpha), fg=_to_numpy(fg), bg=_to_numpy(bg), losses=values,
+        alpha=to_numpy(alpha), fg=to_numpy(fg), bg=to_numpy(bg), losses=values,
         iterations=iteration, stop_reason=stop_reason, seconds=time.perf_counter() - start,
         optimizer_state=_cpu_copy(opt.state_dict()),
     )

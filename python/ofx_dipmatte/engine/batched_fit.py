@@ -1,0 +1,187 @@
+"""Several windows' fits as one: the tiles of a plate stepped together (on a GPU).
+
+A 32-channel DIP step on one 256² tile keeps a GPU mostly idle: it is a few hundred small
+kernels, each launched for little work. The tiles of a plate that have the same size are
+independent problems of the same shape, so their nets are stacked (``torch.func``) and one
+vmapped forward and backward pass steps them all: every convolution becomes one grouped
+convolution over the tiles.
+
+Each tile keeps what :func:`.solver.fit` would give it alone: its own Adam step count (a
+warm tile continues its previous frame's Adam state), its own cap and loss threshold. A
+tile that stops is frozen (its weights and Adam state no longer change) and returns the
+outputs, losses, weights and Adam state of the step it stopped at, in the formats a lone
+fit uses, so the next frame may warm-start it either way.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import torch
+from torch.func import functional_call, stack_module_state, vmap
+
+from .presets import Preset
+from .solver import (Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, to_numpy, loss_terms, predict,
+                     weighted_total, window_noise_tensors, window_targets)
+
+BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults, which solver.fit uses
+EPS = 1e-8
+
+
+@dataclass
+class TileJob:
+    """One window's fit: nets (warm or fresh), inputs, and when to stop."""
+
+    nets: Nets
+    inputs: WindowInputs
+    max_iterations: int
+    threshold: float | None
+    optimizer_state: dict | None = None
+
+
+class _StackedAdam:
+    """Adam over parameters stacked along a leading tile axis, with a step count per tile
+    and updates only for the tiles still running: for each tile, the arithmetic of
+    ``torch.optim.Adam`` (no weight decay, no amsgrad)."""
+
+    def __init__(self, params: list[torch.Tensor], states: list[list[dict] | None], lr: float):
+        self.params, self.lr = params, lr
+        tiles = params[0].shape[0]
+        self.step = torch.zeros(tiles, device=params[0].device)
+        self.exp_avg = [torch.zeros_like(p) for p in params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+        for tile, per_param in enumerate(states):
+            if per_param is None:
+                continue
+            self.step[tile] = float(per_param[0]["step"])
+            for i, s in enumerate(per_param):
+                self.exp_avg[i][tile] = s["exp_avg"].to(params[i].device)
+                self.exp_avg_sq[i][tile] = s["exp_avg_sq"].to(params[i].device)
+
+    @torch.no_grad()
+    def update(self, grads: list[torch.Tensor], running: torch.Tensor) -> None:
+        beta1, beta2 = BETAS
+        self.step += running.float()
+        step = self.step.clamp_min(1.0)  # frozen tiles that never ran: no division by zero
+        bias1, bias2_sqrt = 1 - beta1 ** step, (1 - beta2 ** step).sqrt()
+        for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
+            shape = (-1,) + (1,) * (p.ndim - 1)
+            keep = running.view(shape)
+            m.copy_(torch.where(keep, beta1 * m + (1 - beta1) * g, m))
+            v.copy_(torch.where(keep, beta2 * v + (1 - beta2) * g * g, v))
+            denom = v.sqrt() / bias2_sqrt.view(shape) + EPS
+            p.sub_(torch.where(keep, (self.lr / bias1).view(shape) * m / denom, torch.zeros_like(p)))
+
+    def tile_state(self, tile: int) -> list[dict]:
+        return [{"step": self.step[tile].detach().cpu().clone(), "exp_avg": m[tile].detach().cpu().clone(),
+                 "exp_avg_sq": v[tile].detach().cpu().clone()} for m, v in zip(self.exp_avg, self.exp_avg_sq)]
+
+
+def _stack(jobs: list[TileJob], device: torch.device):
+    """Per net (image + alpha, F, B): an empty copy to call functionally, and the jobs'
+    parameters and buffers stacked along a leading tile axis."""
+    bases, params, buffers = [], [], []
+    for k in range(3):
+        modules = [job.nets.modules()[k] for job in jobs]
+        for m in modules:
+            m.to(device)
+            m.train()  # DIP keeps BatchNorm in batch-statistics mode throughout
+        p, b = stack_module_state(modules)
+        bases.append(copy.deepcopy(modules[0]).to("meta"))
+        params.append(p)
+        buffers.append(b)
+    return bases, params, buffers
+
+
+def _torch_optimizer_state(nets: Nets, per_param: list[dict], lr: float) -> dict:
+    """A tile's Adam state in ``torch.optim.Adam.state_dict()``'s format (what solver.fit loads)."""
+    template = torch.optim.Adam([p for m in nets.modules() for p in m.parameters()], lr=lr).state_dict()
+    template["state"] = dict(enumerate(per_param))
+    return template
+
+
+def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
+              progress: ProgressCallback | None = None) -> list[FitResult]:
+    """Fit every job's nets on its window, all in one batched step, until each reaches its
+    threshold (after ``cfg.min_iterations``) or its own cap. The windows must have the same
+    size. Each job's nets end with the weights of the step it stopped at (as after
+    :func:`.solver.fit`).
+
+    ``progress(iteration, cap, losses)``: after every batched step, ``cap`` the largest of
+    the jobs' caps, ``losses`` the running tiles' mean terms; False cancels.
+
+    Raises:
+        Cancelled: ``progress`` returned False.
+        ValueError: windows of different sizes.
+    """
+    if len({job.inputs.image.shape for job in jobs}) != 1:
+        raise ValueError("fit_batch: every window must have the same size")
+    start = time.perf_counter()
+    cfg = cfg.replace(bf16=False, channels_last=False)  # autocast does not reach inside vmap: say so
+    tiles = len(jobs)
+    bases, params, buffers = _stack(jobs, device)
+    flat = [p for group in params for p in group.values()]
+    states = [None if job.optimizer_state is None else
+              [job.optimizer_state["state"][i] for i in range(len(flat))] for job in jobs]
+    adam = _StackedAdam(flat, states, cfg.lr)
+    per_tile = [window_targets(job.inputs, device) for job in jobs]
+    targets = {key: torch.stack([t[key] for t in per_tile]) for key in per_tile[0]}
+    flat_noise = [window_noise_tensors(job.inputs, cfg, device) for job in jobs]
+    noise = [torch.stack([n[k] for n in flat_noise]) for k in range(3)]
+
+    def one_tile(tile_params, tile_buffers, tile_noise, tile_targets):
+        def run(k: int, x: torch.Tensor) -> dict:
+            return functional_call(bases[k], (tile_params[k], tile_buffers[k]), (x,))
+
+        outputs = predict(run, tile_noise, tile_targets, cfg, device.type)
+        terms = loss_terms(tile_targets, cfg, *outputs)
+        return weighted_total(terms, cfg), terms, outputs
+
+    step_all = vmap(one_tile)
+    caps = torch.tensor([job.max_iterations for job in jobs])
+    thresholds = [job.threshold for job in jobs]
+    running = torch.ones(tiles, dtype=torch.bool)
+    results: list[FitResult | None] = [None] * tiles
+    iteration = 0
+    while running.any():
+        iteration += 1
+        totals, terms, (image_hat, alpha, fg, bg) = step_all(params, buffers, noise, targets)
+        if not torch.isfinite(totals[running.to(totals.device)]).all():
+            raise FloatingPointError(f"loss became non-finite at iteration {iteration}; try bf16=False or a lower lr")
+        grads = torch.autograd.grad(totals.sum(), flat)
+        adam.update(grads, running.to(device))
+        values = {name: term.detach().float().cpu() for name, term in terms.items()}
+        values["total"] = totals.detach().float().cpu()
+        for tile in torch.nonzero(running).flatten().tolist():
+            total = float(values["total"][tile])
+            reached = (thresholds[tile] is not None and iteration >= cfg.min_iterations
+                       and total <= thresholds[tile])
+            if not reached and iteration < int(caps[tile]):
+                continue
+            running[tile] = False
+            _freeze_into(jobs[tile].nets, params, buffers, tile)
+            results[tile] = FitResult(
+                alpha=to_numpy(alpha[tile]), fg=to_numpy(fg[tile]), bg=to_numpy(bg[tile]),
+                losses={name: float(v[tile]) for name, v in values.items()}, iterations=iteration,
+                stop_reason="threshold" if reached else "max_iterations", seconds=0.0,
+                optimizer_state=_torch_optimizer_state(jobs[tile].nets, adam.tile_state(tile), cfg.lr))
+        if progress is not None:
+            live = running if running.any() else torch.ones(tiles, dtype=torch.bool)
+            mean = {name: float(v[live].mean()) for name, v in values.items()}
+            if progress(iteration, int(caps.max()), mean) is False:
+                raise Cancelled(f"solve cancelled at iteration {iteration}")
+    seconds = time.perf_counter() - start
+    for result in results:
+        result.seconds = seconds
+    return results
+
+
+def _freeze_into(nets: Nets, params, buffers, tile: int) -> None:
+    """Copy one tile's current weights (and BatchNorm buffers) back into its own nets."""
+    for k, module in enumerate(nets.modules()):
+        state = {name: p[tile].detach().clone() for name, p in params[k].items()}
+        state.update({name: b[tile].detach().clone() for name, b in buffers[k].items()})
+        module.load_state_dict(state)
+
