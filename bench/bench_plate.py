@@ -8,9 +8,13 @@ one process pymatting slows torch ~1.7× (see baseline.py). Frame 0 is solved co
 frame 1 (the subject moved 3 px right, same background) warm-started from it, as a
 ClipSession does in a shot.
 
+``--device cuda --tile-batch N``: the nets' tiles on a GPU, N same-size tiles fitted as
+one batch (0: the engine's default for the device; 1: one at a time); the peak GPU memory
+is reported too.
+
 Usage:
     python bench/bench_plate.py [--sizes 256x256 1920x1080 3840x2160] [--preset balanced]
-        [--no-baseline] [--markdown FILE]
+        [--device auto] [--tile-batch 0] [--no-baseline] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def engine_run(width: int, height: int, preset: str) -> dict:
+def engine_run(width: int, height: int, preset: str, device: str = "auto", tile_batch: int = 0) -> dict:
     import resource
     import time
 
@@ -34,8 +38,11 @@ def engine_run(width: int, height: int, preset: str) -> dict:
     import ofx_dipmatte
     from plate_case import make_plate
 
+    import torch
+
     frames = [make_plate(height, width, shift=s) for s in (0, 3)]
-    session = ofx_dipmatte.ClipSession(preset=preset, seed=0)
+    config = ofx_dipmatte.PRESETS[preset].replace(tile_batch=tile_batch)
+    session = ofx_dipmatte.ClipSession(preset=config, seed=0, device=device)
     out = {}
     for i, (image, trimap, alpha) in enumerate(frames):
         image8 = np.round(image * 255).astype(np.uint8)  # a user's 8-bit plate
@@ -51,6 +58,9 @@ def engine_run(width: int, height: int, preset: str) -> dict:
         out[f"{key} it"] = result.stats.iterations  # summed over tiles
         out[f"{key} stop"] = result.stats.stop_reason
     out["peak GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    out["device"] = str(session.device)
+    if session.device.type == "cuda":
+        out["GPU peak GiB"] = torch.cuda.max_memory_allocated() / 2 ** 30
     return out
 
 
@@ -84,6 +94,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", default=["256x256", "1920x1080", "3840x2160"])
     ap.add_argument("--preset", default="balanced")
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--tile-batch", type=int, default=0,
+                    help="same-size tiles fitted as one batch (0: the engine's default for the device)")
     ap.add_argument("--no-baseline", action="store_true", help="skip closed-form (pymatting)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
@@ -94,7 +107,8 @@ def main() -> None:
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
         print(f"{size} ...", file=sys.stderr, flush=True)
-        row = {"case": size, "preset": args.preset, **in_child("engine", width, height, args.preset)}
+        row = {"case": size, "preset": args.preset, "tile batch": args.tile_batch,
+               **in_child("engine", width, height, args.preset, args.device, args.tile_batch)}
         row["warm/cold"] = row["warm s"] / row["cold s"]
         row["cold s per band Mpx"] = row["cold s"] / row["band Mpx"]
         if not args.no_baseline:

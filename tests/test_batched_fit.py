@@ -107,6 +107,39 @@ def test_a_session_that_batches_its_tiles_solves_as_one_that_does_not():
         ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=-1))
 
 
+def test_a_batch_too_big_for_the_gpu_is_fitted_in_halves(monkeypatch):
+    """A smaller GPU than the default batch was sized for: the tiles are fitted in halves,
+    from the nets they had (a failed batch leaves them untouched), to the same matte."""
+    import ofx_dipmatte.engine.clip as clip
+
+    preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=3, width=8, fb_width=4,
+                                      levels=3, fb_scale=2, bf16=False)
+    real, sizes, untouched = clip.fit_batch, [], []
+
+    def small_gpu(jobs, cfg, device, progress=None):
+        sizes.append(len(jobs))
+        if len(jobs) <= 2:
+            return real(jobs, cfg, device, progress)
+        before = jobs[0].nets.state()
+
+        def run_out(iteration, *_):
+            if iteration == 2:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+        try:
+            return real(jobs, cfg, device, run_out)
+        finally:
+            untouched.append(all(torch.equal(a[k], b[k]) for a, b in zip(before, jobs[0].nets.state()) for k in a))
+
+    monkeypatch.setattr(clip, "fit_batch", small_gpu)
+    halved = ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=8), device="cpu")
+    monkeypatch.undo()
+    alone = ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=1), device="cpu")
+    assert max(sizes) > 2 and any(size <= 2 for size in sizes) and untouched and all(untouched)
+    assert halved.stats.tiles == alone.stats.tiles and halved.stats.iterations == alone.stats.iterations
+    assert np.abs(halved.alpha - alone.alpha).max() < 1e-3
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU that torch sees")
 def test_cuda_batches_tiles_by_default_like_one_at_a_time():
     preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=20, warm_max_iterations=5,

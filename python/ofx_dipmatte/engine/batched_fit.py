@@ -107,7 +107,8 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
     """Fit every job's nets on its window, all in one batched step, until each reaches its
     threshold (after ``cfg.min_iterations``) or its own cap. The windows must have the same
     size. Each job's nets end with the weights of the step it stopped at (as after
-    :func:`.solver.fit`).
+    :func:`.solver.fit`); if the batch raises, they are left as they were. Computed in
+    float32 whatever ``cfg.bf16`` says: torch's autocast does not reach inside vmap.
 
     ``progress(iteration, cap, losses)``: after every batched step, ``cap`` the largest of
     the jobs' caps, ``losses`` the running tiles' mean terms; False cancels.
@@ -144,6 +145,7 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
     thresholds = [job.threshold for job in jobs]
     running = torch.ones(tiles, dtype=torch.bool)
     results: list[FitResult | None] = [None] * tiles
+    frozen: list[list[dict] | None] = [None] * tiles  # each tile's weights at the step it stopped
     iteration = 0
     while running.any():
         iteration += 1
@@ -161,7 +163,7 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
             if not reached and iteration < int(caps[tile]):
                 continue
             running[tile] = False
-            _freeze_into(jobs[tile].nets, params, buffers, tile)
+            frozen[tile] = _tile_state(params, buffers, tile)
             results[tile] = FitResult(
                 alpha=to_numpy(alpha[tile]), fg=to_numpy(fg[tile]), bg=to_numpy(bg[tile]),
                 losses={name: float(v[tile]) for name, v in values.items()}, iterations=iteration,
@@ -172,16 +174,16 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
             mean = {name: float(v[live].mean()) for name, v in values.items()}
             if progress(iteration, int(caps.max()), mean) is False:
                 raise Cancelled(f"solve cancelled at iteration {iteration}")
+    # Only now, all tiles done: a batch that fails on the way (out of memory, cancelled)
+    # leaves every job's nets as they were, so the tiles can be fitted again.
     seconds = time.perf_counter() - start
-    for result in results:
+    for job, state, result in zip(jobs, frozen, results):
+        job.nets.load(state)
         result.seconds = seconds
     return results
 
 
-def _freeze_into(nets: Nets, params, buffers, tile: int) -> None:
-    """Copy one tile's current weights (and BatchNorm buffers) back into its own nets."""
-    for k, module in enumerate(nets.modules()):
-        state = {name: p[tile].detach().clone() for name, p in params[k].items()}
-        state.update({name: b[tile].detach().clone() for name, b in buffers[k].items()})
-        module.load_state_dict(state)
-
+def _tile_state(params, buffers, tile: int) -> list[dict]:
+    """One tile's weights (and BatchNorm buffers) as :meth:`.solver.Nets.state` holds them."""
+    return [{**{name: p[tile].detach().clone() for name, p in params[k].items()},
+             **{name: b[tile].detach().clone() for name, b in buffers[k].items()}} for k in range(3)]
