@@ -110,11 +110,11 @@ def test_a_session_that_batches_its_tiles_solves_as_one_that_does_not():
 def test_a_batch_too_big_for_the_gpu_is_fitted_in_halves(monkeypatch):
     """A smaller GPU than the default batch was sized for: the tiles are fitted in halves,
     from the nets they had (a failed batch leaves them untouched), to the same matte."""
-    import ofx_dipmatte.engine.clip as clip
+    import ofx_dipmatte.engine.batched_fit as batched
 
     preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=3, width=8, fb_width=4,
                                       levels=3, fb_scale=2, bf16=False)
-    real, sizes, untouched = clip.fit_batch, [], []
+    real, sizes, untouched = batched.fit_batch, [], []
 
     def small_gpu(jobs, cfg, device, progress=None):
         sizes.append(len(jobs))
@@ -131,7 +131,7 @@ def test_a_batch_too_big_for_the_gpu_is_fitted_in_halves(monkeypatch):
         finally:
             untouched.append(all(torch.equal(a[k], b[k]) for a, b in zip(before, jobs[0].nets.state()) for k in a))
 
-    monkeypatch.setattr(clip, "fit_batch", small_gpu)
+    monkeypatch.setattr(batched, "fit_batch", small_gpu)
     halved = ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=8), device="cpu")
     monkeypatch.undo()
     alone = ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=1), device="cpu")

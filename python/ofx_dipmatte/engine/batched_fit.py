@@ -183,6 +183,23 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
     return results
 
 
+def fit_batch_within_memory(jobs: list[TileJob], cfg: Preset, device: torch.device,
+                            progress: ProgressCallback | None) -> list[FitResult]:
+    """:func:`fit_batch`, in halves (and their halves) when the GPU runs out of
+    memory for the whole batch: a smaller GPU than the default batch was sized for still
+    renders the frame. One tile that does not fit raises."""
+    try:
+        return fit_batch(jobs, cfg, device, progress)
+    except torch.cuda.OutOfMemoryError:
+        if len(jobs) == 1:
+            raise
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    half = len(jobs) // 2
+    return (fit_batch_within_memory(jobs[:half], cfg, device, progress)
+            + fit_batch_within_memory(jobs[half:], cfg, device, progress))
+
+
 def _tile_state(params, buffers, tile: int) -> list[dict]:
     """One tile's weights (and BatchNorm buffers) as :meth:`.solver.Nets.state` holds them."""
     return [{**{name: p[tile].detach().clone() for name, p in params[k].items()},

@@ -30,7 +30,7 @@ from .presets import Preset, resolve_preset
 from .refine import refine_alpha
 from .region import Window, canvas_shape, pad_to_canvas, round_up, solve_window
 from .tiles import band_windows, blend_weight, edge_anchor, union_window
-from .batched_fit import TileJob, fit_batch
+from .batched_fit import TileJob, fit_batch_within_memory
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
@@ -362,8 +362,8 @@ class ClipSession:
                 share = min(iteration, cap or 1) / (cap or 1)
                 return progress(round((before + share * size) * steps), len(tiles) * steps, losses)
 
-            results = _fit_batch_within_memory([tiles[i].job for i in chunk], self.config, self.device,
-                                               chunk_progress if progress is not None else None)
+            results = fit_batch_within_memory([tiles[i].job for i in chunk], self.config, self.device,
+                                              chunk_progress if progress is not None else None)
             for index, result in zip(chunk, results):
                 solved[index] = (self._finish_window(frame, tiles[index], result), tiles[index].source)
             done += len(chunk)
@@ -551,23 +551,6 @@ class ClipSession:
         while len(self._states) > self.max_states:
             farthest = max(self._states, key=lambda f: abs(f - frame))
             del self._states[farthest]
-
-
-def _fit_batch_within_memory(jobs: list[TileJob], cfg: Preset, device: torch.device,
-                             progress: ProgressCallback | None) -> list[FitResult]:
-    """:func:`.batched_fit.fit_batch`, in halves (and their halves) when the GPU runs out of
-    memory for the whole batch: a smaller GPU than the default batch was sized for still
-    renders the frame. One tile that does not fit raises."""
-    try:
-        return fit_batch(jobs, cfg, device, progress)
-    except torch.cuda.OutOfMemoryError:
-        if len(jobs) == 1:
-            raise
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    half = len(jobs) // 2
-    return (_fit_batch_within_memory(jobs[:half], cfg, device, progress)
-            + _fit_batch_within_memory(jobs[half:], cfg, device, progress))
 
 
 def _solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallback | None,
