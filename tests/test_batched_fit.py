@@ -132,10 +132,14 @@ def test_a_batch_too_big_for_the_gpu_is_fitted_in_halves(monkeypatch):
             untouched.append(all(torch.equal(a[k], b[k]) for a, b in zip(before, jobs[0].nets.state()) for k in a))
 
     monkeypatch.setattr(batched, "fit_batch", small_gpu)
-    halved = ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=8), device="cpu")
+    bar = []
+    session = ofx_dipmatte.ClipSession(preset=preset.replace(tile_batch=8), device="cpu")
+    halved = session.matte(0, *moving_ring(0), progress=lambda done, total, _: bar.append(done))
     monkeypatch.undo()
     alone = ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=1), device="cpu")
     assert max(sizes) > 2 and any(size <= 2 for size in sizes) and untouched and all(untouched)
+    # The host's bar never goes back, however the batch was split, and ends full.
+    assert all(b >= a for a, b in zip(bar, bar[1:])) and bar[-1] == 3 * halved.stats.tiles
     assert halved.stats.tiles == alone.stats.tiles and halved.stats.iterations == alone.stats.iterations
     assert np.abs(halved.alpha - alone.alpha).max() < 1e-3
 

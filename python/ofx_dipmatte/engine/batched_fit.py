@@ -196,8 +196,16 @@ def fit_batch_within_memory(jobs: list[TileJob], cfg: Preset, device: torch.devi
     if device.type == "cuda":
         torch.cuda.empty_cache()
     half = len(jobs) // 2
-    return (fit_batch_within_memory(jobs[:half], cfg, device, progress)
-            + fit_batch_within_memory(jobs[half:], cfg, device, progress))
+
+    def part(start: float, share: float) -> ProgressCallback | None:
+        # Each half moves the bar over its own share of the batch's, never back.
+        if progress is None:
+            return None
+        return lambda iteration, cap, losses: progress(cap * start + iteration * share, cap, losses)
+
+    first = half / len(jobs)
+    return (fit_batch_within_memory(jobs[:half], cfg, device, part(0.0, first))
+            + fit_batch_within_memory(jobs[half:], cfg, device, part(first, 1.0 - first)))
 
 
 def _tile_state(params, buffers, tile: int) -> list[dict]:
