@@ -17,6 +17,7 @@ import torch
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
+from .batched_fit import TileJob, fit_batch_within_memory
 from .chroma import detect_subsampling, restore_chroma
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
@@ -30,7 +31,6 @@ from .presets import Preset, resolve_preset
 from .refine import refine_alpha
 from .region import Window, canvas_shape, pad_to_canvas, round_up, solve_window
 from .tiles import band_windows, blend_weight, edge_anchor, union_window
-from .batched_fit import TileJob, fit_batch_within_memory
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
@@ -314,8 +314,8 @@ class ClipSession:
 
         networks = self.config.alpha_source != "prior"
         batch = tile_batch(self.config, self.device) if networks else 1
-        # On a GPU the nets' tiles are fitted in batches (or one after another): it
-        # already runs each op wide.
+        # Threads for the nets only on a CPU: a GPU runs each op wide already, and fits
+        # same-size tiles as one batch instead (Preset.tile_batch).
         workers = 1 if networks and self.device.type != "cpu" else min(tile_workers(), len(windows))
         if batch > 1:
             tiles = [self._prepare_window(frame, win, padded, None, should_stop, *part(win, sided))
