@@ -120,7 +120,8 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
     if len({job.inputs.image.shape for job in jobs}) != 1:
         raise ValueError("fit_batch: every window must have the same size")
     start = time.perf_counter()
-    cfg = cfg.replace(bf16=False, channels_last=False)  # autocast does not reach inside vmap: say so
+    # Float32, and plain layout for vmap's 5-D tensors: autocast does not reach inside vmap.
+    cfg = cfg.replace(bf16=False, channels_last=False)
     tiles = len(jobs)
     bases, params, buffers = _stack(jobs, device)
     flat = [p for group in params for p in group.values()]
@@ -151,7 +152,8 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
         iteration += 1
         totals, terms, (image_hat, alpha, fg, bg) = step_all(params, buffers, noise, targets)
         if not torch.isfinite(totals[running.to(totals.device)]).all():
-            raise FloatingPointError(f"loss became non-finite at iteration {iteration}; try bf16=False or a lower lr")
+            raise FloatingPointError(f"loss became non-finite at iteration {iteration} of a batch of tiles; "
+                                     "try a lower lr")
         grads = torch.autograd.grad(totals.sum(), flat)
         adam.update(grads, running.to(device))
         values = {name: term.detach().float().cpu() for name, term in terms.items()}
