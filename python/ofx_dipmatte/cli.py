@@ -257,8 +257,8 @@ def _run_farm(args) -> int:
         last = shot.last if step == "clean_plate" else shot.chunk_frames(start)[-1]
         return {"step": step, "frames": f"{start}-{last}", "command": [shot.python, *shot.task_args(step, start)]}
 
-    tasks = [task(step, start) for step in shot.steps()  # each step after the one before
-             for start in ([shot.first] if step == "clean_plate" else shot.chunk_starts())]
+    # each step after the one before
+    tasks = [task(step, start) for step in shot.steps() for start in shot.task_starts(step)]
     summary = {"version": JSON_VERSION, "format": args.format, "job": None, "exit_code": 0, "tasks": tasks}
     if args.format == "openjd":
         from .farm import openjd
@@ -333,7 +333,7 @@ def _run_clean_plate(args) -> int:
     """Stack a clean plate from a locked-off shot's known background (PlateStack)."""
     import dataclasses
 
-    from .engine.clean_plate import MOVING_SPREAD, PlateStack
+    from .engine.clean_plate import PlateStack
     from .io import FramePattern, write_image
     from .shot import read_first_solve, read_frame
 
@@ -356,8 +356,8 @@ def _run_clean_plate(args) -> int:
                                   f"write the clean plate {'as EXR' if image.is_float else 'as PNG or TIFF'}: "
                                   "matte takes a clean plate of the plate's kind")
         stack.add(rgb, trimap, **matte)
-    unusable = stack.unusable() if args.strict else None
-    if unusable is not None:
+    unusable = stack.unusable()  # the rule matte --stack-plate follows
+    if unusable is not None and args.strict:
         print(f"ofx-dipmatte: error: {unusable}; nothing written. Solve the shot without one (no --stack-plate)",
               file=sys.stderr)
         return 1
@@ -366,11 +366,8 @@ def _run_clean_plate(args) -> int:
     path = write_image(args.out, stack.plate(), overwrite=args.overwrite, channel_names=["R", "G", "B", "A"],
                        like=like, exr_type="float")
     summary = {"clean_plate": str(path), "frames": stack.frames, "coverage": stack.coverage(),
-               "spread": stack.spread(), "warning": None}
-    if summary["spread"] > MOVING_SPREAD:
-        summary["warning"] = (f"the background differs between frames (spread {summary['spread']:.3f}): a moving "
-                              "camera or a changing light; this plate will not match, track it to each frame "
-                              "or leave it out")
+               "spread": stack.spread(),
+               "warning": None if unusable is None else f"{unusable}; track it to each frame or leave it out"}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

@@ -191,8 +191,9 @@ class PlateStack:
         """Why the plate would not serve the shot's frames, or None when it would: the
         frames' background moves (:meth:`spread` above :data:`MOVING_SPREAD`), or it
         covers nothing."""
-        if self.spread() > MOVING_SPREAD:
-            return (f"the background differs between frames (spread {self.spread():.3f}): a moving camera or a "
+        spread = self.spread()
+        if spread > MOVING_SPREAD:
+            return (f"the background differs between frames (spread {spread:.3f}): a moving camera or a "
                     "changing light, so a stacked plate would not match")
         if self.coverage() == 0.0:
             return ("no frame shows any background (no trimap background, no band pixel found bare), so the "

@@ -137,6 +137,11 @@ class FarmShot:
         """The job's steps in the order they run."""
         return ["first_solve", "clean_plate", "matte"] if self.stack_plate else ["matte"]
 
+    def task_starts(self, step: str) -> list[int]:
+        """The first frame of each of ``step``'s tasks: the chunks', or the one clean plate
+        task's (the whole shot)."""
+        return [self.first] if step == "clean_plate" else self.chunk_starts()
+
     def task_args(self, step: str, start: "int | str" = "") -> list[str]:
         """A task's arguments after the interpreter, with values: ``step``'s task for the
         chunk at ``start`` ("first_solve", "matte"), or the one "clean_plate" task."""

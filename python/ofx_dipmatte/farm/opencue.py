@@ -83,7 +83,7 @@ def describe(ol: "outline.Outline", shot: FarmShot) -> str:
     lines = [f"OpenCue job {ol.get_name()} (show {ol.get_show()}, shot {ol.get_shot()}): not submitted"]
     for layer in ol.get_layers():
         name = layer.get_name()
-        tasks, command = (1 if name == "clean_plate" else len(shot.chunk_starts())), shot.task_args(name, first)
+        tasks, command = len(shot.task_starts(name)), shot.task_args(name, first)
         after = [d.get_depend_on_layer().get_name() for d in layer.get_depends()]
         lines += [
             f"  layer {name}: frames {layer.get_frame_range()}, chunk {layer.get_chunk_size()} "
