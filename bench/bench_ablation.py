@@ -39,6 +39,8 @@ VARIANTS = {
     "ours: refined ×1": PRESETS["balanced"].replace(name="refined1", refine_iterations=1),
     "ours: refined ×4": PRESETS["balanced"].replace(name="refined4", refine_iterations=4),
     "balanced (refined ×2)": PRESETS["balanced"],
+    "ours: refined ×2, F every round": PRESETS["balanced"].replace(name="refined2_every",
+                                                                    refine_foreground="every_round"),
     "ours: information flow": PRESETS["balanced"].replace(name="iflow", alpha_prior="closed_form",
                                                            affinity="information_flow"),
     "ours: information flow + refined ×2": PRESETS["balanced"].replace(name="iflow_refined",

@@ -170,6 +170,36 @@ def test_the_default_foreground_beats_colours_estimated_from_its_own_alpha():
     assert error(res.foreground) < 0.93 * min(own, closed_form), (error(res.foreground), own, closed_form)
 
 
+def test_later_rounds_keep_the_first_foreground_unless_a_plate_gives_the_background():
+    image, trimap, *_ = make_case(48)
+    start = closed_form_alpha(image, trimap)
+    first = []
+
+    def colours(im, a):  # every call a different F, so the rounds show which one they used
+        f, b = estimate_foreground_background(im, a)
+        f = np.clip(f + 0.05 * len(first), 0, 1)
+        first.append(f)
+        return f, b
+
+    def first_foreground(im, a):
+        return first[0], estimate_foreground_background(im, a)[1]
+
+    kept = refine_alpha(image, trimap, start, 3, colours=colours)
+    assert len(first) == 3
+    # Rounds 2 and 3 used round 1's F with their own B.
+    assert np.allclose(kept, refine_alpha(image, trimap, start, 3, colours=first_foreground, keep_foreground=False))
+    first.clear()
+    every = refine_alpha(image, trimap, start, 3, colours=colours, keep_foreground=False)
+    assert np.abs(every - kept).max() > 1e-3
+    # With a clean plate's B, F is well posed: it is re-estimated every round.
+    for plate in (True, np.ones(trimap.shape, bool)):
+        first.clear()
+        with_plate = refine_alpha(image, trimap, start, 3, colours=colours, exact_background=plate)
+        first.clear()
+        assert np.allclose(with_plate, refine_alpha(image, trimap, start, 3, colours=colours,
+                                                    exact_background=plate, keep_foreground=False))
+
+
 def test_rounds_report_progress_and_can_be_cancelled():
     image, trimap, *_ = make_case(48)
     seen = []
@@ -188,3 +218,10 @@ def test_a_preset_without_networks_needs_a_prior():
         ofx_dipmatte.matte(image, trimap, preset=cfg)
     with pytest.raises(ValueError, match="alpha_source"):
         ofx_dipmatte.matte(image, trimap, preset=cfg.replace(alpha_source="magic"))
+
+
+def test_an_unknown_refine_foreground_is_refused():
+    image, trimap, *_ = make_case(32)
+    cfg = ofx_dipmatte.PRESETS["balanced"].replace(refine_foreground="sometimes")
+    with pytest.raises(ValueError, match="refine_foreground"):
+        ofx_dipmatte.matte(image, trimap, preset=cfg)

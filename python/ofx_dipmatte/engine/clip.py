@@ -494,7 +494,8 @@ class ClipSession:
                                      should_stop=should_stop, round_done=round_done,
                                      texture=cfg.refine_confidence == "texture", anchor=anchor,
                                      colours=estimate, start_colours=colours,
-                                     exact_background=exact_background)
+                                     exact_background=exact_background,
+                                     keep_foreground=cfg.refine_foreground == "first")
         except Stopped:
             raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
         return prior, colours

@@ -56,6 +56,10 @@ class Preset:
         refine_strength: weight of the colour data term against the Laplacian.
         refine_confidence: "texture" (trust α̂ less where the colours F and B come from
             vary) or "flat" (|F − B|² and the compositing residual only).
+        refine_foreground: "first": rounds after the first re-estimate B only, F stays
+            the estimate from the unrefined matte (except where a clean plate gives B);
+            "every_round": F too. Re-estimated from a refined alpha, F drifts with B's
+            errors on fur and hair over similar texture (docs/benchmarks.md).
         alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
@@ -106,6 +110,7 @@ class Preset:
     refine_iterations: int = 4
     refine_strength: float = 0.1
     refine_confidence: str = "texture"
+    refine_foreground: str = "first"
     alpha_source: str = "dip"
     foreground: str = "dip"
     restore_chroma: bool = True
@@ -121,7 +126,8 @@ class Preset:
             raise ValueError("preset: max_iterations, warm_max_iterations and feature_steps must be at least 1")
         choices = {"alpha_prior": ("none", "closed_form", "refined"), "alpha_source": ("dip", "prior"),
                    "affinity": ("closed_form", "information_flow", "dip_features"),
-                   "foreground": ("dip", "estimated"), "refine_confidence": ("texture", "flat")}
+                   "foreground": ("dip", "estimated"), "refine_confidence": ("texture", "flat"),
+                   "refine_foreground": ("first", "every_round")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"preset: unknown {name} {getattr(self, name)!r}; use one of {allowed}")

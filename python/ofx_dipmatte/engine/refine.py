@@ -9,9 +9,12 @@ projection of the image colour on the segment from B to F:
 
 It is trustworthy where F and B differ a lot, where the colours they were estimated
 from vary little (flat backgrounds; busy texture makes smooth estimates wrong), and
-where αF + (1 − α)B reproduces the pixel; untrustworthy where their colours are alike. We solve the Laplacian with α̂ as a data
-term weighted by that confidence, re-estimate F and B from the new alpha, and repeat:
-each round sharpens F and B, which sharpens alpha.
+where αF + (1 − α)B reproduces the pixel; untrustworthy where their colours are alike.
+We solve the Laplacian with α̂ as a data term weighted by that confidence, re-estimate
+B from the new alpha (its gaps show more background), and repeat. F stays the first
+estimate unless B is a clean plate: re-estimated from a refined alpha without one, F
+drifts with B's errors (fur over fur took SAD 1.026 → 1.050× closed-form's,
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -91,7 +94,8 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
                  colours: Optional[Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = None,
                  anchor: DataTerm | None = None,
                  start_colours: tuple[np.ndarray, np.ndarray] | None = None,
-                 exact_background: "bool | np.ndarray" = False) -> np.ndarray:
+                 exact_background: "bool | np.ndarray" = False,
+                 keep_foreground: bool = True) -> np.ndarray:
     """``iterations`` rounds of: F, B from alpha; α̂ and its confidence; a Laplacian
     solve with the confidence-weighted data term (``strength`` × confidence).
 
@@ -108,6 +112,8 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
         start_colours: F and B already estimated from ``alpha`` (the first round's).
         exact_background: ``colours`` gives the true background (a clean plate): True, or
             where (H×W bool); see :func:`colour_confidence`.
+        keep_foreground: later rounds keep the first round's F except where
+            ``exact_background`` holds (False: F is re-estimated every round too).
 
     Returns: H×W float32 alpha; known pixels equal the trimap.
     """
@@ -117,8 +123,13 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)
     colours = colours or estimate_foreground_background
+    first_fg = None
     for done in range(1, iterations + 1):
         fg, bg = start_colours if done == 1 and start_colours is not None else colours(image, alpha)
+        if first_fg is None:
+            first_fg = fg
+        elif keep_foreground:
+            fg = np.where(np.asarray(exact_background)[..., None], fg, first_fg)
         estimate = alpha_from_colours(image, fg, bg)
         confidence = strength * colour_confidence(image, fg, bg, estimate, alpha, texture,
                                                   exact_background) * unknown
