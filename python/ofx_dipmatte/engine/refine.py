@@ -13,8 +13,8 @@ where αF + (1 − α)B reproduces the pixel; untrustworthy where their colours 
 We solve the Laplacian with α̂ as a data term weighted by that confidence, re-estimate
 B from the new alpha (its gaps show more background), and repeat. F stays the first
 estimate unless B is a clean plate: re-estimated from a refined alpha without one, F
-drifts with B's errors (fur over fur took SAD 1.026 → 1.050× closed-form's,
-docs/benchmarks.md).
+drifts with B's errors (fur over similar fur: SAD 1.050× closed-form's with F
+re-estimated, 1.026× with F kept; docs/benchmarks.md).
 """
 
 from __future__ import annotations
