@@ -147,7 +147,7 @@ def test_the_default_beats_closed_form_on_hair():
         assert res.stats.stop_reason == "no_network" and res.stats.iterations == 0
         assert np.array_equal(res.alpha[~band], trimap[~band])
         ratios.append(sad(res.alpha, alpha, band) / sad(closed_form_alpha(image, trimap), alpha, band))
-    # Measured 0.978 and 0.927 (SAD ratio to closed-form): the gain is smaller than on the dev set.
+    # Measured 0.977 and 0.924 (SAD ratio to closed-form): the gain is smaller than on the dev set.
     assert max(ratios) < 0.99 and np.mean(ratios) < 0.96, ratios
 
 
