@@ -113,6 +113,16 @@ def test_a_session_that_batches_its_tiles_solves_as_one_that_does_not():
         assert many.stats.stop_reason == one.stats.stop_reason
         assert np.abs(many.alpha - one.alpha).max() < 1e-3
     assert runs[4][1].stats.warm_start_from == 0.0
+    # The tiles' priors are prepared on threads: a host's abort there ends the frame, and
+    # the session keeps what it had (the next frame still warm-starts from frame 1).
+    session = ofx_dipmatte.ClipSession(preset=preset.replace(tile_batch=4), device="cpu")
+    for t in range(2):
+        session.matte(t, *moving_ring(2 * t))
+    polls = []
+    with pytest.raises(ofx_dipmatte.Cancelled, match="after 3 of .* tiles"):
+        session.matte(2, *moving_ring(4), should_stop=lambda: polls.append(1) or len(polls) > 2)
+    assert session.solved_frames == [0, 1]
+    assert session.matte(2, *moving_ring(4)).stats.warm_start_from == 1.0
     with pytest.raises(ValueError, match="tile_batch"):
         ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=-1))
 

@@ -318,8 +318,13 @@ class ClipSession:
         # same-size tiles as one batch instead (Preset.tile_batch).
         workers = 1 if networks and self.device.type != "cpu" else min(tile_workers(), len(windows))
         if batch > 1:
-            tiles = [self._prepare_window(frame, win, padded, None, should_stop, *part(win, sided))
-                     for win, sided in zip(windows, one_sided)]
+            # The tiles' classical priors are CPU work (SuperLU and numpy release the GIL):
+            # side by side on threads, while the device waits for its first batch.
+            def prepare(win: Window, sided: bool) -> Callable:
+                return lambda stop: self._prepare_window(frame, win, padded, None, stop, *part(win, sided))
+
+            tiles = _solve_in_threads([prepare(win, sided) for win, sided in zip(windows, one_sided)],
+                                      min(tile_workers(), len(windows)), None, should_stop, 1)
             solved = self._fit_in_batches(frame, tiles, batch, progress)
         elif workers > 1:
             def job(win: Window, sided: bool) -> Callable:
