@@ -142,7 +142,7 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
         return weighted_total(terms, cfg), terms, outputs
 
     step_all = vmap(one_tile)
-    caps = torch.tensor([job.max_iterations for job in jobs])
+    caps = [job.max_iterations for job in jobs]
     thresholds = [job.threshold for job in jobs]
     running = torch.ones(tiles, dtype=torch.bool)
     results: list[FitResult | None] = [None] * tiles
@@ -162,7 +162,7 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
             total = float(values["total"][tile])
             reached = (thresholds[tile] is not None and iteration >= cfg.min_iterations
                        and total <= thresholds[tile])
-            if not reached and iteration < int(caps[tile]):
+            if not reached and iteration < caps[tile]:
                 continue
             running[tile] = False
             frozen[tile] = _tile_state(params, buffers, tile)
@@ -174,7 +174,7 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
         if progress is not None:
             live = running if running.any() else torch.ones(tiles, dtype=torch.bool)
             mean = {name: float(v[live].mean()) for name, v in values.items()}
-            if progress(iteration, int(caps.max()), mean) is False:
+            if progress(iteration, max(caps), mean) is False:
                 raise Cancelled(f"solve cancelled at iteration {iteration}")
     # Only now, all tiles done: a batch that fails on the way (out of memory, cancelled)
     # leaves every job's nets as they were, so the tiles can be fitted again.

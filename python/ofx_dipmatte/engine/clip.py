@@ -314,9 +314,10 @@ class ClipSession:
 
         networks = self.config.alpha_source != "prior"
         batch = tile_batch(self.config, self.device) if networks else 1
+        threads = min(tile_workers(), len(windows))
         # Threads for the nets only on a CPU: a GPU runs each op wide already, and fits
         # same-size tiles as one batch instead (Preset.tile_batch).
-        workers = 1 if networks and self.device.type != "cpu" else min(tile_workers(), len(windows))
+        workers = 1 if networks and self.device.type != "cpu" else threads
         if batch > 1:
             # The tiles' classical priors are CPU work (SuperLU and numpy release the GIL):
             # side by side on threads, while the device waits for its first batch.
@@ -324,7 +325,7 @@ class ClipSession:
                 return lambda stop: self._prepare_window(frame, win, padded, None, stop, *part(win, sided))
 
             tiles = _solve_in_threads([prepare(win, sided) for win, sided in zip(windows, one_sided)],
-                                      min(tile_workers(), len(windows)), None, should_stop, 1)
+                                      threads, None, should_stop, 1)
             solved = self._fit_in_batches(frame, tiles, batch, progress)
         elif workers > 1:
             def job(win: Window, sided: bool) -> Callable:
@@ -448,12 +449,11 @@ class ClipSession:
 
     def _finish_window(self, frame: float | None, tile: "_PreparedWindow", result: FitResult) -> FitResult:
         """Keep a fitted window's nets for warm starts; its colours as the preset returns them."""
-        key = tile.window.cell
-        if tile.source is None:
-            self._cold_loss.setdefault(key, result.losses["total"])
         window = tile.window
-        self._remember(frame, key, (tile.job.nets.state(), result.optimizer_state,
-                                    (window.y0, window.x0, window.height, window.width)))
+        if tile.source is None:
+            self._cold_loss.setdefault(window.cell, result.losses["total"])
+        self._remember(frame, window.cell, (tile.job.nets.state(), result.optimizer_state,
+                                            (window.y0, window.x0, window.height, window.width)))
         if self.config.foreground == "estimated":
             result.fg, result.bg = _colours_for(tile.job.inputs.image, result.alpha, tile.colours)
         return result

@@ -123,13 +123,14 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)
     colours = colours or estimate_foreground_background
+    plate = np.asarray(exact_background)[..., None]  # where F is re-estimated even when kept
     first_fg = None
     for done in range(1, iterations + 1):
         fg, bg = start_colours if done == 1 and start_colours is not None else colours(image, alpha)
         if first_fg is None:
             first_fg = fg
         elif keep_foreground:
-            fg = np.where(np.asarray(exact_background)[..., None], fg, first_fg)
+            fg = np.where(plate, fg, first_fg)
         estimate = alpha_from_colours(image, fg, bg)
         confidence = strength * colour_confidence(image, fg, bg, estimate, alpha, texture,
                                                   exact_background) * unknown

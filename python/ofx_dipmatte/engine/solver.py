@@ -146,6 +146,7 @@ def window_targets(inputs: WindowInputs, device: torch.device) -> dict[str, torc
 
 
 def window_noise_tensors(inputs: WindowInputs, cfg: Preset, device: torch.device) -> list[torch.Tensor]:
+    """The three nets' fixed input noise on ``device``, in the preset's memory format."""
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     return [n.to(device).contiguous(memory_format=fmt) for n in
             (inputs.noise_image_alpha, inputs.noise_fg, inputs.noise_bg)]
@@ -222,7 +223,7 @@ def fit(
     def run(k: int, x: torch.Tensor) -> dict:
         return modules[k](x)
 
-    params = [p for m in nets.modules() for p in m.parameters()]
+    params = [p for m in modules for p in m.parameters()]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     if optimizer_state is not None:
         # A copy: on CPU, load_state_dict adopts the given moment tensors, and the steps
