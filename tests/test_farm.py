@@ -100,10 +100,13 @@ def test_opencue_outline_runs_on_pyoutlines_local_backend(shot, tmp_path, capsys
     assert "MatteChunks" in (tmp_path / "job.outline.yaml").read_text()
     assert not list(out.glob("*.exr"))
     # The local backend starts every task through pycuerun, as a render node would.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     code = subprocess.run([sys.executable, "-m", "ofx_dipmatte", "farm", *args, "--run-local"],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "TMPDIR": str(scratch)})
     assert code.returncode == 0, code.stdout[-3000:] + code.stderr[-3000:]
     assert_same_as_continuous(out, reference)
+    assert not list(scratch.glob("ofx_dipmatte_cue_*"))  # the wrapper folder goes with the run
     assert sorted(p.name for p in (out / ".farm").glob("chunk.*.json")) == [
         "chunk.1001.json", "chunk.1003.json", "chunk.1005.json"]
 

@@ -131,21 +131,22 @@ def run_local(shot: FarmShot, build: Callable[[list[str]], "outline.Outline"]) -
     from ..io import FramePattern
     from .report import shot_status
 
-    wrappers = Path(tempfile.mkdtemp(prefix="ofx_dipmatte_cue_"))
-    wrapper = wrappers / "local_wrap_frame"
-    wrapper.write_text(_WRAPPER)
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    outline.config.set("outline", "wrapper_dir", str(wrappers))
-    outline.config.set("outline", "bin_dir", str(Path(sys.executable).parent))
-    outline.config.set("outline", "session_dir", str(Path(shot.out) / ".farm" / "opencue"))
-    done = {  # how a step's success shows on disk
-        "first_solve": lambda: all(FramePattern(p).path(f).is_file() for p in shot.first_solve_outputs().values()
-                                   for f in range(shot.first, shot.last + 1)),
-        "clean_plate": lambda: Path(shot.stacked_plate()).is_file(),
-        "matte": lambda: shot_status(shot.out)["complete"],
-    }
-    for step in shot.steps():
-        outline.cuerun.launch(build([step]), use_pycuerun=True, backend="local")
-        if not done[step]():
-            return 1
-    return 0
+    with tempfile.TemporaryDirectory(prefix="ofx_dipmatte_cue_") as wrapper_dir:
+        wrappers = Path(wrapper_dir)
+        wrapper = wrappers / "local_wrap_frame"
+        wrapper.write_text(_WRAPPER)
+        wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        outline.config.set("outline", "wrapper_dir", str(wrappers))
+        outline.config.set("outline", "bin_dir", str(Path(sys.executable).parent))
+        outline.config.set("outline", "session_dir", str(Path(shot.out) / ".farm" / "opencue"))
+        done = {  # how a step's success shows on disk
+            "first_solve": lambda: all(FramePattern(p).path(f).is_file() for p in shot.first_solve_outputs().values()
+                                       for f in range(shot.first, shot.last + 1)),
+            "clean_plate": lambda: Path(shot.stacked_plate()).is_file(),
+            "matte": lambda: shot_status(shot.out)["complete"],
+        }
+        for step in shot.steps():
+            outline.cuerun.launch(build([step]), use_pycuerun=True, backend="local")
+            if not done[step]():
+                return 1
+        return 0
