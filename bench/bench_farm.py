@@ -64,32 +64,33 @@ def main() -> None:
     ap.add_argument("--stack-plate", action="store_true")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench_farm_"))
-    plate, trimap = write_shot(work / "in", args.size)
-    common = ["--frames", f"{FRAMES[0]}-{FRAMES[-1]}", "--preset", args.preset]
-    if args.stack_plate:
-        common.append("--stack-plate")
-    reference = work / "continuous"
-    rows = [{"case": "continuous `matte` (one process)", "tasks": 1,
-             "wall s": timed(cli("matte", plate, trimap, "-o", str(reference), "--quiet", *common))}]
-    for fmt in ("openjd", "opencue"):
-        for chunk in (6, 2):
-            out = work / f"{fmt}_{chunk}"
-            farm = cli("farm", plate, trimap, "-o", str(out), "--chunk", str(chunk), "--preroll", "1",
-                       "--format", fmt, *common)
-            if fmt == "openjd":
-                timed(farm)
-                wall = timed([sys.executable, "-m", "openjd", "run", str(out / ".farm" / "job.openjd.yaml"),
-                              "--step", "Matte", "--run-dependencies"])
-            else:
-                wall = timed(farm + ["--run-local"])
-            reports = [json.loads(p.read_text()) for p in sorted((out / ".farm").glob("chunk.*.json"))]
-            tasks = len(reports)
-            if args.stack_plate:  # the first solve's chunks and the clean plate task too
-                tasks += len(list((out / ".farm" / "first_solve").glob("chunk.*.json"))) + 1
-            rows.append({"case": f"{fmt}, chunk {chunk}, preroll 1", "tasks": tasks, "wall s": wall,
-                         "chunk s (report)": " / ".join(f"{r['seconds']:.1f}" for r in reports),
-                         "max |Δα| vs continuous": same_as(out, reference)})
+    with tempfile.TemporaryDirectory(prefix="bench_farm_") as tmp:  # every output goes with the run
+        work = Path(tmp)
+        plate, trimap = write_shot(work / "in", args.size)
+        common = ["--frames", f"{FRAMES[0]}-{FRAMES[-1]}", "--preset", args.preset]
+        if args.stack_plate:
+            common.append("--stack-plate")
+        reference = work / "continuous"
+        rows = [{"case": "continuous `matte` (one process)", "tasks": 1,
+                 "wall s": timed(cli("matte", plate, trimap, "-o", str(reference), "--quiet", *common))}]
+        for fmt in ("openjd", "opencue"):
+            for chunk in (6, 2):
+                out = work / f"{fmt}_{chunk}"
+                farm = cli("farm", plate, trimap, "-o", str(out), "--chunk", str(chunk), "--preroll", "1",
+                           "--format", fmt, *common)
+                if fmt == "openjd":
+                    timed(farm)
+                    wall = timed([sys.executable, "-m", "openjd", "run", str(out / ".farm" / "job.openjd.yaml"),
+                                  "--step", "Matte", "--run-dependencies"])
+                else:
+                    wall = timed(farm + ["--run-local"])
+                reports = [json.loads(p.read_text()) for p in sorted((out / ".farm").glob("chunk.*.json"))]
+                tasks = len(reports)
+                if args.stack_plate:  # the first solve's chunks and the clean plate task too
+                    tasks += len(list((out / ".farm" / "first_solve").glob("chunk.*.json"))) + 1
+                rows.append({"case": f"{fmt}, chunk {chunk}, preroll 1", "tasks": tasks, "wall s": wall,
+                             "chunk s (report)": " / ".join(f"{r['seconds']:.1f}" for r in reports),
+                             "max |Δα| vs continuous": same_as(out, reference)})
     what = ", --stack-plate" if args.stack_plate else ""
     text = markdown(rows, f"Farm runs: 6 frames of {args.size}², {args.preset}{what}")
     print(text)
