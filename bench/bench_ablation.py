@@ -38,7 +38,8 @@ VARIANTS = {
         name="refined4flat", refine_iterations=4, refine_confidence="flat", refine_strength=1.0),
     "ours: refined ×1": PRESETS["balanced"].replace(name="refined1", refine_iterations=1),
     "ours: refined ×4": PRESETS["balanced"].replace(name="refined4", refine_iterations=4),
-    "balanced (refined ×2)": PRESETS["balanced"],
+    "balanced (refined ×2, leaks removed)": PRESETS["balanced"],
+    "ours: refined ×2, leaks kept": PRESETS["balanced"].replace(name="refined2_leaks", remove_leaks=False),
     "ours: refined ×2, F every round": PRESETS["balanced"].replace(name="refined2_every",
                                                                     refine_foreground="every_round"),
     "ours: information flow": PRESETS["balanced"].replace(name="iflow", alpha_prior="closed_form",
@@ -127,7 +128,7 @@ def main() -> None:
             else:
                 frames = [load_case(sub) for sub in sorted(folder.iterdir()) if (sub / "image.png").exists()]
                 clip_variants = {k: v for k, v in variants.items()
-                                 if k in ("balanced (refined ×2)", "dip (DIP on closed-form; old default)")}
+                                 if k in ("balanced (refined ×2, leaks removed)", "dip (DIP on closed-form; old default)")}
                 clips += clip_rows(name, frames, clip_variants)
                 print(markdown(clips, name), flush=True)
     summary = summarise(stills, ("SAD ×CF", "Grad ×CF", "FgErr ×CF", "seconds ×CF"), better_on="FgErr ×CF")

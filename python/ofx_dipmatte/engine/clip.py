@@ -26,6 +26,7 @@ from .dip_features import fit_dip_features
 from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
+from .leaks import remove_leaks
 from .noise import window_noise
 from .presets import Preset, resolve_preset
 from .refine import refine_alpha
@@ -501,6 +502,8 @@ class ClipSession:
                                      colours=estimate, start_colours=colours,
                                      exact_background=exact_background,
                                      keep_foreground=cfg.refine_foreground == "first")
+                if cfg.remove_leaks:
+                    prior = remove_leaks(prior, trimap == 0.5)
         except Stopped:
             raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
         return prior, colours

@@ -60,6 +60,9 @@ class Preset:
             the estimate from the unrefined matte (except where a clean plate gives B);
             "every_round": F too. Re-estimated from a refined alpha, F drifts with B's
             errors on fur and hair over similar texture (docs/benchmarks.md).
+        remove_leaks: after the refinement ("refined" only), set to 0 the faint alpha the Laplacian
+            spreads beside strands (below 0.05 and a tenth of the strongest alpha within
+            5 px), and mirrored to 1 inside the foreground (:mod:`.leaks`).
         alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
@@ -111,6 +114,7 @@ class Preset:
     refine_strength: float = 0.1
     refine_confidence: str = "texture"
     refine_foreground: str = "first"
+    remove_leaks: bool = False
     alpha_source: str = "dip"
     foreground: str = "dip"
     restore_chroma: bool = True
@@ -159,8 +163,9 @@ PRESETS: dict[str, Preset] = {
     # colour-confidence data term (engine/refine.py). Measured better than the DIP nets
     # on top of it (docs/benchmarks.md, ablation), so no network is fitted: seconds a frame.
     # Two rounds: four gained more on the dev cases but nothing on held-out composites.
+    # Then the Laplacian's haze beside strands is taken back (engine/leaks.py).
     "balanced": Preset(
-        name="balanced", alpha_prior="refined", refine_iterations=2, alpha_source="prior",
+        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, alpha_source="prior",
         foreground="estimated", tile_size=256, margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
