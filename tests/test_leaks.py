@@ -20,10 +20,21 @@ def test_haze_beside_a_strand_goes_and_the_strand_stays():
     assert np.all(out[:, 10] == 0.8) and np.all(out[:, 13] == 0.2)
 
 
+def test_the_matte_stays_continuous_across_the_threshold():
+    # A pixel whose alpha drifts from frame to frame must not jump between 0 and its value.
+    values = np.linspace(0.0, 0.2, 401, dtype=np.float32)
+    alpha = np.zeros((len(values), 3), np.float32)
+    alpha[:, 0], alpha[:, 1] = 0.9, values  # each row: a strand, then the pixel beside it
+    out = remove_leaks(alpha, np.ones_like(alpha, bool))[:, 1]
+    assert np.all(out[values < 0.05] == 0) and np.allclose(out[values >= 0.1], values[values >= 0.1])
+    step = np.diff(out)
+    assert np.all(step >= 0) and np.all(step <= 2 * np.diff(values) + 1e-6)
+
+
 def test_slowly_changing_low_alpha_is_kept():
     # Smoke: a few hundredths everywhere, nothing ten times stronger within 5 px.
     yy, xx = np.mgrid[0:40, 0:40]
-    alpha = (0.01 + 0.3 * xx / 39.0).astype(np.float32)  # 0.0077 per pixel: a slow ramp
+    alpha = (0.02 + 0.3 * xx / 39.0).astype(np.float32)  # 0.0077 per pixel: a slow ramp
     out = remove_leaks(alpha, np.ones_like(alpha, bool))
     assert np.array_equal(out, alpha)
 

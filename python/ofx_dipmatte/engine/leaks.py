@@ -5,7 +5,8 @@ a strand's alpha spills into the background pixels beside it: a faint haze (a fe
 hundredths) between hair strands, where the true alpha is 0, and its mirror, a faint
 hole, inside solid foreground next to a gap. On the dev hair cases that haze held about
 a fifth of the default's SAD. A pixel whose alpha is both small and a small fraction of
-the strongest alpha near it is such a leak, and is set to 0 (or, mirrored, 1).
+the strongest alpha near it is such a leak, and is set to 0 (or, mirrored, 1); alpha just
+above that threshold is eased back to itself, so no edge appears where the rule stops.
 
 Smoke, veils and motion blur keep their low alpha: their alpha changes slowly, so a
 pixel of a few hundredths has no neighbour ten times stronger within a few pixels.
@@ -19,7 +20,7 @@ from scipy import ndimage
 #: Pixels (half the side of the square neighbourhood) a leak reaches from its strand:
 #: the 3×3 windows' spill, carried a few pixels further by the solve.
 LEAK_RADIUS = 5
-#: A leak holds less than this fraction of the strongest alpha within the radius.
+#: A leak holds less than this fraction of the strongest alpha within the radius ...
 LEAK_RATIO = 0.1
 #: ... and less than this alpha itself (1 − this, mirrored): it is a haze, not a strand.
 LEAK_LEVEL = 0.05
@@ -28,14 +29,20 @@ LEAK_LEVEL = 0.05
 def remove_leaks(alpha: np.ndarray, unknown: np.ndarray, radius: int = LEAK_RADIUS, ratio: float = LEAK_RATIO,
                  level: float = LEAK_LEVEL) -> np.ndarray:
     """``alpha`` (H×W in [0, 1]) with the leaks among the ``unknown`` pixels (H×W bool)
-    set to 0, and their foreground mirror (1 − alpha small beside a much larger
-    1 − alpha) set to 1. Other pixels are returned as they are."""
+    taken back: below the pixel's threshold t = min(``level``, ``ratio`` × the strongest
+    alpha within ``radius``) alpha goes to 0, and between t and 2t it ramps back up
+    (2(α − t)), so the matte stays continuous and a pixel near the threshold does not
+    flicker from frame to frame. Mirrored (1 − alpha against the weakest alpha near it)
+    inside the foreground. Other pixels are returned as they are."""
     size = 2 * radius + 1
-    strongest = ndimage.maximum_filter(alpha, size=size, mode="nearest")
-    weakest = ndimage.minimum_filter(alpha, size=size, mode="nearest")
-    haze = unknown & (alpha < level) & (alpha < ratio * strongest)
-    holes = unknown & (1.0 - alpha < level) & (1.0 - alpha < ratio * (1.0 - weakest))
-    out = alpha.copy()
-    out[haze] = 0.0
-    out[holes] = 1.0
-    return out
+    haze = _take_back(alpha, ndimage.maximum_filter(alpha, size=size, mode="nearest"), ratio, level)
+    holes = 1.0 - _take_back(1.0 - alpha, 1.0 - ndimage.minimum_filter(alpha, size=size, mode="nearest"),
+                             ratio, level)
+    # The two only change alpha below 2 × level and above 1 − 2 × level: they never meet.
+    return np.where(unknown, np.where(alpha < 0.5, haze, holes), alpha).astype(alpha.dtype)
+
+
+def _take_back(alpha: np.ndarray, strongest: np.ndarray, ratio: float, level: float) -> np.ndarray:
+    """0 below t = min(level, ratio × strongest), 2(α − t) up to 2t, α above."""
+    threshold = np.minimum(level, ratio * strongest)
+    return np.where(alpha < 2.0 * threshold, np.maximum(2.0 * (alpha - threshold), 0.0), alpha)

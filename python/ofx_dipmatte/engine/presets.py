@@ -60,9 +60,10 @@ class Preset:
             the estimate from the unrefined matte (except where a clean plate gives B);
             "every_round": F too. Re-estimated from a refined alpha, F drifts with B's
             errors on fur and hair over similar texture (docs/benchmarks.md).
-        remove_leaks: after the refinement ("refined" only), set to 0 the faint alpha
-            the Laplacian spreads beside strands (below 0.05 and a tenth of the strongest
-            alpha within 5 px), and mirrored to 1 inside the foreground (:mod:`.leaks`).
+        remove_leaks: after the refinement ("refined" only), take back the faint alpha
+            the Laplacian spreads beside strands: 0 below t = min(0.05, a tenth of the
+            strongest alpha within 5 px), easing back to alpha at 2t; mirrored inside
+            the foreground (:mod:`.leaks`).
         alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
