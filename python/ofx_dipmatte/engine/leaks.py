@@ -31,9 +31,9 @@ def remove_leaks(alpha: np.ndarray, unknown: np.ndarray, radius: int = LEAK_RADI
     """``alpha`` (H×W in [0, 1]) with the leaks among the ``unknown`` pixels (H×W bool)
     taken back: below the pixel's threshold t = min(``level``, ``ratio`` × the strongest
     alpha within ``radius``) alpha goes to 0, and between t and 2t it ramps back up
-    (2(α − t)), so the matte stays continuous and a pixel near the threshold does not
-    flicker from frame to frame. Mirrored (1 − alpha against the weakest alpha near it)
-    inside the foreground. Other pixels are returned as they are."""
+    (2(α − t)), so the matte has no step (a contour in a comp) where the rule stops.
+    Mirrored (1 − alpha against the weakest alpha near it) inside the foreground. Other
+    pixels are returned as they are."""
     size = 2 * radius + 1
     haze = _take_back(alpha, ndimage.maximum_filter(alpha, size=size, mode="nearest"), ratio, level)
     holes = 1.0 - _take_back(1.0 - alpha, 1.0 - ndimage.minimum_filter(alpha, size=size, mode="nearest"),
