@@ -39,6 +39,8 @@ VARIANTS = {
     "ours: refined ×1": PRESETS["balanced"].replace(name="refined1", refine_iterations=1),
     "ours: refined ×4": PRESETS["balanced"].replace(name="refined4", refine_iterations=4),
     "balanced (refined ×2, leaks removed)": PRESETS["balanced"],
+    "ours: refined ×2, leaks removed, strength 0.1": PRESETS["balanced"].replace(name="refined2_strong",
+                                                                                  refine_strength=0.1),
     "ours: refined ×2, leaks kept": PRESETS["balanced"].replace(name="refined2_leaks", remove_leaks=False),
     "ours: refined ×2, F every round": PRESETS["balanced"].replace(name="refined2_every",
                                                                     refine_foreground="every_round"),

@@ -80,7 +80,7 @@ def _factorise(matrix: sp.csc_matrix) -> spla.SuperLU:
 
 def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarray | None = None,
                 estimate: np.ndarray | None = None, initial: np.ndarray | None = None,
-                should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
+                should_stop: Optional[Callable[[], bool]] = None, rtol: float = 1e-6) -> np.ndarray:
     """Minimise ``αᵀ L α + Σ c (α − α̂)²`` with α fixed to the snapped trimap where known.
 
     Args:
@@ -90,6 +90,7 @@ def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarr
         initial: H×W starting point for the iterative solver.
         should_stop: polled before the solve and at every iteration; True raises
             :class:`Stopped`.
+        rtol: the iterative solver's tolerance (residual relative to the right-hand side).
 
     Returns: H×W float32 alpha in [0, 1].
     """
@@ -116,6 +117,6 @@ def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarr
     else:
         x0 = np.full(rhs.shape, 0.5) if initial is None else np.asarray(initial, np.float64).ravel()[unknown]
         precond = sp.diags(1.0 / np.maximum(a_uu.diagonal(), 1e-12))
-        a_u, _ = spla.cg(a_uu, rhs, x0=x0, M=precond, rtol=1e-6, maxiter=3000, callback=check)
+        a_u, _ = spla.cg(a_uu, rhs, x0=x0, M=precond, rtol=rtol, maxiter=3000, callback=check)
     alpha[unknown] = a_u
     return np.clip(alpha, 0.0, 1.0).reshape(trimap.shape).astype(np.float32)

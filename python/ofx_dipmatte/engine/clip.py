@@ -501,7 +501,8 @@ class ClipSession:
                                      texture=cfg.refine_confidence == "texture", anchor=anchor,
                                      colours=estimate, start_colours=colours,
                                      exact_background=exact_background,
-                                     keep_foreground=cfg.refine_foreground == "first")
+                                     keep_foreground=cfg.refine_foreground == "first",
+                                     plate_strength=cfg.refine_plate_strength)
                 if cfg.remove_leaks:
                     prior = remove_leaks(prior, trimap == 0.5)
         except Stopped:
