@@ -168,8 +168,9 @@ PRESETS: dict[str, Preset] = {
     # on top of it (docs/benchmarks.md, ablation), so no network is fitted: seconds a frame.
     # Two rounds: four gained more on the dev cases but nothing on held-out composites.
     # Then the Laplacian's haze beside strands is taken back (engine/leaks.py). With the
-    # haze taken back, a data term ten times weaker than before (0.01) is better on every
-    # set of stills we have; with a clean plate B is exact and 0.1 stays better.
+    # haze taken back, a data term ten times weaker than before (refine_strength 0.01) is
+    # better on every set of stills we have; under a clean plate B is exact and 0.1
+    # (refine_plate_strength) stays better.
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True,
         alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
