@@ -132,8 +132,9 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)
     colours = colours or estimate_foreground_background
-    plate = np.asarray(exact_background)[..., None]  # where F is re-estimated even when kept
-    weight = np.where(np.asarray(exact_background), plate_strength, strength)
+    covered = np.asarray(exact_background)  # where a plate gives B: True, False or H×W
+    plate = covered[..., None]  # where F is re-estimated even when kept
+    weight = np.where(covered, plate_strength, strength)
     first_fg = None
     for done in range(1, iterations + 1):
         fg, bg = start_colours if done == 1 and start_colours is not None else colours(image, alpha)
