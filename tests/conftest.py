@@ -65,3 +65,21 @@ def make_hair_case(size: int = 96, strands: int = 40, seed: int = 0, colours: bo
     if colours:
         return image, trimap, alpha.astype(np.float32), fg.astype(np.float32), bg.astype(np.float32)
     return image, trimap, alpha.astype(np.float32)
+
+
+def moving_hair_shot(frames: int = 4, step: int = 6):
+    """A hair case whose subject moves ``step`` px right a frame over a background that
+    stays: (images, trimaps, alphas, background), float32."""
+    from scipy import ndimage
+
+    image, trimap, alpha, fg, bg = make_hair_case(size=72, strands=30, seed=5, colours=True)
+    shots = []
+    for t in range(frames):
+        a = np.roll(alpha, step * t, axis=1)
+        f = np.roll(fg, step * t, axis=1)
+        tri = np.zeros_like(trimap)
+        tri[ndimage.binary_dilation(a > 0.02, iterations=4)] = 0.5
+        tri[ndimage.binary_erosion(a > 0.99, iterations=3)] = 1.0
+        shots.append(((a[..., None] * f + (1 - a[..., None]) * bg).astype(np.float32), tri, a))
+    images, trimaps, alphas = (list(x) for x in zip(*shots))
+    return images, trimaps, alphas, bg

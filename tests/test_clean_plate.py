@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_case, make_hair_case
+from conftest import make_case, make_hair_case, moving_hair_shot
 
 import ofx_dipmatte
 from ofx_dipmatte.engine.clean_plate import MOVING_SPREAD, PlateStack, match_to_image, prepare_clean_plate
@@ -166,24 +166,6 @@ def test_a_plate_reaches_every_tile_of_a_large_frame():
             cell &= band
             if cell.any():  # measured 0.41-0.90
                 assert sad(res.alpha, alpha, cell) < 0.97 * sad(without.alpha, alpha, cell), (y, x)
-
-
-def moving_hair_shot(frames: int = 4, step: int = 6):
-    """A hair case whose subject moves ``step`` px right a frame over a background that
-    stays: (images, trimaps, alphas, background), float32."""
-    from scipy import ndimage
-
-    image, trimap, alpha, fg, bg = make_hair_case(size=72, strands=30, seed=5, colours=True)
-    shots = []
-    for t in range(frames):
-        a = np.roll(alpha, step * t, axis=1)
-        f = np.roll(fg, step * t, axis=1)
-        tri = np.zeros_like(trimap)
-        tri[ndimage.binary_dilation(a > 0.02, iterations=4)] = 0.5
-        tri[ndimage.binary_erosion(a > 0.99, iterations=3)] = 1.0
-        shots.append(((a[..., None] * f + (1 - a[..., None]) * bg).astype(np.float32), tri, a))
-    images, trimaps, alphas = (list(x) for x in zip(*shots))
-    return images, trimaps, alphas, bg
 
 
 def test_a_first_solve_adds_the_band_pixels_it_found_bare():

@@ -30,9 +30,10 @@ FRAMES = range(1001, 1007)
 def shot(tmp_path_factory):
     folder = tmp_path_factory.mktemp("shot")
     plate, trimap = write_shot(folder / "in", FRAMES, size=48)
-    # The same shot solved in one continuous run: what every farm run must reproduce.
+    # The same shot solved in one continuous run: what every farm run must reproduce, its
+    # frames solved on their own (a locked-off shot: chunks would carry less background).
     reference = folder / "continuous"
-    assert main(["matte", plate, trimap, "-o", str(reference), "--quiet"]) == 0
+    assert main(["matte", plate, trimap, "-o", str(reference), "--quiet", "--independent-frames"]) == 0
     return plate, trimap, reference
 
 
@@ -45,7 +46,7 @@ def assert_same_as_continuous(out: Path, reference: Path):
         for kind in ("alpha", "fg"):
             ours = read_image(out / f"plate.{kind}.{f:04d}.exr")
             theirs = read_image(reference / f"plate.{kind}.{f:04d}.exr")
-            # `balanced` solves every frame on its own: chunks cannot change it (README).
+            # Frames solved on their own: chunks cannot change them (README).
             assert np.array_equal(ours, theirs), (kind, f)
 
 
@@ -53,8 +54,9 @@ def test_openjd_template_checks_and_runs_the_shot_in_three_chunks(shot, tmp_path
     plate, trimap, reference = shot
     out = tmp_path / "out"
     assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--preroll", "1",
-                "--format", "openjd") == 0
+                "--format", "openjd", "--independent-frames") == 0
     template = out / ".farm" / "job.openjd.yaml"
+    assert "--independent-frames" in template.read_text()
     check = subprocess.run([sys.executable, "-m", "openjd", "check", str(template)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     run = subprocess.run([sys.executable, "-m", "openjd", "run", str(template), "--step", "Matte"],
@@ -66,6 +68,7 @@ def test_openjd_template_checks_and_runs_the_shot_in_three_chunks(shot, tmp_path
     report = json.loads((out / ".farm" / "chunk.1003.json").read_text())
     assert [(f["frame"], f["status"]) for f in report["frames"]] == [(1002, "preroll"), (1003, "solved"),
                                                                      (1004, "solved")]
+    assert all(f["background_frames"] == 0 for f in report["frames"])
     capsys.readouterr()
     assert main(["farm-report", str(out), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
@@ -91,7 +94,7 @@ def test_opencue_outline_runs_on_pyoutlines_local_backend(shot, tmp_path, capsys
     plate, trimap, reference = shot
     out = tmp_path / "out"
     args = [plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--preroll", "1",
-            "--format", "opencue"]
+            "--format", "opencue", "--independent-frames"]
     # Without --submit or --run-local: what would be sent, and nothing solved.
     assert farm(*args, "--write", str(tmp_path / "job.outline.yaml"), "--tags", "gpu", "--cores", "4") == 0
     said = capsys.readouterr().out
@@ -237,7 +240,7 @@ def test_explicit_output_patterns_reach_the_tasks_and_the_report(shot, tmp_path,
     mattes = tmp_path / "mattes"
     assert farm(plate, trimap, "-o", str(out), "--alpha", str(mattes / "a.####.exr"),
                 "--rgba", str(mattes / "premult.####.exr"), "--frames", "1001-1006", "--chunk", "3",
-                "--format", "openjd") == 0
+                "--format", "openjd", "--independent-frames") == 0
     template = out / ".farm" / "job.openjd.yaml"
     assert "AlphaOutput" in template.read_text() and "RgbaOutput" in template.read_text()
     run = subprocess.run([sys.executable, "-m", "openjd", "run", str(template), "--step", "Matte"],

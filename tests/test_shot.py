@@ -22,11 +22,13 @@ from conftest import make_case, make_hair_case
 FAST = ["--preset", "draft", "--max-iterations", "6"]
 
 
-def write_shot(folder: Path, frames, size: int = 32, half: bool = True) -> tuple[str, str]:
-    """plate.####.exr (half, data window at (10, 20), pixel aspect 2) and trimap.####.png."""
+def write_shot(folder: Path, frames, size: int = 32, half: bool = True,
+               locked_off: bool = False) -> tuple[str, str]:
+    """plate.####.exr (half, data window at (10, 20), pixel aspect 2) and trimap.####.png;
+    another scene every frame, or the same one (``locked_off``)."""
     folder.mkdir(parents=True, exist_ok=True)
     for f in frames:
-        image, trimap, *_ = make_case(size, band=3, seed=f)
+        image, trimap, *_ = make_case(size, band=3, seed=0 if locked_off else f)
         like = ImageFile(pixels=image, path=folder, stored_type="half" if half else "float", origin=(10, 20),
                          display_window=(0, 0, size + 20, size + 40), pixel_aspect=2.0)
         write_image(folder / f"plate.{f:04d}.exr", np.dstack([image, np.ones_like(trimap)]),
@@ -152,6 +154,16 @@ def test_preroll_solves_earlier_frames_without_writing_them(tmp_path, capsys):
         "plate.alpha.0003.exr", "plate.alpha.0004.exr", "plate.fg.0003.exr", "plate.fg.0004.exr"]
 
 
+def test_preroll_frames_give_the_background_they_show(tmp_path, capsys):
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 3, 4], locked_off=True)
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), "--frames", "3-4",
+                            "--preroll", "2", "--preset", "balanced")
+    assert code == 0, report
+    assert [(f["status"], f["background_frames"]) for f in report["frames"]] == [
+        ("preroll", 0), ("preroll", 1), ("solved", 2), ("solved", 3)]
+    assert not any(f["warnings"] for f in report["frames"])
+
+
 def test_rough_matte_and_the_trimap_command_on_a_sequence(tmp_path, capsys):
     plate, _ = write_shot(tmp_path / "in", [1, 2])
     for f in (1, 2):
@@ -274,8 +286,9 @@ def test_json_report_schema(tmp_path, capsys):
     assert report["version"] == 1 and report["error"] is None and report["exit_code"] == 0
     for f in report["frames"]:
         assert set(f) == {"frame", "status", "iterations", "seconds", "final_loss", "stop_reason",
-                          "warm_start_from", "chroma_restored", "outputs", "warnings"}
+                          "warm_start_from", "chroma_restored", "background_frames", "outputs", "warnings"}
         assert f["chroma_restored"] is None  # float EXR frames with their own chroma
+        assert f["background_frames"] == 0  # draft carries no background
         assert isinstance(f["frame"], int) and isinstance(f["iterations"], int)
         assert isinstance(f["seconds"], float) and isinstance(f["final_loss"], float)
         assert set(f["outputs"]) == {"alpha", "fg"} and all(Path(p).is_file() for p in f["outputs"].values())

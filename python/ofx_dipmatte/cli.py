@@ -151,7 +151,8 @@ def _job(args):
                    preset=with_limits(args.preset, args.max_iterations, args.loss_threshold),
                    device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache, preview=preview,
                    clean_plate=FramePattern(args.clean_plate) if getattr(args, "clean_plate", None) else None,
-                   stack_plate=getattr(args, "stack_plate", False))
+                   stack_plate=getattr(args, "stack_plate", False),
+                   independent_frames=getattr(args, "independent_frames", False))
 
 
 def _run_matte(args) -> int:
@@ -230,6 +231,7 @@ def _farm_shot(args):
                     loss_threshold=args.loss_threshold, overwrite=args.overwrite,
                     clean_plate=str(Path(args.clean_plate).absolute()) if args.clean_plate else "",
                     stack_plate=job.stack_plate, float_plate=float_plate,
+                    independent_frames=job.independent_frames,
                     outputs={k: str(Path(v).absolute()) for k in ("alpha", "fg", "bg", "rgba")
                              if (v := getattr(args, k))})
 
@@ -421,6 +423,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--rough-matte", metavar="MASK", help=f"instead of a trimap: soft or binary mattes ({files})")
         p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
 
+    def independent_option(p):
+        p.add_argument("--independent-frames", action="store_true", help="solve every frame on its own: no "
+                       "background carried from earlier frames of a locked-off shot (balanced), so chunks give "
+                       "the pixels of a continuous run")
+
     def preview_option(p):
         p.add_argument("--preview", action="store_true", help="also write a small PNG contact sheet per frame "
                        "(plate | trimap | alpha | foreground over a checkerboard) beside the outputs")
@@ -444,8 +451,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{kind}", metavar="PATTERN", help=f"write the {text} here")
     p.add_argument("--frames", help="frames to solve, e.g. 1001-1100 or 1,5,9-20x2 (default: all on disk)")
     p.add_argument("--preroll", type=int, default=0, help="solve N frames before the first (not written), "
-                   "so a farm chunk starts warm like a continuous run")
+                   "so a farm chunk starts as a continuous run would: warm nets (DIP presets), the "
+                   "background earlier frames showed (balanced)")
     p.add_argument("--cache", type=Path, help="checkpoint folder (default: .ofx_dipmatte_cache beside the outputs)")
+    independent_option(p)
     p.add_argument("--chunk-start", type=int, metavar="FRAME",
                    help="with --chunk-size: solve only the frames of --frames from FRAME on (a farm task)")
     p.add_argument("--chunk-size", type=int, metavar="N", help="how many frames a chunk holds")
@@ -491,6 +500,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", help="one range, e.g. 1001-1100 (default: all frames on disk)")
     p.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
     p.add_argument("--preroll", type=int, default=0, help="frames solved before each chunk, not written")
+    independent_option(p)
     p.add_argument("--format", required=True, choices=["openjd", "opencue"], help="the farm's job format")
     p.add_argument("--write", type=Path, metavar="FILE", help="write the job here (OpenJD template: "
                    "default OUT/.farm/job.openjd.yaml; OpenCue: the outline as YAML)")

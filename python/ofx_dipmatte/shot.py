@@ -75,6 +75,7 @@ class FrameReport:
     stop_reason: Optional[str] = None
     warm_start_from: Optional[int] = None
     chroma_restored: Optional[str] = None  # "4:2:2" etc.: the plate's chroma was subsampled
+    background_frames: int = 0  # earlier frames whose background this one was solved against
     outputs: dict = field(default_factory=dict)   # kind → path written (or kept, when it existed)
     warnings: list = field(default_factory=list)
 
@@ -163,7 +164,12 @@ class ShotJob:
         rough_matte: ``guide`` holds soft or binary mattes; trimaps are made with ``band``.
         band: half-width in pixels of the unknown band made from a rough matte.
         preroll: frames before the first one solved (not written) so warm start has
-            history, as a continuous run would; skipped when a checkpoint is there.
+            history, as a continuous run would: the nets' weights (DIP presets; skipped
+            when a checkpoint is there) and the background earlier frames showed
+            (``Preset.carry_background``).
+        independent_frames: solve every frame on its own, carrying no background from
+            earlier frames: a shot cut into farm chunks then gives the very pixels of a
+            continuous run, at some cost on locked-off shots (README).
         cache: folder for the per-frame checkpoints (default: ``.ofx_dipmatte_cache/``
             beside the first output).
         clean_plate: the background without the subject: one file for the whole shot
@@ -194,9 +200,12 @@ class ShotJob:
     preview: Optional[FramePattern] = None  # a contact-sheet PNG per frame written (preview.py)
     clean_plate: Optional[FramePattern] = None
     stack_plate: bool = False
+    independent_frames: bool = False
 
     def __post_init__(self):
         self.config = resolve_preset(self.preset)
+        if self.independent_frames:
+            self.config = self.config.replace(carry_background=False)
         if not self.outputs.items():
             raise ShotError("no outputs: give -o DIR or at least one of --alpha, --fg, --bg, --rgba")
         for kind, pattern in self.outputs.items():
@@ -326,7 +335,9 @@ class ShotJob:
                 self._still_clean_plate = data["plate"] if summary["used"] else None
             return summary
         stack = PlateStack()
-        session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
+        # Frames on their own, as the farm's chunks of this pass solve them: same plate either way.
+        session = ClipSession(preset=self.config.replace(carry_background=False), device=self.device,
+                              seed=self.seed)
         for frame in self.frames:
             begin = time.perf_counter()
             _, rgb, trimap = self.read_frame(frame)
@@ -378,7 +389,8 @@ class ShotJob:
                              iterations=res.stats.iterations, final_loss=res.stats.losses.get("total"),
                              stop_reason=res.stats.stop_reason, warnings=list(res.stats.warnings),
                              warm_start_from=None if res.stats.warm_start_from is None else int(res.stats.warm_start_from),
-                             chroma_restored=res.stats.chroma_restored)
+                             chroma_restored=res.stats.chroma_restored,
+                             background_frames=res.stats.background_frames)
         if outputs is not None:
             record.outputs = self._write(frame, res, plate, outputs)
             if self.preview is not None:

@@ -118,17 +118,17 @@ class PlateStack:
         :class:`~ofx_dipmatte.MatteResult` gives them), its nearly bare band pixels too."""
         image = np.asarray(image)
         self._integer = not np.issubdtype(image.dtype, np.floating)
-        colour = to_unit_float(image[..., :3], "frame").astype(np.float64)
+        colour = to_unit_float(image[..., :3], "frame").astype(np.float32)
         trimap = snap_trimap(trimap)  # as matte reads it: near-0 values are background too
         seen = trimap == 0.0
         where = f"frame {self.frames}"
         if seen.shape != colour.shape[:2]:
             raise ValueError(f"{where}: the trimap is {seen.shape[1]}×{seen.shape[0]} but the image "
                              f"{colour.shape[1]}×{colour.shape[0]}; give them at the same resolution")
-        if self._count is None:
-            self._count = np.zeros(seen.shape, np.int64)
-            self._mean = np.zeros(colour.shape)
-            self._square = np.zeros(colour.shape)
+        if self._count is None:  # float32 and int32: a 4K stack is 44 bytes a pixel (365 MB)
+            self._count = np.zeros(seen.shape, np.int32)
+            self._mean = np.zeros(colour.shape, np.float32)
+            self._square = np.zeros(colour.shape, np.float32)
             self._weight = np.zeros(seen.shape, np.float32)  # sums of at most a shot's frames
             self._solved = np.zeros(colour.shape, np.float32)
         if colour.shape != self._mean.shape:
@@ -146,8 +146,8 @@ class PlateStack:
 
     def _add_solved(self, colour: np.ndarray, band: np.ndarray, alpha: np.ndarray, foreground: np.ndarray,
                     where: str) -> None:
-        alpha = np.asarray(alpha, dtype=np.float64)
-        foreground = np.asarray(foreground, dtype=np.float64)[..., :3]
+        alpha = np.asarray(alpha, dtype=np.float32)
+        foreground = np.asarray(foreground, dtype=np.float32)[..., :3]
         if alpha.shape != band.shape or foreground.shape != colour.shape:
             raise ValueError(f"{where}: the first solve's alpha and foreground must be the image's size "
                              f"{colour.shape[1]}×{colour.shape[0]} (alpha H×W, foreground H×W×3)")
@@ -199,6 +199,23 @@ class PlateStack:
             return ("no frame shows any background (no trimap background, no band pixel found bare), so the "
                     "plate would cover nothing")
         return None
+
+    def disagreement(self, image: np.ndarray, trimap: np.ndarray) -> float | None:
+        """How far ``image``'s known background (its ``trimap``'s 0) is from the plate where
+        earlier trimaps showed the background too: RMS over those pixels, 0–1 units (per
+        level, as :meth:`spread`), after the plate is matched to the image's exposure
+        (:func:`match_to_image`). About the grain when the camera and the background stay;
+        None when they share fewer than :data:`MIN_MATCH_PIXELS` pixels (nothing to tell)."""
+        if self._count is None:
+            return None
+        colour = to_unit_float(np.asarray(image)[..., :3], "frame").astype(np.float32)
+        shared = (snap_trimap(trimap) == 0.0) & (self._count > 0)
+        if colour.shape != self._mean.shape or np.count_nonzero(shared) < MIN_MATCH_PIXELS:
+            return None
+        seen, target = self._mean[shared], colour[shared]
+        matched = match_to_image(seen[:, None], target[:, None], np.ones((len(seen), 1), bool))[:, 0]
+        level = max(1.0, float(target.mean()))
+        return float(np.sqrt(np.square(matched - target).sum(axis=-1).mean())) / level
 
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at

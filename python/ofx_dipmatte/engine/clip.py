@@ -18,6 +18,7 @@ from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .batched_fit import TileJob, fit_batch_within_memory
+from .carried_background import CarriedBackground
 from .chroma import detect_subsampling, restore_chroma
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
@@ -55,6 +56,8 @@ class MatteStats:
         warnings: notes about the input (e.g. a trimap without foreground).
         chroma_restored: the subsampled chroma the frame arrived with and was restored
             from before the solve (e.g. "4:2:2", :mod:`.chroma`), or None.
+        background_frames: how many earlier frames the background carried into this
+            solve was stacked from (:mod:`.carried_background`; 0: none was carried).
     """
 
     iterations: int = 0
@@ -67,6 +70,7 @@ class MatteStats:
     device: str = "cpu"
     warnings: list[str] = field(default_factory=list)
     chroma_restored: str | None = None
+    background_frames: int = 0
 
 
 #: Tiles' boundary values (:func:`.tiles.edge_anchor`): pixels along a shared edge, and
@@ -171,6 +175,7 @@ class ClipSession:
         self._cold_loss: dict = {}  # tile cell → the loss its first (cold) solve ended at
         self._lock = threading.Lock()
         self._states_lock = threading.Lock()  # guards _states while tiles solve on threads
+        self._background = CarriedBackground()
 
     @property
     def solved_frames(self) -> list[float]:
@@ -212,6 +217,7 @@ class ClipSession:
         with self._lock:
             self._states.clear()
             self._cold_loss = {}
+            self._background.clear()
 
     def matte(self, frame: float, image: np.ndarray, trimap: np.ndarray,
               progress: ProgressCallback | None = None,
@@ -233,7 +239,11 @@ class ClipSession:
         unknown = tri == 0.5
         if not unknown.any():
             stats.seconds = time.perf_counter() - start
-            return MatteResult(tri.copy(), caller_rgb.copy(), caller_rgb.copy(), stats)
+            result = MatteResult(tri.copy(), caller_rgb.copy(), caller_rgb.copy(), stats)
+            if clean_plate is None and self._carries_background:
+                with self._lock:  # its known background serves the next frames all the same
+                    self._background.add(float(frame), np.asarray(image), tri, result.alpha, result.foreground)
+            return result
         layout = detect_subsampling(working) if self.config.restore_chroma else None
         if layout is not None:
             working = restore_chroma(working, layout)
@@ -250,8 +260,27 @@ class ClipSession:
             else:
                 plate = (match_to_image(plate[0], working, (tri == 0.0) & plate[1]), plate[1])
         with self._lock:
-            return self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
-                               should_stop, plate)
+            carry = clean_plate is None and self._carries_background
+            if carry:
+                plate = self._carried_plate(np.asarray(image), tri, working, is_float, stats)
+            result = self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
+                                 should_stop, plate)
+            if carry:
+                self._background.add(float(frame), np.asarray(image), tri, result.alpha, result.foreground)
+            return result
+
+    def _carried_plate(self, image: np.ndarray, tri: np.ndarray, working: np.ndarray, is_float: bool,
+                       stats: MatteStats) -> "tuple[np.ndarray, np.ndarray] | None":
+        """The background earlier frames showed (:mod:`.carried_background`) as this frame's
+        clean plate, matched to its exposure, and where it covers; None without one."""
+        rgba, note = self._background.plate_for(image, tri)
+        if note is not None:
+            stats.warnings.append(note)
+        if rgba is None:
+            return None
+        stats.background_frames = self._background.frames
+        colour, covers = prepare_clean_plate(rgba, tri.shape, is_float, self._bounded)
+        return match_to_image(colour, working, (tri == 0.0) & covers), covers
 
     def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress,
                should_stop, plate: "tuple[np.ndarray, np.ndarray] | None" = None) -> MatteResult:
@@ -524,6 +553,12 @@ class ClipSession:
         """Whether float images go through the knee into [0, 1): networks end in a sigmoid.
         A preset that fits none solves on the caller's own values."""
         return self.config.alpha_source != "prior"
+
+    @property
+    def _carries_background(self) -> bool:
+        """Whether frames are solved against the background earlier ones showed: a preset
+        that asks for it and uses clean plates (it refines the matte from colours)."""
+        return self.config.carry_background and self.config.alpha_prior == "refined"
 
     @property
     def _estimates_colours(self) -> bool:

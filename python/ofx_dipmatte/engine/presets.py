@@ -62,6 +62,11 @@ class Preset:
             the estimate from the unrefined matte (except where a clean plate gives B);
             "every_round": F too. Re-estimated from a refined alpha, F drifts with B's
             errors on fur and hair over similar texture (docs/benchmarks.md).
+        carry_background: in a :class:`~.clip.ClipSession`, solve each frame against the
+            background the clip's earlier frames showed (known in their trimaps, or
+            nearly bare in their mattes), stacked as a clean plate with holes, while each
+            new frame's known background agrees with it (:mod:`.carried_background`).
+            "refined" only; a clean plate given to ``matte`` takes its place.
         remove_leaks: after the refinement ("refined" only), take back the faint alpha
             the Laplacian spreads beside strands: 0 below t = min(0.05, a tenth of the
             strongest alpha within 5 px), easing back to alpha at 2t; mirrored inside
@@ -119,6 +124,7 @@ class Preset:
     refine_confidence: str = "texture"
     refine_foreground: str = "first"
     remove_leaks: bool = False
+    carry_background: bool = False
     alpha_source: str = "dip"
     foreground: str = "dip"
     restore_chroma: bool = True
@@ -171,8 +177,9 @@ PRESETS: dict[str, Preset] = {
     # haze taken back, a data term ten times weaker than before (refine_strength 0.01) is
     # better on every set of stills we have; under a clean plate B is exact and 0.1
     # (refine_plate_strength) stays better.
+    # In a clip, the background earlier frames uncovered serves as a clean plate.
     "balanced": Preset(
-        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True,
+        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, carry_background=True,
         alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the

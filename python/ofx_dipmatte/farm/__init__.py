@@ -35,7 +35,8 @@ class FarmShot:
     ``guide`` is the trimap pattern, or the rough-matte pattern when ``rough_matte``;
     ``clean_plate`` a clean plate file or pattern ("" for none); ``stack_plate``: the
     three-step job above, its plate an EXR for float plates (``float_plate``), else a
-    16-bit TIFF.
+    16-bit TIFF; ``independent_frames``: each task solves its frames on their own
+    (``matte --independent-frames``), as the first step's tasks always do.
     """
 
     plate: str
@@ -56,6 +57,7 @@ class FarmShot:
     clean_plate: str = ""
     stack_plate: bool = False
     float_plate: bool = True
+    independent_frames: bool = False
     python: str = field(default_factory=lambda: sys.executable)
     #: kind ("alpha", "fg", "bg", "rgba") → frame pattern; empty: matte's defaults in ``out``
     outputs: dict = field(default_factory=dict)
@@ -116,6 +118,8 @@ class FarmShot:
                 "--preset", v["preset"], "--device", v["device"], "--seed", v["seed"],
                 "--max-iterations", v["max_iterations"], "--loss-threshold", v["loss_threshold"],
                 "--quiet", "--json", "--report", report]
+        if self.independent_frames or first_solve:  # the first solve as `matte --stack-plate`'s
+            args += ["--independent-frames"]
         if self.clean_plate:
             args += ["--clean-plate", v["clean_plate"]]
         elif self.stack_plate and not first_solve:

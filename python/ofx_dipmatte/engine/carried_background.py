@@ -1,0 +1,73 @@
+"""The background a locked-off shot has shown so far, carried from frame to frame.
+
+When the subject moves over a background that stays, much of what hides behind this
+frame's unknown band was bare in other frames: known background in their trimaps, or
+nearly bare (alpha ≤ 0.05) in their solved mattes. A :class:`~.clip.ClipSession`
+stacks those pixels (:class:`.clean_plate.PlateStack`) and solves each next frame
+against the stack as a clean plate with holes: where it covers the band, B is seen
+instead of estimated, which is what limits the default matte (docs/benchmarks.md).
+
+Only a background that stays may be carried. Before each frame its own known
+background is compared with the stack (:meth:`.PlateStack.disagreement`); a camera
+move, a cut or a changed light shows there, and the stack then starts over from this
+frame. A frame is stacked once: solved again (an edit, a re-render), it is solved
+against the stack but not added twice.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .clean_plate import MOVING_SPREAD, PlateStack
+
+
+class CarriedBackground:
+    """A :class:`.PlateStack` fed by a clip's solved frames, one for one frame size and
+    kind (integer or float) at a time: a host that changes either (a proxy render) gets a
+    fresh stack."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    @property
+    def frames(self) -> int:
+        """How many frames the stack holds."""
+        return self._stack.frames
+
+    def clear(self) -> None:
+        """Forget every frame stacked."""
+        self._stack = PlateStack()
+        self._added: set[float] = set()
+        self._kind: tuple | None = None  # (height, width, integer) of the frames stacked
+
+    def plate_for(self, image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+        """The stack as an RGBA clean plate (``matte``'s ``clean_plate``) for this frame,
+        and None; or None and a note saying why there is none. Starts the stack over when
+        the frame shows another background."""
+        if self._stack.frames == 0 or self._kind != _kind_of(image):
+            return None, None
+        difference = self._stack.disagreement(image, trimap)
+        if difference is None:
+            return None, None  # too little known background in common to tell: not carried
+        unusable = self._stack.unusable()
+        if difference > MOVING_SPREAD or unusable is not None:
+            why = unusable or (f"this frame's known background differs from the earlier frames' (RMS "
+                               f"{difference:.3f}): a moving camera, a cut or a changed light")
+            self.clear()
+            return None, f"carried background: not used and started over: {why}"
+        return self._stack.plate(), None
+
+    def add(self, frame: float, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,
+            foreground: np.ndarray) -> None:
+        """Stack a solved frame (once per frame time)."""
+        if frame in self._added:
+            return
+        if self._kind != _kind_of(image):
+            self.clear()
+            self._kind = _kind_of(image)
+        self._stack.add(image, trimap, alpha=alpha, foreground=foreground)
+        self._added.add(frame)
+
+
+def _kind_of(image: np.ndarray) -> tuple:
+    return image.shape[0], image.shape[1], not np.issubdtype(image.dtype, np.floating)
