@@ -11,11 +11,13 @@ in for it, as an artist would get it:
   image on the trimap's known background.
 
 Every row runs `ofx_dipmatte.matte` on the 8-bit image as a user's PNG. Clips (their
-background does not move) are solved frame by frame in a ClipSession with one plate for
-the shot, made from the first frame's background, or stacked from the shot's own known
-background (`PlateStack`, the `clean-plate` command: no plate from the user), alone or
-widened by a first solve of the shot (`clean-plate --alpha --fg`: its nearly bare band
-pixels); dtSSD as in bench.py.
+background does not move) are solved frame by frame in a ClipSession: with every frame on
+its own; as the default does, each frame against the background earlier frames showed
+(`Preset.carry_background`); with one plate for the shot, made from the first frame's
+background, or stacked from the shot's own known background (`PlateStack`, the
+`clean-plate` command: no plate from the user), alone or widened by a first solve of the
+shot with frames on their own (`clean-plate --alpha --fg`, `matte --stack-plate`: its
+nearly bare band pixels); dtSSD as in bench.py.
 
 ``--moving``: every still with a background also becomes an 8-frame clip: its foreground
 and alpha (and trimap) move 3 px right and 1 px down a frame over its background, which
@@ -80,18 +82,25 @@ def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[di
     rows = [{"case": name, "method": "closed-form (pymatting), per frame",
              "SAD": statistics.mean(M.sad(a, t, b) for a, t, b in zip(cf, truths, bands)),
              "dtSSD": M.dt_ssd(cf, truths, bands)}]
-    session = ofx_dipmatte.ClipSession(seed=0)  # the first solve: no plate
-    first = [session.matte(i, f["image_native"], f["trimap"]) for i, f in enumerate(frames)]
+    def solve(preset) -> list:
+        session = ofx_dipmatte.ClipSession(preset, seed=0)
+        return [session.matte(i, f["image_native"], f["trimap"]) for i, f in enumerate(frames)]
+
+    # The first solve of `matte --stack-plate`: every frame on its own.
+    first = solve(ofx_dipmatte.PRESETS["balanced"].replace(carry_background=False))
     stack, widened = ofx_dipmatte.PlateStack(), ofx_dipmatte.PlateStack()  # `ofx-dipmatte clean-plate`
     for f, res in zip(frames, first):
         stack.add(f["image_native"], f["trimap"])
         widened.add(f["image_native"], f["trimap"], alpha=res.alpha, foreground=res.foreground)
-    given = plates(frames[0]["bg"], seed=0) if with_given else {"balanced, no plate (the default)": None}
-    shot_plates = {**given, "balanced + plate stacked from the shot": stack.plate(),
+    given = {label: plate for label, plate in plates(frames[0]["bg"], seed=0).items()
+             if plate is not None} if with_given else {}
+    shot_plates = {"balanced, frames on their own (--independent-frames)": "alone",
+                   "balanced, no plate (the default: carries the background earlier frames showed)": "carried",
+                   **given, "balanced + plate stacked from the shot": stack.plate(),
                    "balanced + plate stacked from the shot and a first solve": widened.plate()}
     for label, plate in shot_plates.items():
-        if plate is None:  # the default: the first solve itself
-            alphas = [res.alpha for res in first]
+        if isinstance(plate, str):  # no plate given
+            alphas = [res.alpha for res in (first if plate == "alone" else solve("balanced"))]
         else:
             session = ofx_dipmatte.ClipSession(seed=0)
             alphas = [session.matte(i, f["image_native"], f["trimap"], clean_plate=plate).alpha
