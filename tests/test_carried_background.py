@@ -6,6 +6,7 @@ import numpy as np
 from conftest import moving_hair_shot
 
 import ofx_dipmatte
+from ofx_dipmatte.engine.carried_background import CHANGED_REACH, drop_changed
 from ofx_dipmatte.engine.clean_plate import MOVING_SPREAD, PlateStack
 
 NOT_CARRIED = ofx_dipmatte.PRESETS["balanced"].replace(carry_background=False)
@@ -94,3 +95,18 @@ def test_disagreement_is_the_grain_for_a_background_that_stays():
     covered = np.full((40, 40), 0.5, np.float32)
     covered[:5, :5] = 0.0  # 25 known pixels: too few to tell
     assert stack.disagreement(grain, covered) is None
+
+
+def test_a_change_in_part_of_the_background_is_not_carried_near_it():
+    rng = np.random.default_rng(3)
+    plate = rng.random((160, 160, 3)).astype(np.float32) * 0.6 + 0.2
+    known = np.ones((160, 160), bool)
+    known[60:100, 60:100] = False  # the band: nothing to compare there
+    covers = np.ones_like(known)
+    grainy = np.clip(plate + rng.normal(0, 0.03, plate.shape), 0, 1).astype(np.float32)  # heavy grain
+    assert np.array_equal(drop_changed(plate, covers, grainy, known), covers)
+    changed = grainy.copy()
+    changed[40:56, 40:70] += np.float32(0.15)  # something passes behind, beside the band
+    kept = drop_changed(plate, covers, changed, known)
+    assert not kept[40:56, 40:70].any() and not kept[56 + CHANGED_REACH - 2, 55]  # the change and its reach
+    assert kept[56 + CHANGED_REACH + 3:, :].all() and kept[:, 70 + CHANGED_REACH + 3:].all()  # the rest

@@ -18,7 +18,7 @@ from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .batched_fit import TileJob, fit_batch_within_memory
-from .carried_background import CarriedBackground
+from .carried_background import CarriedBackground, drop_changed
 from .chroma import detect_subsampling, restore_chroma
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
@@ -280,7 +280,8 @@ class ClipSession:
             return None
         stats.background_frames = self._background.frames
         colour, covers = prepare_clean_plate(rgba, tri.shape, is_float, self._bounded)
-        return match_to_image(colour, working, (tri == 0.0) & covers), covers
+        colour = match_to_image(colour, working, (tri == 0.0) & covers)
+        return colour, drop_changed(colour, covers, working, tri == 0.0)
 
     def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress,
                should_stop, plate: "tuple[np.ndarray, np.ndarray] | None" = None) -> MatteResult:
