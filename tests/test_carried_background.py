@@ -110,3 +110,20 @@ def test_a_change_in_part_of_the_background_is_not_carried_near_it():
     kept = drop_changed(plate, covers, changed, known)
     assert not kept[40:56, 40:70].any() and not kept[56 + CHANGED_REACH - 2, 55]  # the change and its reach
     assert kept[56 + CHANGED_REACH + 3:, :].all() and kept[:, 70 + CHANGED_REACH + 3:].all()  # the rest
+
+
+def test_frames_shown_before_they_are_solved_serve_the_earlier_ones():
+    images, trimaps, alphas, _ = moving_hair_shot(frames=4, step=6)
+    session = ofx_dipmatte.ClipSession("balanced")
+    for t in range(4):
+        session.show_background(t, images[t], trimaps[t])
+    shown = [session.matte(t, images[t], trimaps[t]) for t in range(4)]
+    carried = solve("balanced", images, trimaps)
+    assert [r.stats.background_frames for r in shown] == [4, 4, 4, 4]  # a frame shown and solved counts once
+    first = band_sad(shown[0].alpha, alphas[0], trimaps[0]) / band_sad(carried[0].alpha, alphas[0], trimaps[0])
+    assert first < 0.8, first  # frame 0 now has the background the later frames show: measured 0.60
+    total = sum(band_sad(r.alpha, a, t) for r, a, t in zip(shown, alphas, trimaps))
+    assert total < sum(band_sad(r.alpha, a, t) for r, a, t in zip(carried, alphas, trimaps))
+    off = ofx_dipmatte.ClipSession(NOT_CARRIED)
+    off.show_background(0, images[0], trimaps[0])  # a preset that carries nothing: ignored
+    assert off.matte(1, images[1], trimaps[1]).stats.background_frames == 0

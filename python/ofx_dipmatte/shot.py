@@ -298,6 +298,8 @@ class ShotJob:
         if self.stack_plate and not all(self._outputs_done(f) for f in self.frames):
             report.stacked_plate = self.stacked_plate = self._stack_shot(reporter, report)
         session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
+        if not all(self._outputs_done(f) for f in self.frames):
+            self._show_background(session)
         checkpoints = Checkpoints(self.cache)
         started = False
         previous = None
@@ -324,6 +326,22 @@ class ShotJob:
             previous = frame
         report.seconds = time.perf_counter() - start
         return report
+
+    def _show_background(self, session: ClipSession) -> None:
+        """Show the session every frame this run reads (its preroll's too) before the
+        first solve, so each frame is solved against the known background of the frames
+        after it as well as before it (``Preset.carry_background``; a locked-off shot)."""
+        if not (session.config.carry_background and self.plate.is_sequence and self.clean_plate is None
+                and not self.stack_plate):
+            return
+        preroll = range(self.frames[0] - self.preroll, self.frames[0])
+        for frame in [*preroll, *self.frames]:
+            if all(p.path(frame).is_file() for p in self._inputs()):
+                _, rgb, trimap = self.read_frame(frame)
+                try:
+                    session.show_background(frame, rgb, trimap)
+                except ValueError as exc:
+                    raise ShotError(f"{self.plate.path(frame)}{self._where(frame)}: {exc}") from None
 
     def _stack_shot(self, reporter: Reporter, report: ShotReport) -> dict:
         """--stack-plate's first pass: every frame solved without a plate (nothing written),

@@ -12,8 +12,13 @@ background is compared with the stack (:meth:`.PlateStack.disagreement`); a came
 move, a cut or a changed light shows there, and the stack then starts over from this
 frame. A change in part of the background (a car passing, a screen, leaves) is too
 small for that: where the frame's known background differs from the stack, the stack
-is not used within :data:`CHANGED_REACH` pixels (:func:`drop_changed`). A frame is stacked once: solved again (an edit, a re-render), it is solved
-against the stack but not added twice.
+is not used within :data:`CHANGED_REACH` pixels (:func:`drop_changed`).
+
+A frame is stacked once: solved again (an edit, a re-render), it is solved against the
+stack but not added twice. Frames may also be shown before they are solved
+(:meth:`CarriedBackground.show`; the shot CLI shows every frame of a run first): their
+trimaps' known background then serves the frames before them too, where the subject has
+not uncovered it yet.
 """
 
 from __future__ import annotations
@@ -42,13 +47,14 @@ class CarriedBackground:
 
     @property
     def frames(self) -> int:
-        """How many frames the stack holds."""
+        """How many frames' background the stack holds (shown or solved)."""
         return self._stack.frames
 
     def clear(self) -> None:
         """Forget every frame stacked."""
         self._stack = PlateStack()
-        self._added: set[float] = set()
+        self._shown: set[float] = set()  # frames whose trimap background is stacked
+        self._added: set[float] = set()  # frames whose solve is stacked too
         self._kind: tuple | None = None  # (height, width, integer) of the frames stacked
 
     def plate_for(self, image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray | None, str | None]:
@@ -68,16 +74,30 @@ class CarriedBackground:
             return None, f"carried background: not used and started over: {why}"
         return self._stack.plate(), None
 
+    def show(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
+        """Stack a frame's known background (its trimap's 0) before it is solved."""
+        if frame in self._shown:
+            return
+        self._start_for(image)
+        self._stack.add(image, trimap)
+        self._shown.add(frame)
+
     def add(self, frame: float, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,
             foreground: np.ndarray) -> None:
-        """Stack a solved frame (once per frame time)."""
+        """Stack a solved frame (once per frame time): its known background, unless it
+        was shown, and the band pixels its matte found nearly bare."""
         if frame in self._added:
             return
+        self._start_for(image)
+        self._stack.add(image, trimap, alpha=alpha, foreground=foreground, known=frame not in self._shown)
+        self._shown.add(frame)
+        self._added.add(frame)
+
+    def _start_for(self, image: np.ndarray) -> None:
+        """Start over for a frame of another size or kind than those stacked."""
         if self._kind != _kind_of(image):
             self.clear()
             self._kind = _kind_of(image)
-        self._stack.add(image, trimap, alpha=alpha, foreground=foreground)
-        self._added.add(frame)
 
 
 def _kind_of(image: np.ndarray) -> tuple:

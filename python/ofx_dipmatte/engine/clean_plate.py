@@ -112,10 +112,12 @@ class PlateStack:
         self._integer = False
 
     def add(self, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray | None = None,
-            foreground: np.ndarray | None = None) -> None:
+            foreground: np.ndarray | None = None, known: bool = True) -> None:
         """One frame: H×W×3 (or ×4) colour, as given to ``matte``, and its trimap; with a
         first solve's ``alpha`` (H×W) and straight ``foreground`` (H×W×3, as
-        :class:`~ofx_dipmatte.MatteResult` gives them), its nearly bare band pixels too."""
+        :class:`~ofx_dipmatte.MatteResult` gives them), its nearly bare band pixels too.
+        ``known=False``: the frame's trimap background was added before (without a solve);
+        only the solve's bare pixels are added now, and the frame is not counted again."""
         image = np.asarray(image)
         self._integer = not np.issubdtype(image.dtype, np.floating)
         colour = to_unit_float(image[..., :3], "frame").astype(np.float32)
@@ -138,6 +140,8 @@ class PlateStack:
             raise ValueError(f"{where}: give a first solve's alpha and foreground together (or neither)")
         if alpha is not None:
             self._add_solved(colour, trimap == 0.5, alpha, foreground, where)
+        if not known:
+            return
         self._count[seen] += 1
         delta = colour[seen] - self._mean[seen]
         self._mean[seen] += delta / self._count[seen][:, None]

@@ -212,6 +212,21 @@ class ClipSession:
                 self._remember(float(state["frame"]), cell, saved)
             self._forget_far_frames(float(state["frame"]))
 
+    def show_background(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
+        """Add a frame's known background (its trimap's 0) to the background this session
+        carries into its solves (``Preset.carry_background``) before the frame is solved:
+        where the subject moves, a later frame shows what hides behind an earlier one's
+        band. The shot CLI shows every frame of a run first. Nothing happens for a preset
+        that carries no background.
+
+        Raises:
+            ValueError: as :meth:`matte` for the image and trimap.
+        """
+        _validate(image, trimap, self._bounded)
+        if self._carries_background:
+            with self._lock:
+                self._background.show(float(frame), np.asarray(image), snap_trimap(trimap))
+
     def reset(self) -> None:
         """Forget every solved frame: the next frame starts cold."""
         with self._lock:
