@@ -12,8 +12,9 @@ in for it, as an artist would get it:
 
 Every row runs `ofx_dipmatte.matte` on the 8-bit image as a user's PNG. Clips (their
 background does not move) are solved frame by frame in a ClipSession: with every frame on
-its own; as the default does, each frame against the background earlier frames showed
-(`Preset.carry_background`); with one plate for the shot, made from the first frame's
+its own; as the default does in a host, each frame against the background earlier frames
+showed (`Preset.carry_background`); as the shot CLI does, with every frame's known
+background shown to the session first (`ClipSession.show_background`); with one plate for the shot, made from the first frame's
 background, or stacked from the shot's own known background (`PlateStack`, the
 `clean-plate` command: no plate from the user), alone or widened by a first solve of the
 shot with frames on their own (`clean-plate --alpha --fg`, `matte --stack-plate`: its
@@ -82,8 +83,10 @@ def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[di
     rows = [{"case": name, "method": "closed-form (pymatting), per frame",
              "SAD": statistics.mean(M.sad(a, t, b) for a, t, b in zip(cf, truths, bands)),
              "dtSSD": M.dt_ssd(cf, truths, bands)}]
-    def solve(preset) -> list:
+    def solve(preset, shown: bool = False) -> list:
         session = ofx_dipmatte.ClipSession(preset, seed=0)
+        for i, f in enumerate(frames if shown else []):  # as `ofx-dipmatte matte` does a sequence
+            session.show_background(i, f["image_native"], f["trimap"])
         return [session.matte(i, f["image_native"], f["trimap"]) for i, f in enumerate(frames)]
 
     # The first solve of `matte --stack-plate`: every frame on its own.
@@ -95,12 +98,13 @@ def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[di
     given = {label: plate for label, plate in plates(frames[0]["bg"], seed=0).items()
              if plate is not None} if with_given else {}
     shot_plates = {"balanced, frames on their own (--independent-frames)": "alone",
-                   "balanced, no plate (the default: carries the background earlier frames showed)": "carried",
+                   "balanced, no plate, in a host (carries the background earlier frames showed)": "carried",
+                   "balanced, no plate, shot CLI (every frame's known background shown first)": "shown",
                    **given, "balanced + plate stacked from the shot": stack.plate(),
                    "balanced + plate stacked from the shot and a first solve": widened.plate()}
     for label, plate in shot_plates.items():
         if isinstance(plate, str):  # no plate given
-            alphas = [res.alpha for res in (first if plate == "alone" else solve("balanced"))]
+            alphas = [res.alpha for res in (first if plate == "alone" else solve("balanced", plate == "shown"))]
         else:
             session = ofx_dipmatte.ClipSession(seed=0)
             alphas = [session.matte(i, f["image_native"], f["trimap"], clean_plate=plate).alpha

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import moving_hair_shot
+from conftest import make_hair_case, moving_hair_shot
 
 import ofx_dipmatte
+from ofx_dipmatte.engine import carried_background
 from ofx_dipmatte.engine.carried_background import CHANGED_REACH, drop_changed
 from ofx_dipmatte.engine.clean_plate import MOVING_SPREAD, PlateStack
 
@@ -127,3 +128,36 @@ def test_frames_shown_before_they_are_solved_serve_the_earlier_ones():
     off = ofx_dipmatte.ClipSession(NOT_CARRIED)
     off.show_background(0, images[0], trimaps[0])  # a preset that carries nothing: ignored
     assert off.matte(1, images[1], trimaps[1]).stats.background_frames == 0
+
+
+def test_a_shot_whose_background_changes_beside_the_band_is_not_carried_there(monkeypatch):
+    from scipy import ndimage
+
+    image, trimap, alpha, fg, bg = make_hair_case(size=160, strands=60, seed=3, colours=True)
+    patch = (slice(0, 20), slice(112, 150))  # known background and band: something passes behind
+    images, trimaps, alphas = [], [], []
+    for t in range(3):
+        a, f, b = np.roll(alpha, 5 * t, axis=1), np.roll(fg, 5 * t, axis=1), bg.copy()
+        if t == 2:
+            b[patch] += np.array([0.12, -0.06, 0.06], np.float32)
+        tri = np.zeros_like(trimap)
+        tri[ndimage.binary_dilation(a > 0.02, iterations=4)] = 0.5
+        tri[ndimage.binary_erosion(a > 0.99, iterations=3)] = 1.0
+        images.append((a[..., None] * f + (1 - a[..., None]) * b).astype(np.float32))
+        trimaps.append(tri)
+        alphas.append(a)
+    near = np.zeros(trimap.shape, bool)
+    near[patch] = True
+    near = ndimage.binary_dilation(near, iterations=8) & (trimaps[2] == 0.5)
+
+    def error_near() -> tuple[float, "ofx_dipmatte.MatteResult"]:
+        last = solve("balanced", images, trimaps)[2]
+        return float(np.abs(last.alpha - alphas[2])[near].sum()), last
+
+    alone = float(np.abs(solve(NOT_CARRIED, images, trimaps)[2].alpha - alphas[2])[near].sum())
+    checked, last = error_near()
+    assert last.stats.background_frames == 2 and not last.stats.warnings  # too small a change to start over
+    monkeypatch.setattr(carried_background, "CHANGED_DIFFERENCE", np.inf)
+    stale, _ = error_near()
+    assert checked < 1.1 * alone, (checked, alone)  # measured 21.6 against 22.5
+    assert stale > 2 * checked, (stale, checked)  # measured 82.2: the old background behind the new

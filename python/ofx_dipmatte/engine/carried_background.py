@@ -45,6 +45,10 @@ class CarriedBackground:
     def __init__(self) -> None:
         self.clear()
 
+    def shown(self) -> np.ndarray:
+        """Where the stack holds background some trimap showed (:meth:`.PlateStack.shown`)."""
+        return self._stack.shown()
+
     @property
     def frames(self) -> int:
         """How many frames' background the stack holds (shown or solved)."""
@@ -108,8 +112,11 @@ def drop_changed(plate: np.ndarray, covers: np.ndarray, image: np.ndarray,
                  known_background: np.ndarray) -> np.ndarray:
     """``covers`` (H×W bool, where the stack gives the background) without the pixels
     within :data:`CHANGED_REACH` of a change: where ``image`` differs from ``plate`` (both
-    H×W×3, the plate matched to the image) on the frame's ``known_background`` by more
-    than :data:`CHANGED_DIFFERENCE`."""
+    H×W×3, the plate matched to the image) on ``known_background`` by more than
+    :data:`CHANGED_DIFFERENCE`. Give as ``known_background`` the pixels this frame's trimap
+    and an earlier one's both show as background: where the stack holds only a solve's
+    estimate, a difference is that estimate's error (faint foreground it missed), not a
+    change."""
     compared = (known_background & covers).astype(np.float32)
     if not compared.any():
         return covers

@@ -184,6 +184,11 @@ class PlateStack:
             return np.round(np.clip(rgba, 0.0, 1.0) * 65535).astype(np.uint16)
         return rgba.astype(np.float32)
 
+    def shown(self) -> np.ndarray:
+        """H×W bool: the pixels some frame's trimap showed as background (not only a
+        first solve's estimate); all False before any frame."""
+        return np.zeros((0, 0), bool) if self._count is None else self._count > 0
+
     def coverage(self) -> float:
         """The share of the frame the plate covers (alpha 1)."""
         if self._count is None:

@@ -296,7 +296,7 @@ class ClipSession:
         stats.background_frames = self._background.frames
         colour, covers = prepare_clean_plate(rgba, tri.shape, is_float, self._bounded)
         colour = match_to_image(colour, working, (tri == 0.0) & covers)
-        return colour, drop_changed(colour, covers, working, tri == 0.0)
+        return colour, drop_changed(colour, covers, working, (tri == 0.0) & self._background.shown())
 
     def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress,
                should_stop, plate: "tuple[np.ndarray, np.ndarray] | None" = None) -> MatteResult:
