@@ -166,6 +166,10 @@ def test_every_frame_read_gives_its_background_to_the_others(tmp_path, capsys):
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "alone"), "--frames", "3-4",
                             "--preset", "balanced", "--independent-frames")
     assert code == 0 and [f["background_frames"] for f in report["frames"]] == [0, 0]
+    # A farm task is shown the whole shot, not only its chunk: as a continuous run is.
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "chunk"), "--frames", "1-4",
+                            "--chunk-start", "3", "--chunk-size", "2", "--preset", "balanced")
+    assert code == 0 and [(f["frame"], f["background_frames"]) for f in report["frames"]] == [(3, 4), (4, 4)]
 
 
 def test_rough_matte_and_the_trimap_command_on_a_sequence(tmp_path, capsys):

@@ -87,7 +87,9 @@ def _describe(record) -> str:
     return line + "".join(f"\n  {kind}: {path}" for kind, path in record.outputs.items())
 
 
-def _frames(args, plate) -> list[int]:
+def _frames(args, plate, whole_shot: bool = False) -> list[int]:
+    """The frames to solve: --frames (default all on disk), a farm task's chunk of them
+    (--chunk-start, --chunk-size), or with ``whole_shot`` all of them."""
     from .io import parse_frames
 
     if args.frames:
@@ -106,7 +108,7 @@ def _frames(args, plate) -> list[int]:
     if start is not None and getattr(args, "stack_plate", False):
         raise _UsageError("--stack-plate solves the whole shot twice, so not in chunks: on a farm, "
                           "`ofx-dipmatte farm --stack-plate` makes a job of three steps (README)")
-    if start is not None:
+    if start is not None and not whole_shot:
         if size < 1:
             raise _UsageError("--chunk-size must be at least 1")
         # A farm task: its share of the shot's frames (see `ofx-dipmatte farm`).
@@ -146,7 +148,8 @@ def _job(args):
         folder = args.out if args.out is not None else outputs.items()[0][1].path(0).parent
         token = "." + "#" * max(plate.padding, 4) if plate.is_sequence else ""
         preview = FramePattern(str(folder / f"{plate.stem}.preview{token}.png"))
-    return ShotJob(plate=plate, guide=guide, frames=_frames(args, plate), outputs=outputs,
+    return ShotJob(plate=plate, guide=guide, frames=_frames(args, plate), shown_frames=_frames(args, plate, True),
+                   outputs=outputs,
                    rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                    preset=with_limits(args.preset, args.max_iterations, args.loss_threshold),
                    device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache, preview=preview,

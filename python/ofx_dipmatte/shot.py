@@ -167,6 +167,10 @@ class ShotJob:
             history, as a continuous run would: the nets' weights (DIP presets; skipped
             when a checkpoint is there) and the background earlier frames showed
             (``Preset.carry_background``).
+        shown_frames: the frames whose known background the session is shown before the
+            first solve (``Preset.carry_background``): by default ``frames`` and the
+            preroll; a farm task gives the whole shot, so its chunk sees what a
+            continuous run would.
         independent_frames: solve every frame on its own, carrying no background from
             earlier frames: a shot cut into farm chunks then gives the very pixels of a
             continuous run, at some cost on locked-off shots (README).
@@ -201,6 +205,7 @@ class ShotJob:
     clean_plate: Optional[FramePattern] = None
     stack_plate: bool = False
     independent_frames: bool = False
+    shown_frames: Optional[list] = None
 
     def __post_init__(self):
         self.config = resolve_preset(self.preset)
@@ -328,14 +333,15 @@ class ShotJob:
         return report
 
     def _show_background(self, session: ClipSession) -> None:
-        """Show the session every frame this run reads (its preroll's too) before the
-        first solve, so each frame is solved against the known background of the frames
-        after it as well as before it (``Preset.carry_background``; a locked-off shot)."""
+        """Show the session every frame this run reads (its preroll's too) and the
+        ``shown_frames`` before the first solve, so each frame is solved against the
+        known background of the frames after it as well as before it
+        (``Preset.carry_background``; a locked-off shot)."""
         if not (session.config.carry_background and self.plate.is_sequence and self.clean_plate is None
                 and not self.stack_plate):
             return
         preroll = range(self.frames[0] - self.preroll, self.frames[0])
-        for frame in [*preroll, *self.frames]:
+        for frame in sorted({*preroll, *self.frames, *(self.shown_frames or [])}):
             if all(p.path(frame).is_file() for p in self._inputs()):
                 _, rgb, trimap = self.read_frame(frame)
                 try:

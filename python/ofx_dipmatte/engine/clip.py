@@ -56,8 +56,9 @@ class MatteStats:
         warnings: notes about the input (e.g. a trimap without foreground).
         chroma_restored: the subsampled chroma the frame arrived with and was restored
             from before the solve (e.g. "4:2:2", :mod:`.chroma`), or None.
-        background_frames: how many earlier frames the background carried into this
-            solve was stacked from (:mod:`.carried_background`; 0: none was carried).
+        background_frames: how many frames' background (solved before, or shown with
+            :meth:`ClipSession.show_background`) was carried into this solve
+            (:mod:`.carried_background`; 0: none was carried).
     """
 
     iterations: int = 0
@@ -151,6 +152,10 @@ class ClipSession:
     the same input in every frame. At most ``max_states`` frames' weights are kept; the
     ones farthest from the latest frame are dropped first, so memory stays bounded on
     long clips. Adam's moments are carried with the weights.
+
+    With ``balanced`` (``Preset.carry_background``), each frame is solved against the
+    background the frames solved (or shown) before it showed, while that background stays
+    (:mod:`.carried_background`); a frame's result then depends on which frames came first.
 
     Thread-safe: one solve at a time per session.
 
