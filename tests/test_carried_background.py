@@ -161,3 +161,15 @@ def test_a_shot_whose_background_changes_beside_the_band_is_not_carried_there(mo
     stale, _ = error_near()
     assert checked < 1.1 * alone, (checked, alone)  # measured 21.6 against 22.5
     assert stale > 2 * checked, (stale, checked)  # measured 82.2: the old background behind the new
+
+
+def test_a_frame_that_comes_again_edited_starts_the_stack_over():
+    images, trimaps, _, _ = moving_hair_shot(frames=3)
+    session = ofx_dipmatte.ClipSession("balanced")
+    for t in range(3):
+        session.matte(t, images[t], trimaps[t])
+    assert session.matte(1, images[1], trimaps[1]).stats.background_frames == 3  # a re-render: kept
+    fixed = trimaps[1].copy()
+    fixed[:4] = 0.5  # the artist widened the band: what frame 1 stacked before may be wrong
+    assert session.matte(1, images[1], fixed).stats.background_frames == 0
+    assert session.matte(2, images[2], trimaps[2]).stats.background_frames == 1  # frame 1, as it is now

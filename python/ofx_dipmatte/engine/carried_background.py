@@ -14,14 +14,17 @@ frame. A change in part of the background (a car passing, a screen, leaves) is t
 small for that: where the frame's known background differs from the stack, the stack
 is not used within :data:`CHANGED_REACH` pixels (:func:`drop_changed`).
 
-A frame is stacked once: solved again (an edit, a re-render), it is solved against the
-stack but not added twice. Frames may also be shown before they are solved
+A frame is stacked once: solved again, it is solved against the stack but not added
+twice. A frame that comes again with other pixels or another trimap (an artist fixed its
+roto) starts the stack over: what it added before may be wrong. Frames may also be shown before they are solved
 (:meth:`CarriedBackground.show`; the shot CLI shows every frame of a run first): their
 trimaps' known background then serves the frames before them too, where the subject has
 not uncovered it yet.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 from scipy import ndimage
@@ -59,7 +62,16 @@ class CarriedBackground:
         self._stack = PlateStack()
         self._shown: set[float] = set()  # frames whose trimap background is stacked
         self._added: set[float] = set()  # frames whose solve is stacked too
+        self._inputs: dict[float, bytes] = {}  # frame → digest of the image and trimap it came with
         self._kind: tuple | None = None  # (height, width, integer) of the frames stacked
+
+    def check_inputs(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
+        """Start over when ``frame`` was stacked with other pixels or another trimap."""
+        digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16)
+        digest.update(np.ascontiguousarray(trimap).data)
+        if self._inputs.get(frame, digest.digest()) != digest.digest():
+            self.clear()
+        self._inputs[frame] = digest.digest()
 
     def plate_for(self, image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         """The stack as an RGBA clean plate (``matte``'s ``clean_plate``) for this frame,
@@ -80,6 +92,7 @@ class CarriedBackground:
 
     def show(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
         """Stack a frame's known background (its trimap's 0) before it is solved."""
+        self.check_inputs(frame, image, trimap)
         if frame in self._shown:
             return
         self._start_for(image)

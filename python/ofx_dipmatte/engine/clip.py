@@ -282,17 +282,18 @@ class ClipSession:
         with self._lock:
             carry = clean_plate is None and self._carries_background
             if carry:
-                plate = self._carried_plate(np.asarray(image), tri, working, is_float, stats)
+                plate = self._carried_plate(float(frame), np.asarray(image), tri, working, is_float, stats)
             result = self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
                                  should_stop, plate)
             if carry:
                 self._background.add(float(frame), np.asarray(image), tri, result.alpha, result.foreground)
             return result
 
-    def _carried_plate(self, image: np.ndarray, tri: np.ndarray, working: np.ndarray, is_float: bool,
-                       stats: MatteStats) -> "tuple[np.ndarray, np.ndarray] | None":
+    def _carried_plate(self, frame: float, image: np.ndarray, tri: np.ndarray, working: np.ndarray,
+                       is_float: bool, stats: MatteStats) -> "tuple[np.ndarray, np.ndarray] | None":
         """The background earlier frames showed (:mod:`.carried_background`) as this frame's
         clean plate, matched to its exposure, and where it covers; None without one."""
+        self._background.check_inputs(frame, image, tri)
         rgba, note = self._background.plate_for(image, tri)
         if note is not None:
             stats.warnings.append(note)
