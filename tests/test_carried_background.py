@@ -111,6 +111,21 @@ def test_a_change_in_part_of_the_background_is_not_carried_near_it():
     kept = drop_changed(plate, covers, changed, known)
     assert not kept[40:56, 40:70].any() and not kept[56 + CHANGED_REACH - 2, 55]  # the change and its reach
     assert kept[56 + CHANGED_REACH + 3:, :].all() and kept[:, 70 + CHANGED_REACH + 3:].all()  # the rest
+    bright = 6.0 * plate  # a bright scene-linear exterior, its grain 2 % of the level
+    grain = (bright * (1 + rng.normal(0, 0.02, plate.shape))).astype(np.float32)
+    assert np.array_equal(drop_changed(bright, covers, grain, known), covers)
+    assert not drop_changed(bright, covers, grain + np.float32(0.15) * bright * (changed != grainy), known).all()
+
+
+def test_a_scene_linear_shot_carries_its_background():
+    images, trimaps, alphas, _ = moving_hair_shot(frames=3, step=6)
+    linear = [np.float32(4.0) * image for image in images]  # float frames well above 1
+    carried = solve("balanced", linear, trimaps)
+    assert [r.stats.background_frames for r in carried] == [0, 1, 2]
+    assert not any(r.stats.warnings for r in carried)
+    alone = solve(NOT_CARRIED, linear, trimaps)
+    assert sum(band_sad(c.alpha, a, t) for c, a, t in zip(carried[1:], alphas[1:], trimaps[1:])) < \
+        0.9 * sum(band_sad(c.alpha, a, t) for c, a, t in zip(alone[1:], alphas[1:], trimaps[1:]))
 
 
 def test_frames_shown_before_they_are_solved_serve_the_earlier_ones():

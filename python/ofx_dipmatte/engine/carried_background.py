@@ -126,19 +126,22 @@ def drop_changed(plate: np.ndarray, covers: np.ndarray, image: np.ndarray,
     """``covers`` (H×W bool, where the stack gives the background) without the pixels
     within :data:`CHANGED_REACH` of a change: where ``image`` differs from ``plate`` (both
     H×W×3, the plate matched to the image) on ``known_background`` by more than
-    :data:`CHANGED_DIFFERENCE`. Give as ``known_background`` the pixels this frame's trimap
+    :data:`CHANGED_DIFFERENCE` (times the plate's level where that is above 1, for
+    scene-linear frames). Give as ``known_background`` the pixels this frame's trimap
     and an earlier one's both show as background: where the stack holds only a solve's
     estimate, a difference is that estimate's error (faint foreground it missed), not a
     change."""
     compared = (known_background & covers).astype(np.float32)
     if not compared.any():
         return covers
-    count = ndimage.uniform_filter(compared, 5)
+    count = np.maximum(ndimage.uniform_filter(compared, 5), 1e-6)
     difference = np.zeros(covers.shape, np.float32)
     for channel in range(plate.shape[2]):
         mean = ndimage.uniform_filter((plate[..., channel] - image[..., channel]) * compared, 5)
-        difference += np.square(mean / np.maximum(count, 1e-6))
-    changed = (count > 0.5) & (np.sqrt(difference) > CHANGED_DIFFERENCE)
+        difference += np.square(mean / count)
+    # Per level above 1, as the stack's spread: scene-linear grain grows with the light.
+    level = np.maximum(ndimage.uniform_filter(plate.mean(axis=-1) * compared, 5) / count, 1.0)
+    changed = (count > 0.5) & (np.sqrt(difference) / level > CHANGED_DIFFERENCE)
     if not changed.any():
         return covers
     return covers & ~ndimage.maximum_filter(changed, size=2 * CHANGED_REACH + 1)
