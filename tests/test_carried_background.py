@@ -188,3 +188,31 @@ def test_a_frame_that_comes_again_edited_starts_the_stack_over():
     fixed[:4] = 0.5  # the artist widened the band: what frame 1 stacked before may be wrong
     assert session.matte(1, images[1], fixed).stats.background_frames == 0
     assert session.matte(2, images[2], trimaps[2]).stats.background_frames == 1  # frame 1, as it is now
+
+
+def test_a_clip_with_subsampled_chroma_carries_its_restored_background():
+    from test_chroma import luma, through_ycbcr
+
+    images, trimaps, alphas, _ = moving_hair_shot(frames=3, step=6)
+    # As MLT hands frames on: 8-bit, each pair of pixels sharing one chroma sample.
+    video = [np.round(through_ycbcr(image, eight_bit=True) * 255).astype(np.uint8) for image in images]
+    session = ofx_dipmatte.ClipSession("balanced")
+    carried = [session.matte(t, video[t], trimaps[t]) for t in range(3)]
+    assert [r.stats.background_frames for r in carried] == [0, 1, 2]
+    assert all(r.stats.chroma_restored == "4:2:2" and not r.stats.warnings for r in carried)
+
+    def chroma_within_pairs(stack: PlateStack) -> float:
+        """The largest blue-difference chroma change inside a pixel pair a trimap showed."""
+        rgb = stack.plate()[..., :3] / 65535.0
+        cb = rgb[..., 2] - luma(rgb.astype(np.float32))
+        shown = stack.shown()[:, 0::2] & stack.shown()[:, 1::2]
+        return float(np.abs(cb[:, 0::2] - cb[:, 1::2])[shown].max())
+
+    as_delivered = PlateStack()
+    as_delivered.add(video[0], trimaps[0])
+    restored = ofx_dipmatte.ClipSession("balanced")
+    restored.matte(0, video[0], trimaps[0])
+    stack = restored._background._stack
+    assert stack.plate().dtype == np.uint16  # the restored frame in the caller's kind, at 16 bits
+    assert chroma_within_pairs(as_delivered) < 0.01  # pairs share their chroma as delivered: measured 0.003
+    assert chroma_within_pairs(stack) > 0.03  # restored, the detail MLT averaged away: measured 0.077

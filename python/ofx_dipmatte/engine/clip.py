@@ -279,14 +279,19 @@ class ClipSession:
                 plate = None
             else:
                 plate = (match_to_image(plate[0], working, (tri == 0.0) & plate[1]), plate[1])
+        # The background is carried as the frame was solved: with its chroma restored (in
+        # the caller's kind: 16 bits for integer frames; a knee-encoded float frame as given).
+        stacked = np.asarray(image)
+        if layout is not None and not (is_float and self._bounded):
+            stacked = working if is_float else np.round(np.clip(working, 0.0, 1.0) * 65535).astype(np.uint16)
         with self._lock:
             carry = clean_plate is None and self._carries_background
             if carry:
-                plate = self._carried_plate(float(frame), np.asarray(image), tri, working, is_float, stats)
+                plate = self._carried_plate(float(frame), stacked, tri, working, is_float, stats)
             result = self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
                                  should_stop, plate)
             if carry:
-                self._background.add(float(frame), np.asarray(image), tri, result.alpha, result.foreground)
+                self._background.add(float(frame), stacked, tri, result.alpha, result.foreground)
             return result
 
     def _carried_plate(self, frame: float, image: np.ndarray, tri: np.ndarray, working: np.ndarray,
