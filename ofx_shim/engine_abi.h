@@ -28,6 +28,7 @@ struct DipParams {
   double render_scale;        // scales the band width
   const char* output_mode;    // "premultiplied", "straight", "alpha", "background", "trimap"
   int source_premultiplied;   // the host says the Source's colour is premultiplied by its alpha
+  int independent_frames;     // solve every frame on its own (no background carried)
 };
 
 // Return codes of dip_render.

@@ -161,6 +161,16 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
                 0.0, 0.0, 10.0, 0.1);
   define_int(params, kParamSeed, "Seed", "Seeds the networks' weights and noise: same seed, same matte.", 0, 0,
              1 << 30, 1000);
+  {
+    OfxPropertySetHandle p = define_param(
+        params, kOfxParamTypeBoolean, kParamIndependentFrames, "Independent frames",
+        "Solve every frame on its own. Off (default): on a shot whose camera stays, each frame is "
+        "solved against the background the frames rendered before it showed, a better matte whose "
+        "pixels then depend on which frames came first. On: the same frame gives the same pixels "
+        "whatever was rendered before (farm renders in chunks).");
+    g_props->propSetInt(p, kOfxParamPropDefault, 0, 0);
+    g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
+  }
   define_choice(params, kParamDevice, "Device", "Auto uses CUDA when available, else the CPU.", kDevices, 0);
   define_choice(params, kParamEngine, "Engine",
                 "Where the solve runs. Automatic: inside the host when its Python allows it, else in a separate "

@@ -21,6 +21,7 @@ constexpr const char* kParamPreset = "preset";
 constexpr const char* kParamMaxIterations = "maxIterations";
 constexpr const char* kParamLossThreshold = "lossThreshold";
 constexpr const char* kParamSeed = "seed";
+constexpr const char* kParamIndependentFrames = "independentFrames";
 constexpr const char* kParamDevice = "device";
 constexpr const char* kParamEngine = "engine";
 

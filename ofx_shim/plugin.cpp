@@ -261,6 +261,7 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   params.max_iterations = int_at(effect, kParamMaxIterations, time);
   params.loss_threshold = double_at(effect, kParamLossThreshold, time);
   params.seed = int_at(effect, kParamSeed, time);
+  params.independent_frames = int_at(effect, kParamIndependentFrames, time);
   params.band = double_at(effect, kParamBandWidth, time);
   params.render_scale = scale[0];
   params.trimap_source =

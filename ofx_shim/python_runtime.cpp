@@ -254,6 +254,7 @@ DIP_EXPORT int dip_render(void* session, const DipRenderRequest* request, char* 
     params["render_scale"] = p.render_scale;
     params["output_mode"] = p.output_mode;
     params["source_premultiplied"] = p.source_premultiplied != 0;
+    params["independent_frames"] = p.independent_frames != 0;
 
     py::object guide = py::none(), clean_plate = py::none();
     if (request->guide.data != nullptr) guide = wrap(request->guide);

@@ -305,7 +305,8 @@ std::string params_json(const DipParams& p) {
          ",\"device\":" + json_string(p.device) + ",\"trimap_source\":" + json_string(p.trimap_source) +
          ",\"band\":" + json_number(p.band) + ",\"render_scale\":" + json_number(p.render_scale) +
          ",\"output_mode\":" + json_string(p.output_mode) +
-         ",\"source_premultiplied\":" + (p.source_premultiplied ? "true" : "false") + "}";
+         ",\"source_premultiplied\":" + (p.source_premultiplied ? "true" : "false") +
+         ",\"independent_frames\":" + (p.independent_frames ? "true" : "false") + "}";
 }
 
 // A memfd holding the request's images, mapped here; unmapped when it goes.

@@ -90,3 +90,20 @@ def test_the_trimap_view_shows_the_snapped_trimap_without_solving():
     assert session.solves == 0
     np.testing.assert_array_equal(out[..., 0], trimap)
     np.testing.assert_array_equal(out[..., 3], 1.0)
+
+
+def test_independent_frames_carry_no_background_from_earlier_renders():
+    from conftest import moving_hair_shot
+
+    images, trimaps, _, _ = moving_hair_shot(frames=2)
+
+    def second_frame(**params) -> np.ndarray:
+        session = InstanceSession()
+        for t in (0, 1):
+            out = session.render(t, images[t], trimaps[t][..., None], dict(preset="balanced", **params),
+                                 lambda f: True, 72, 72, 4, "float32")
+        return out.reshape(72, 72, 4)[..., 3]
+
+    alone = ofx_dipmatte.matte(images[1], trimaps[1]).alpha
+    assert np.allclose(second_frame(independent_frames=True), alone, atol=1e-6)
+    assert not np.allclose(second_frame(), alone, atol=1e-3)  # the default carries frame 0's background

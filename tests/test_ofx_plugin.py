@@ -127,7 +127,7 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
 
     params = host.params(GENERAL)
     for name in ("outputMode", "trimapSource", "useTrimapInput", "bandWidth", "preset", "maxIterations",
-                 "lossThreshold", "seed", "device", "engine"):
+                 "lossThreshold", "seed", "independentFrames", "device", "engine"):
         assert name in params
     assert params["outputMode"]["OfxParamPropChoiceOption"] == [
         "Premultiplied foreground + alpha", "Straight foreground + alpha", "Alpha only", "Background plate",

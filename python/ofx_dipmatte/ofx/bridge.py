@@ -44,6 +44,7 @@ class RenderParams:
     render_scale: float = 1.0
     output_mode: str = "premultiplied"
     source_premultiplied: bool = False  # the host premultiplied the Source's colour by its alpha
+    independent_frames: bool = False  # no background carried from frame to frame (farm chunks)
 
     @classmethod
     def from_dict(cls, values: dict) -> "RenderParams":
@@ -55,8 +56,9 @@ class RenderParams:
         return params
 
     def solver_preset(self) -> Preset:
-        """The engine preset with the iteration cap and threshold overrides applied."""
-        return with_limits(self.preset, self.max_iterations, self.loss_threshold)
+        """The engine preset with the iteration cap, threshold and independent frames applied."""
+        preset = with_limits(self.preset, self.max_iterations, self.loss_threshold)
+        return preset.replace(carry_background=False) if self.independent_frames else preset
 
 
 def trimap_for(source: np.ndarray, guide: Optional[np.ndarray], params: RenderParams) -> np.ndarray:
