@@ -75,7 +75,7 @@ class FrameReport:
     stop_reason: Optional[str] = None
     warm_start_from: Optional[int] = None
     chroma_restored: Optional[str] = None  # "4:2:2" etc.: the plate's chroma was subsampled
-    background_frames: int = 0  # earlier frames whose background this one was solved against
+    background_frames: int = 0  # frames (shown or solved before) whose background this one was solved against
     outputs: dict = field(default_factory=dict)   # kind → path written (or kept, when it existed)
     warnings: list = field(default_factory=list)
 
