@@ -337,7 +337,7 @@ class ShotJob:
         ``shown_frames`` before the first solve, so each frame is solved against the
         known background of the frames after it as well as before it
         (``Preset.carry_background``; a locked-off shot)."""
-        if not (session.config.carry_background and self.plate.is_sequence and self.clean_plate is None
+        if not (session.carries_background and self.plate.is_sequence and self.clean_plate is None
                 and not self.stack_plate):
             return
         preroll = range(self.frames[0] - self.preroll, self.frames[0])

@@ -168,7 +168,7 @@ class PlateStack:
     def _covered(self) -> tuple[np.ndarray, np.ndarray]:
         """Pixels the trimaps showed, and the others a first solve found bare (about one
         bare frame's weight: (1 − α)² ≥ 0.9 at α ≤ 0.05)."""
-        known = self._count > 0
+        known = self.shown()
         return known, ~known & (self._weight >= 0.5)
 
     def plate(self) -> np.ndarray:
@@ -218,7 +218,7 @@ class PlateStack:
         if self._count is None:
             return None
         colour = to_unit_float(np.asarray(image)[..., :3], "frame").astype(np.float32)
-        shared = (snap_trimap(trimap) == 0.0) & (self._count > 0)
+        shared = (snap_trimap(trimap) == 0.0) & self.shown()
         if colour.shape != self._mean.shape or np.count_nonzero(shared) < MIN_MATCH_PIXELS:
             return None
         seen, target = self._mean[shared], colour[shared]

@@ -183,6 +183,12 @@ class ClipSession:
         self._background = CarriedBackground()
 
     @property
+    def carries_background(self) -> bool:
+        """Whether frames are solved against the background earlier ones showed: a preset
+        that asks for it and uses clean plates (it refines the matte from colours)."""
+        return self.config.carry_background and self.config.alpha_prior == "refined"
+
+    @property
     def solved_frames(self) -> list[float]:
         """Frames whose weights are kept for warm starts, oldest first."""
         return list(self._states)
@@ -228,7 +234,7 @@ class ClipSession:
             ValueError: as :meth:`matte` for the image and trimap.
         """
         _validate(image, trimap, self._bounded)
-        if self._carries_background:
+        if self.carries_background:
             with self._lock:
                 self._background.show(float(frame), np.asarray(image), snap_trimap(trimap))
 
@@ -260,7 +266,7 @@ class ClipSession:
         if not unknown.any():
             stats.seconds = time.perf_counter() - start
             result = MatteResult(tri.copy(), caller_rgb.copy(), caller_rgb.copy(), stats)
-            if clean_plate is None and self._carries_background:
+            if clean_plate is None and self.carries_background:
                 with self._lock:  # its known background serves the next frames all the same
                     self._background.add(float(frame), np.asarray(image), tri, result.alpha, result.foreground)
             return result
@@ -279,13 +285,13 @@ class ClipSession:
                 plate = None
             else:
                 plate = (match_to_image(plate[0], working, (tri == 0.0) & plate[1]), plate[1])
-        # The background is carried as the frame was solved: with its chroma restored (in
-        # the caller's kind: 16 bits for integer frames; a knee-encoded float frame as given).
+        carry = clean_plate is None and self.carries_background
         stacked = np.asarray(image)
-        if layout is not None and not (is_float and self._bounded):
+        if carry and layout is not None and not (is_float and self._bounded):
+            # Carried as it was solved: with its chroma restored (in the caller's kind, 16
+            # bits for integer frames; a knee-encoded float frame stays as given).
             stacked = working if is_float else np.round(np.clip(working, 0.0, 1.0) * 65535).astype(np.uint16)
         with self._lock:
-            carry = clean_plate is None and self._carries_background
             if carry:
                 plate = self._carried_plate(float(frame), stacked, tri, working, is_float, stats)
             result = self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
@@ -580,12 +586,6 @@ class ClipSession:
         """Whether float images go through the knee into [0, 1): networks end in a sigmoid.
         A preset that fits none solves on the caller's own values."""
         return self.config.alpha_source != "prior"
-
-    @property
-    def _carries_background(self) -> bool:
-        """Whether frames are solved against the background earlier ones showed: a preset
-        that asks for it and uses clean plates (it refines the matte from colours)."""
-        return self.config.carry_background and self.config.alpha_prior == "refined"
 
     @property
     def _estimates_colours(self) -> bool:
