@@ -12,6 +12,7 @@ const OfxMessageSuiteV2* g_message2 = nullptr;
 const OfxProgressSuiteV1* g_progress1 = nullptr;
 const OfxProgressSuiteV2* g_progress2 = nullptr;
 std::string g_host_name;
+bool g_host_temporal = false;
 
 namespace {
 template <typename Suite>
@@ -32,6 +33,9 @@ bool fetch_suites(const OfxHost* host) {
   char* name = nullptr;
   if (g_props && host && g_props->propGetString(host->host, kOfxPropName, 0, &name) == kOfxStatOK && name)
     g_host_name = name;
+  int temporal = 0;
+  if (g_props && host && g_props->propGetInt(host->host, kOfxImageEffectPropTemporalClipAccess, 0, &temporal) == kOfxStatOK)
+    g_host_temporal = temporal != 0;  // MLT says 0: its clipGetImage returns the current frame at any time
   return g_props && g_effect && g_params;
 }
 

@@ -15,6 +15,7 @@ extern const OfxMessageSuiteV2* g_message2;
 extern const OfxProgressSuiteV1* g_progress1;
 extern const OfxProgressSuiteV2* g_progress2;
 extern std::string g_host_name;  // the host's kOfxPropName ("fr.inria.Natron", "MLT", ...)
+extern bool g_host_temporal;     // the host lets effects fetch other frames (kOfxImageEffectPropTemporalClipAccess)
 
 // Fetches every suite from `host`; false when a required one (property, image effect,
 // parameter) is missing.

@@ -81,7 +81,7 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 2, kOfxBitDepthFloat);
   g_props->propSetInt(props, kOfxImageEffectPropSupportsTiles, 0, 0);  // the solve needs the whole frame
   g_props->propSetInt(props, kOfxImageEffectPropSupportsMultiResolution, 0, 0);
-  g_props->propSetInt(props, kOfxImageEffectPropTemporalClipAccess, 0, 0);
+  g_props->propSetInt(props, kOfxImageEffectPropTemporalClipAccess, 0, 1);  // Background frames
   g_props->propSetInt(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0, 0);
   g_props->propSetInt(props, kOfxImageEffectPluginPropSingleInstance, 0, 0);
   g_props->propSetInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0, 0);
@@ -106,8 +106,10 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
   g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentRGBA);
   g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
   g_props->propSetInt(clip, kOfxImageEffectPropSupportsTiles, 0, 0);
+  g_props->propSetInt(clip, kOfxImageEffectPropTemporalClipAccess, 0, 1);
   if (general) {
     g_effect->clipDefine(effect, kTrimapClip, &clip);
+    g_props->propSetInt(clip, kOfxImageEffectPropTemporalClipAccess, 0, 1);
     g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 0, kOfxImageComponentAlpha);
     g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 1, kOfxImageComponentRGB);
     g_props->propSetString(clip, kOfxImageEffectPropSupportedComponents, 2, kOfxImageComponentRGBA);
@@ -171,6 +173,12 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     g_props->propSetInt(p, kOfxParamPropDefault, 0, 0);
     g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
   }
+  define_int(params, kParamBackgroundFrames, "Background frames",
+             "How many frames on each side of the rendered one show the solve their known background "
+             "(trimap 0), fetched from the inputs before it: where the subject moves, they uncover what "
+             "hides behind this frame's band. 0: only the frames rendered before. Not used with Independent "
+             "frames, nor on hosts that cannot fetch other frames (MLT).",
+             kDefaultBackgroundFrames, 0, 1000, 50);
   define_choice(params, kParamDevice, "Device", "Auto uses CUDA when available, else the CPU.", kDevices, 0);
   define_choice(params, kParamEngine, "Engine",
                 "Where the solve runs. Automatic: inside the host when its Python allows it, else in a separate "

@@ -22,6 +22,9 @@ constexpr const char* kParamMaxIterations = "maxIterations";
 constexpr const char* kParamLossThreshold = "lossThreshold";
 constexpr const char* kParamSeed = "seed";
 constexpr const char* kParamIndependentFrames = "independentFrames";
+constexpr const char* kParamBackgroundFrames = "backgroundFrames";
+// Eight each side: on the dev clip as good as showing all its frames (the shot CLI).
+constexpr int kDefaultBackgroundFrames = 8;
 constexpr const char* kParamDevice = "device";
 constexpr const char* kParamEngine = "engine";
 

@@ -3,6 +3,7 @@
 // or in a worker process (worker_client) — host buffers out.
 // Nothing may escape to the host: every action is wrapped, every failure becomes a
 // failed status plus a message that says what to do.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -219,12 +220,22 @@ bool clip_connected(OfxImageClipHandle clip) {
   return connected != 0;
 }
 
-HostImage fetch_image(OfxImageClipHandle clip, OfxTime time, FetchedImage& holder, const char* what) {
+// False, with why in `error` ("" when the host gave no image), when there is no usable image.
+bool try_fetch_image(OfxImageClipHandle clip, OfxTime time, FetchedImage& holder, HostImage& image,
+                     std::string& error) {
   if (g_effect->clipGetImage(clip, time, nullptr, &holder.handle) != kOfxStatOK || holder.handle == nullptr)
-    throw RenderError(std::string("the host gave no ") + what + " image at frame " + std::to_string(time));
+    return false;
+  return read_host_image(g_props, holder.handle, image, error);
+}
+
+HostImage fetch_image(OfxImageClipHandle clip, OfxTime time, FetchedImage& holder, const char* what) {
   HostImage image;
   std::string error;
-  if (!read_host_image(g_props, holder.handle, image, error)) throw RenderError(std::string(what) + ": " + error);
+  if (!try_fetch_image(clip, time, holder, image, error)) {
+    if (error.empty())
+      throw RenderError(std::string("the host gave no ") + what + " image at frame " + std::to_string(time));
+    throw RenderError(std::string(what) + ": " + error);
+  }
   return image;
 }
 
@@ -237,6 +248,98 @@ DipImage packed_view(std::vector<unsigned char>& buffer, const HostImage& like, 
   buffer.resize(static_cast<size_t>(view.width) * view.height * like.pixel_bytes());
   view.data = buffer.data();
   return view;
+}
+
+// ---------------------------------------------------------------------------------
+// Background frames: frames near the rendered one whose known background the engine is
+// shown before the solve (hosts with temporal clip access only).
+
+// How many frames on each side to show at `time` (0: none).
+int background_frames(OfxImageEffectHandle effect, OfxTime time) {
+  if (!g_host_temporal || int_at(effect, kParamIndependentFrames, time) ||
+      std::strcmp(output_mode(effect, time), "trimap") == 0)
+    return 0;
+  return int_at(effect, kParamBackgroundFrames, time);
+}
+
+// [first, last] frames to show around `time`: within the Source's frame range when the
+// host says it (beyond it a host may hold the first or last frame, or give none).
+OfxRangeD background_range(OfxImageEffectHandle effect, OfxTime time, int frames) {
+  OfxRangeD range{time - frames, time + frames};
+  OfxPropertySetHandle props = nullptr;
+  double clip_range[2] = {0.0, 0.0};
+  OfxImageClipHandle source = clip_handle(effect, kOfxImageEffectSimpleSourceClipName);
+  if (source && g_effect->clipGetPropertySet(source, &props) == kOfxStatOK &&
+      g_props->propGetDoubleN(props, kOfxImageEffectPropFrameRange, 2, clip_range) == kOfxStatOK &&
+      clip_range[0] <= clip_range[1]) {
+    range.min = std::max(range.min, clip_range[0]);
+    range.max = std::min(range.max, clip_range[1]);
+  }
+  return range;
+}
+
+// kOfxImageEffectActionGetFramesNeeded: the Source (and Trimap) at the background frames.
+OfxStatus frames_needed(OfxImageEffectHandle effect, OfxPropertySetHandle in_args, OfxPropertySetHandle out_args) {
+  Instance* inst = instance_of(effect);
+  if (!inst) return kOfxStatErrBadHandle;
+  OfxTime time = 0;
+  g_props->propGetDouble(in_args, kOfxPropTime, 0, &time);
+  const int frames = background_frames(effect, time);
+  if (frames == 0) return kOfxStatReplyDefault;  // only this frame
+  OfxRangeD range = background_range(effect, time, frames);
+  range.min = std::min(range.min, time);  // this frame, even outside a range the host misreports
+  range.max = std::max(range.max, time);
+  for (const char* clip : {kOfxImageEffectSimpleSourceClipName, kTrimapClip}) {
+    if (std::strcmp(clip, kTrimapClip) == 0 && !inst->general) continue;  // the filter context has no Trimap
+    const std::string name = std::string("OfxImageClipPropFrameRange_") + clip;
+    g_props->propSetDouble(out_args, name.c_str(), 0, range.min);
+    g_props->propSetDouble(out_args, name.c_str(), 1, range.max);
+  }
+  return kOfxStatOK;
+}
+
+// Shows the session the background frames around `time`, nearest first: each one's
+// Source (and Trimap) packed like the rendered frame's and sent with show_only. A frame
+// the host cannot give, that does not cover `frame`, or that the engine refuses is
+// skipped: it would only have helped. False when the host aborted.
+bool show_background_frames(Instance* inst, const Runtime* runtime, void* session, OfxTime time,
+                            DipParams params, const OfxRectI& frame, OfxImageClipHandle trimap_clip) {
+  OfxImageEffectHandle effect = inst->handle;
+  const int frames = background_frames(effect, time);
+  if (frames == 0) return true;
+  const OfxRangeD range = background_range(effect, time, frames);
+  OfxImageClipHandle source_clip = clip_handle(effect, kOfxImageEffectSimpleSourceClipName);
+  params.show_only = 1;
+  for (int step = 1; step <= frames; ++step) {
+    for (OfxTime shown : {time - step, time + step}) {
+      if (shown < range.min || shown > range.max) continue;
+      if (g_effect->abort && g_effect->abort(effect)) return false;
+      FetchedImage source_holder, trimap_holder;
+      HostImage source, trimap;
+      std::string ignored;
+      if (!try_fetch_image(source_clip, shown, source_holder, source, ignored) || !contains(source.bounds, frame))
+        continue;
+      if (trimap_clip && (!try_fetch_image(trimap_clip, shown, trimap_holder, trimap, ignored) ||
+                          !contains(trimap.bounds, frame)))
+        continue;
+      std::vector<unsigned char> source_pixels, guide_pixels;
+      DipRenderRequest request{};
+      request.time = shown;
+      request.params = params;
+      request.source = packed_view(source_pixels, source, frame);
+      pack_region(source, frame, source_pixels.data());
+      if (trimap_clip) {
+        request.guide = packed_view(guide_pixels, trimap, frame);
+        pack_region(trimap, frame, guide_pixels.data());
+      }
+      char error[1024] = {0};
+      const int status = runtime->render(session, &request, error, sizeof error);
+      if (status == DIP_CANCELLED) return false;
+      if (status == DIP_OUT_OF_MEMORY)
+        throw RenderError(std::string(error) + " (while reading the frames around this one: lower Background frames)");
+    }
+  }
+  return true;
 }
 
 OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
@@ -288,9 +391,11 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   request.source = packed_view(source_pixels, source, frame);
   pack_region(source, frame, source_pixels.data());
   request.guide.data = nullptr;
+  OfxImageClipHandle trimap_clip = nullptr;  // the Trimap input, when the trimap comes from it
   if (std::strcmp(params.trimap_source, "trimap") == 0) {
-    OfxImageClipHandle trimap_clip = clip_handle(effect, kTrimapClip);
-    if (clip_connected(trimap_clip)) {
+    trimap_clip = clip_handle(effect, kTrimapClip);
+    if (!clip_connected(trimap_clip)) trimap_clip = nullptr;
+    if (trimap_clip) {
       HostImage trimap = fetch_image(trimap_clip, time, trimap_holder, "Trimap");
       if (!contains(trimap.bounds, frame))
         throw RenderError("Trimap: the trimap image does not cover the Source frame; give the Trimap input "
@@ -314,6 +419,8 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   }
   request.output = packed_view(output_pixels, output, frame);
 
+  if (!show_background_frames(inst, runtime, session, time, params, frame, trimap_clip))
+    return kOfxStatFailed;  // the host aborted
   Progress progress(inst);
   request.progress = &Progress::update;
   request.progress_context = &progress;
@@ -375,6 +482,7 @@ OfxStatus main_entry(const char* action, const void* handle, OfxPropertySetHandl
     if (std::strcmp(action, kOfxActionDestroyInstance) == 0) return destroy_instance(effect);
     if (std::strcmp(action, kOfxImageEffectActionRender) == 0) return render_action(effect, in_args);
     if (std::strcmp(action, kOfxImageEffectActionGetClipPreferences) == 0) return clip_preferences(effect, out_args);
+    if (std::strcmp(action, kOfxImageEffectActionGetFramesNeeded) == 0) return frames_needed(effect, in_args, out_args);
     if (std::strcmp(action, kOfxActionPurgeCaches) == 0) {
       Instance* inst = instance_of(effect);
       if (inst) {

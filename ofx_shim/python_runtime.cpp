@@ -255,6 +255,7 @@ DIP_EXPORT int dip_render(void* session, const DipRenderRequest* request, char* 
     params["output_mode"] = p.output_mode;
     params["source_premultiplied"] = p.source_premultiplied != 0;
     params["independent_frames"] = p.independent_frames != 0;
+    params["show_only"] = p.show_only != 0;
 
     py::object guide = py::none(), clean_plate = py::none();
     if (request->guide.data != nullptr) guide = wrap(request->guide);
@@ -264,10 +265,12 @@ DIP_EXPORT int dip_render(void* session, const DipRenderRequest* request, char* 
       py::gil_scoped_release release;  // the host's suites may block; never hold the GIL there
       return request->progress(request->progress_context, fraction) == 0;
     });
-    py::array out = static_cast<py::object*>(session)->attr("render")(
+    py::object result = static_cast<py::object*>(session)->attr("render")(
         request->time, wrap(request->source), guide, params, progress,
         request->output.width, request->output.height, request->output.channels, request->output.dtype,
         py::arg("clean_plate") = clean_plate);
+    if (p.show_only) return DIP_OK;  // nothing comes back
+    py::array out = result;
 
     const DipImage& o = request->output;
     py::dtype want(o.dtype);

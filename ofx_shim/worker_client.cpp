@@ -306,7 +306,8 @@ std::string params_json(const DipParams& p) {
          ",\"band\":" + json_number(p.band) + ",\"render_scale\":" + json_number(p.render_scale) +
          ",\"output_mode\":" + json_string(p.output_mode) +
          ",\"source_premultiplied\":" + (p.source_premultiplied ? "true" : "false") +
-         ",\"independent_frames\":" + (p.independent_frames ? "true" : "false") + "}";
+         ",\"independent_frames\":" + (p.independent_frames ? "true" : "false") +
+         ",\"show_only\":" + (p.show_only ? "true" : "false") + "}";
 }
 
 // A memfd holding the request's images, mapped here; unmapped when it goes.
@@ -437,7 +438,8 @@ int render(void* session, const DipRenderRequest* request, char* error, size_t e
       } else if (message["op"] == "done") {
         const std::string status = message["status"];
         if (status == "ok") {
-          std::memcpy(request->output.data, frame.at(frame.output), image_bytes(request->output));
+          if (request->output.data)  // absent when only showing a frame
+            std::memcpy(request->output.data, frame.at(frame.output), image_bytes(request->output));
           return DIP_OK;
         }
         set_error(error, error_size, message["message"]);

@@ -107,3 +107,37 @@ def test_independent_frames_carry_no_background_from_earlier_renders():
     alone = ofx_dipmatte.matte(images[1], trimaps[1]).alpha
     assert np.allclose(second_frame(independent_frames=True), alone, atol=1e-6)
     assert not np.allclose(second_frame(), alone, atol=1e-3)  # the default carries frame 0's background
+
+
+def test_shown_frames_give_the_solve_their_background():
+    """What the plugin's Background frames send: a frame shown (``show_only``) serves the
+    solve as :meth:`ClipSession.show_background` does, and returns nothing."""
+    from conftest import moving_hair_shot
+
+    images, trimaps, _, _ = moving_hair_shot(frames=3)
+    session = InstanceSession()
+    for t in (1, 2):
+        shown = session.render(t, images[t], trimaps[t][..., None], dict(preset="balanced", show_only=True),
+                               lambda f: True, 0, 0, 0, "float32")
+        assert shown is None
+    out = session.render(0, images[0], trimaps[0][..., None], dict(preset="balanced"),
+                         lambda f: True, 72, 72, 4, "float32")
+    clip = ofx_dipmatte.ClipSession()
+    for t in (1, 2):
+        clip.show_background(t, images[t], trimaps[t])
+    expected = clip.matte(0, images[0], trimaps[0])
+    assert expected.stats.background_frames == 2
+    np.testing.assert_allclose(out.reshape(72, 72, 4)[..., 3], expected.alpha, atol=1e-6)
+    assert not np.allclose(expected.alpha, ofx_dipmatte.matte(images[0], trimaps[0]).alpha, atol=1e-3)
+    assert session.solves == 1
+
+
+def test_shown_frames_are_ignored_when_nothing_is_carried():
+    from conftest import moving_hair_shot
+
+    images, trimaps, _, _ = moving_hair_shot(frames=2)
+    session = InstanceSession()
+    for params in (dict(preset="balanced", independent_frames=True), dict(PARAMS)):
+        assert session.render(1, images[1], None, dict(params, show_only=True), lambda f: True,
+                              0, 0, 0, "float32") is None  # not even the trimap is read
+    assert session._clip is None

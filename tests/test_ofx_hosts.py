@@ -7,7 +7,9 @@
   reader), though in the filter context its alpha is the trimap;
 - MLT creates a new instance for every frame unless the plugin says its render is unsafe,
   and renders the same frame several times (five for one `melt` frame);
-- Trimap view is how an artist checks what a host did to the trimap (MLT resampled it).
+- Trimap view is how an artist checks what a host did to the trimap (MLT resampled it);
+- MLT says it has no temporal clip access, and its clipGetImage gives the current frame
+  whatever time is asked: Background frames must not ask it for other frames.
 """
 
 from __future__ import annotations
@@ -153,4 +155,21 @@ def test_the_same_frame_rendered_again_is_solved_once(tmp_path, monkeypatch):
     view = from_host(*host.output(inst))
     np.testing.assert_array_equal(view[..., 0], trimap)
     assert json.loads(log.read_text().splitlines()[-1])["seconds"] == 0.0
+    host.destroy_instance(inst)
+
+
+def test_a_host_without_temporal_clip_access_is_asked_for_no_other_frame():
+    from conftest import moving_hair_shot
+
+    host = _testhost.Host(str(bundle_path()), name="MLT", temporal_clip_access=False)
+    images, trimaps, _, _ = moving_hair_shot(frames=3)
+    inst = instance(host)
+    host.set_param(inst, "preset", 1)  # Balanced, Background frames at its default
+    for t in range(3):
+        host.set_image(inst, "Source", float(t), **to_host(np.dstack([images[t], trimaps[t]])))
+    assert host.frames_needed(inst, 1.0)[0] == 14  # kOfxStatReplyDefault: this frame only
+    assert host.render(inst, 1.0) == 0, host.persistent_message(inst)
+    assert host.fetched(inst, "Source") == [1.0]
+    alone = ofx_dipmatte.matte(images[1], trimaps[1])
+    np.testing.assert_allclose(from_host(*host.output(inst))[..., 3], alone.alpha, atol=1e-6)
     host.destroy_instance(inst)

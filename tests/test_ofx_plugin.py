@@ -30,6 +30,7 @@ _testhost = pytest.importorskip("ofx_dipmatte.ofx._testhost")
 GENERAL = "OfxImageEffectContextGeneral"
 FILTER = "OfxImageEffectContextFilter"
 OK, FAILED = 0, 1
+REPLY_DEFAULT = 14  # kOfxStatReplyDefault
 ITERATIONS = 4
 SIZE = 24
 ENGINES = {"in_process": 1, "worker": 2}  # the Engine parameter's options
@@ -127,7 +128,7 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
 
     params = host.params(GENERAL)
     for name in ("outputMode", "trimapSource", "useTrimapInput", "bandWidth", "preset", "maxIterations",
-                 "lossThreshold", "seed", "independentFrames", "device", "engine"):
+                 "lossThreshold", "seed", "independentFrames", "backgroundFrames", "device", "engine"):
         assert name in params
     assert params["outputMode"]["OfxParamPropChoiceOption"] == [
         "Premultiplied foreground + alpha", "Straight foreground + alpha", "Alpha only", "Background plate",
@@ -316,6 +317,46 @@ def test_a_sequence_warm_starts_and_matches_a_clip_session(host):
     assert host.progress(inst)["updates"] == before
     assert time.perf_counter() - start < 0.5
     assert_close(again, expected_premultiplied(res, "float32", 4))
+
+
+@BOTH_ENGINES
+def test_background_frames_show_the_solve_the_frames_around_it(host, engine):
+    """Background frames = 2 at frame 1 of a 4-frame shot: the host is asked for frames
+    0–3 (within the Source's range), the plugin fetches 0, 2 and 3, and the Output is the
+    engine's matte of frame 1 with those frames shown first."""
+    from conftest import moving_hair_shot
+
+    images, trimaps, _, _ = moving_hair_shot(frames=4)
+    inst = new_instance(host, engine=engine, preset=1, backgroundFrames=2)  # Balanced
+    for t in range(4):
+        host.set_image(inst, "Source", float(t), **to_host(np.dstack([images[t], np.ones_like(trimaps[t])])))
+        host.set_image(inst, "Trimap", float(t), **to_host(trimaps[t][..., None]))
+    status, needed = host.frames_needed(inst, 1.0)
+    assert status == OK
+    assert needed == {"OfxImageClipPropFrameRange_Source": [0.0, 3.0], "OfxImageClipPropFrameRange_Trimap": [0.0, 3.0]}
+    out = render(host, inst, 1.0)
+    assert host.fetched(inst, "Source") == [1.0, 0.0, 2.0, 3.0]  # the frame, then the nearest first
+    assert host.fetched(inst, "Trimap") == [1.0, 0.0, 2.0, 3.0]
+    clip = ClipSession()
+    for t in (0, 2, 3):
+        clip.show_background(t, images[t], trimaps[t])
+    expected = clip.matte(1, images[1], trimaps[1])
+    assert expected.stats.background_frames == 3
+    assert_close(out, expected_premultiplied(expected, "float32", 4))
+    assert not np.allclose(expected.alpha, ofx_dipmatte.matte(images[1], trimaps[1]).alpha, atol=1e-3)
+
+    # Independent frames (or Background frames 0) fetch nothing else and solve the frame alone.
+    alone = ofx_dipmatte.matte(images[2], trimaps[2])
+    for params in ({"independentFrames": 1}, {"backgroundFrames": 0}):
+        other = new_instance(host, engine=engine, preset=1, **params)
+        for t in range(4):
+            host.set_image(other, "Source", float(t), **to_host(np.dstack([images[t], np.ones_like(trimaps[t])])))
+            host.set_image(other, "Trimap", float(t), **to_host(trimaps[t][..., None]))
+        assert host.frames_needed(other, 2.0)[0] == REPLY_DEFAULT
+        assert_close(render(host, other, 2.0), expected_premultiplied(alone, "float32", 4))
+        assert host.fetched(other, "Source") == [2.0]
+        host.destroy_instance(other)
+    host.destroy_instance(inst)
 
 
 @BOTH_ENGINES

@@ -24,6 +24,7 @@ OFX_NAME(kOfxImageEffectActionDescribeInContext, "OfxImageEffectActionDescribeIn
 OFX_NAME(kOfxImageEffectActionGetRegionOfDefinition, "OfxImageEffectActionGetRegionOfDefinition");
 OFX_NAME(kOfxImageEffectActionGetRegionsOfInterest, "OfxImageEffectActionGetRegionsOfInterest");
 OFX_NAME(kOfxImageEffectActionGetClipPreferences, "OfxImageEffectActionGetClipPreferences");
+OFX_NAME(kOfxImageEffectActionGetFramesNeeded, "OfxImageEffectActionGetFramesNeeded");
 OFX_NAME(kOfxImageEffectActionIsIdentity, "OfxImageEffectActionIsIdentity");
 OFX_NAME(kOfxImageEffectActionRender, "OfxImageEffectActionRender");
 OFX_NAME(kOfxImageEffectActionBeginSequenceRender, "OfxImageEffectActionBeginSequenceRender");

@@ -46,7 +46,7 @@ Host::Host(const std::string& bundle, HostOptions options) {
                           {kOfxImageComponentRGBA, kOfxImageComponentRGB, kOfxImageComponentAlpha});
   g_host_props.set_int(kOfxImageEffectPropSupportsTiles, {0});
   g_host_props.set_int(kOfxImageEffectPropSupportsMultiResolution, {1});
-  g_host_props.set_int(kOfxImageEffectPropTemporalClipAccess, {1});
+  g_host_props.set_int(kOfxImageEffectPropTemporalClipAccess, {options.temporal_clip_access ? 1 : 0});
   g_host_props.set_int(kOfxImageEffectInstancePropSequentialRender, {2});
   g_host_props.set_int(kOfxImageEffectHostPropIsBackground, {0});
 
@@ -196,6 +196,9 @@ void Host::set_image(int id, const std::string& clip, double time, ImageBuffer i
   if (it == effect.clips.end()) throw std::runtime_error("no clip " + clip);
   it->second->images[time] = std::move(image);
   it->second->props.set_int(kOfxImageClipPropConnected, {1});
+  // The clip's frame range: the first and last times it has an image for.
+  it->second->props.set_double(kOfxImageEffectPropFrameRange,
+                               {it->second->images.begin()->first, it->second->images.rbegin()->first});
 }
 
 int Host::render(int id, double time, double render_scale, const int* window, ImageBuffer* output) {
@@ -235,6 +238,12 @@ int Host::render(int id, double time, double render_scale, const int* window, Im
 
 int Host::clip_preferences(int id, PropertySet& out) {
   return call(kOfxImageEffectActionGetClipPreferences, &instance(id), nullptr, &out);
+}
+
+int Host::frames_needed(int id, double time, PropertySet& out) {
+  PropertySet in;
+  in.set_double(kOfxPropTime, {time});
+  return call(kOfxImageEffectActionGetFramesNeeded, &instance(id), &in, &out);
 }
 
 int Host::purge(int id) { return call(kOfxActionPurgeCaches, &instance(id), nullptr, nullptr); }

@@ -66,6 +66,7 @@ struct Clip {
   std::string name;
   PropertySet props;
   std::map<double, ImageBuffer> images;  // inputs by time; the Output holds its last render at key 0
+  std::vector<double> fetched;             // the times the plugin asked for (clipGetImage), in order
 };
 
 struct Message {
@@ -106,6 +107,7 @@ struct HostOptions {
   bool progress_v2 = true;
   bool printf_arguments = true;
   std::string name = "org.ofxdipmatte.testhost";
+  bool temporal_clip_access = true;  // MLT: no (its clipGetImage gives the current frame at any time)
 };
 
 class Host {
@@ -131,6 +133,7 @@ class Host {
   // render of the instance can replace it.
   int render(int id, double time, double render_scale, const int* window, ImageBuffer* output = nullptr);
   int clip_preferences(int id, PropertySet& out);
+  int frames_needed(int id, double time, PropertySet& out);
   int purge(int id);
 
   // Called by the suites.

@@ -58,14 +58,15 @@ PYBIND11_MODULE(_testhost, m) {
 
   py::class_<Host>(m, "Host")
       .def(py::init([](const std::string& bundle, bool message_v2, bool progress_v1, bool progress_v2,
-                       bool printf_arguments, const std::string& name) {
+                       bool printf_arguments, const std::string& name, bool temporal_clip_access) {
              py::gil_scoped_release release;  // the plugin may start (or adopt) Python
-             return std::make_unique<Host>(
-                 bundle, testhost::HostOptions{message_v2, progress_v1, progress_v2, printf_arguments, name});
+             return std::make_unique<Host>(bundle, testhost::HostOptions{message_v2, progress_v1, progress_v2,
+                                                                         printf_arguments, name,
+                                                                         temporal_clip_access});
            }),
            py::arg("bundle"), py::arg("message_v2") = true, py::arg("progress_v1") = true,
            py::arg("progress_v2") = true, py::arg("printf_arguments") = true,
-           py::arg("name") = "org.ofxdipmatte.testhost")
+           py::arg("name") = "org.ofxdipmatte.testhost", py::arg("temporal_clip_access") = true)
       .def_property_readonly("contexts", &Host::contexts)
       .def("plugin_properties", [](Host& h) { return to_dict(h.plugin_props()); })
       .def("load_messages", [](Host& h) { return messages(h.load_messages()); })
@@ -184,6 +185,20 @@ PYBIND11_MODULE(_testhost, m) {
                status = h.clip_preferences(id, out);
              }
              return py::make_tuple(status, to_dict(out));
+           })
+      .def("frames_needed",
+           [](Host& h, int id, double time) {
+             testhost::PropertySet out;
+             int status;
+             {
+               py::gil_scoped_release release;
+               status = h.frames_needed(id, time, out);
+             }
+             return py::make_tuple(status, to_dict(out));
+           })
+      .def("fetched",
+           [](Host& h, int id, const std::string& clip) {  // the times the plugin asked `clip` for
+             return h.instance(id).clips.at(clip)->fetched;
            })
       .def("purge", [](Host& h, int id) {
         py::gil_scoped_release release;

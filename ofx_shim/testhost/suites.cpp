@@ -271,6 +271,10 @@ OfxStatus clipGetImage(OfxImageClipHandle h, OfxTime time, const OfxRectD*, OfxP
   if (!h || !out) return kOfxStatErrBadHandle;
   Clip* clip = clip_of(h);
   const bool is_output = clip->name == kOfxImageEffectOutputClipName;
+  {
+    std::lock_guard<std::mutex> lock(g_images_mutex);
+    clip->fetched.push_back(time);
+  }
   auto it = clip->images.find(is_output ? 0.0 : time);
   if (it == clip->images.end() || (!is_output && !clip->props.get_int(kOfxImageClipPropConnected))) {
     *out = nullptr;

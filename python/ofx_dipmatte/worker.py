@@ -14,7 +14,8 @@ Protocol (one connected ``AF_UNIX`` stream socket, fd 3 in the worker):
   ``{"op": "fatal", "message"}`` (then it exits) when the engine cannot be imported.
 - Plugin → worker: ``{"op": "render", "id", "session", "time", "params", "source",
   "guide", "clean_plate", "output"}`` with one memfd attached. ``source``, ``guide`` and
-  ``clean_plate`` (each may be null but the source) and ``output`` are ``{"offset",
+  ``clean_plate`` (each may be null but the source) and ``output`` (null when
+  ``params.show_only``: a frame shown, not rendered) are ``{"offset",
   "width", "height", "channels", "dtype"}``: packed, top-down images inside that shared
   memory, which the plugin fills (source, guide, clean plate) and reads (output) — pixels
   never cross the socket. ``params`` is the bridge's ``RenderParams``.
@@ -195,15 +196,17 @@ class Worker:
                 session = self.sessions[int(message["session"])] = self.session_type()
             memory = mmap.mmap(fds[0], 0)
             try:
-                out_layout = message["output"]
+                # No output when the plugin only shows a frame (``show_only``).
+                out_layout = message.get("output") or {"width": 0, "height": 0, "channels": 0, "dtype": "float32"}
                 source = image_view(memory, message["source"])
                 guide = image_view(memory, message.get("guide"))
                 clean_plate = image_view(memory, message.get("clean_plate"))
-                output = image_view(memory, out_layout)
+                output = image_view(memory, message.get("output"))
                 image = session.render(message["time"], source, guide, message["params"], progress,
                                        int(out_layout["width"]), int(out_layout["height"]),
                                        int(out_layout["channels"]), out_layout["dtype"], clean_plate=clean_plate)
-                output[...] = image
+                if output is not None:
+                    output[...] = image
                 del source, guide, clean_plate, output  # views must go before the mapping closes
             finally:
                 memory.close()

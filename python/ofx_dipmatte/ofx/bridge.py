@@ -45,6 +45,7 @@ class RenderParams:
     output_mode: str = "premultiplied"
     source_premultiplied: bool = False  # the host premultiplied the Source's colour by its alpha
     independent_frames: bool = False  # no background carried from frame to frame (farm chunks)
+    show_only: bool = False  # a frame near the one rendered next: only its known background is shown
 
     @classmethod
     def from_dict(cls, values: dict) -> "RenderParams":
@@ -186,10 +187,15 @@ class InstanceSession:
 
     def render(self, time: float, source: np.ndarray, guide: Optional[np.ndarray], params: dict,
                progress: Callable[[float], bool], width: int, height: int, channels: int,
-               dtype: str, clean_plate: Optional[np.ndarray] = None) -> np.ndarray:
+               dtype: str, clean_plate: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
         """Solve (or fetch) one frame and return the Output image, top-down, packed.
-        ``clean_plate``: the CleanPlate input's pixels, or None when unconnected."""
+        ``clean_plate``: the CleanPlate input's pixels, or None when unconnected.
+        With ``params["show_only"]`` the frame is one the plugin fetched beside the frame it
+        renders next: it is only shown (:meth:`show`), and None comes back."""
         p = RenderParams.from_dict(params)
+        if p.show_only:
+            self.show(time, source, guide, p)
+            return None
         source = np.array(source)  # own copies: the host's buffers die with the call
         guide = None if guide is None else np.array(guide)
         # Resolve reports an unplugged input as connected and black: no plate is black.
@@ -202,26 +208,44 @@ class InstanceSession:
             _log_render(self, time, source, p, True, 0.0)
             return trimap_view(trimap, channels, dtype)
         image = source_colour(source, p)
-        preset = p.solver_preset()
         with self._lock:
-            clip_key = (repr(preset), p.seed, p.device)
-            if clip_key != self._clip_key:  # other networks or noise: earlier weights do not apply
-                self._clip = ClipSession(preset=preset, device=p.device, seed=p.seed)
-                self._clip_key = clip_key
-                self._cache.clear()
-            cache_key = (float(time), _digest(image, trimap, *([] if plate is None else [plate])), clip_key)
+            clip = self._clip_for(p)
+            cache_key = (float(time), _digest(image, trimap, *([] if plate is None else [plate])), self._clip_key)
             result = self._cache.get(cache_key)
             cached = result is not None
             started = clock.perf_counter()
             if not cached:
-                result = self._clip.matte(time, image, trimap, progress=_engine_progress(progress),
-                                          should_stop=lambda: not progress(0.0), clean_plate=plate)
+                result = clip.matte(time, image, trimap, progress=_engine_progress(progress),
+                                    should_stop=lambda: not progress(0.0), clean_plate=plate)
                 self.solves += 1
                 self._remember(cache_key, result)
             else:
                 self._cache.move_to_end(cache_key)
             _log_render(self, time, source, p, cached, clock.perf_counter() - started)
         return format_output(result, p.output_mode, channels, dtype)
+
+    def show(self, time: float, source: np.ndarray, guide: Optional[np.ndarray], params: RenderParams) -> None:
+        """Show the clip a frame the plugin fetched beside the one it renders next (the
+        *Background frames* parameter): its known background serves the solves
+        (:meth:`ClipSession.show_background`). Nothing for a preset that carries none."""
+        if not params.solver_preset().carry_background:
+            return
+        source = np.array(source)
+        trimap = trimap_for(source, None if guide is None else np.array(guide), params)
+        image = source_colour(source, params)
+        with self._lock:
+            self._clip_for(params).show_background(time, image, trimap)
+
+    def _clip_for(self, params: RenderParams) -> ClipSession:
+        """The clip session for these parameters: a new one (and no cached frames) when
+        they call for other networks or noise, whose earlier weights do not apply."""
+        preset = params.solver_preset()
+        clip_key = (repr(preset), params.seed, params.device)
+        if clip_key != self._clip_key:
+            self._clip = ClipSession(preset=preset, device=params.device, seed=params.seed)
+            self._clip_key = clip_key
+            self._cache.clear()
+        return self._clip
 
     def _remember(self, key: tuple, result: MatteResult) -> None:
         self._cache[key] = result
