@@ -230,11 +230,13 @@ class InstanceSession:
         (:meth:`ClipSession.show_background`). Nothing for a preset that carries none."""
         if not params.solver_preset().carry_background:
             return
+        started = clock.perf_counter()
         source = np.array(source)
         trimap = trimap_for(source, None if guide is None else np.array(guide), params)
         image = source_colour(source, params)
         with self._lock:
             self._clip_for(params).show_background(time, image, trimap)
+        _log_render(self, time, source, params, False, clock.perf_counter() - started)
 
     def _clip_for(self, params: RenderParams) -> ClipSession:
         """The clip session for these parameters: a new one (and no cached frames) when
@@ -260,7 +262,8 @@ LOG_VARIABLE = "OFX_DIPMATTE_LOG"
 
 def _log_render(session: "InstanceSession", time: float, source: np.ndarray, params: RenderParams,
                 cached: bool, seconds: float) -> None:
-    """One JSON line per render in $OFX_DIPMATTE_LOG: what a host asked for, for TDs and tests."""
+    """One JSON line per render (and per frame shown: ``show_only``) in $OFX_DIPMATTE_LOG: what a
+    host asked for, for TDs and tests."""
     path = os.environ.get(LOG_VARIABLE)
     if not path:
         return
