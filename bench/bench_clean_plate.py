@@ -13,7 +13,8 @@ in for it, as an artist would get it:
 Every row runs `ofx_dipmatte.matte` on the 8-bit image as a user's PNG. Clips (their
 background does not move) are solved frame by frame in a ClipSession: with every frame on
 its own; as the default does in a host, each frame against the background earlier frames
-showed (`Preset.carry_background`); as the shot CLI does, with every frame's known
+showed (`Preset.carry_background`), with the frames around it shown first (the plugin's
+*Background frames*) or not (a host without temporal clip access); as the shot CLI does, with every frame's known
 background shown to the session first (`ClipSession.show_background`); with one plate for the shot, made from the first frame's
 background, or stacked from the shot's own known background (`PlateStack`, the
 `clean-plate` command: no plate from the user), alone or widened by a first solve of the
@@ -47,6 +48,7 @@ import metrics as M  # noqa: E402
 import ofx_dipmatte  # noqa: E402
 
 GRAIN = 0.01
+BACKGROUND_FRAMES = 8  # the plugin's Background frames parameter, at its default
 
 
 def plates(background: np.ndarray, seed: int) -> dict[str, "np.ndarray | None"]:
@@ -83,11 +85,20 @@ def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[di
     rows = [{"case": name, "method": "closed-form (pymatting), per frame",
              "SAD": statistics.mean(M.sad(a, t, b) for a, t, b in zip(cf, truths, bands)),
              "dtSSD": M.dt_ssd(cf, truths, bands)}]
-    def solve(preset, shown: bool = False) -> list:
+    def solve(preset, shown: "int | None" = 0) -> list:
+        """Frames in order. Before each, the frames up to ``shown`` on each side are shown,
+        nearest first, as the plugin's *Background frames* does in a host; None: every
+        frame is shown before the first solve, as `ofx-dipmatte matte` does a sequence."""
         session = ofx_dipmatte.ClipSession(preset, seed=0)
-        for i, f in enumerate(frames if shown else []):  # as `ofx-dipmatte matte` does a sequence
+        for i, f in enumerate(frames if shown is None else []):
             session.show_background(i, f["image_native"], f["trimap"])
-        return [session.matte(i, f["image_native"], f["trimap"]) for i, f in enumerate(frames)]
+        results = []
+        for i, f in enumerate(frames):
+            near = range(max(0, i - (shown or 0)), min(len(frames), i + (shown or 0) + 1))
+            for j in sorted((j for j in near if j != i), key=lambda j: abs(j - i)):
+                session.show_background(j, frames[j]["image_native"], frames[j]["trimap"])
+            results.append(session.matte(i, f["image_native"], f["trimap"]))
+        return results
 
     # The first solve of `matte --stack-plate`: every frame on its own.
     first = solve(ofx_dipmatte.PRESETS["balanced"].replace(carry_background=False))
@@ -98,13 +109,15 @@ def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[di
     given = {label: plate for label, plate in plates(frames[0]["bg"], seed=0).items()
              if plate is not None} if with_given else {}
     shot_plates = {"balanced, frames on their own (--independent-frames)": "alone",
-                   "balanced, no plate, in a host (carries the background earlier frames showed)": "carried",
-                   "balanced, no plate, shot CLI (every frame's known background shown first)": "shown",
+                   "balanced, no plate, in a host without temporal access (earlier renders only: MLT)": 0,
+                   f"balanced, no plate, in a host (Background frames {BACKGROUND_FRAMES}, the default)":
+                       BACKGROUND_FRAMES,
+                   "balanced, no plate, shot CLI (every frame's known background shown first)": None,
                    **given, "balanced + plate stacked from the shot": stack.plate(),
                    "balanced + plate stacked from the shot and a first solve": widened.plate()}
     for label, plate in shot_plates.items():
-        if isinstance(plate, str):  # no plate given
-            alphas = [res.alpha for res in (first if plate == "alone" else solve("balanced", plate == "shown"))]
+        if plate is None or isinstance(plate, (str, int)):  # no plate given
+            alphas = [res.alpha for res in (first if plate == "alone" else solve("balanced", plate))]
         else:
             session = ofx_dipmatte.ClipSession(seed=0)
             alphas = [session.matte(i, f["image_native"], f["trimap"], clean_plate=plate).alpha
