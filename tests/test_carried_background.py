@@ -190,6 +190,43 @@ def test_a_frame_that_comes_again_edited_starts_the_stack_over():
     assert session.matte(2, images[2], trimaps[2]).stats.background_frames == 1  # frame 1, as it is now
 
 
+def test_the_first_frame_stacked_is_checked_for_edits_too():
+    images, trimaps, _, _ = moving_hair_shot(frames=2)
+    for first_call in ("show_background", "matte"):  # the frame that starts the stack
+        session = ofx_dipmatte.ClipSession("balanced")
+        getattr(session, first_call)(0, images[0], trimaps[0])
+        session.show_background(1, images[1], trimaps[1])
+        fixed = trimaps[0].copy()
+        fixed[:4] = 0.5  # the artist widened frame 0's band after it was stacked
+        assert session.matte(0, images[0], fixed).stats.background_frames == 0, first_call
+
+
+def test_a_solved_frame_record_adds_what_solving_it_added():
+    """export_background / import_background: a session shown the same frames and given
+    frame 0's record solves frame 1 as the session that solved frame 0 did; a record of
+    other inputs, or of a frame not shown, is refused."""
+    images, trimaps, _, _ = moving_hair_shot(frames=2)
+    solved = ofx_dipmatte.ClipSession("balanced")
+    for t in (0, 1):
+        solved.show_background(t, images[t], trimaps[t])
+    solved.matte(0, images[0], trimaps[0])
+    record = solved.export_background(0)
+    assert record is not None and len(record["index"]) > 0
+    expected = solved.matte(1, images[1], trimaps[1]).alpha
+
+    resumed = ofx_dipmatte.ClipSession("balanced")
+    assert not resumed.import_background(0, record)  # not shown: the record's inputs cannot be checked
+    for t in (0, 1):
+        resumed.show_background(t, images[t], trimaps[t])
+    assert resumed.import_background(0, record) and not resumed.import_background(0, record)  # once
+    np.testing.assert_array_equal(resumed.matte(1, images[1], trimaps[1]).alpha, expected)
+
+    other = ofx_dipmatte.ClipSession("balanced")
+    other.show_background(0, images[0] * 0.9, trimaps[0])  # frame 0 is not what the record was made from
+    assert not other.import_background(0, record)
+    assert ofx_dipmatte.ClipSession(NOT_CARRIED).export_background(0) is None
+
+
 def test_a_clip_with_subsampled_chroma_carries_its_restored_background():
     from test_chroma import luma, through_ycbcr
 

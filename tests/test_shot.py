@@ -539,3 +539,32 @@ def test_a_plate_with_subsampled_chroma_is_reported_restored(tmp_path, capsys):
     code, report = run_json(capsys, "matte", str(tmp_path / "in" / "plate.png"), str(tmp_path / "in" / "trimap.png"),
                             "-o", str(tmp_path / "out"))
     assert code == 0 and report["frames"][0]["chroma_restored"] == "4:2:2"
+
+
+def test_a_resumed_run_carries_the_background_the_interrupted_one_had(tmp_path, capsys):
+    """Frames 3 and 4 solved again after frames 1 and 2 were written (an interrupted run)
+    get the pixels of the run that was not interrupted: the cache keeps what each solved
+    frame added to the carried background, and the resumed run adds it back."""
+    plate, trimap, _, _ = write_moving_shot(tmp_path / "in")
+    out = tmp_path / "out"
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out))
+    assert code == 0, report
+    cache = Path(report["cache"])
+    assert sorted(p.name for p in cache.glob("background.*.npz")) == [f"background.{f}.npz" for f in (1, 2, 3, 4)]
+    whole = {f: read_image_file(out / f"plate.alpha.{f:04d}.exr").pixels for f in (3, 4)}
+
+    def resume() -> dict:
+        for f in (3, 4):
+            for kind in ("alpha", "fg"):
+                (out / f"plate.{kind}.{f:04d}.exr").unlink()
+        code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out))
+        assert code == 0 and [f["status"] for f in report["frames"]] == ["skipped"] * 2 + ["solved"] * 2
+        return {f: read_image_file(out / f"plate.alpha.{f:04d}.exr").pixels for f in (3, 4)}
+
+    resumed = resume()
+    assert all(np.array_equal(resumed[f], whole[f]) for f in (3, 4)), \
+        [float(np.abs(resumed[f] - whole[f]).max()) for f in (3, 4)]
+    for f in (1, 2):  # without the records, frames 1 and 2 add only their trimaps' background
+        (cache / f"background.{f}.npz").unlink()
+    without = resume()
+    assert not np.array_equal(without[3], whole[3])

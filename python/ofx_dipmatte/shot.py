@@ -124,7 +124,9 @@ def _save_atomic(path: Path, save) -> None:
 
 
 class Checkpoints:
-    """Solved network states on disk, one file a frame, written atomically."""
+    """Solved network states on disk, one file a frame, written atomically; and what each
+    solved frame added to the carried background (``background.N.npz``, all kept: a
+    resumed run adds every frame it skips)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -139,6 +141,17 @@ class Checkpoints:
         for old in self._written[:-CHECKPOINTS_KEPT]:
             self.path(old).unlink(missing_ok=True)
         self._written = self._written[-CHECKPOINTS_KEPT:]
+
+    def save_background(self, frame: int, record: dict) -> None:
+        _save_atomic(self.folder / f"background.{frame}.npz", lambda tmp: np.savez(tmp, **record))
+
+    def load_background(self, frame: int) -> Optional[dict]:
+        path = self.folder / f"background.{frame}.npz"
+        try:
+            with np.load(path) as data:
+                return {key: data[key] for key in data.files}
+        except Exception:  # none, or damaged: the frame's background is only not carried
+            return None
 
     def nearest_before(self, frame: int, within: int) -> Optional[int]:
         """The latest checkpointed frame in [frame - within, frame), if any."""
@@ -310,6 +323,11 @@ class ShotJob:
         previous = None
         for frame in self.frames:
             if self._outputs_done(frame):
+                # Solved by an interrupted run: what it added to the carried background
+                # serves the frames still to solve, as in a run that was not interrupted.
+                solved = checkpoints.load_background(frame) if session.carries_background else None
+                if solved is not None:
+                    session.import_background(frame, solved)
                 record = FrameReport(frame=frame, status="skipped",
                                      outputs={k: str(p.path(frame)) for k, p in self.outputs.items()})
                 report.frames.append(record)
@@ -409,6 +427,9 @@ class ShotJob:
         # A still has nothing to resume, nor has a frame solved without networks.
         if self.plate.is_sequence and frame in session.solved_frames:
             checkpoints.save(frame, session.export_state(frame))
+        solved = session.export_background(frame) if self.plate.is_sequence and outputs else None
+        if solved is not None:
+            checkpoints.save_background(frame, solved)
         record = FrameReport(frame=frame, status="solved" if outputs else "preroll",
                              iterations=res.stats.iterations, final_loss=res.stats.losses.get("total"),
                              stop_reason=res.stats.stop_reason, warnings=list(res.stats.warnings),

@@ -29,7 +29,7 @@ import hashlib
 import numpy as np
 from scipy import ndimage
 
-from .clean_plate import MOVING_SPREAD, PlateStack
+from .clean_plate import MOVING_SPREAD, PlateStack, SolvedBackground
 
 #: Mean difference (per channel over 5×5 pixels, then its length over the channels, 0–1
 #: units) between the frame's known background and the matched stack above which the
@@ -38,6 +38,8 @@ CHANGED_DIFFERENCE = 0.05
 #: Pixels around such a change where the stack is not used: what changed goes on behind
 #: the band, where nothing can be compared.
 CHANGED_REACH = 32
+#: Solved frames whose stacked pixels :meth:`CarriedBackground.record` can still give.
+KEPT_RECORDS = 4
 
 
 class CarriedBackground:
@@ -64,9 +66,12 @@ class CarriedBackground:
         self._added: set[float] = set()  # frames whose solve is stacked too
         self._inputs: dict[float, bytes] = {}  # frame → digest of the image and trimap it came with
         self._kind: tuple | None = None  # (height, width, integer) of the frames stacked
+        self._records: dict[float, SolvedBackground] = {}  # the last few solved frames' bare pixels
 
     def check_inputs(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
-        """Start over when ``frame`` was stacked with other pixels or another trimap."""
+        """Start over when ``frame`` was stacked with other pixels or another trimap (or
+        frames of another size or kind were)."""
+        self._start_for(image)  # first: starting over forgets the digests
         digest = hashlib.blake2b(np.ascontiguousarray(image).data, digest_size=16)
         digest.update(np.ascontiguousarray(trimap).data)
         if self._inputs.get(frame, digest.digest()) != digest.digest():
@@ -109,6 +114,28 @@ class CarriedBackground:
         self._stack.add(image, trimap, alpha=alpha, foreground=foreground, known=frame not in self._shown)
         self._shown.add(frame)
         self._added.add(frame)
+        self._records[frame] = self._stack.last_solved
+        while len(self._records) > KEPT_RECORDS:
+            self._records.pop(next(iter(self._records)))
+
+    def record(self, frame: float) -> dict | None:
+        """What solving ``frame`` added (its nearly bare band pixels) and the digest of
+        the inputs it came with, as arrays for ``np.savez``; None when ``frame`` is not
+        among the last few solved."""
+        solved = self._records.get(frame)
+        if solved is None or frame not in self._inputs:
+            return None
+        return {"inputs": np.frombuffer(self._inputs[frame], np.uint8), **solved.arrays()}
+
+    def add_record(self, frame: float, record: dict) -> bool:
+        """Add a :meth:`record` of ``frame`` (solved by an interrupted run), as solving it
+        again would. Only when this session was shown ``frame`` with the same image and
+        trimap as the record's; False (and nothing added) otherwise."""
+        if frame in self._added or self._inputs.get(frame) != np.asarray(record["inputs"], np.uint8).tobytes():
+            return False
+        self._stack.add_solved(SolvedBackground.from_arrays(record))
+        self._added.add(frame)
+        return True
 
     def _start_for(self, image: np.ndarray) -> None:
         """Start over for a frame of another size or kind than those stacked."""

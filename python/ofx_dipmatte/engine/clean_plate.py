@@ -16,6 +16,8 @@ on the trimap's known-background pixels, where both show the same background.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..encoding import prepare_image
@@ -80,6 +82,25 @@ MOVING_SPREAD = 0.05
 SOLVED_BACKGROUND_ALPHA = 0.05
 
 
+@dataclass(frozen=True)
+class SolvedBackground:
+    """What one solved frame adds to a :class:`PlateStack`: its nearly bare band pixels
+    (flat indices into the frame), their weights (1 − α)² and their background colours."""
+
+    index: np.ndarray       # int64, N
+    weight: np.ndarray      # float32, N
+    background: np.ndarray  # float32, N×3
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The record as named arrays (for ``np.savez``); :meth:`from_arrays` reads them."""
+        return {"index": self.index, "weight": self.weight, "background": self.background}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "SolvedBackground":
+        return cls(np.asarray(arrays["index"], np.int64), np.asarray(arrays["weight"], np.float32),
+                   np.asarray(arrays["background"], np.float32).reshape(-1, 3))
+
+
 class PlateStack:
     """A clean plate stacked from a locked-off shot. Per pixel it is the mean of the
     frames whose trimap says background there (the mean also averages the grain away).
@@ -110,6 +131,7 @@ class PlateStack:
         self._solved: np.ndarray | None = None   # and weighted sum of their backgrounds
         self.frames = 0
         self._integer = False
+        self.last_solved: SolvedBackground | None = None  # what the last add with a solve added
 
     def add(self, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray | None = None,
             foreground: np.ndarray | None = None, known: bool = True) -> None:
@@ -161,9 +183,18 @@ class PlateStack:
         a = np.clip(alpha[bare], 0.0, SOLVED_BACKGROUND_ALPHA)[:, None]
         background = (colour[bare] - a * foreground[bare]) / (1.0 - a)
         ceiling = max(1.0, float(colour.max()))
-        weight = (1.0 - a) ** 2
-        self._weight[bare] += weight[:, 0].astype(np.float32)
-        self._solved[bare] += (weight * np.clip(background, 0.0, ceiling)).astype(np.float32)
+        self.last_solved = SolvedBackground(np.flatnonzero(bare).astype(np.int64), (1.0 - a[:, 0]) ** 2,
+                                            np.clip(background, 0.0, ceiling).astype(np.float32))
+        self.add_solved(self.last_solved)
+
+    def add_solved(self, solved: "SolvedBackground") -> None:
+        """Add the bare band pixels one solve found (as :meth:`add` with a solve does;
+        ``last_solved`` after it): e.g. a record of a frame solved in an interrupted run."""
+        if self._weight is None or int(solved.index.max(initial=-1)) >= self._weight.size:
+            raise ValueError("the solved background is of another frame size than the stack")
+        weight = solved.weight.astype(np.float32)
+        self._weight.ravel()[solved.index] += weight
+        self._solved.reshape(-1, 3)[solved.index] += weight[:, None] * solved.background
 
     def _covered(self) -> tuple[np.ndarray, np.ndarray]:
         """Pixels the trimaps showed, and the others a first solve found bare (about one

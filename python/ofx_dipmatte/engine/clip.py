@@ -238,6 +238,24 @@ class ClipSession:
             with self._lock:
                 self._background.show(float(frame), np.asarray(image), snap_trimap(trimap))
 
+    def export_background(self, frame: float) -> dict | None:
+        """What solving ``frame`` (one of the last few) added to the background this
+        session carries, as arrays ready for ``np.savez``; None when it added nothing (a
+        preset that carries none, a given plate). With :meth:`import_background`, a run
+        interrupted after ``frame`` resumes with the background it had."""
+        with self._lock:
+            return self._background.record(float(frame)) if self.carries_background else None
+
+    def import_background(self, frame: float, record: dict) -> bool:
+        """Add an :meth:`export_background` record of ``frame`` to the carried background,
+        as if this session had solved it. Only when this session was shown ``frame``
+        (:meth:`show_background`) with the image and trimap the record was made from;
+        returns whether it was added."""
+        if not self.carries_background:
+            return False
+        with self._lock:
+            return self._background.add_record(float(frame), record)
+
     def reset(self) -> None:
         """Forget every solved frame: the next frame starts cold."""
         with self._lock:
