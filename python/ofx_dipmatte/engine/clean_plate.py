@@ -87,7 +87,7 @@ class SolvedBackground:
     """What one solved frame adds to a :class:`PlateStack`: its nearly bare band pixels
     (flat indices into the frame), their weights (1 − α)² and their background colours."""
 
-    index: np.ndarray       # int64, N
+    index: np.ndarray       # int32, N
     weight: np.ndarray      # float32, N
     background: np.ndarray  # float32, N×3
 
@@ -97,7 +97,7 @@ class SolvedBackground:
 
     @classmethod
     def from_arrays(cls, arrays) -> "SolvedBackground":
-        return cls(np.asarray(arrays["index"], np.int64), np.asarray(arrays["weight"], np.float32),
+        return cls(np.asarray(arrays["index"], np.int32), np.asarray(arrays["weight"], np.float32),
                    np.asarray(arrays["background"], np.float32).reshape(-1, 3))
 
 
@@ -183,7 +183,7 @@ class PlateStack:
         a = np.clip(alpha[bare], 0.0, SOLVED_BACKGROUND_ALPHA)[:, None]
         background = (colour[bare] - a * foreground[bare]) / (1.0 - a)
         ceiling = max(1.0, float(colour.max()))
-        self.last_solved = SolvedBackground(np.flatnonzero(bare).astype(np.int64), (1.0 - a[:, 0]) ** 2,
+        self.last_solved = SolvedBackground(np.flatnonzero(bare).astype(np.int32), (1.0 - a[:, 0]) ** 2,
                                             np.clip(background, 0.0, ceiling).astype(np.float32))
         self.add_solved(self.last_solved)
 
