@@ -360,6 +360,32 @@ def test_background_frames_show_the_solve_the_frames_around_it(host, engine):
 
 
 @BOTH_ENGINES
+def test_background_frames_the_engine_cannot_use_are_skipped(host, engine):
+    """A frame around the rendered one with NaN pixels (refused by the engine) or of
+    another size (not covering the frame) only helps less: the render succeeds, with
+    the frames that could be shown."""
+    from conftest import moving_hair_shot
+
+    images, trimaps, _, _ = moving_hair_shot(frames=4)
+    inst = new_instance(host, engine=engine, preset=1, backgroundFrames=2)
+    for t in range(4):
+        image, trimap = images[t], trimaps[t]
+        if t == 0:
+            image = image.copy()
+            image[5, 5] = np.nan
+        if t == 3:
+            image, trimap = image[:60, :60], trimap[:60, :60]
+        host.set_image(inst, "Source", float(t), **to_host(np.dstack([image, np.ones_like(trimap)])))
+        host.set_image(inst, "Trimap", float(t), **to_host(trimap[..., None]))
+    out = render(host, inst, 1.0)
+    assert host.fetched(inst, "Source") == [1.0, 0.0, 2.0, 3.0]
+    clip = ClipSession()
+    clip.show_background(2, images[2], trimaps[2])
+    assert_close(out, expected_premultiplied(clip.matte(1, images[1], trimaps[1]), "float32", 4))
+    host.destroy_instance(inst)
+
+
+@BOTH_ENGINES
 def test_abort_stops_a_long_solve_within_a_second(host, engine):
     image, trimap, *_ = make_case(48, band=6)
     inst = new_instance(host, iterations=100000, engine=engine)
