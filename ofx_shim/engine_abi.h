@@ -33,8 +33,9 @@ struct DipParams {
                               // the one rendered next); nothing is solved and output is not written
 };
 
-// Return codes of dip_render.
-enum { DIP_OK = 0, DIP_FAILED = 1, DIP_CANCELLED = 2, DIP_OUT_OF_MEMORY = 3 };
+// Return codes of dip_render. DIP_BAD_INPUT: the frame or the parameters cannot be
+// solved (the message says what to change); DIP_FAILED: the engine itself failed.
+enum { DIP_OK = 0, DIP_FAILED = 1, DIP_CANCELLED = 2, DIP_OUT_OF_MEMORY = 3, DIP_BAD_INPUT = 4 };
 
 // Called during the solve; returns nonzero to stop it (host abort).
 typedef int (*DipProgressFn)(void* context, double fraction);

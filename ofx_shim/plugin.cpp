@@ -300,8 +300,9 @@ OfxStatus frames_needed(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
 
 // Shows the session the background frames around `time`, nearest first: each one's
 // Source (and Trimap) packed like the rendered frame's and sent with show_only. A frame
-// the host cannot give, that does not cover `frame`, or that the engine refuses is
-// skipped: it would only have helped. False when the host aborted.
+// the host cannot give, that does not cover `frame`, or that the engine refuses as input
+// is skipped: it would only have helped. An engine that fails ends the showing (the
+// render then says why, once). False when the host aborted.
 bool show_background_frames(Instance* inst, const Runtime* runtime, void* session, OfxTime time,
                             DipParams params, const OfxRectI& frame, OfxImageClipHandle trimap_clip) {
   OfxImageEffectHandle effect = inst->handle;
@@ -337,6 +338,7 @@ bool show_background_frames(Instance* inst, const Runtime* runtime, void* sessio
       if (status == DIP_CANCELLED) return false;
       if (status == DIP_OUT_OF_MEMORY)
         throw RenderError(std::string(error) + " (while reading the frames around this one: lower Background frames)");
+      if (status == DIP_FAILED) return true;  // not this frame's fault: showing more would fail as well
     }
   }
   return true;

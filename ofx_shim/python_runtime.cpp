@@ -165,6 +165,7 @@ int classify(py::error_already_set& e, char* error, size_t size) {
     std::string kind = described[0].cast<std::string>();
     if (kind == "cancelled") return DIP_CANCELLED;
     if (kind == "memory") return DIP_OUT_OF_MEMORY;
+    if (kind == "input") return DIP_BAD_INPUT;
   } catch (...) {
     set_error(error, size, "ofx_dipmatte: " + short_error(e));
   }

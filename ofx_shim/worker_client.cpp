@@ -444,6 +444,7 @@ int render(void* session, const DipRenderRequest* request, char* error, size_t e
         }
         set_error(error, error_size, message["message"]);
         if (status == "cancelled") return DIP_CANCELLED;
+        if (status == "input") return DIP_BAD_INPUT;
         return status == "memory" ? DIP_OUT_OF_MEMORY : DIP_FAILED;
       }
     }

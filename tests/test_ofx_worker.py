@@ -318,6 +318,29 @@ def test_a_hung_worker_is_stopped_after_the_timeout_and_replaced(host, monkeypat
     host.destroy_instance(inst)
 
 
+def test_a_hung_worker_is_waited_for_once_not_once_per_background_frame(host, monkeypatch):
+    """Background frames go to the engine before the render: an engine that fails on the
+    first of them ends the showing, so a hung worker costs one timeout there (and one for
+    the render), not one per frame around it (12 here)."""
+    stop_workers()
+    monkeypatch.setenv("OFX_DIPMATTE_WORKER_FAULT", "hang")
+    monkeypatch.setenv("OFX_DIPMATTE_WORKER_TIMEOUT", "2")
+    image, trimap, *_ = make_case(32, band=4)
+    inst = host.create_instance("OfxImageEffectContextFilter")
+    host.set_param(inst, "preset", 1)  # Balanced: it carries the background, so frames are shown
+    host.set_param(inst, "engine", WORKER)
+    for t in range(13):
+        host.set_image(inst, "Source", float(t), **to_host(np.dstack([image, trimap]).astype(np.float32)))
+    started = time.monotonic()
+    assert host.render(inst, 6.0) == FAILED
+    assert "stopped responding for 2 s" in host.persistent_message(inst)
+    assert time.monotonic() - started < 20  # 12 timeouts would be 24 s and more
+    assert host.fetched(inst, "Source")[:2] == [6.0, 5.0]
+    monkeypatch.delenv("OFX_DIPMATTE_WORKER_FAULT")
+    assert host.render(inst, 6.0) == 0, host.persistent_message(inst)
+    host.destroy_instance(inst)
+
+
 def test_a_missing_python_fails_the_worker_render_with_what_to_do(host, tmp_path, monkeypatch):
     record = tmp_path / "python_env.cfg"
     record.write_text("\n".join(f"executable={tmp_path / 'gone' / 'python'}" if line.startswith("executable=")
