@@ -74,7 +74,8 @@ def match_to_image(plate: np.ndarray, image: np.ndarray, known_background: np.nd
 
 #: Spread (RMS over the plate, 0–1 units) of the frames' background around their mean
 #: above which the background is not the same in every frame: grain is a few hundredths,
-#: a moving camera or a changing light far more.
+#: a moving camera or a light that changes across the frame far more (a change of the
+#: whole frame's exposure is matched away as each frame is added).
 MOVING_SPREAD = 0.05
 
 #: A solved frame's band pixels whose alpha is at most this show their background almost
@@ -109,7 +110,9 @@ class PlateStack:
     under that matte, each frame weighted by (1 − α)². A subject that moves uncovers most
     of its band that way: on the dev clip the trimaps alone cover 37 % of the band, with
     the first solve's mattes 86 %. Frames are added one at a time, so a long shot
-    needs memory for a few frames, not all.
+    needs memory for a few frames, not all. Each frame is added at the stack's exposure
+    (a gain and offset per channel fitted on the background it shares with the frames
+    before), so a light that rises or falls over the shot leaves the plate consistent.
 
         stack = PlateStack()
         for image, trimap in frames:
@@ -158,6 +161,10 @@ class PlateStack:
         if colour.shape != self._mean.shape:
             raise ValueError(f"{where}: size {colour.shape[1]}×{colour.shape[0]} differs from the "
                              f"first frame's {self._mean.shape[1]}×{self._mean.shape[0]}")
+        # Every frame at the stack's exposure (a gain and offset per channel, fitted where
+        # both show the background): under a light that drifts, each pixel would otherwise
+        # get the exposure of whichever frames showed it, which no one match can undo.
+        colour = match_to_image(colour, self._mean, seen & (self._count > 0))
         if (alpha is None) != (foreground is None):
             raise ValueError(f"{where}: give a first solve's alpha and foreground together (or neither)")
         if alpha is not None:
@@ -234,7 +241,7 @@ class PlateStack:
         spread = self.spread()
         if spread > MOVING_SPREAD:
             return (f"the background differs between frames (spread {spread:.3f}): a moving camera or a "
-                    "changing light, so a stacked plate would not match")
+                    "light that changes across the frame, so a stacked plate would not match")
         if self.coverage() == 0.0:
             return ("no frame shows any background (no trimap background, no band pixel found bare), so the "
                     "plate would cover nothing")
