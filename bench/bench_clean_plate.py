@@ -24,12 +24,12 @@ nearly bare band pixels); dtSSD as in bench.py.
 ``--moving``: every still with a background also becomes an 8-frame clip: its foreground
 and alpha (and trimap) move 3 px right and 1 px down a frame over its background, which
 stays, recomposited and saved as 8 bits; ``--grain`` adds grain (σ, 0–1 units) to each
-frame. These are shots the method was not tuned on. Ratios (×CF) are to
+frame, ``--drift`` a light that falls over the shot. These are shots the method was not tuned on. Ratios (×CF) are to
 pymatting's closed-form (its foreground from `estimate_foreground_ml`) on the same case in
 the same run, in its own process. FgErr is Σ|F − F_gt|₁·α_gt over band pixels with α_gt > 0.
 
 Usage:
-    python bench/bench_clean_plate.py DATA_DIR [DATA_DIR ...] [--moving [--grain 0.01]] [--markdown FILE]
+    python bench/bench_clean_plate.py DATA_DIR [DATA_DIR ...] [--moving [--grain 0.01] [--drift 0.01]] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -131,10 +131,11 @@ def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[di
 
 
 def moving_clip(case: dict, frames: int = 8, step: tuple[int, int] = (1, 3), grain: float = 0.0,
-                seed: int = 0) -> list[dict]:
+                seed: int = 0, drift: float = 0.0) -> list[dict]:
     """The still's foreground, alpha and trimap moving ``step`` (rows, columns) a frame over
     its background, which stays: a locked-off shot. Each frame recomposited, with
-    ``grain``, and saved as 8 bits; what moves in from outside the frame is background."""
+    ``grain``, under a light that falls by ``drift`` a frame (frame t × (1 − drift·t)), and
+    saved as 8 bits; what moves in from outside the frame is background."""
     from scipy import ndimage
 
     rng = np.random.default_rng(seed)
@@ -147,6 +148,7 @@ def moving_clip(case: dict, frames: int = 8, step: tuple[int, int] = (1, 3), gra
 
         alpha, fg, trimap = move(case["alpha"], 0.0), move(case["fg"], 0.0), move(case["trimap"], 0.0)
         image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * case["bg"] + rng.normal(0, grain, fg.shape)
+        image = image * (1.0 - drift * t)
         native = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
         shots.append({"image_native": native, "image": native / np.float32(255), "trimap": trimap,
                       "alpha": alpha, "fg": fg, "bg": case["bg"],
@@ -160,6 +162,8 @@ def main() -> None:
     ap.add_argument("--markdown", type=Path)
     ap.add_argument("--moving", action="store_true", help="also solve each still as a clip of a moving subject")
     ap.add_argument("--grain", type=float, default=0.0, help="with --moving: grain (σ) on each frame")
+    ap.add_argument("--drift", type=float, default=0.0,
+                    help="with --moving: the light falls by this a frame (frame t × (1 − drift·t))")
     args = ap.parse_args()
     rows, clips = [], []
     for root in args.data:
@@ -178,7 +182,7 @@ def main() -> None:
             case["bg"] = load(folder / "bg.png")[..., :3]
             rows += case_rows(name, case, seed=len(rows))
             if args.moving:
-                clips += clip_rows(f"{name}, moving", moving_clip(case, grain=args.grain, seed=len(clips)),
+                clips += clip_rows(f"{name}, moving", moving_clip(case, grain=args.grain, seed=len(clips), drift=args.drift),
                                    with_given=False)
     summary = summarise(rows, ("SAD ×CF", "Grad ×CF", "FgErr ×CF", "seconds ×CF"), better_on="SAD ×CF")
     text = markdown(summary, "Clean plates: medians over the stills") + "\n" + markdown(rows, "Clean plates: per case")
