@@ -220,6 +220,28 @@ def test_a_stack_holds_every_frame_at_the_first_frames_exposure():
     assert stack.spread() < 1e-5
 
 
+def test_frames_shown_across_a_cut_do_not_spoil_the_stack():
+    """The plugin's Background frames at a cut: frames 0–3 and 4–7 are two shots (the
+    second over another background). Each frame is shown the 8 around it, as a host
+    renders them. The other shot's frames are not stacked, so every frame but the first
+    after the cut carries its own shot's background (before, a window that held the cut
+    carried nothing at all: every frame started the stack over)."""
+    images, trimaps, alphas, _ = moving_hair_shot(frames=8)
+    for t in range(4, 8):  # the second shot: the first one mirrored
+        images[t], trimaps[t], alphas[t] = (x[:, ::-1].copy() for x in (images[t], trimaps[t], alphas[t]))
+    session = ofx_dipmatte.ClipSession("balanced")
+    results = []
+    for t in range(8):
+        for near in sorted((n for n in range(8) if n != t), key=lambda n: abs(n - t)):
+            session.show_background(near, images[near], trimaps[near])
+        results.append(session.matte(t, images[t], trimaps[t]))
+    assert [r.stats.background_frames > 0 for r in results] == [True] * 4 + [False] + [True] * 3
+    assert [bool(r.stats.warnings) for r in results] == [False] * 4 + [True] + [False] * 3
+    alone = solve(NOT_CARRIED, images, trimaps)
+    error = lambda rs: sum(band_sad(r.alpha, a, t) for r, a, t in zip(rs, alphas, trimaps))  # noqa: E731
+    assert error(results) < 0.75 * error(alone)
+
+
 def test_the_first_frame_stacked_is_checked_for_edits_too():
     images, trimaps, _, _ = moving_hair_shot(frames=2)
     for first_call in ("show_background", "matte"):  # the frame that starts the stack

@@ -96,11 +96,16 @@ class CarriedBackground:
         return self._stack.plate(), None
 
     def show(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
-        """Stack a frame's known background (its trimap's 0) before it is solved."""
+        """Stack a frame's known background (its trimap's 0) before it is solved, unless
+        it disagrees with what is stacked (as :meth:`plate_for` measures): a frame of
+        another shot across a cut, or after the camera moved, would only spoil it."""
         self.check_inputs(frame, image, trimap)
         if frame in self._shown:
             return
-        self._start_for(image)
+        if self._stack.frames:
+            difference = self._stack.disagreement(image, trimap)
+            if difference is not None and difference > MOVING_SPREAD:
+                return
         self._stack.add(image, trimap)
         self._shown.add(frame)
 
