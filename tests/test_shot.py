@@ -159,9 +159,11 @@ def test_every_frame_read_gives_its_background_to_the_others(tmp_path, capsys):
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), "--frames", "3-4",
                             "--preroll", "2", "--preset", "balanced")
     assert code == 0, report
-    # Frames 1-4 shown before the first solve: each is solved against all four.
+    # Frames 1-4 shown before the first solve. The subject stays, so their trimaps show
+    # nothing behind the first frame's band (none carried); the next frames get the band
+    # pixels it found bare, on top of all four frames' background.
     assert [(f["status"], f["background_frames"]) for f in report["frames"]] == [
-        ("preroll", 4), ("preroll", 4), ("solved", 4), ("solved", 4)]
+        ("preroll", 0), ("preroll", 4), ("solved", 4), ("solved", 4)]
     assert not any(f["warnings"] for f in report["frames"])
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "alone"), "--frames", "3-4",
                             "--preset", "balanced", "--independent-frames")
@@ -169,7 +171,7 @@ def test_every_frame_read_gives_its_background_to_the_others(tmp_path, capsys):
     # A farm task is shown the whole shot, not only its chunk: as a continuous run is.
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "chunk"), "--frames", "1-4",
                             "--chunk-start", "3", "--chunk-size", "2", "--preset", "balanced")
-    assert code == 0 and [(f["frame"], f["background_frames"]) for f in report["frames"]] == [(3, 4), (4, 4)]
+    assert code == 0 and [(f["frame"], f["background_frames"]) for f in report["frames"]] == [(3, 0), (4, 4)]
 
 
 def test_rough_matte_and_the_trimap_command_on_a_sequence(tmp_path, capsys):

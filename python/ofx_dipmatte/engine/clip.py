@@ -328,10 +328,13 @@ class ClipSession:
             stats.warnings.append(note)
         if rgba is None:
             return None
-        stats.background_frames = self._background.frames
         colour, covers = prepare_clean_plate(rgba, tri.shape, is_float, self._bounded)
         colour = match_to_image(colour, working, (tri == 0.0) & covers)
-        return colour, drop_changed(colour, covers, working, (tri == 0.0) & self._background.shown())
+        covers = drop_changed(colour, covers, working, (tri == 0.0) & self._background.shown())
+        if not (covers & (tri == 0.5)).any():
+            return None  # nothing behind this frame's band (e.g. only its own background is stacked)
+        stats.background_frames = self._background.frames
+        return colour, covers
 
     def _solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress,
                should_stop, plate: "tuple[np.ndarray, np.ndarray] | None" = None) -> MatteResult:
