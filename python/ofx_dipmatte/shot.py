@@ -424,7 +424,8 @@ class ShotJob:
         plate, rgb, trimap = self.read_frame(frame)
         clean_plate = self.read_clean_plate(frame, rgb.shape[:2])
         res = self._matte(session, frame, rgb, trimap, clean_plate, "solve" if outputs else "preroll", reporter)
-        # A still has nothing to resume, nor has a frame solved without networks.
+        # A still has nothing to resume, nor has a frame solved without networks; a written
+        # frame that carried the background keeps what it added to it.
         if self.plate.is_sequence and frame in session.solved_frames:
             checkpoints.save(frame, session.export_state(frame))
         solved = session.export_background(frame) if self.plate.is_sequence and outputs else None
