@@ -87,37 +87,44 @@ def _describe(record) -> str:
     return line + "".join(f"\n  {kind}: {path}" for kind, path in record.outputs.items())
 
 
-def _frames(args, plate, whole_shot: bool = False) -> list[int]:
-    """The frames to solve: --frames (default all on disk), a farm task's chunk of them
-    (--chunk-start, --chunk-size), or with ``whole_shot`` all of them."""
+def _frames(args, plate) -> list[int]:
+    """The frames to solve: the shot's (:func:`_shot_frames`), or a farm task's chunk of them."""
+    return _chunk(args, _shot_frames(args, plate))
+
+
+def _shot_frames(args, plate) -> list[int]:
+    """--frames, or every frame on disk (a still: [0])."""
     from .io import parse_frames
 
     if args.frames:
         if not plate.is_sequence:
             raise _UsageError(f"--frames: {plate} is a still, not a frame pattern like plate.####.exr")
-        frames = parse_frames(args.frames)
-    elif not plate.is_sequence:
+        return parse_frames(args.frames)
+    if not plate.is_sequence:
         return [0]
-    else:
-        frames = plate.frames_on_disk()
-        if not frames:
-            raise _UsageError(f"{plate}: no files match this pattern; check the path or give --frames")
+    frames = plate.frames_on_disk()
+    if not frames:
+        raise _UsageError(f"{plate}: no files match this pattern; check the path or give --frames")
+    return frames
+
+
+def _chunk(args, frames: list[int]) -> list[int]:
+    """A farm task's share of ``frames`` (--chunk-start, --chunk-size); all of them without."""
     start, size = getattr(args, "chunk_start", None), getattr(args, "chunk_size", None)
     if (start is None) != (size is None):
         raise _UsageError("--chunk-start and --chunk-size go together")
     if start is not None and getattr(args, "stack_plate", False):
         raise _UsageError("--stack-plate solves the whole shot twice, so not in chunks: on a farm, "
                           "`ofx-dipmatte farm --stack-plate` makes a job of three steps (README)")
-    if start is not None and not whole_shot:
-        if size < 1:
-            raise _UsageError("--chunk-size must be at least 1")
-        # A farm task: its share of the shot's frames (see `ofx-dipmatte farm`).
-        frames = [f for f in frames if start <= f < start + size]
-        if not frames:
-            raise _UsageError(f"--chunk-start {start}: no frame of --frames {args.frames} in this chunk")
-    return frames
-
-
+    if start is None:
+        return frames
+    if size < 1:
+        raise _UsageError("--chunk-size must be at least 1")
+    # A farm task: its share of the shot's frames (see `ofx-dipmatte farm`).
+    chunk = [f for f in frames if start <= f < start + size]
+    if not chunk:
+        raise _UsageError(f"--chunk-start {start}: no frame of --frames {args.frames} in this chunk")
+    return chunk
 
 
 def _guide(args):
@@ -148,8 +155,8 @@ def _job(args):
         folder = args.out if args.out is not None else outputs.items()[0][1].path(0).parent
         token = "." + "#" * max(plate.padding, 4) if plate.is_sequence else ""
         preview = FramePattern(str(folder / f"{plate.stem}.preview{token}.png"))
-    return ShotJob(plate=plate, guide=guide, frames=_frames(args, plate), shown_frames=_frames(args, plate, True),
-                   outputs=outputs,
+    shot = _shot_frames(args, plate)  # a farm task is shown the whole shot, solves its chunk
+    return ShotJob(plate=plate, guide=guide, frames=_chunk(args, shot), shown_frames=shot, outputs=outputs,
                    rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                    preset=with_limits(args.preset, args.max_iterations, args.loss_threshold),
                    device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache, preview=preview,

@@ -313,10 +313,11 @@ class ShotJob:
                     raise FileExistsError(f"{pattern.path(self.frames[0])}: exists; pass --overwrite to replace it")
         start = time.perf_counter()
         report = ShotReport(cache=str(self.cache))
-        if self.stack_plate and not all(self._outputs_done(f) for f in self.frames):
+        to_solve = not all(self._outputs_done(f) for f in self.frames)
+        if self.stack_plate and to_solve:
             report.stacked_plate = self.stacked_plate = self._stack_shot(reporter, report)
         session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
-        if not all(self._outputs_done(f) for f in self.frames):
+        if to_solve:
             self._show_background(session)
         checkpoints = Checkpoints(self.cache)
         started = False
@@ -325,7 +326,7 @@ class ShotJob:
             if self._outputs_done(frame):
                 # Solved by an interrupted run: what it added to the carried background
                 # serves the frames still to solve, as in a run that was not interrupted.
-                solved = checkpoints.load_background(frame) if session.carries_background else None
+                solved = checkpoints.load_background(frame) if to_solve and session.carries_background else None
                 if solved is not None:
                     session.import_background(frame, solved)
                 record = FrameReport(frame=frame, status="skipped",
