@@ -305,3 +305,20 @@ def test_a_clip_with_subsampled_chroma_carries_its_restored_background():
     assert stack.plate().dtype == np.uint16  # the restored frame in the caller's kind, at 16 bits
     assert chroma_within_pairs(as_delivered) < 0.01  # pairs share their chroma as delivered: measured 0.003
     assert chroma_within_pairs(stack) > 0.03  # restored, the detail MLT averaged away: measured 0.077
+
+
+def test_shown_frames_with_subsampled_chroma_are_stacked_as_they_are_solved():
+    """The shot CLI shows 4:2:2 frames before solving them. Shown as delivered and solved
+    restored, each frame's inputs looked edited at its solve and the stack started over
+    (measured [0, 1, 2] frames carried); stacked restored both times, every solve carries
+    all three."""
+    from test_chroma import through_ycbcr
+
+    images, trimaps, _, _ = moving_hair_shot(frames=3, step=6)
+    video = [np.round(through_ycbcr(image, eight_bit=True) * 255).astype(np.uint8) for image in images]
+    session = ofx_dipmatte.ClipSession("balanced")
+    for t in range(3):
+        session.show_background(t, video[t], trimaps[t])
+    carried = [session.matte(t, video[t], trimaps[t]) for t in range(3)]
+    assert [r.stats.background_frames for r in carried] == [3, 3, 3]
+    assert all(r.stats.chroma_restored == "4:2:2" and not r.stats.warnings for r in carried)

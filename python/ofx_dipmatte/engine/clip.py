@@ -233,10 +233,12 @@ class ClipSession:
         Raises:
             ValueError: as :meth:`matte` for the image and trimap.
         """
-        _validate(image, trimap, self._bounded)
+        _, working, is_float, tri = _validate(image, trimap, self._bounded)
         if self.carries_background:
+            working, layout = self._restored(working)
+            stacked = self._as_stacked(image, working, is_float, layout)
             with self._lock:
-                self._background.show(float(frame), np.asarray(image), snap_trimap(trimap))
+                self._background.show(float(frame), stacked, tri)
 
     def export_background(self, frame: float) -> dict | None:
         """What solving ``frame`` (one of the last few) added to the background this
@@ -288,9 +290,8 @@ class ClipSession:
                 with self._lock:  # its known background serves the next frames all the same
                     self._background.add(float(frame), np.asarray(image), tri, result.alpha, result.foreground)
             return result
-        layout = detect_subsampling(working) if self.config.restore_chroma else None
+        working, layout = self._restored(working)
         if layout is not None:
-            working = restore_chroma(working, layout)
             stats.chroma_restored = layout.name
         if not (tri == 1.0).any():
             stats.warnings.append("trimap has no known foreground: F is constrained only by the compositing equation")
@@ -304,11 +305,7 @@ class ClipSession:
             else:
                 plate = (match_to_image(plate[0], working, (tri == 0.0) & plate[1]), plate[1])
         carry = clean_plate is None and self.carries_background
-        stacked = np.asarray(image)
-        if carry and layout is not None and not (is_float and self._bounded):
-            # Carried as it was solved: with its chroma restored (in the caller's kind, 16
-            # bits for integer frames; a knee-encoded float frame stays as given).
-            stacked = working if is_float else np.round(np.clip(working, 0.0, 1.0) * 65535).astype(np.uint16)
+        stacked = self._as_stacked(image, working, is_float, layout) if carry else None
         with self._lock:
             if carry:
                 plate = self._carried_plate(float(frame), stacked, tri, working, is_float, stats)
@@ -317,6 +314,20 @@ class ClipSession:
             if carry:
                 self._background.add(float(frame), stacked, tri, result.alpha, result.foreground)
             return result
+
+    def _restored(self, working: np.ndarray):
+        """``working`` with full chroma predicted from its luma where it arrived subsampled
+        (``Preset.restore_chroma``), and the layout found (None: full chroma, unchanged)."""
+        layout = detect_subsampling(working) if self.config.restore_chroma else None
+        return (working if layout is None else restore_chroma(working, layout)), layout
+
+    def _as_stacked(self, image: np.ndarray, working: np.ndarray, is_float: bool, layout) -> np.ndarray:
+        """The frame as the carried background holds it, shown or solved alike (so its
+        digest is the same both times): as it was solved, with its chroma restored, in the
+        caller's kind (16 bits for integer frames; a knee-encoded float frame as given)."""
+        if layout is None or (is_float and self._bounded):
+            return np.asarray(image)
+        return working if is_float else np.round(np.clip(working, 0.0, 1.0) * 65535).astype(np.uint16)
 
     def _carried_plate(self, frame: float, image: np.ndarray, tri: np.ndarray, working: np.ndarray,
                        is_float: bool, stats: MatteStats) -> "tuple[np.ndarray, np.ndarray] | None":
