@@ -75,6 +75,21 @@ def test_openjd_template_checks_and_runs_the_shot_in_three_chunks(shot, tmp_path
     assert status["done"] == 6 and status["complete"]
 
 
+def test_tasks_are_given_the_jobs_background_frames(shot, tmp_path, capsys):
+    """--background-frames reaches every task's matte command (default: the plugin's 8),
+    and a bad value is refused when the job is made."""
+    plate, trimap, _ = shot
+    for given, expected in ((["--background-frames", "2"], "2"), (["--background-frames", "all"], "all"), ([], "8")):
+        out = tmp_path / expected
+        assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--format", "openjd",
+                    *given) == 0
+        args = FarmShot.load(out).matte_args("1003", "report.json")
+        assert args[args.index("--background-frames") + 1] == expected
+    with pytest.raises(SystemExit):
+        farm(plate, trimap, "-o", str(tmp_path / "bad"), "--format", "openjd", "--background-frames", "-1")
+    assert "give 0 or more frames, or 'all'" in capsys.readouterr().err
+
+
 def test_the_same_template_serves_another_shot(shot, tmp_path):
     """Job parameters, not the values baked in: another output folder and range via -p."""
     plate, trimap, reference = shot

@@ -168,10 +168,64 @@ def test_every_frame_read_gives_its_background_to_the_others(tmp_path, capsys):
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "alone"), "--frames", "3-4",
                             "--preset", "balanced", "--independent-frames")
     assert code == 0 and [f["background_frames"] for f in report["frames"]] == [0, 0]
-    # A farm task is shown the whole shot, not only its chunk: as a continuous run is.
+    # A farm task is shown the frames beyond its chunk too, as a continuous run is.
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "chunk"), "--frames", "1-4",
                             "--chunk-start", "3", "--chunk-size", "2", "--preset", "balanced")
     assert code == 0 and [(f["frame"], f["background_frames"]) for f in report["frames"]] == [(3, 0), (4, 4)]
+
+
+def test_each_frame_is_shown_the_frames_within_background_frames(tmp_path, monkeypatch):
+    """--background-frames N: before each solve the session is shown the shot's frames
+    up to N either side, nearest first, each read once; a farm chunk reads its frames
+    and N beyond each end, not the whole shot. 'all' shows the whole shot first."""
+    from ofx_dipmatte.shot import ShotJob, ShotOutputs
+
+    plate, trimap, _, _ = write_moving_shot(tmp_path / "in", frames=6)
+    reads = []
+    real = ShotJob.read_frame
+    monkeypatch.setattr(ShotJob, "read_frame", lambda job, frame: reads.append(frame) or real(job, frame))
+
+    def run(out, frames, **options):
+        reads.clear()
+        job = ShotJob(plate=FramePattern(plate), guide=FramePattern(trimap), frames=frames,
+                      shot_frames=[1, 2, 3, 4, 5, 6], outputs=ShotOutputs.defaults(tmp_path / out, FramePattern(plate)),
+                      **options)
+        return job.run()
+
+    # A farm task with frames 3-4 of 1-6: shown 2 and 4, solves 3; shown 5, solves 4.
+    report = run("chunk", [3, 4], background_frames=1)
+    assert reads == [2, 4, 3, 5, 4]
+    assert [f.background_frames > 0 for f in report.frames] == [True, True]
+    run("all", [3, 4], background_frames=None)
+    assert reads == [2, 4, 1, 5, 6, 3, 4]  # the whole shot before the first solve, nearest first
+    run("none", [3, 4], background_frames=0)
+    assert reads == [3, 4]
+
+
+def test_a_shot_is_solved_as_the_plugin_renders_it_in_order(tmp_path):
+    """The shot CLI's windowed showing is the plugin's (*Background frames*, frames
+    rendered in order): the same engine calls, so the same matte."""
+    from conftest import moving_hair_shot
+    from ofx_dipmatte import ClipSession
+    from ofx_dipmatte.shot import ShotJob, ShotOutputs
+
+    images, trimaps, _, _ = moving_hair_shot(frames=5)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for t, (image, trimap) in enumerate(zip(images, trimaps)):
+        write_image(folder / f"plate.{t:04d}.exr", image)  # float: the pixels the session gets
+        write_image(folder / f"trimap.{t:04d}.exr", trimap)
+    plate = FramePattern(str(folder / "plate.####.exr"))
+    alpha = FramePattern(str(tmp_path / "out" / "alpha.####.exr"))
+    ShotJob(plate=plate, guide=FramePattern(str(folder / "trimap.####.exr")), frames=list(range(5)),
+            outputs=ShotOutputs(alpha=alpha), background_frames=1).run()
+    plugin = ClipSession()  # the plugin's session: frames rendered 0, 1, ..., each after its neighbours
+    for t in range(5):
+        for near in (t - 1, t + 1):
+            if 0 <= near < 5:
+                plugin.show_background(near, images[near], trimaps[near])
+        expected = plugin.matte(t, images[t], trimaps[t]).alpha
+        np.testing.assert_allclose(read_image_file(alpha.path(t)).pixels[..., 0], expected, atol=1e-3)
 
 
 def test_rough_matte_and_the_trimap_command_on_a_sequence(tmp_path, capsys):

@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from .shot import DEFAULT_BACKGROUND_FRAMES
+
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 JSON_VERSION = 1
 
@@ -155,14 +157,28 @@ def _job(args):
         folder = args.out if args.out is not None else outputs.items()[0][1].path(0).parent
         token = "." + "#" * max(plate.padding, 4) if plate.is_sequence else ""
         preview = FramePattern(str(folder / f"{plate.stem}.preview{token}.png"))
-    shot = _shot_frames(args, plate)  # a farm task is shown the whole shot, solves its chunk
-    return ShotJob(plate=plate, guide=guide, frames=_chunk(args, shot), shown_frames=shot, outputs=outputs,
+    shot = _shot_frames(args, plate)  # a farm task solves its chunk of the shot
+    return ShotJob(plate=plate, guide=guide, frames=_chunk(args, shot), shot_frames=shot, outputs=outputs,
                    rough_matte=args.rough_matte is not None, band=args.band, preroll=args.preroll,
                    preset=with_limits(args.preset, args.max_iterations, args.loss_threshold),
                    device=args.device, seed=args.seed, overwrite=args.overwrite, cache=args.cache, preview=preview,
                    clean_plate=FramePattern(args.clean_plate) if getattr(args, "clean_plate", None) else None,
                    stack_plate=getattr(args, "stack_plate", False),
-                   independent_frames=getattr(args, "independent_frames", False))
+                   independent_frames=getattr(args, "independent_frames", False),
+                   background_frames=getattr(args, "background_frames", DEFAULT_BACKGROUND_FRAMES))
+
+
+def _background_frames(text: str) -> Optional[int]:
+    """--background-frames: a count of frames either side, or 'all' (None)."""
+    if text == "all":
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of frames (e.g. 8) or 'all'") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more frames, or 'all'")
+    return count
 
 
 def _run_matte(args) -> int:
@@ -242,6 +258,7 @@ def _farm_shot(args):
                     clean_plate=str(Path(args.clean_plate).absolute()) if args.clean_plate else "",
                     stack_plate=job.stack_plate, float_plate=float_plate,
                     independent_frames=job.independent_frames,
+                    background_frames="all" if job.background_frames is None else str(job.background_frames),
                     outputs={k: str(Path(v).absolute()) for k in ("alpha", "fg", "bg", "rgba")
                              if (v := getattr(args, k))})
 
@@ -437,6 +454,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--independent-frames", action="store_true", help="solve every frame on its own: no "
                        "background carried from earlier frames of a locked-off shot (balanced), so chunks give "
                        "the pixels of a continuous run")
+        p.add_argument("--background-frames", type=_background_frames, default=DEFAULT_BACKGROUND_FRAMES,
+                       metavar="N", help="a locked-off shot (balanced): solve each frame against the background "
+                       f"the N frames either side of it show (default {DEFAULT_BACKGROUND_FRAMES}, as the plugin's "
+                       "Background frames), or 'all': every frame of the shot, read before the first solve")
 
     def preview_option(p):
         p.add_argument("--preview", action="store_true", help="also write a small PNG contact sheet per frame "

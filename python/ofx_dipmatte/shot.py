@@ -32,6 +32,9 @@ from .trimap import to_unit_float, trimap_from_rough_matte
 
 OUTPUT_KINDS = ("alpha", "fg", "bg", "rgba")
 CHECKPOINTS_KEPT = 3  # per run: enough to resume; older ones are deleted as the run goes
+#: Frames either side whose known background a frame is solved against: the plugin's
+#: *Background frames* default (ofx_shim/params.h), so a shot renders alike in both.
+DEFAULT_BACKGROUND_FRAMES = 8
 
 
 class ShotError(ValueError):
@@ -165,6 +168,43 @@ class Checkpoints:
             return None
 
 
+class _Shown:
+    """Which frames a shot's session has been shown (``ShotJob.background_frames``), so
+    each is read once however many windows it falls in."""
+
+    def __init__(self, job: "ShotJob", session: ClipSession):
+        self.job, self.session, self.done = job, session, set()
+        first = job.frames[0]
+        shot = {*range(first - job.preroll, first), *job.frames, *(job.shot_frames or [])}
+        carries = (session.carries_background and job.plate.is_sequence and job.clean_plate is None
+                   and not job.stack_plate)
+        self.shot = sorted(shot) if carries else []
+
+    def around(self, frame: int, itself: bool = False) -> None:
+        """Show the shot's frames within the window of ``frame``, nearest first, the earlier
+        of two at the same distance first (as the plugin fetches them); ``itself``: then
+        ``frame`` too (a frame solved by an interrupted run, whose record follows);
+        otherwise ``frame`` is about to be solved, which stacks it."""
+        reach = self.job.background_frames
+        near = [f for f in self.shot if reach is None or abs(f - frame) <= reach]
+        order = sorted((f for f in near if f != frame), key=lambda f: (abs(f - frame), f))
+        for shown in order + ([frame] if itself and frame in near else []):
+            if shown not in self.done:
+                self.done.add(shown)
+                self._show(shown)
+        self.done.add(frame)  # shown, or about to be solved (which stacks it)
+
+    def _show(self, frame: int) -> None:
+        job = self.job
+        if not all(p.path(frame).is_file() for p in job._inputs()):
+            return
+        _, rgb, trimap = job.read_frame(frame)
+        try:
+            self.session.show_background(frame, rgb, trimap)
+        except ValueError as exc:
+            raise ShotError(f"{job.plate.path(frame)}{job._where(frame)}: {exc}") from None
+
+
 @dataclass
 class ShotJob:
     """One shot: plates and trimaps (or rough mattes) in, alpha and foreground out.
@@ -180,10 +220,15 @@ class ShotJob:
             history, as a continuous run would: the nets' weights (DIP presets; skipped
             when a checkpoint is there) and the background earlier frames showed
             (``Preset.carry_background``).
-        shown_frames: the frames whose known background the session is shown before the
-            first solve (``Preset.carry_background``): by default ``frames`` and the
-            preroll; a farm task gives the whole shot, so its chunk sees what a
-            continuous run would.
+        shot_frames: the shot ``frames`` belong to (default: ``frames`` and the preroll);
+            a farm task gives the whole shot, so its chunk is shown the frames beyond
+            its ends, as a continuous run is.
+        background_frames: before each frame is solved, the session is shown the known
+            background of the shot's frames up to this many frames either side, nearest
+            first (``Preset.carry_background``; the plugin's *Background frames* does
+            the same): a locked-off shot then carries what later frames uncover as well
+            as earlier ones. None: the whole shot, before the first solve. A bounded
+            window keeps a farm task's reading to its chunk and 2 × N frames.
         independent_frames: solve every frame on its own, carrying no background from
             earlier frames: a shot cut into farm chunks then gives the very pixels of a
             continuous run, at some cost on locked-off shots (README).
@@ -218,7 +263,8 @@ class ShotJob:
     clean_plate: Optional[FramePattern] = None
     stack_plate: bool = False
     independent_frames: bool = False
-    shown_frames: Optional[list] = None
+    shot_frames: Optional[list] = None
+    background_frames: Optional[int] = DEFAULT_BACKGROUND_FRAMES
 
     def __post_init__(self):
         self.config = resolve_preset(self.preset)
@@ -247,6 +293,8 @@ class ShotJob:
         self.stacked_plate: Optional[dict] = None  # what --stack-plate stacked (ShotReport.stacked_plate)
         if self.preroll < 0:
             raise ShotError("--preroll must be 0 or more")
+        if self.background_frames is not None and self.background_frames < 0:
+            raise ShotError("--background-frames must be 0 or more, or 'all'")
         if self.cache is None:
             first = self.outputs.items()[0][1]
             self.cache = first.path(0).parent / ".ofx_dipmatte_cache" / self._cache_key()
@@ -317,8 +365,7 @@ class ShotJob:
         if self.stack_plate and to_solve:
             report.stacked_plate = self.stacked_plate = self._stack_shot(reporter, report)
         session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
-        if to_solve:
-            self._show_background(session)
+        shown = _Shown(self, session) if to_solve else None
         checkpoints = Checkpoints(self.cache)
         started = False
         previous = None
@@ -326,8 +373,9 @@ class ShotJob:
             if self._outputs_done(frame):
                 # Solved by an interrupted run: what it added to the carried background
                 # serves the frames still to solve, as in a run that was not interrupted.
-                solved = checkpoints.load_background(frame) if to_solve and session.carries_background else None
+                solved = checkpoints.load_background(frame) if shown and session.carries_background else None
                 if solved is not None:
+                    shown.around(frame, itself=True)  # what the solve of it was shown, then it
                     session.import_background(frame, solved)
                 record = FrameReport(frame=frame, status="skipped",
                                      outputs={k: str(p.path(frame)) for k, p in self.outputs.items()})
@@ -345,28 +393,13 @@ class ShotJob:
                 else:
                     for pre in range(frame - self.preroll, frame):
                         if all(p.path(pre).is_file() for p in self._inputs()):
+                            shown.around(pre)
                             report.frames.append(self._solve(session, pre, None, reporter, checkpoints))
+            shown.around(frame)
             report.frames.append(self._solve(session, frame, self.outputs, reporter, checkpoints))
             previous = frame
         report.seconds = time.perf_counter() - start
         return report
-
-    def _show_background(self, session: ClipSession) -> None:
-        """Show the session every frame this run reads (its preroll's too) and the
-        ``shown_frames`` before the first solve, so each frame is solved against the
-        known background of the frames after it as well as before it
-        (``Preset.carry_background``; a locked-off shot)."""
-        if not (session.carries_background and self.plate.is_sequence and self.clean_plate is None
-                and not self.stack_plate):
-            return
-        preroll = range(self.frames[0] - self.preroll, self.frames[0])
-        for frame in sorted({*preroll, *self.frames, *(self.shown_frames or [])}):
-            if all(p.path(frame).is_file() for p in self._inputs()):
-                _, rgb, trimap = self.read_frame(frame)
-                try:
-                    session.show_background(frame, rgb, trimap)
-                except ValueError as exc:
-                    raise ShotError(f"{self.plate.path(frame)}{self._where(frame)}: {exc}") from None
 
     def _stack_shot(self, reporter: Reporter, report: ShotReport) -> dict:
         """--stack-plate's first pass: every frame solved without a plate (nothing written),

@@ -25,6 +25,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..shot import DEFAULT_BACKGROUND_FRAMES
+
 FARM_FOLDER = ".farm"
 
 
@@ -36,7 +38,8 @@ class FarmShot:
     ``clean_plate`` a clean plate file or pattern ("" for none); ``stack_plate``: the
     three-step job above, its plate an EXR for float plates (``float_plate``), else a
     16-bit TIFF; ``independent_frames``: each task solves its frames on their own
-    (``matte --independent-frames``), as the first step's tasks always do.
+    (``matte --independent-frames``), as the first step's tasks always do;
+    ``background_frames``: ``matte --background-frames`` (a count, or "all").
     """
 
     plate: str
@@ -58,6 +61,7 @@ class FarmShot:
     stack_plate: bool = False
     float_plate: bool = True
     independent_frames: bool = False
+    background_frames: str = str(DEFAULT_BACKGROUND_FRAMES)
     python: str = field(default_factory=lambda: sys.executable)
     #: kind ("alpha", "fg", "bg", "rgba") → frame pattern; empty: matte's defaults in ``out``
     outputs: dict = field(default_factory=dict)
@@ -117,7 +121,7 @@ class FarmShot:
                 "--chunk-size", v["chunk"], "--preroll", v["preroll"],
                 "--preset", v["preset"], "--device", v["device"], "--seed", v["seed"],
                 "--max-iterations", v["max_iterations"], "--loss-threshold", v["loss_threshold"],
-                "--quiet", "--json", "--report", report]
+                "--background-frames", v["background_frames"], "--quiet", "--json", "--report", report]
         if self.independent_frames or first_solve:  # the first solve as `matte --stack-plate`'s
             args += ["--independent-frames"]
         if self.clean_plate:
