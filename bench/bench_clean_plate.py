@@ -110,9 +110,9 @@ def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[di
              if plate is not None} if with_given else {}
     shot_plates = {"balanced, frames on their own (--independent-frames)": "alone",
                    "balanced, no plate, in a host without temporal access (earlier renders only: MLT)": 0,
-                   f"balanced, no plate, in a host (Background frames {BACKGROUND_FRAMES}, the default)":
-                       BACKGROUND_FRAMES,
-                   "balanced, no plate, shot CLI (every frame's known background shown first)": None,
+                   f"balanced, no plate, in a host (Background frames {BACKGROUND_FRAMES}, the default; "
+                   f"matte --background-frames {BACKGROUND_FRAMES})": BACKGROUND_FRAMES,
+                   "balanced, no plate, shot CLI (default --background-frames all: every frame shown first)": None,
                    **given, "balanced + plate stacked from the shot": stack.plate(),
                    "balanced + plate stacked from the shot and a first solve": widened.plate()}
     for label, plate in shot_plates.items():

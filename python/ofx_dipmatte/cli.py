@@ -21,8 +21,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from .shot import DEFAULT_BACKGROUND_FRAMES
-
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 JSON_VERSION = 1
 
@@ -165,7 +163,7 @@ def _job(args):
                    clean_plate=FramePattern(args.clean_plate) if getattr(args, "clean_plate", None) else None,
                    stack_plate=getattr(args, "stack_plate", False),
                    independent_frames=getattr(args, "independent_frames", False),
-                   background_frames=getattr(args, "background_frames", DEFAULT_BACKGROUND_FRAMES))
+                   background_frames=getattr(args, "background_frames", None))
 
 
 def _background_frames(text: str) -> Optional[int]:
@@ -454,10 +452,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--independent-frames", action="store_true", help="solve every frame on its own: no "
                        "background carried from earlier frames of a locked-off shot (balanced), so chunks give "
                        "the pixels of a continuous run")
-        p.add_argument("--background-frames", type=_background_frames, default=DEFAULT_BACKGROUND_FRAMES,
-                       metavar="N", help="a locked-off shot (balanced): solve each frame against the background "
-                       f"the N frames either side of it show (default {DEFAULT_BACKGROUND_FRAMES}, as the plugin's "
-                       "Background frames), or 'all': every frame of the shot, read before the first solve")
+        p.add_argument("--background-frames", type=_background_frames, default=None, metavar="N",
+                       help="a locked-off shot (balanced): solve each frame against the background the shot's "
+                       "frames show: 'all' (default; read before the first solve), or the N either side of it, "
+                       "read as the run goes (a farm task reads its chunk and N beyond each end; the plugin's "
+                       "Background frames)")
 
     def preview_option(p):
         p.add_argument("--preview", action="store_true", help="also write a small PNG contact sheet per frame "

@@ -32,9 +32,6 @@ from .trimap import to_unit_float, trimap_from_rough_matte
 
 OUTPUT_KINDS = ("alpha", "fg", "bg", "rgba")
 CHECKPOINTS_KEPT = 3  # per run: enough to resume; older ones are deleted as the run goes
-#: Frames either side whose known background a frame is solved against: the plugin's
-#: *Background frames* default (ofx_shim/params.h), so a shot renders alike in both.
-DEFAULT_BACKGROUND_FRAMES = 8
 
 
 class ShotError(ValueError):
@@ -223,12 +220,13 @@ class ShotJob:
         shot_frames: the shot ``frames`` belong to (default: ``frames`` and the preroll);
             a farm task gives the whole shot, so its chunk is shown the frames beyond
             its ends, as a continuous run is.
-        background_frames: before each frame is solved, the session is shown the known
-            background of the shot's frames up to this many frames either side, nearest
-            first (``Preset.carry_background``; the plugin's *Background frames* does
-            the same): a locked-off shot then carries what later frames uncover as well
-            as earlier ones. None: the whole shot, before the first solve. A bounded
-            window keeps a farm task's reading to its chunk and 2 × N frames.
+        background_frames: the shot's frames whose known background each frame is solved
+            against (``Preset.carry_background``): a locked-off shot then carries what
+            later frames uncover as well as earlier ones. None (default): the whole shot,
+            shown before the first solve. N: before each solve, the frames up to N either
+            side, nearest first, as the plugin's *Background frames* fetches them (the
+            same matte as the plugin rendering the shot in order); a farm task then reads
+            its chunk and N frames beyond each end, not the whole shot.
         independent_frames: solve every frame on its own, carrying no background from
             earlier frames: a shot cut into farm chunks then gives the very pixels of a
             continuous run, at some cost on locked-off shots (README).
@@ -264,7 +262,7 @@ class ShotJob:
     stack_plate: bool = False
     independent_frames: bool = False
     shot_frames: Optional[list] = None
-    background_frames: Optional[int] = DEFAULT_BACKGROUND_FRAMES
+    background_frames: Optional[int] = None
 
     def __post_init__(self):
         self.config = resolve_preset(self.preset)

@@ -25,8 +25,6 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..shot import DEFAULT_BACKGROUND_FRAMES
-
 FARM_FOLDER = ".farm"
 
 
@@ -61,7 +59,7 @@ class FarmShot:
     stack_plate: bool = False
     float_plate: bool = True
     independent_frames: bool = False
-    background_frames: str = str(DEFAULT_BACKGROUND_FRAMES)
+    background_frames: str = "all"
     python: str = field(default_factory=lambda: sys.executable)
     #: kind ("alpha", "fg", "bg", "rgba") → frame pattern; empty: matte's defaults in ``out``
     outputs: dict = field(default_factory=dict)
