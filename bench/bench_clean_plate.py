@@ -90,7 +90,7 @@ def clip_rows(name: str, frames: list[dict], with_given: bool = True) -> list[di
         nearest first, as the plugin's *Background frames* does in a host; None: every
         frame is shown before the first solve, as `ofx-dipmatte matte` does a sequence."""
         session = ofx_dipmatte.ClipSession(preset, seed=0)
-        for i, f in enumerate(frames if shown is None else []):
+        for i, f in list(enumerate(frames))[1:] if shown is None else []:  # nearest frame 0 first
             session.show_background(i, f["image_native"], f["trimap"])
         results = []
         for i, f in enumerate(frames):

@@ -371,7 +371,7 @@ class ShotJob:
             if self._outputs_done(frame):
                 # Solved by an interrupted run: what it added to the carried background
                 # serves the frames still to solve, as in a run that was not interrupted.
-                solved = checkpoints.load_background(frame) if shown and session.carries_background else None
+                solved = checkpoints.load_background(frame) if shown is not None and session.carries_background else None
                 if solved is not None:
                     shown.around(frame, itself=True)  # what the solve of it was shown, then it
                     session.import_background(frame, solved)
