@@ -597,13 +597,15 @@ def test_a_plate_with_subsampled_chroma_is_reported_restored(tmp_path, capsys):
     assert code == 0 and report["frames"][0]["chroma_restored"] == "4:2:2"
 
 
-def test_a_resumed_run_carries_the_background_the_interrupted_one_had(tmp_path, capsys):
+@pytest.mark.parametrize("window", [[], ["--background-frames", "1"]], ids=["whole shot", "1 either side"])
+def test_a_resumed_run_carries_the_background_the_interrupted_one_had(tmp_path, capsys, window):
     """Frames 3 and 4 solved again after frames 1 and 2 were written (an interrupted run)
     get the pixels of the run that was not interrupted: the cache keeps what each solved
-    frame added to the carried background, and the resumed run adds it back."""
+    frame added to the carried background, and the resumed run adds it back (shown, with
+    a window, what their solves were shown)."""
     plate, trimap, _, _ = write_moving_shot(tmp_path / "in")
     out = tmp_path / "out"
-    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out))
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out), *window)
     assert code == 0, report
     cache = Path(report["cache"])
     assert sorted(p.name for p in cache.glob("background.*.npz")) == [f"background.{f}.npz" for f in (1, 2, 3, 4)]
@@ -613,7 +615,7 @@ def test_a_resumed_run_carries_the_background_the_interrupted_one_had(tmp_path, 
         for f in (3, 4):
             for kind in ("alpha", "fg"):
                 (out / f"plate.{kind}.{f:04d}.exr").unlink()
-        code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out))
+        code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out), *window)
         assert code == 0 and [f["status"] for f in report["frames"]] == ["skipped"] * 2 + ["solved"] * 2
         return {f: read_image_file(out / f"plate.alpha.{f:04d}.exr").pixels for f in (3, 4)}
 
