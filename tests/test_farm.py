@@ -76,10 +76,10 @@ def test_openjd_template_checks_and_runs_the_shot_in_three_chunks(shot, tmp_path
 
 
 def test_tasks_are_given_the_jobs_background_frames(shot, tmp_path, capsys):
-    """--background-frames reaches every task's matte command (default: the whole shot),
-    and a bad value is refused when the job is made."""
+    """--background-frames reaches every task's matte command (default 16 either side of
+    the chunk, not the whole shot), and a bad value is refused when the job is made."""
     plate, trimap, _ = shot
-    for given, expected in ((["--background-frames", "2"], "2"), ([], "all")):
+    for given, expected in ((["--background-frames", "2"], "2"), (["--background-frames", "all"], "all"), ([], "16")):
         out = tmp_path / expected
         assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--format", "openjd",
                     *given) == 0

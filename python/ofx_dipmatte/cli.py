@@ -426,6 +426,8 @@ def _install_plugin(dest: "Path | None", system: bool, force: bool) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .farm import FARM_BACKGROUND_FRAMES
+
     ap = argparse.ArgumentParser(prog="ofx-dipmatte", description="Training-free neural matte extraction.")
     sub = ap.add_subparsers(dest="command", required=True)
 
@@ -448,15 +450,16 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--rough-matte", metavar="MASK", help=f"instead of a trimap: soft or binary mattes ({files})")
         p.add_argument("--band", type=float, default=10.0, help="unknown band half-width in pixels for --rough-matte")
 
-    def independent_option(p):
+    def carry_options(p, window: Optional[int]):
         p.add_argument("--independent-frames", action="store_true", help="solve every frame on its own: no "
                        "background carried from earlier frames of a locked-off shot (balanced), so chunks give "
                        "the pixels of a continuous run")
-        p.add_argument("--background-frames", type=_background_frames, default=None, metavar="N",
+        default = "all" if window is None else str(window)
+        p.add_argument("--background-frames", type=_background_frames, default=window, metavar="N",
                        help="a locked-off shot (balanced): solve each frame against the background the shot's "
-                       "frames show: 'all' (default; read before the first solve), or the N either side of it, "
-                       "read as the run goes (a farm task reads its chunk and N beyond each end; the plugin's "
-                       "Background frames)")
+                       "frames show: 'all' (read before the first solve), or the N either side of it, read as "
+                       "the run goes (a farm task reads its chunk and N beyond each end; the plugin's "
+                       f"Background frames). Default: {default}")
 
     def preview_option(p):
         p.add_argument("--preview", action="store_true", help="also write a small PNG contact sheet per frame "
@@ -484,7 +487,7 @@ def _parser() -> argparse.ArgumentParser:
                    "so a farm chunk starts as a continuous run would: warm nets (DIP presets), the "
                    "background earlier frames showed (balanced)")
     p.add_argument("--cache", type=Path, help="checkpoint folder (default: .ofx_dipmatte_cache beside the outputs)")
-    independent_option(p)
+    carry_options(p, None)
     p.add_argument("--chunk-start", type=int, metavar="FRAME",
                    help="with --chunk-size: solve only the frames of --frames from FRAME on (a farm task)")
     p.add_argument("--chunk-size", type=int, metavar="N", help="how many frames a chunk holds")
@@ -530,7 +533,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", help="one range, e.g. 1001-1100 (default: all frames on disk)")
     p.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
     p.add_argument("--preroll", type=int, default=0, help="frames solved before each chunk, not written")
-    independent_option(p)
+    carry_options(p, FARM_BACKGROUND_FRAMES)
     p.add_argument("--format", required=True, choices=["openjd", "opencue"], help="the farm's job format")
     p.add_argument("--write", type=Path, metavar="FILE", help="write the job here (OpenJD template: "
                    "default OUT/.farm/job.openjd.yaml; OpenCue: the outline as YAML)")

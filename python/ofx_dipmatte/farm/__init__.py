@@ -26,6 +26,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 FARM_FOLDER = ".farm"
+#: A task's `matte --background-frames`: the frames either side of its chunk it reads.
+#: The whole shot (`matte`'s default) costs every task a read of every frame (at 4K about
+#: 1.5 s a frame); on 24-frame locked-off shots 16 either side gave SAD 0.700× frames on
+#: their own against 0.688× for the whole shot and 0.762× for 8 (docs/benchmarks.md).
+FARM_BACKGROUND_FRAMES = 16
 
 
 @dataclass
@@ -59,7 +64,7 @@ class FarmShot:
     stack_plate: bool = False
     float_plate: bool = True
     independent_frames: bool = False
-    background_frames: str = "all"
+    background_frames: str = str(FARM_BACKGROUND_FRAMES)
     python: str = field(default_factory=lambda: sys.executable)
     #: kind ("alpha", "fg", "bg", "rgba") → frame pattern; empty: matte's defaults in ``out``
     outputs: dict = field(default_factory=dict)
