@@ -60,15 +60,21 @@ def match_to_image(plate: np.ndarray, image: np.ndarray, known_background: np.nd
     """``plate`` with a per-channel gain and offset that make it agree, in least squares,
     with ``image`` on the ``known_background`` pixels (H×W bool); clipped to [0, 1] (to the
     image's brightest value, where that is above 1)."""
-    if np.count_nonzero(known_background) < MIN_MATCH_PIXELS:
+    count = np.count_nonzero(known_background)
+    if count < MIN_MATCH_PIXELS:
         return plate
     seen, target = plate[known_background], image[known_background]
-    matched = np.empty_like(plate)
-    for channel in range(plate.shape[2]):
-        design = np.stack([seen[:, channel], np.ones(len(seen), plate.dtype)], axis=1)
-        (gain, offset), *_ = np.linalg.lstsq(design, target[:, channel], rcond=None)
-        matched[..., channel] = gain * plate[..., channel] + offset
-    return np.clip(matched, 0.0, max(1.0, float(image.max())))
+    # The least-squares line per channel from its sums (a 4K frame's millions of pixels:
+    # 20× faster than a solver on the N×2 design), accumulated in double precision.
+    mean_seen = seen.sum(axis=0, dtype=np.float64) / count
+    mean_target = target.sum(axis=0, dtype=np.float64) / count
+    covariance = np.einsum("nc,nc->c", seen, target, dtype=np.float64) / count - mean_seen * mean_target
+    variance = np.einsum("nc,nc->c", seen, seen, dtype=np.float64) / count - mean_seen ** 2
+    flat = variance <= 1e-12 * np.maximum(mean_seen ** 2, 1.0)  # a flat channel: an offset only
+    gain = np.where(flat, 1.0, covariance / np.where(flat, 1.0, variance))
+    offset = mean_target - gain * mean_seen
+    matched = plate * gain.astype(np.float32) + offset.astype(np.float32)
+    return np.clip(matched, 0.0, max(1.0, float(image.max()))).astype(plate.dtype, copy=False)
 
 
 
@@ -171,10 +177,13 @@ class PlateStack:
             self._add_solved(colour, trimap == 0.5, alpha, foreground, where)
         if not known:
             return
-        self._count[seen] += 1
-        delta = colour[seen] - self._mean[seen]
-        self._mean[seen] += delta / self._count[seen][:, None]
-        self._square[seen] += delta * (colour[seen] - self._mean[seen])
+        # Welford's update where the trimap shows the background, computed over the whole
+        # frame (zero elsewhere): at 4K faster than gathering and scattering those pixels.
+        self._count += seen
+        delta = (colour - self._mean) * seen[..., None]
+        step = delta / np.maximum(self._count, 1)[..., None]
+        self._mean += step
+        self._square += delta * (delta - step)  # (x − old mean)(x − new mean)
         self.frames += 1
 
     def _add_solved(self, colour: np.ndarray, band: np.ndarray, alpha: np.ndarray, foreground: np.ndarray,
