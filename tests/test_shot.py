@@ -165,6 +165,8 @@ def test_every_frame_read_gives_its_background_to_the_others(tmp_path, capsys):
     assert [(f["status"], f["background_frames"]) for f in report["frames"]] == [
         ("preroll", 0), ("preroll", 4), ("solved", 4), ("solved", 4)]
     assert not any(f["warnings"] for f in report["frames"])
+    assert main(["matte", plate, trimap, "-o", str(tmp_path / "lines"), "--frames", "3-4", "--preroll", "2"]) == 0
+    assert "reading 3 frames' known background" in capsys.readouterr().out  # 2, 3, 4 before preroll frame 1
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "alone"), "--frames", "3-4",
                             "--preset", "balanced", "--independent-frames")
     assert code == 0 and [f["background_frames"] for f in report["frames"]] == [0, 0]
@@ -185,19 +187,29 @@ def test_each_frame_is_shown_the_frames_within_background_frames(tmp_path, monke
     real = ShotJob.read_frame
     monkeypatch.setattr(ShotJob, "read_frame", lambda job, frame: reads.append(frame) or real(job, frame))
 
+    class Progress:  # a Reporter that keeps what it is told about the frames read
+        calls = []
+        frame_start = iteration = frame_done = lambda self, *args: None
+
+        def background_read(self, done, total):
+            self.calls.append((done, total))
+
     def run(out, frames, **options):
         reads.clear()
+        Progress.calls = []
         job = ShotJob(plate=FramePattern(plate), guide=FramePattern(trimap), frames=frames,
                       shot_frames=[1, 2, 3, 4, 5, 6], outputs=ShotOutputs.defaults(tmp_path / out, FramePattern(plate)),
                       **options)
-        return job.run()
+        return job.run(Progress())
 
     # A farm task with frames 3-4 of 1-6: shown 2 and 4, solves 3; shown 5, solves 4.
     report = run("chunk", [3, 4], background_frames=1)
     assert reads == [2, 4, 3, 5, 4]
     assert [f.background_frames > 0 for f in report.frames] == [True, True]
+    assert Progress.calls == [(0, 2), (1, 2), (2, 2)]  # reported when more than one is read at once
     run("all", [3, 4], background_frames=None)
     assert reads == [2, 4, 1, 5, 6, 3, 4]  # the whole shot before the first solve, nearest first
+    assert Progress.calls == [(done, 5) for done in range(6)]
     run("none", [3, 4], background_frames=0)
     assert reads == [3, 4]
 

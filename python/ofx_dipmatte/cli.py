@@ -67,6 +67,19 @@ class ConsoleReporter:
         if self.lines:
             self._tqdm.write(_describe(record), file=sys.stdout)
 
+    def background_read(self, done, total):
+        if done == 0:
+            if self.lines:
+                self._tqdm.write(f"reading {total} frames' known background (a locked-off shot's carried "
+                                 "background; --background-frames)", file=sys.stdout)
+            self.frame = self._tqdm(total=total, desc="background", unit="frame", leave=False,
+                                    disable=not self.interactive, position=1)
+        elif self.frame is not None:
+            self.frame.update(done - self.frame.n)
+            if done == total:
+                self.frame.close()
+                self.frame = None
+
     def close(self):
         if self.frame is not None:
             self.frame.close()

@@ -101,12 +101,16 @@ class Reporter(Protocol):
     def frame_start(self, frame: int, status: str, max_iterations: int) -> None: ...
     def iteration(self, iteration: int, total: Optional[int], loss: float) -> None: ...
     def frame_done(self, report: FrameReport) -> None: ...
+    # Optional: frames read for their known background, ``done`` of ``total`` (only when
+    # several are read before a solve: the whole shot before the first, by default).
+    def background_read(self, done: int, total: int) -> None: ...
 
 
 class _Silent:
     def frame_start(self, frame, status, max_iterations): pass
     def iteration(self, iteration, total, loss): pass
     def frame_done(self, report): pass
+    def background_read(self, done, total): pass
 
 
 def _save_atomic(path: Path, save) -> None:
@@ -169,8 +173,9 @@ class _Shown:
     """Which frames a shot's session has been shown (``ShotJob.background_frames``), so
     each is read once however many windows it falls in."""
 
-    def __init__(self, job: "ShotJob", session: ClipSession):
+    def __init__(self, job: "ShotJob", session: ClipSession, reporter: Reporter):
         self.job, self.session, self.done = job, session, set()
+        self.progress = getattr(reporter, "background_read", None)  # optional in a Reporter
         first = job.frames[0]
         shot = {*range(first - job.preroll, first), *job.frames, *(job.shot_frames or [])}
         carries = (session.carries_background and job.plate.is_sequence and job.clean_plate is None
@@ -185,10 +190,15 @@ class _Shown:
         reach = self.job.background_frames
         near = [f for f in self.shot if reach is None or abs(f - frame) <= reach]
         order = sorted((f for f in near if f != frame), key=lambda f: (abs(f - frame), f))
-        for shown in order + ([frame] if itself and frame in near else []):
-            if shown not in self.done:
-                self.done.add(shown)
-                self._show(shown)
+        pending = [f for f in order + ([frame] if itself and frame in near else []) if f not in self.done]
+        report = self.progress if len(pending) > 1 else None
+        for done, shown in enumerate(pending):
+            if report:
+                report(done, len(pending))
+            self.done.add(shown)
+            self._show(shown)
+        if report:
+            report(len(pending), len(pending))
         self.done.add(frame)  # shown, or about to be solved (which stacks it)
 
     def _show(self, frame: int) -> None:
@@ -363,7 +373,7 @@ class ShotJob:
         if self.stack_plate and to_solve:
             report.stacked_plate = self.stacked_plate = self._stack_shot(reporter, report)
         session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
-        shown = _Shown(self, session) if to_solve else None
+        shown = _Shown(self, session, reporter) if to_solve else None
         checkpoints = Checkpoints(self.cache)
         started = False
         previous = None
