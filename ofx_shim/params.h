@@ -2,6 +2,7 @@
 // to the host, and reading them at a time.
 #pragma once
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,10 @@ inline const std::vector<Option> kTrimapSourcesFilter = {{"Source alpha", "sourc
 // Appended, never reordered: hosts save the index in their projects.
 inline const std::vector<Option> kPresets = {
     {"Draft", "draft"}, {"Balanced", "balanced"}, {"Paper", "paper"}, {"DIP", "dip"}};
+// The presets that carry a shot's background (Python: PRESETS[key].carry_background; a
+// test checks the two agree): only they are shown the Background frames, so the others
+// fetch no frame but the one rendered.
+inline bool preset_carries_background(const char* key) { return std::strcmp(key, "balanced") == 0; }
 inline const std::vector<Option> kDevices = {{"Auto", "auto"}, {"CPU", "cpu"}, {"CUDA", "cuda"}};
 inline const std::vector<Option> kEngines = {
     {"Automatic", "auto"}, {"In host process", "in_process"}, {"Separate process", "worker"}};

@@ -77,6 +77,7 @@ void clear_persistent(Instance* inst) {
 struct Progress {
   Instance* inst;
   bool started = false;
+  double base = 0.0, span = 1.0;  // the engine's fraction maps onto [base, base + span]
 
   explicit Progress(Instance* i) : inst(i) {
     if (g_progress2 && g_progress2->progressStart)
@@ -95,11 +96,16 @@ struct Progress {
     if (g_effect->abort && g_effect->abort(self->inst->handle)) return 1;
     if (!self->started) return 0;
     OfxStatus status = kOfxStatOK;
-    if (g_progress2 && g_progress2->progressUpdate) status = g_progress2->progressUpdate(self->inst->handle, fraction);
-    else if (g_progress1 && g_progress1->progressUpdate) status = g_progress1->progressUpdate(self->inst->handle, fraction);
+    const double shown = self->base + self->span * fraction;
+    if (g_progress2 && g_progress2->progressUpdate) status = g_progress2->progressUpdate(self->inst->handle, shown);
+    else if (g_progress1 && g_progress1->progressUpdate) status = g_progress1->progressUpdate(self->inst->handle, shown);
     return status == kOfxStatReplyNo ? 1 : 0;
   }
 };
+
+// Share of a render's progress bar given to reading the Background frames (they cost
+// seconds a frame at 4K: the bar must move), the rest to the solve.
+constexpr double kShowingShare = 0.2;
 
 // ---------------------------------------------------------------------------------
 // Instances
@@ -257,7 +263,8 @@ DipImage packed_view(std::vector<unsigned char>& buffer, const HostImage& like, 
 // How many frames on each side to show at `time` (0: none).
 int background_frames(OfxImageEffectHandle effect, OfxTime time) {
   if (!g_host_temporal || int_at(effect, kParamIndependentFrames, time) ||
-      std::strcmp(output_mode(effect, time), "trimap") == 0)
+      std::strcmp(output_mode(effect, time), "trimap") == 0 ||
+      !preset_carries_background(choice_at(effect, kParamPreset, time, kPresets)))
     return 0;
   return int_at(effect, kParamBackgroundFrames, time);
 }
@@ -304,43 +311,50 @@ OfxStatus frames_needed(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
 // is skipped: it would only have helped. An engine that fails ends the showing (the
 // render then says why, once). False when the host aborted.
 bool show_background_frames(Instance* inst, const Runtime* runtime, void* session, OfxTime time,
-                            DipParams params, const OfxRectI& frame, OfxImageClipHandle trimap_clip) {
+                            DipParams params, const OfxRectI& frame, OfxImageClipHandle trimap_clip,
+                            Progress& progress) {
   OfxImageEffectHandle effect = inst->handle;
   const int frames = background_frames(effect, time);
   if (frames == 0) return true;
   const OfxRangeD range = background_range(effect, time, frames);
+  std::vector<OfxTime> times;  // nearest first
+  for (int step = 1; step <= frames; ++step)
+    for (OfxTime shown : {time - step, time + step})
+      if (shown >= range.min && shown <= range.max) times.push_back(shown);
+  if (times.empty()) return true;
   OfxImageClipHandle source_clip = clip_handle(effect, kOfxImageEffectSimpleSourceClipName);
   params.show_only = 1;
-  for (int step = 1; step <= frames; ++step) {
-    for (OfxTime shown : {time - step, time + step}) {
-      if (shown < range.min || shown > range.max) continue;
-      if (g_effect->abort && g_effect->abort(effect)) return false;
-      FetchedImage source_holder, trimap_holder;
-      HostImage source, trimap;
-      std::string ignored;
-      if (!try_fetch_image(source_clip, shown, source_holder, source, ignored) || !contains(source.bounds, frame))
-        continue;
-      if (trimap_clip && (!try_fetch_image(trimap_clip, shown, trimap_holder, trimap, ignored) ||
-                          !contains(trimap.bounds, frame)))
-        continue;
-      std::vector<unsigned char> source_pixels, guide_pixels;
-      DipRenderRequest request{};
-      request.time = shown;
-      request.params = params;
-      request.source = packed_view(source_pixels, source, frame);
-      pack_region(source, frame, source_pixels.data());
-      if (trimap_clip) {
-        request.guide = packed_view(guide_pixels, trimap, frame);
-        pack_region(trimap, frame, guide_pixels.data());
-      }
-      char error[1024] = {0};
-      const int status = runtime->render(session, &request, error, sizeof error);
-      if (status == DIP_CANCELLED) return false;
-      if (status == DIP_OUT_OF_MEMORY)
-        throw RenderError(std::string(error) + " (while reading the frames around this one: lower Background frames)");
-      if (status == DIP_FAILED) return true;  // not this frame's fault: showing more would fail as well
+  progress.span = kShowingShare;
+  for (size_t done = 0; done < times.size(); ++done) {
+    const OfxTime shown = times[done];
+    if (Progress::update(&progress, double(done) / times.size())) return false;  // the host aborted
+    FetchedImage source_holder, trimap_holder;
+    HostImage source, trimap;
+    std::string ignored;
+    if (!try_fetch_image(source_clip, shown, source_holder, source, ignored) || !contains(source.bounds, frame))
+      continue;
+    if (trimap_clip && (!try_fetch_image(trimap_clip, shown, trimap_holder, trimap, ignored) ||
+                        !contains(trimap.bounds, frame)))
+      continue;
+    std::vector<unsigned char> source_pixels, guide_pixels;
+    DipRenderRequest request{};
+    request.time = shown;
+    request.params = params;
+    request.source = packed_view(source_pixels, source, frame);
+    pack_region(source, frame, source_pixels.data());
+    if (trimap_clip) {
+      request.guide = packed_view(guide_pixels, trimap, frame);
+      pack_region(trimap, frame, guide_pixels.data());
     }
+    char error[1024] = {0};
+    const int status = runtime->render(session, &request, error, sizeof error);
+    if (status == DIP_CANCELLED) return false;
+    if (status == DIP_OUT_OF_MEMORY)
+      throw RenderError(std::string(error) + " (while reading the frames around this one: lower Background frames)");
+    if (status == DIP_FAILED) break;  // not this frame's fault: showing more would fail as well
   }
+  progress.base = kShowingShare;  // the solve fills the rest of the bar
+  progress.span = 1.0 - kShowingShare;
   return true;
 }
 
@@ -421,9 +435,9 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   }
   request.output = packed_view(output_pixels, output, frame);
 
-  if (!show_background_frames(inst, runtime, session, time, params, frame, trimap_clip))
-    return kOfxStatFailed;  // the host aborted
   Progress progress(inst);
+  if (!show_background_frames(inst, runtime, session, time, params, frame, trimap_clip, progress))
+    return kOfxStatFailed;  // the host aborted
   request.progress = &Progress::update;
   request.progress_context = &progress;
   char error[4096] = {0};

@@ -337,6 +337,10 @@ def test_background_frames_show_the_solve_the_frames_around_it(host, engine):
     out = render(host, inst, 1.0)
     assert host.fetched(inst, "Source") == [1.0, 0.0, 2.0, 3.0]  # the frame, then the nearest first
     assert host.fetched(inst, "Trimap") == [1.0, 0.0, 2.0, 3.0]
+    # The progress bar moves while they are read (its first fifth), then with the solve.
+    values = host.progress(inst)["values"]
+    assert values[:3] == pytest.approx([0.0, 0.2 / 3, 0.4 / 3]) and values == sorted(values)
+    assert all(0.2 <= v <= 1.0 for v in values[3:]) and len(values) > 3
     clip = ClipSession()
     for t in (0, 2, 3):
         clip.show_background(t, images[t], trimaps[t])
@@ -357,6 +361,26 @@ def test_background_frames_show_the_solve_the_frames_around_it(host, engine):
         assert host.fetched(other, "Source") == [2.0]
         host.destroy_instance(other)
     host.destroy_instance(inst)
+
+
+def test_only_presets_that_carry_the_background_ask_for_the_frames_around(host):
+    """The plugin asks the host for (and fetches) the Background frames only with a preset
+    whose engine definition carries a shot's background: with the others they would be
+    fetched for nothing."""
+    from conftest import moving_hair_shot
+
+    images, trimaps, _, _ = moving_hair_shot(frames=3)
+    for index, name in enumerate(["draft", "balanced", "paper", "dip"]):  # the Preset choice's order
+        inst = new_instance(host, preset=index, backgroundFrames=1)
+        for t in range(3):
+            host.set_image(inst, "Source", float(t), **to_host(np.dstack([images[t], np.ones_like(trimaps[t])])))
+            host.set_image(inst, "Trimap", float(t), **to_host(trimaps[t][..., None]))
+        status, _ = host.frames_needed(inst, 1.0)
+        assert (status == OK) == ofx_dipmatte.PRESETS[name].carry_background, name
+        if name == "draft":  # a fast render: nothing fetched but the frame itself
+            render(host, inst, 1.0)
+            assert host.fetched(inst, "Source") == [1.0]
+        host.destroy_instance(inst)
 
 
 @BOTH_ENGINES

@@ -77,6 +77,7 @@ struct ProgressLog {
   int starts = 0, updates = 0, ends = 0;
   int v1_starts = 0;  // of which through progress suite V1
   double last = 0.0;
+  std::vector<double> values;  // every update, in order
 };
 
 struct Effect {  // a descriptor (per context) or an instance

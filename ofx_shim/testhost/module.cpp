@@ -174,6 +174,7 @@ PYBIND11_MODULE(_testhost, m) {
              d["updates"] = e.progress.updates;
              d["ends"] = e.progress.ends;
              d["last"] = e.progress.last;
+             d["values"] = e.progress.values;
              return d;
            })
       .def("clip_preferences",

@@ -572,6 +572,7 @@ OfxStatus progressUpdate(void* handle, double value) {
   std::lock_guard<std::mutex> lock(effect->log_mutex);
   effect->progress.updates++;
   effect->progress.last = value;
+  effect->progress.values.push_back(value);
   return kOfxStatOK;
 }
 OfxStatus progressEnd(void* handle) {

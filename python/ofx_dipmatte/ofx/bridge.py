@@ -215,8 +215,9 @@ class InstanceSession:
             cached = result is not None
             started = clock.perf_counter()
             if not cached:
-                result = clip.matte(time, image, trimap, progress=_engine_progress(progress),
-                                    should_stop=lambda: not progress(0.0), clean_plate=plate)
+                reported = _HostProgress(progress)
+                result = clip.matte(time, image, trimap, progress=reported, should_stop=reported.should_stop,
+                                    clean_plate=plate)
                 self.solves += 1
                 self._remember(cache_key, result)
             else:
@@ -273,12 +274,21 @@ def _log_render(session: "InstanceSession", time: float, source: np.ndarray, par
         log.write(json.dumps(line) + "\n")
 
 
-def _engine_progress(progress: Callable[[float], bool]):
-    """Adapts the host's progress(fraction) → keep going? to the engine's callback."""
-    def callback(iteration: int, total: Optional[int], losses: dict) -> bool:
-        fraction = iteration / total if total else 0.0
-        return bool(progress(min(1.0, fraction)))
-    return callback
+class _HostProgress:
+    """The host's progress(fraction) → keep going?, as the engine's progress callback and
+    its abort poll. A poll sends the fraction reached so far, so the host's bar never
+    jumps back to 0 between reports."""
+
+    def __init__(self, progress: Callable[[float], bool]):
+        self.progress, self.fraction = progress, 0.0
+
+    def __call__(self, iteration: int, total: Optional[int], losses: dict) -> bool:
+        if total:
+            self.fraction = max(self.fraction, min(1.0, iteration / total))
+        return bool(self.progress(self.fraction))
+
+    def should_stop(self) -> bool:
+        return not self.progress(self.fraction)
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
