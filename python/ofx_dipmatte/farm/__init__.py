@@ -28,8 +28,9 @@ from pathlib import Path
 FARM_FOLDER = ".farm"
 #: A task's `matte --background-frames`: the frames either side of its chunk it reads.
 #: The whole shot (`matte`'s default) costs every task a read of every frame (at 4K UHD
-#: about 2 s a frame to stack, and its read); on 24-frame locked-off shots 16 either side gave SAD 0.700× frames on
-#: their own against 0.688× for the whole shot and 0.762× for 8 (docs/benchmarks.md).
+#: about 2 s a frame to stack, and its read). On 24-frame locked-off shots, 16 either
+#: side gave SAD 0.700× frames on their own, against 0.688× for the whole shot and 0.762×
+#: for 8 (docs/benchmarks.md).
 FARM_BACKGROUND_FRAMES = 16
 
 
