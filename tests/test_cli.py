@@ -69,3 +69,26 @@ def test_trimap_command(tmp_path):
     assert main(["trimap", str(tmp_path / "mask.png"), "-o", str(tmp_path / "tri.png"), "--band", "3"]) == 0
     tri = read_image(tmp_path / "tri.png")[..., 0]
     assert set(np.unique(tri)) == {0, 128, 255}
+
+
+
+def test_a_broken_torch_is_reported_not_raised(tmp_path):
+    """With torch failing to import (a broken install), `doctor` still runs and names it,
+    and a command that needs the engine says what to do instead of a traceback."""
+    import subprocess
+    import sys
+
+    broken = tmp_path / "broken" / "torch"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text('raise ImportError("libtorch_cpu.so: cannot open shared object file")\n')
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "broken")}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "ofx_dipmatte", *args], env=env, capture_output=True,
+                              text=True, timeout=600)
+
+    run = cli("demo", "-o", str(tmp_path / "out"))
+    assert run.returncode == 3 and "Traceback" not in run.stderr, run.stderr
+    assert "libtorch_cpu.so" in run.stderr and "ofx-dipmatte doctor" in run.stderr
+    run = cli("doctor")
+    assert run.returncode == 1 and "[FAIL] torch does not import: libtorch_cpu.so" in run.stdout, run.stdout + run.stderr

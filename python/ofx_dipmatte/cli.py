@@ -579,6 +579,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: "list[str] | None" = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except ImportError as exc:  # a broken install (torch, OpenImageIO): what to do, not a traceback
+        print(f"ofx-dipmatte: error: {exc}; `ofx-dipmatte doctor` checks the install", file=sys.stderr)
+        return 3
+
+
+def _command(args) -> int:
     if args.command == "install-plugin":
         return _install_plugin(args.dest, args.system, args.force)
     if args.command == "doctor":
