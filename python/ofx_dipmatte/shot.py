@@ -204,7 +204,7 @@ class _Shown:
 
     def _show(self, frame: int) -> None:
         job = self.job
-        if not all(p.path(frame).is_file() for p in job._inputs()):
+        if not job._has_inputs(frame):
             return
         _, rgb, trimap = job.read_frame(frame)
         try:
@@ -330,6 +330,10 @@ class ShotJob:
             raise ShotError(f"missing input files: {', '.join(missing[:10])}{more}; "
                             "check the pattern and --frames")
 
+    def _has_inputs(self, frame: int) -> bool:
+        """All of ``frame``'s input files exist (a preroll or shown frame may lie outside them)."""
+        return all(p.path(frame).is_file() for p in self._inputs())
+
     def _where(self, frame: int) -> str:
         return _where(self.plate, frame)
 
@@ -401,7 +405,7 @@ class ShotJob:
                     session.import_state(state)
                 else:
                     for pre in range(frame - self.preroll, frame):
-                        if all(p.path(pre).is_file() for p in self._inputs()):
+                        if self._has_inputs(pre):
                             shown.around(pre)
                             report.frames.append(self._solve(session, pre, None, reporter, checkpoints))
             shown.around(frame)
