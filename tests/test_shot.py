@@ -326,6 +326,17 @@ def test_unreadable_file_and_nan_pixels_are_named(tmp_path, capsys):
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "o2"), *FAST)
     assert code == 2 and "plate.0002.exr (frame 2)" in report["error"] and "NaN" in report["error"]
 
+    # A bad trimap is named by its own file, not the plate's (also when only shown for its background).
+    image[5, 5, 0] = 0.5
+    write_image(tmp_path / "in" / "plate.0002.exr", image, overwrite=True)
+    bad = trimap_1.copy()
+    bad[0, 0] = np.nan
+    write_image(tmp_path / "in" / "trimap.0001.exr", trimap_1)
+    write_image(tmp_path / "in" / "trimap.0002.exr", bad)
+    exr_trimaps = str(tmp_path / "in" / "trimap.####.exr")
+    code, report = run_json(capsys, "matte", plate, exr_trimaps, "-o", str(tmp_path / "o3"), *FAST)
+    assert code == 2 and "trimap.0002.exr (frame 2): trimap:" in report["error"] and "NaN" in report["error"]
+
 
 def test_a_trimap_without_unknown_pixels_is_written_as_alpha(tmp_path, capsys):
     plate, trimap = write_shot(tmp_path / "in", [1])

@@ -210,7 +210,7 @@ class _Shown:
         try:
             self.session.show_background(frame, rgb, trimap)
         except ValueError as exc:
-            raise ShotError(f"{job.plate.path(frame)}{job._where(frame)}: {exc}") from None
+            raise job._engine_error(frame, exc) from None
 
 
 @dataclass
@@ -336,6 +336,13 @@ class ShotJob:
 
     def _where(self, frame: int) -> str:
         return _where(self.plate, frame)
+
+    def _engine_error(self, frame: int, exc: ValueError) -> ShotError:
+        """The engine's complaint about ``frame``, named by the file it is about: the
+        engine's messages start with what they concern ("trimap: ...", "clean plate: ...")."""
+        concerns = str(exc).split(":", 1)[0]
+        source = {"trimap": self.guide, "clean plate": self.clean_plate}.get(concerns) or self.plate
+        return ShotError(f"{source.path(frame)}{self._where(frame)}: {exc}")
 
     def _outputs_done(self, frame: int) -> bool:
         return not self.overwrite and all(p.path(frame).exists() for _, p in self.outputs.items())
@@ -463,7 +470,7 @@ class ShotJob:
         try:
             return session.matte(frame, rgb, trimap, progress=progress, clean_plate=clean_plate)
         except ValueError as exc:
-            raise ShotError(f"{self.plate.path(frame)}{self._where(frame)}: {exc}") from None
+            raise self._engine_error(frame, exc) from None
 
     def _solve(self, session: ClipSession, frame: int, outputs: Optional[ShotOutputs], reporter: Reporter,
                checkpoints: Checkpoints) -> FrameReport:
