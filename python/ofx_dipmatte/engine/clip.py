@@ -7,7 +7,6 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,26 +15,20 @@ import torch
 
 from ..encoding import decode, prepare_image
 from ..trimap import snap_trimap
-from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
+from .alpha_solve import DataTerm, Stopped
 from .batched_fit import TileJob, fit_batch_within_memory
 from .carried_background import CarriedBackground, drop_changed
 from .chroma import detect_subsampling, restore_chroma
+from .classical import Colours, classical_matte, colours_for
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, tile_batch, tile_workers
-from .dip_features import fit_dip_features
-from .foreground import estimate_foreground_background, match_compositing
-from .information_flow import information_flow_system
-from .laplacian import matting_laplacian
-from .leaks import remove_leaks
+from .foreground import estimate_foreground_background
 from .noise import window_noise
 from .presets import Preset, resolve_preset
-from .refine import refine_alpha
 from .region import Window, canvas_shape, pad_to_canvas, round_up, solve_window
-from .tiles import band_windows, blend_weight, edge_anchor, union_window
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
-
-Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
+from .tiles import band_windows, blend, edge_anchor, solve_in_threads, union_window
 
 
 @dataclass
@@ -419,7 +412,7 @@ class ClipSession:
             def prepare(win: Window, sided: bool) -> Callable:
                 return lambda stop: self._prepare_window(frame, win, padded, None, stop, *part(win, sided))
 
-            tiles = _solve_in_threads([prepare(win, sided) for win, sided in zip(windows, one_sided)],
+            tiles = solve_in_threads([prepare(win, sided) for win, sided in zip(windows, one_sided)],
                                       threads, None, should_stop, 1)
             solved = self._fit_in_batches(frame, tiles, batch, progress)
         elif workers > 1:
@@ -432,7 +425,7 @@ class ClipSession:
 
             steps = self.config.max_iterations if networks else self.config.refine_iterations
             with op_threads_shared_by(workers) if networks else contextlib.nullcontext():
-                solved = _solve_in_threads([job(win, sided) for win, sided in zip(windows, one_sided)],
+                solved = solve_in_threads([job(win, sided) for win, sided in zip(windows, one_sided)],
                                            workers, progress, should_stop, steps)
         else:
             solved = []
@@ -444,7 +437,7 @@ class ClipSession:
 
                 solved.append(self._solve_window(frame, win, padded, tile_progress if progress else None,
                                                  should_stop, *part(win, sided)))
-        return _blend(windows, union, padded, [fit for fit, _ in solved], self.config.margin), \
+        return blend(windows, union, padded.image, [fit for fit, _ in solved], self.config.margin), \
             next((source for _, source in solved if source is not None), None)
 
     def _fit_in_batches(self, frame: float, tiles: list[_PreparedWindow], batch: int,
@@ -511,11 +504,12 @@ class ClipSession:
         rows, cols = window.slices
         image_c = padded.image[rows, cols]
         estimate = _colours_in_context(padded, window, guide)
-        prior, colours = self._prior(image_c, padded.trimap_mirrored[rows, cols], progress, should_stop, anchor,
-                                     estimate, exact_background=(False if padded.plate_covers is None
-                                                                 else padded.plate_covers[rows, cols]))
+        plate_covers = False if padded.plate_covers is None else padded.plate_covers[rows, cols]
+        prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
+                                         device=self.device, progress=progress, should_stop=should_stop,
+                                         anchor=anchor, estimate=estimate, exact_background=plate_covers)
         if cfg.alpha_source == "prior":
-            fg, bg = _colours_for(image_c, prior, colours)
+            fg, bg = colours_for(image_c, prior, colours)
             return FitResult(alpha=prior, fg=fg, bg=bg, losses={}, iterations=0, stop_reason="no_network",
                              seconds=0.0)
         small = (window.y0 // scale, window.x0 // scale, window.height // scale, window.width // scale)
@@ -550,58 +544,8 @@ class ClipSession:
         self._remember(frame, window.cell, (tile.job.nets.state(), result.optimizer_state,
                                             (window.y0, window.x0, window.height, window.width)))
         if self.config.foreground == "estimated":
-            result.fg, result.bg = _colours_for(tile.job.inputs.image, result.alpha, tile.colours)
+            result.fg, result.bg = colours_for(tile.job.inputs.image, result.alpha, tile.colours)
         return result
-
-    def _prior(self, image: np.ndarray, trimap: np.ndarray, progress: ProgressCallback | None,
-               should_stop: Callable[[], bool] | None,
-               anchor: DataTerm | None,
-               estimate: Callable[[np.ndarray, np.ndarray], Colours],
-               exact_background: "bool | np.ndarray" = False) -> tuple[np.ndarray | None, "Colours | None"]:
-        """The classical matte the preset starts from (None: the paper's blank start), and
-        for ``foreground="estimated"`` the F and B estimated from its unrefined matte
-        (closed-form or flows): the refinement is made from the colours themselves, so
-        they are matched to the final alpha later rather than estimated again from it.
-        Seconds on large frames, so a host's abort reaches every solve in it. ``anchor``:
-        a data term added to its solves (a tile's boundary values). ``estimate``: (image,
-        alpha) → F, B for this window (:func:`_colours_in_context`), for the refinement
-        and the returned colours alike; ``exact_background``: where its B is a clean plate."""
-        cfg = self.config
-        if cfg.alpha_prior == "none":
-            return None, None
-        try:
-            laplacian = matting_laplacian(image, unknown=trimap == 0.5)
-            prior = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop, anchor=anchor)
-            if cfg.affinity != "closed_form" and (trimap == 0.5).any():
-                # Non-local flows: denser than the Laplacian, so conjugate gradients from
-                # the closed-form matte rather than a direct solve.
-                extra = None
-                if cfg.affinity == "dip_features":
-                    extra = fit_dip_features(image, trimap, steps=cfg.feature_steps, seed=self.seed, device=self.device,
-                                             should_stop=should_stop)
-                laplacian, flow = information_flow_system(image, trimap, extra, local=laplacian)
-                anchor = add_terms(anchor, flow)
-                prior = solve_alpha(laplacian, trimap, *anchor, initial=prior, should_stop=should_stop)
-            colours = estimate(image, prior) if cfg.foreground == "estimated" else None
-            if cfg.alpha_prior == "refined":
-                rounds = cfg.refine_iterations
-
-                def round_done(done: int) -> bool:
-                    go_on = progress is None or progress(done, rounds, {}) is not False
-                    return go_on and not (should_stop is not None and should_stop())
-
-                prior = refine_alpha(image, trimap, prior, rounds, cfg.refine_strength, laplacian=laplacian,
-                                     should_stop=should_stop, round_done=round_done,
-                                     texture=cfg.refine_confidence == "texture", anchor=anchor,
-                                     colours=estimate, start_colours=colours,
-                                     exact_background=exact_background,
-                                     keep_foreground=cfg.refine_foreground == "first",
-                                     plate_strength=cfg.refine_plate_strength)
-                if cfg.remove_leaks:
-                    prior = remove_leaks(prior, trimap == 0.5)
-        except Stopped:
-            raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
-        return prior, colours
 
     def _finish(self, result: FitResult, caller_rgb, tri, window, is_float, stats: MatteStats, start: float,
                 source: float | None) -> MatteResult:
@@ -657,66 +601,6 @@ class ClipSession:
             del self._states[farthest]
 
 
-def _solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallback | None,
-                      should_stop, rounds: int) -> list:
-    """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads;
-    their results in order. The classical solves spend their time in SuperLU and numpy,
-    the nets' fits in torch's ops, and all three release the GIL, so tiles run side by
-    side. The host's callbacks are only ever called from this (the caller's) thread: progress once per finished tile (``rounds``
-    steps each, as a serial solve counts them), and its abort is polled here and passed
-    on to the workers."""
-    cancel = threading.Event()
-    results: list = [None] * len(jobs)
-    done = 0
-    with ThreadPoolExecutor(workers, thread_name_prefix="ofx_dipmatte-tile") as pool:
-        pending = {pool.submit(job, cancel.is_set): index for index, job in enumerate(jobs)}
-        try:
-            while pending:
-                finished, _ = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    results[pending.pop(future)] = future.result()  # a worker's error ends the frame here
-                    done += 1
-                    if progress is not None and progress(done * rounds, len(jobs) * rounds, {}) is False:
-                        raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
-                if should_stop is not None and should_stop():
-                    raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
-        except BaseException:
-            cancel.set()  # the running tiles stop at their next poll; the queued ones never start
-            for future in pending:
-                future.cancel()
-            raise
-    return results
-
-
-def _blend(windows: list[Window], union: Window, padded: "_Padded", fits: list[FitResult],
-           margin: int) -> FitResult:
-    """The windows' results as one on ``union``: weighted by :func:`.tiles.blend_weight`
-    where they overlap; pixels no window covers are known, and keep the image's colours."""
-    canvas = padded.image.shape[:2]
-    acc_alpha = np.zeros((union.height, union.width), np.float32)
-    acc_fg = np.zeros((union.height, union.width, 3), np.float32)
-    acc_bg = np.zeros_like(acc_fg)
-    acc_weight = np.zeros_like(acc_alpha)
-    for win, result in zip(windows, fits):
-        rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
-        cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
-        weight = blend_weight(win, canvas, margin)
-        acc_alpha[rows, cols] += weight * result.alpha
-        acc_fg[rows, cols] += weight[..., None] * result.fg
-        acc_bg[rows, cols] += weight[..., None] * result.bg
-        acc_weight[rows, cols] += weight
-    covered = acc_weight > 0
-    safe = np.where(covered, acc_weight, 1.0)
-    image = padded.image[union.slices]
-    fg = np.where(covered[..., None], acc_fg / safe[..., None], image)
-    bg = np.where(covered[..., None], acc_bg / safe[..., None], image)
-    # Iterations of all tiles (the frame's cost); "max_iterations" if any tile ran to its cap.
-    reasons = {fit.stop_reason for fit in fits}
-    return FitResult(alpha=acc_alpha / safe, fg=fg, bg=bg, losses=fits[-1].losses,
-                     iterations=sum(fit.iterations for fit in fits),
-                     stop_reason=reasons.pop() if len(reasons) == 1 else "max_iterations", seconds=0.0)
-
-
 def _colours_in_context(padded: "_Padded", window: Window,
                         guide: tuple[np.ndarray, Window] | None) -> Callable[[np.ndarray, np.ndarray], Colours]:
     """(image, alpha) on ``window`` → F and B on it, estimated over the window grown by
@@ -748,19 +632,6 @@ def _colours_in_context(padded: "_Padded", window: Window,
         return fg[inner], bg[inner]
 
     return estimate
-
-
-def _colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None") -> Colours:
-    """The straight F and B returned with ``alpha``: ``colours`` (estimated from another,
-    independent matte) corrected to reproduce the image under ``alpha``, or estimated
-    from ``alpha`` itself when there are none. No brighter than the brightest pixel of
-    the window: the working encoding's 1.0 decodes to infinity for float plates."""
-    if colours is None:
-        fg, bg = estimate_foreground_background(image, alpha)
-    else:
-        fg, bg = match_compositing(image, alpha, *colours)
-    ceiling = image.reshape(-1, 3).max(axis=0)
-    return np.clip(fg, 0.0, ceiling), np.clip(bg, 0.0, ceiling)
 
 
 def _assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, knee: bool):

@@ -9,16 +9,22 @@ clear background are never solved, and no window is larger than a cell plus its 
 Neighbouring windows overlap by about twice the margin. Near its edge a window's solve
 sees less context, so each window's pixels count with a weight that ramps from near 0
 at an edge it shares with the rest of the frame up to 1 at ``margin`` pixels inside;
-every pixel's value is the weighted mean of the windows covering it, and no seam shows.
+every pixel's value is the weighted mean of the windows covering it, and no seam shows
+(:func:`blend`). On a CPU the windows are solved side by side on threads
+(:func:`solve_in_threads`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Callable
 
 import numpy as np
 
 from .region import Window, keep_or_box
+from .solver import Cancelled, FitResult, ProgressCallback
 
 
 def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin: int, size_unit: int,
@@ -82,3 +88,64 @@ def edge_anchor(window: Window, canvas: tuple[int, int], guide: np.ndarray, widt
     of background beside the hair) still gets the alpha the subject's side implies."""
     ring = blend_weight(window, canvas, width) < 1.0
     return (strength * ring).astype(np.float32), guide.astype(np.float32)
+
+
+def blend(windows: list[Window], union: Window, image: np.ndarray, fits: list[FitResult],
+          margin: int) -> FitResult:
+    """The windows' results as one on ``union``: weighted by :func:`blend_weight` where
+    they overlap; pixels no window covers are known, and keep the colours of ``image``
+    (the frame padded to the canvas the windows lie on)."""
+    canvas = image.shape[:2]
+    acc_alpha = np.zeros((union.height, union.width), np.float32)
+    acc_fg = np.zeros((union.height, union.width, 3), np.float32)
+    acc_bg = np.zeros_like(acc_fg)
+    acc_weight = np.zeros_like(acc_alpha)
+    for win, result in zip(windows, fits):
+        rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
+        cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
+        weight = blend_weight(win, canvas, margin)
+        acc_alpha[rows, cols] += weight * result.alpha
+        acc_fg[rows, cols] += weight[..., None] * result.fg
+        acc_bg[rows, cols] += weight[..., None] * result.bg
+        acc_weight[rows, cols] += weight
+    covered = acc_weight > 0
+    safe = np.where(covered, acc_weight, 1.0)
+    image = image[union.slices]
+    fg = np.where(covered[..., None], acc_fg / safe[..., None], image)
+    bg = np.where(covered[..., None], acc_bg / safe[..., None], image)
+    # Iterations of all tiles (the frame's cost); "max_iterations" if any tile ran to its cap.
+    reasons = {fit.stop_reason for fit in fits}
+    return FitResult(alpha=acc_alpha / safe, fg=fg, bg=bg, losses=fits[-1].losses,
+                     iterations=sum(fit.iterations for fit in fits),
+                     stop_reason=reasons.pop() if len(reasons) == 1 else "max_iterations", seconds=0.0)
+
+
+def solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallback | None,
+                     should_stop, rounds: int) -> list:
+    """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads;
+    their results in order. The classical solves spend their time in SuperLU and numpy,
+    the nets' fits in torch's ops, and all three release the GIL, so tiles run side by
+    side. The host's callbacks are only ever called from this (the caller's) thread: progress once per finished tile (``rounds``
+    steps each, as a serial solve counts them), and its abort is polled here and passed
+    on to the workers."""
+    cancel = threading.Event()
+    results: list = [None] * len(jobs)
+    done = 0
+    with ThreadPoolExecutor(workers, thread_name_prefix="ofx_dipmatte-tile") as pool:
+        pending = {pool.submit(job, cancel.is_set): index for index, job in enumerate(jobs)}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    results[pending.pop(future)] = future.result()  # a worker's error ends the frame here
+                    done += 1
+                    if progress is not None and progress(done * rounds, len(jobs) * rounds, {}) is False:
+                        raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
+                if should_stop is not None and should_stop():
+                    raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
+        except BaseException:
+            cancel.set()  # the running tiles stop at their next poll; the queued ones never start
+            for future in pending:
+                future.cancel()
+            raise
+    return results

@@ -1,0 +1,105 @@
+"""The classical matte of one window: what a preset starts its nets from, or (``balanced``)
+its answer.
+
+    closed-form (Levin et al.) → [information or DIP-feature flows] → F, B estimated
+    → refinement by those colours → leaks taken back
+
+Each step is a module of its own; this one only chains them as a :class:`~.presets.Preset`
+says, and turns the colours it estimated into the F and B returned with the final alpha.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import torch
+
+from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
+from .closed_form import closed_form_alpha
+from .dip_features import fit_dip_features
+from .foreground import estimate_foreground_background, match_compositing
+from .information_flow import information_flow_system
+from .laplacian import matting_laplacian
+from .leaks import remove_leaks
+from .presets import Preset
+from .refine import refine_alpha
+from .solver import Cancelled, ProgressCallback
+
+Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
+#: (image, alpha) → F, B of a window (e.g. estimated over more of the frame than it holds).
+ColourEstimate = Callable[[np.ndarray, np.ndarray], Colours]
+
+
+def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed: int = 0,
+                    device: torch.device = torch.device("cpu"),
+                    progress: Optional[ProgressCallback] = None,
+                    should_stop: Optional[Callable[[], bool]] = None,
+                    anchor: DataTerm | None = None,
+                    estimate: ColourEstimate = estimate_foreground_background,
+                    exact_background: "bool | np.ndarray" = False) -> tuple[np.ndarray | None, "Colours | None"]:
+    """The preset's classical matte of ``image`` (working encoding, H×W×3) and its snapped
+    ``trimap`` (None: ``alpha_prior="none"``, the paper's blank start), and for
+    ``foreground="estimated"`` the F and B estimated from its unrefined matte: the
+    refinement is made from these colours, so they are matched to the final alpha
+    (:func:`colours_for`) rather than estimated again from it.
+
+    Args:
+        seed, device: for the DIP-feature net (``affinity="dip_features"``).
+        progress: told each refinement round (``progress(done, rounds, {})``); False cancels.
+        should_stop: polled inside every solve; True cancels. Seconds on large frames, so
+            a host's abort reaches every solve.
+        anchor: a data term added to every solve (a tile's boundary values).
+        estimate: (image, alpha) → F, B, for the refinement and the returned colours alike.
+        exact_background: where ``estimate``'s B is a clean plate (True, or H×W).
+
+    Raises:
+        Cancelled: ``progress`` returned False or ``should_stop`` True.
+    """
+    if cfg.alpha_prior == "none":
+        return None, None
+    try:
+        laplacian = matting_laplacian(image, unknown=trimap == 0.5)
+        alpha = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop, anchor=anchor)
+        if cfg.affinity != "closed_form" and (trimap == 0.5).any():
+            # Non-local flows: denser than the Laplacian, so conjugate gradients from the
+            # closed-form matte rather than a direct solve.
+            features = None
+            if cfg.affinity == "dip_features":
+                features = fit_dip_features(image, trimap, steps=cfg.feature_steps, seed=seed, device=device,
+                                            should_stop=should_stop)
+            laplacian, flow = information_flow_system(image, trimap, features, local=laplacian)
+            anchor = add_terms(anchor, flow)
+            alpha = solve_alpha(laplacian, trimap, *anchor, initial=alpha, should_stop=should_stop)
+        colours = estimate(image, alpha) if cfg.foreground == "estimated" else None
+        if cfg.alpha_prior == "refined":
+            rounds = cfg.refine_iterations
+
+            def round_done(done: int) -> bool:
+                go_on = progress is None or progress(done, rounds, {}) is not False
+                return go_on and not (should_stop is not None and should_stop())
+
+            alpha = refine_alpha(image, trimap, alpha, rounds, cfg.refine_strength, laplacian=laplacian,
+                                 should_stop=should_stop, round_done=round_done,
+                                 texture=cfg.refine_confidence == "texture", anchor=anchor,
+                                 colours=estimate, start_colours=colours, exact_background=exact_background,
+                                 keep_foreground=cfg.refine_foreground == "first",
+                                 plate_strength=cfg.refine_plate_strength)
+            if cfg.remove_leaks:
+                alpha = remove_leaks(alpha, trimap == 0.5)
+    except Stopped:
+        raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
+    return alpha, colours
+
+
+def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None") -> Colours:
+    """The straight F and B returned with ``alpha``: ``colours`` (estimated from another,
+    independent matte) corrected to reproduce the image under ``alpha``, or estimated
+    from ``alpha`` itself when there are none. No brighter than the brightest pixel of
+    the window: the working encoding's 1.0 decodes to infinity for float plates."""
+    if colours is None:
+        fg, bg = estimate_foreground_background(image, alpha)
+    else:
+        fg, bg = match_compositing(image, alpha, *colours)
+    ceiling = image.reshape(-1, 3).max(axis=0)
+    return np.clip(fg, 0.0, ceiling), np.clip(bg, 0.0, ceiling)
