@@ -246,3 +246,45 @@ def test_an_unknown_refine_foreground_is_refused():
     cfg = ofx_dipmatte.PRESETS["balanced"].replace(refine_foreground="sometimes")
     with pytest.raises(ValueError, match="refine_foreground"):
         ofx_dipmatte.matte(image, trimap, preset=cfg)
+
+
+def test_the_classical_chain_follows_the_preset():
+    """engine/classical.py chains the pieces above as a preset says: no prior for the
+    paper, closed-form alone, or closed-form refined with the leaks taken back; the
+    colours it returns are estimated from the unrefined matte."""
+    from ofx_dipmatte.engine.classical import classical_matte
+    from ofx_dipmatte.engine.leaks import remove_leaks
+    from ofx_dipmatte.trimap import snap_trimap
+
+    image, trimap, *_ = make_hair_case(64)
+    trimap = snap_trimap(trimap)
+    balanced = ofx_dipmatte.PRESETS["balanced"]
+    assert classical_matte(ofx_dipmatte.PRESETS["paper"], image, trimap) == (None, None)
+
+    start = closed_form_alpha(image, trimap)
+    alpha, colours = classical_matte(balanced.replace(alpha_prior="closed_form"), image, trimap)
+    np.testing.assert_allclose(alpha, start, atol=1e-6)
+    fg, bg = estimate_foreground_background(image, start)
+    np.testing.assert_allclose(colours[0], fg, atol=1e-5)
+
+    refined = refine_alpha(image, trimap, start, balanced.refine_iterations, balanced.refine_strength)
+    alpha, _ = classical_matte(balanced, image, trimap)
+    np.testing.assert_allclose(alpha, remove_leaks(refined, trimap == 0.5), atol=1e-5)
+    assert np.abs(alpha - start)[trimap == 0.5].max() > 0.05  # the refinement did something
+
+
+def test_the_classical_chain_stops_when_told_between_rounds():
+    from ofx_dipmatte.engine.classical import classical_matte
+    from ofx_dipmatte.engine.solver import Cancelled
+    from ofx_dipmatte.trimap import snap_trimap
+
+    image, trimap, *_ = make_hair_case(48)
+    rounds = []
+
+    def progress(done, total, _losses):
+        rounds.append((done, total))
+        return False
+
+    with pytest.raises(Cancelled):
+        classical_matte(ofx_dipmatte.PRESETS["balanced"], image, snap_trimap(trimap), progress=progress)
+    assert rounds == [(1, 2)]
