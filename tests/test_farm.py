@@ -170,7 +170,8 @@ def test_a_failed_chunk_is_reported_as_failed(shot, tmp_path, capsys):
     (tmp_path / "in").mkdir()
     broken = tmp_path / "in" / "trimap.1003.png"
     broken.write_text("not an image")
-    args = spec.matte_args("1003", spec.report_path(1003), guide=str(tmp_path / "in" / "trimap.####.png"))
+    args = spec.matte_args("1003", spec.report_path(1003),
+                           placeholders={"guide": str(tmp_path / "in" / "trimap.####.png")})
     assert subprocess.run([sys.executable, *args], capture_output=True).returncode == 2
     capsys.readouterr()
     assert main(["farm-report", str(out), "--json"]) == 1

@@ -39,7 +39,7 @@ class ConsoleReporter:
         self._tqdm = tqdm
         self.interactive = sys.stderr.isatty() and not quiet
         self.lines = not quiet and not json_mode
-        self.records = []
+        self.records: list = []
         self.shot = tqdm(total=frames, desc="shot", unit="frame", disable=not self.interactive or frames < 2,
                          position=0)
         self.frame = None
@@ -129,7 +129,7 @@ def _chunk(args, frames: list[int]) -> list[int]:
     if start is not None and getattr(args, "stack_plate", False):
         raise _UsageError("--stack-plate solves the whole shot twice, so not in chunks: on a farm, "
                           "`ofx-dipmatte farm --stack-plate` makes a job of three steps (README)")
-    if start is None:
+    if start is None or size is None:
         return frames
     if size < 1:
         raise _UsageError("--chunk-size must be at least 1")
@@ -386,8 +386,7 @@ def _run_clean_plate(args) -> int:
     stack, first = PlateStack(), None
     for frame in frames:
         image, rgb, trimap = read_frame(plate, guide, frame, args.rough_matte is not None, args.band)
-        matte = {} if solved is None else dict(zip(("alpha", "foreground"),
-                                                   read_first_solve(*solved, frame, rgb.shape[:2])))
+        alpha, foreground = (None, None) if solved is None else read_first_solve(*solved, frame, rgb.shape[:2])
         if first is None:
             first = image
             exr = Path(args.out).suffix.lower() == ".exr"
@@ -395,26 +394,28 @@ def _run_clean_plate(args) -> int:
                 raise _UsageError(f"-o {args.out}: the plates are {'float' if image.is_float else 'integer'}, so "
                                   f"write the clean plate {'as EXR' if image.is_float else 'as PNG or TIFF'}: "
                                   "matte takes a clean plate of the plate's kind")
-        stack.add(rgb, trimap, **matte)
+        stack.add(rgb, trimap, alpha=alpha, foreground=foreground)
     unusable = stack.unusable()  # the rule matte --stack-plate follows
     if unusable is not None and args.strict:
         print(f"ofx-dipmatte: error: {unusable}; nothing written. Solve the shot without one (no --stack-plate)",
               file=sys.stderr)
         return 1
     # An average of frames has more precision than one frame: 16-bit PNG, float EXR.
+    assert first is not None  # _frames: at least one frame
     like = dataclasses.replace(first, stored_type="float" if first.is_float else "uint16")
     path = write_image(args.out, stack.plate(), overwrite=args.overwrite, channel_names=["R", "G", "B", "A"],
                        like=like, exr_type="float")
-    summary = {"clean_plate": str(path), "frames": stack.frames, "coverage": stack.coverage(),
-               "spread": stack.spread(),
-               "warning": None if unusable is None else f"{unusable}; track it to each frame or leave it out"}
+    coverage, spread = stack.coverage(), stack.spread()
+    warning = None if unusable is None else f"{unusable}; track it to each frame or leave it out"
+    summary = {"clean_plate": str(path), "frames": stack.frames, "coverage": coverage, "spread": spread,
+               "warning": warning}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        print(f"wrote {path}: {stack.frames} frames, background seen on {100 * summary['coverage']:.0f} % of the "
-              f"frame (alpha 1 there), spread {summary['spread']:.3f}")
-        if summary["warning"]:
-            print(f"warning: {summary['warning']}", file=sys.stderr)
+        print(f"wrote {path}: {stack.frames} frames, background seen on {100 * coverage:.0f} % of the "
+              f"frame (alpha 1 there), spread {spread:.3f}")
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -175,7 +175,8 @@ class _Shown:
     each is read once however many windows it falls in."""
 
     def __init__(self, job: "ShotJob", session: ClipSession, reporter: Reporter):
-        self.job, self.session, self.done = job, session, set()
+        self.job, self.session = job, session
+        self.done: set[int] = set()
         self.progress = getattr(reporter, "background_read", None)  # optional in a Reporter
         first = job.frames[0]
         shot = {*range(first - job.preroll, first), *job.frames, *(job.shot_frames or [])}
@@ -385,7 +386,8 @@ class ShotJob:
         if self.stack_plate and to_solve:
             report.stacked_plate = self.stacked_plate = self._stack_shot(reporter, report)
         session = ClipSession(preset=self.config, device=self.device, seed=self.seed)
-        shown = _Shown(self, session, reporter) if to_solve else None
+        shown = _Shown(self, session, reporter)
+        assert self.cache is not None  # set when the job was made
         checkpoints = Checkpoints(self.cache)
         started = False
         previous = None
@@ -393,7 +395,7 @@ class ShotJob:
             if self._outputs_done(frame):
                 # Solved by an interrupted run: what it added to the carried background
                 # serves the frames still to solve, as in a run that was not interrupted.
-                solved = checkpoints.load_background(frame) if shown is not None and session.carries_background else None
+                solved = checkpoints.load_background(frame) if to_solve and session.carries_background else None
                 if solved is not None:
                     shown.around(frame, itself=True)  # what the solve of it was shown, then it
                     session.import_background(frame, solved)
@@ -424,6 +426,7 @@ class ShotJob:
     def _stack_shot(self, reporter: Reporter, report: ShotReport) -> dict:
         """--stack-plate's first pass: every frame solved without a plate (nothing written),
         stacked into a plate that :meth:`read_clean_plate` then serves; what was stacked."""
+        assert self.cache is not None
         saved = self.cache / "stacked_plate.npz"
         if saved.is_file() and not self.overwrite:  # a resumed run: the first pass was done
             with np.load(saved) as data:

@@ -119,7 +119,7 @@ class Worker:
         self.channel = channel
         self.session_type = InstanceSession
         self.sessions: dict[int, Any] = {}
-        self.requests: "queue.Queue[Optional[tuple[dict, list[int]]]]" = queue.Queue()
+        self.requests: "queue.Queue[tuple[dict, list[int]]]" = queue.Queue()
         self.cancelled: set[int] = set()
         self._lock = threading.Lock()
 

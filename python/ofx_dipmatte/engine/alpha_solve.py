@@ -13,7 +13,7 @@ gradients, which then converge in a few dozen steps.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +29,12 @@ class Stopped(RuntimeError):
     """``should_stop`` said to stop the solve."""
 
 
+@overload
+def add_terms(first: DataTerm, second: DataTerm | None) -> DataTerm: ...
+@overload
+def add_terms(first: DataTerm | None, second: DataTerm) -> DataTerm: ...
+@overload
+def add_terms(first: None, second: None) -> None: ...
 def add_terms(first: DataTerm | None, second: DataTerm | None) -> DataTerm | None:
     """Two data terms as one: the confidences add, the estimates average by confidence."""
     if first is None or second is None:

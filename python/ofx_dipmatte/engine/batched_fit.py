@@ -61,7 +61,7 @@ class _StackedAdam:
                 self.exp_avg_sq[i][tile] = s["exp_avg_sq"].to(params[i].device)
 
     @torch.no_grad()
-    def update(self, grads: list[torch.Tensor], running: torch.Tensor) -> None:
+    def update(self, grads: "tuple[torch.Tensor, ...] | list[torch.Tensor]", running: torch.Tensor) -> None:
         beta1, beta2 = BETAS
         self.step += running.float()
         step = self.step.clamp_min(1.0)  # frozen tiles that never ran: no division by zero
@@ -179,10 +179,13 @@ def fit_batch(jobs: list[TileJob], cfg: Preset, device: torch.device,
     # Only now, all tiles done: a batch that fails on the way (out of memory, cancelled)
     # leaves every job's nets as they were, so the tiles can be fitted again.
     seconds = time.perf_counter() - start
+    done: list[FitResult] = []
     for job, state, result in zip(jobs, frozen, results):
+        assert state is not None and result is not None  # every tile stopped
         job.nets.load(state)
         result.seconds = seconds
-    return results
+        done.append(result)
+    return done
 
 
 def fit_batch_within_memory(jobs: list[TileJob], cfg: Preset, device: torch.device,
@@ -203,7 +206,7 @@ def fit_batch_within_memory(jobs: list[TileJob], cfg: Preset, device: torch.devi
         # Each half moves the bar over its own share of the batch's, never back.
         if progress is None:
             return None
-        return lambda iteration, cap, losses: progress(cap * start + iteration * share, cap, losses)
+        return lambda iteration, cap, losses: progress(round((cap or 1) * start + iteration * share), cap, losses)
 
     first = half / len(jobs)
     return (fit_batch_within_memory(jobs[:half], cfg, device, part(0.0, first))

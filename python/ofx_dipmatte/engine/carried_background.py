@@ -119,6 +119,7 @@ class CarriedBackground:
         self._stack.add(image, trimap, alpha=alpha, foreground=foreground, known=frame not in self._shown)
         self._shown.add(frame)
         self._added.add(frame)
+        assert self._stack.last_solved is not None  # set by an add with a solve
         self._records[frame] = self._stack.last_solved
         while len(self._records) > KEPT_RECORDS:
             self._records.pop(next(iter(self._records)))

@@ -133,11 +133,12 @@ class PlateStack:
     """
 
     def __init__(self) -> None:
-        self._count: np.ndarray | None = None    # frames whose trimap showed the background
-        self._mean: np.ndarray | None = None
-        self._square: np.ndarray | None = None   # sum of squared deviations (Welford)
-        self._weight: np.ndarray | None = None   # solved band pixels: their weights' sum
-        self._solved: np.ndarray | None = None   # and weighted sum of their backgrounds
+        # Allocated at the first frame's size (empty until then).
+        self._count = np.zeros((0, 0), np.int32)  # frames whose trimap showed the background
+        self._mean = np.zeros((0, 0, 3), np.float32)
+        self._square = np.zeros((0, 0, 3), np.float32)  # sum of squared deviations (Welford)
+        self._weight = np.zeros((0, 0), np.float32)  # solved band pixels: their weights' sum
+        self._solved = np.zeros((0, 0, 3), np.float32)  # and weighted sum of their backgrounds
         self.frames = 0
         self._integer = False
         self.last_solved: SolvedBackground | None = None  # what the last add with a solve added
@@ -158,7 +159,7 @@ class PlateStack:
         if seen.shape != colour.shape[:2]:
             raise ValueError(f"{where}: the trimap is {seen.shape[1]}×{seen.shape[0]} but the image "
                              f"{colour.shape[1]}×{colour.shape[0]}; give them at the same resolution")
-        if self._count is None:  # float32 and int32: a 4K stack is 44 bytes a pixel (365 MB)
+        if self._count.size == 0:  # float32 and int32: a 4K stack is 44 bytes a pixel (365 MB)
             self._count = np.zeros(seen.shape, np.int32)
             self._mean = np.zeros(colour.shape, np.float32)
             self._square = np.zeros(colour.shape, np.float32)
@@ -173,7 +174,7 @@ class PlateStack:
         colour = match_to_image(colour, self._mean, seen & (self._count > 0))
         if (alpha is None) != (foreground is None):
             raise ValueError(f"{where}: give a first solve's alpha and foreground together (or neither)")
-        if alpha is not None:
+        if alpha is not None and foreground is not None:
             self._add_solved(colour, trimap == 0.5, alpha, foreground, where)
         if not known:
             return
@@ -206,7 +207,7 @@ class PlateStack:
     def add_solved(self, solved: "SolvedBackground") -> None:
         """Add the bare band pixels one solve found (as :meth:`add` with a solve does;
         ``last_solved`` after it): e.g. a record of a frame solved in an interrupted run."""
-        if self._weight is None or int(solved.index.max(initial=-1)) >= self._weight.size:
+        if self._weight.size == 0 or int(solved.index.max(initial=-1)) >= self._weight.size:
             raise ValueError("the solved background is of another frame size than the stack")
         weight = solved.weight.astype(np.float32)
         self._weight.ravel()[solved.index] += weight
@@ -221,7 +222,7 @@ class PlateStack:
     def plate(self) -> np.ndarray:
         """H×W×4: the mean background and, as alpha, 1 where any frame showed it (or a
         first solve found it bare); uint16 for integer frames, float32 for float ones."""
-        if self._count is None:
+        if self._count.size == 0:
             raise ValueError("no frames were added")
         known, solved = self._covered()
         colour = np.where(known[..., None], self._mean, 0.0)
@@ -234,11 +235,11 @@ class PlateStack:
     def shown(self) -> np.ndarray:
         """H×W bool: the pixels some frame's trimap showed as background (not only a
         first solve's estimate); all False before any frame."""
-        return np.zeros((0, 0), bool) if self._count is None else self._count > 0
+        return self._count > 0
 
     def coverage(self) -> float:
         """The share of the frame the plate covers (alpha 1)."""
-        if self._count is None:
+        if self._count.size == 0:
             return 0.0
         known, solved = self._covered()
         return float((known | solved).mean())
@@ -262,7 +263,7 @@ class PlateStack:
         level, as :meth:`spread`), after the plate is matched to the image's exposure
         (:func:`match_to_image`). About the grain when the camera and the background stay;
         None when they share fewer than :data:`MIN_MATCH_PIXELS` pixels (nothing to tell)."""
-        if self._count is None:
+        if self._count.size == 0:
             return None
         colour = to_unit_float(np.asarray(image)[..., :3], "frame").astype(np.float32)
         shared = (snap_trimap(trimap) == 0.0) & self.shown()
@@ -278,7 +279,7 @@ class PlateStack:
         least twice: about the grain for a locked-off shot; see :data:`MOVING_SPREAD`.
         Divided by the plate's mean level where that is above 1: a scene-linear plate
         brighter than display white has grain as large in proportion."""
-        if self._count is None:
+        if self._count.size == 0:
             return 0.0
         twice = self._count > 1
         if not twice.any():

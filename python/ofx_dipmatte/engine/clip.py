@@ -300,11 +300,11 @@ class ClipSession:
         carry = clean_plate is None and self.carries_background
         stacked = self._as_stacked(image, working, is_float, layout) if carry else None
         with self._lock:
-            if carry:
+            if stacked is not None:
                 plate = self._carried_plate(float(frame), stacked, tri, working, is_float, stats)
             result = self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,
                                  should_stop, plate)
-            if carry:
+            if stacked is not None:
                 self._background.add(float(frame), stacked, tri, result.alpha, result.foreground)
             return result
 
@@ -365,11 +365,10 @@ class ClipSession:
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
-        plate_colour, plate_covers = (None, None) if plate is None else plate
         padded = _Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
                          pad_to_canvas(tri, canvas, "reflect"), valid,
-                         None if plate is None else pad_to_canvas(plate_colour, canvas, "reflect"),
-                         None if plate is None else pad_to_canvas(plate_covers, canvas, "reflect"))
+                         None if plate is None else pad_to_canvas(plate[0], canvas, "reflect"),
+                         None if plate is None else pad_to_canvas(plate[1], canvas, "reflect"))
         if len(windows) == 1:
             result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
@@ -394,11 +393,13 @@ class ClipSession:
         if self._estimates_colours or any(one_sided):
             guide = self._coarse_guide(union, padded, should_stop)
 
-        def part(win: Window, sided: bool) -> tuple[np.ndarray | None, tuple | None]:
+        def part(win: Window, sided: bool) -> tuple[DataTerm | None, tuple[np.ndarray, Window] | None]:
+            if guide is None:  # no tile is one-sided, and no colours are estimated
+                return None, None
             rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
             cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
             anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH) if sided else None
-            return anchor, None if guide is None else (guide, union)
+            return anchor, (guide, union)
 
         networks = self.config.alpha_source != "prior"
         batch = tile_batch(self.config, self.device) if networks else 1
@@ -478,7 +479,7 @@ class ClipSession:
             raise Cancelled("solve cancelled while computing the closed-form matte") from None
         return upsample(coarse, (union.height, union.width))
 
-    def _solve_window(self, frame: float | None, window: Window, padded: "_Padded",
+    def _solve_window(self, frame: float, window: Window, padded: "_Padded",
                       progress: ProgressCallback | None, should_stop,
                       anchor: DataTerm | None = None,
                       guide: tuple[np.ndarray, Window] | None = None) -> tuple[FitResult, float | None]:
@@ -493,7 +494,7 @@ class ClipSession:
                      tile.job.threshold, progress=progress, optimizer_state=tile.job.optimizer_state)
         return self._finish_window(frame, tile, result), tile.source
 
-    def _prepare_window(self, frame: float | None, window: Window, padded: "_Padded",
+    def _prepare_window(self, frame: float, window: Window, padded: "_Padded",
                         progress: ProgressCallback | None, should_stop, anchor: DataTerm | None,
                         guide: tuple[np.ndarray, Window] | None) -> "FitResult | _PreparedWindow":
         """A window's prior, and for a preset with nets, what their fit needs: the nets
@@ -509,6 +510,7 @@ class ClipSession:
                                          device=self.device, progress=progress, should_stop=should_stop,
                                          anchor=anchor, estimate=estimate, exact_background=plate_covers)
         if cfg.alpha_source == "prior":
+            assert prior is not None  # Preset.check: a preset without nets has a prior
             fg, bg = colours_for(image_c, prior, colours)
             return FitResult(alpha=prior, fg=fg, bg=bg, losses={}, iterations=0, stop_reason="no_network",
                              seconds=0.0)
@@ -526,6 +528,7 @@ class ClipSession:
         if source is None:
             job = TileJob(nets, inputs, cfg.max_iterations, cfg.loss_threshold)
         else:
+            assert saved is not None
             weights, adam = saved[:2]
             nets.load(weights)
             threshold = cfg.loss_threshold
@@ -536,7 +539,7 @@ class ClipSession:
             job = TileJob(nets, inputs, cfg.warm_max_iterations, threshold, adam)
         return _PreparedWindow(window, job, source, colours)
 
-    def _finish_window(self, frame: float | None, tile: "_PreparedWindow", result: FitResult) -> FitResult:
+    def _finish_window(self, frame: float, tile: "_PreparedWindow", result: FitResult) -> FitResult:
         """Keep a fitted window's nets for warm starts; its colours as the preset returns them."""
         window = tile.window
         if tile.source is None:
@@ -585,8 +588,12 @@ class ClipSession:
     def _fitted_windows(self, frame: float) -> dict:
         """Cell → the window its nets were fitted on in the frame it would warm-start from
         (states saved before windows were kept have none)."""
-        return {cell: Window(*saved[2], cell=cell) for cell, (_, saved) in self._nearest_states(frame).items()
-                if len(saved) > 2}
+        windows = {}
+        for cell, (_, saved) in self._nearest_states(frame).items():
+            if len(saved) > 2:
+                y0, x0, height, width = saved[2]
+                windows[cell] = Window(y0, x0, height, width, cell=cell)
+        return windows
 
     def _remember(self, frame: float, cell, state: tuple[list, dict, tuple]) -> None:
         with self._states_lock:

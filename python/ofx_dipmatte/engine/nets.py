@@ -77,7 +77,8 @@ class SkipNet(nn.Module):
         for level in reversed(range(levels)):
             cin = in_channels if level == 0 else width
             block = _Level(cin, width, skip, block, width)
-        self.body = block
+        assert block is not None, "a SkipNet needs at least one level"
+        self.body: nn.Module = block
         self.heads = nn.ModuleDict({name: nn.Conv2d(width, ch, 1) for name, ch in heads.items()})
 
     def forward(self, noise: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -9,6 +9,7 @@ Pixels outside the window are known, and come straight from the trimap and image
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -41,7 +42,8 @@ def canvas_shape(height: int, width: int, unit: int) -> tuple[int, int]:
     return max(round_up(height, unit), 2 * unit), max(round_up(width, unit), 2 * unit)
 
 
-def pad_to_canvas(array: np.ndarray, canvas: tuple[int, int], mode: str) -> np.ndarray:
+def pad_to_canvas(array: np.ndarray, canvas: tuple[int, int],
+                  mode: Literal["reflect", "constant", "symmetric", "edge"]) -> np.ndarray:
     """Pad an H×W(×C) array at the bottom/right to the canvas size."""
     pad_h = canvas[0] - array.shape[0]
     pad_w = canvas[1] - array.shape[1]

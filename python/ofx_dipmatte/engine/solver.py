@@ -12,7 +12,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
 import numpy as np
 import torch
@@ -54,8 +54,10 @@ class Nets:
             fg = SkipNet(cfg.noise_channels, {"rgb": 3}, cfg.fb_width, cfg.skip, cfg.levels)
             bg = SkipNet(cfg.noise_channels, {"rgb": 3}, cfg.fb_width, cfg.skip, cfg.levels)
         if cfg.alpha_prior != "none":
-            torch.nn.init.zeros_(image_alpha.heads["alpha"].weight)
-            torch.nn.init.zeros_(image_alpha.heads["alpha"].bias)
+            head = image_alpha.heads["alpha"]
+            assert isinstance(head, torch.nn.Conv2d)
+            torch.nn.init.zeros_(head.weight)
+            torch.nn.init.zeros_(head.bias)  # type: ignore[arg-type]  # Conv2d(bias=True) has one
         return cls(image_alpha, fg, bg)
 
     def modules(self) -> tuple[SkipNet, SkipNet, SkipNet]:
@@ -72,7 +74,7 @@ class Nets:
     def to(self, device: torch.device, channels_last: bool) -> None:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         for m in self.modules():
-            m.to(device=device, memory_format=fmt)
+            m.to(device=device, memory_format=fmt)  # type: ignore[call-overload]  # torch's stubs lack memory_format
             m.train()  # DIP keeps BatchNorm in batch-statistics mode throughout
 
 
@@ -192,7 +194,7 @@ def loss_terms(targets: dict[str, torch.Tensor], cfg: Preset, image_hat: torch.T
 
 
 def weighted_total(terms: dict[str, torch.Tensor], cfg: Preset) -> torch.Tensor:
-    return sum(cfg.weights.get(name, 1.0) * value for name, value in terms.items())
+    return cast(torch.Tensor, sum(cfg.weights.get(name, 1.0) * value for name, value in terms.items()))
 
 
 def fit(

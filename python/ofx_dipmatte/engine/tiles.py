@@ -36,7 +36,7 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
     previous = previous or {}
     h, w = unknown.shape
     windows = []
-    rows_any = [unknown[y:y + cell].any(axis=0) for y in range(0, h, cell)]
+    rows_any = [np.asarray(unknown[y:y + cell].any(axis=0)) for y in range(0, h, cell)]
     for i, y in enumerate(range(0, h, cell)):
         if not rows_any[i].any():
             continue

@@ -109,13 +109,13 @@ class FarmShot:
         return f"{self.out if out is None else out}/{FARM_FOLDER}/stacked_plate.{suffix}"
 
     def matte_args(self, chunk_start: str, report: str, outputs: dict | None = None, first_solve: bool = False,
-                   **placeholders: str) -> list[str]:
+                   placeholders: dict[str, str] | None = None) -> list[str]:
         """The task's arguments after the interpreter (``-m ofx_dipmatte matte ...``).
         ``chunk_start``, ``report``, ``outputs`` (kind → pattern) and any field named in
-        ``placeholders`` (e.g. ``plate="{{Param.Plate}}"``) may be a farm's placeholders
+        ``placeholders`` (e.g. ``{"plate": "{{Param.Plate}}"}``) may be a farm's placeholders
         instead of values. ``first_solve``: the task of ``stack_plate``'s first step
         (its own outputs, no plate)."""
-        v = self._values(placeholders)
+        v = self._values(placeholders or {})
         outputs = self.outputs if outputs is None else outputs
         if first_solve:
             outputs = self.first_solve_outputs(v["out"])

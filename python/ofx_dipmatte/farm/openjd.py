@@ -66,11 +66,11 @@ def job_template(shot: FarmShot) -> dict:
                   loss_threshold="{{Param.LossThreshold}}", band="{{Param.Band}}", clean_plate="{{Param.CleanPlate}}")
     start = "{{Task.Param.ChunkStart}}"
     matte = _chunks_step("Matte", shot.matte_args(start, f"{{{{Param.OutputDir}}}}/.farm/chunk.{start}.json",
-                                                  outputs, **values))
+                                                  outputs, placeholders=values))
     steps = [matte]
     if shot.stack_plate:
         first = _chunks_step("FirstSolve", shot.matte_args(start, shot.first_solve_report(start, values["out"]),
-                                                           first_solve=True, **values))
+                                                           first_solve=True, placeholders=values))
         plate = {"name": "CleanPlate", "dependencies": [{"dependsOn": "FirstSolve"}],
                  "script": {"actions": {"onRun": {"command": "{{Param.Python}}",
                                                   "args": shot.clean_plate_args(**values)}}}}

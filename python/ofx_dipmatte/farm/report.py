@@ -50,7 +50,7 @@ def shot_status(out: "str | Path") -> dict:
             else:
                 status = "missing"
             frames.append({"frame": frame, "status": status, "seconds": seconds.get(frame), "chunk": chunks[-1]["chunk"],
-                           "error": report.get("error") if status == "failed" else None})
+                           "error": report.get("error") if status == "failed" and report is not None else None})
     count = {s: sum(f["status"] == s for f in frames) for s in ("done", "missing", "failed")}
     return {"shot": shot.plate, "out": shot.out, "frames": frames, "chunks": chunks, **count,
             "complete": count["done"] == len(frames)}

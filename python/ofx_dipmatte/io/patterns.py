@@ -78,6 +78,7 @@ class FramePattern:
         path = Path(self.text)
         name = path.name
         nm = _TOKEN.search(name)
+        assert nm is not None  # a sequence's token is in its file name (checked when made)
         padding = self.padding
         digits = rf"-?\d{{{padding},}}" if padding else r"-?\d+"
         regex = re.compile(re.escape(name[:nm.start()]) + f"({digits})" + re.escape(name[nm.end():]) + "$")

@@ -27,7 +27,7 @@ from ..trimap import snap_trimap, to_unit_float, trimap_from_rough_matte
 
 OUTPUT_MODES = ("premultiplied", "straight", "alpha", "background", "trimap")
 TRIMAP_SOURCES = ("trimap", "source_alpha", "source_alpha_rough")
-DTYPES = {"uint8": np.uint8, "uint16": np.uint16, "float32": np.float32}
+DTYPES: dict[str, type] = {"uint8": np.uint8, "uint16": np.uint16, "float32": np.float32}
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def to_dtype(values: np.ndarray, dtype: str) -> np.ndarray:
     target = DTYPES[dtype]
     if target is np.float32:
         return np.ascontiguousarray(values, dtype=np.float32)
-    top = np.iinfo(target).max
+    top = np.iinfo(target).max  # type: ignore[type-var]  # an integer type: float32 returned above
     return np.ascontiguousarray(np.round(np.clip(values, 0.0, 1.0) * top).astype(target))
 
 
@@ -214,7 +214,7 @@ class InstanceSession:
             result = self._cache.get(cache_key)
             cached = result is not None
             started = clock.perf_counter()
-            if not cached:
+            if result is None:
                 reported = _HostProgress(progress)
                 result = clip.matte(time, image, trimap, progress=reported, should_stop=reported.should_stop,
                                     clean_plate=plate)
@@ -244,11 +244,12 @@ class InstanceSession:
         they call for other networks or noise, whose earlier weights do not apply."""
         preset = params.solver_preset()
         clip_key = (repr(preset), params.seed, params.device)
-        if clip_key != self._clip_key:
-            self._clip = ClipSession(preset=preset, device=params.device, seed=params.seed)
+        clip = self._clip
+        if clip is None or clip_key != self._clip_key:
+            clip = self._clip = ClipSession(preset=preset, device=params.device, seed=params.seed)
             self._clip_key = clip_key
             self._cache.clear()
-        return self._clip
+        return clip
 
     def _remember(self, key: tuple, result: MatteResult) -> None:
         self._cache[key] = result
