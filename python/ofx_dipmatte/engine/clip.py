@@ -7,87 +7,34 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 
-from ..encoding import decode, prepare_image
+from ..encoding import prepare_image
 from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped
 from .batched_fit import TileJob, fit_batch_within_memory
 from .carried_background import CarriedBackground, drop_changed
 from .chroma import detect_subsampling, restore_chroma
-from .classical import Colours, classical_matte, colours_for
+from .classical import Colours, classical_matte, colours_for, colours_in_context
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, tile_batch, tile_workers
-from .foreground import estimate_foreground_background
 from .noise import window_noise
 from .presets import Preset, resolve_preset
-from .region import Window, canvas_shape, pad_to_canvas, round_up, solve_window
+from .region import Padded, Window, assemble, canvas_shape, pad_to_canvas, round_up, solve_window
+from .results import MatteResult, MatteStats
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 from .tiles import band_windows, blend, edge_anchor, solve_in_threads, union_window
-
-
-@dataclass
-class MatteStats:
-    """What one solve did.
-
-    Attributes:
-        iterations: optimisation steps taken (0 when nothing was solved).
-        seconds: wall time of the whole call.
-        losses: final value of each of the six terms (and ``prior`` when used) and ``total``.
-        stop_reason: "threshold", "max_iterations", "no_network" (the preset's answer is
-            its prior; no network fitted) or "no_unknown" (trimap had no unknown pixels).
-        warm_start_from: the frame whose weights this solve started from, or None (cold).
-        window: (x, y, width, height) of the solve region in pixels (on large frames, the
-            box around all the tiles).
-        tiles: how many windows the band was split into (1: one window around it all).
-        device: where it ran.
-        warnings: notes about the input (e.g. a trimap without foreground).
-        chroma_restored: the subsampled chroma the frame arrived with and was restored
-            from before the solve (e.g. "4:2:2", :mod:`.chroma`), or None.
-        background_frames: how many frames' background (solved before, or shown with
-            :meth:`ClipSession.show_background`) was carried into this solve
-            (:mod:`.carried_background`; 0: none was carried).
-    """
-
-    iterations: int = 0
-    seconds: float = 0.0
-    losses: dict[str, float] = field(default_factory=dict)
-    stop_reason: str = "no_unknown"
-    warm_start_from: float | None = None
-    window: tuple[int, int, int, int] | None = None
-    tiles: int = 0
-    device: str = "cpu"
-    warnings: list[str] = field(default_factory=list)
-    chroma_restored: str | None = None
-    background_frames: int = 0
 
 
 #: Tiles' boundary values (:func:`.tiles.edge_anchor`): pixels along a shared edge, and
 #: their weight against the Laplacian (whose diagonal is about 1): firm, not fixed.
 EDGE_WIDTH = 3
 EDGE_STRENGTH = 1.0
-#: Pixels of the frame around a window that F and B are estimated over as well: the
-#: estimator extrapolates into the band from the known colours it sees, and a window's
-#: margin shows too few of them (measured on dev256 motion blur: foreground error 1.07×
-#: closed-form's pipeline with the 32 px margin alone, 1.01× with the whole frame).
-COLOUR_CONTEXT = 32
-
-
-@dataclass(frozen=True)
-class _Padded:
-    """The frame padded to the canvas once, for every window to slice from."""
-
-    image: np.ndarray  # working encoding, mirrored padding
-    trimap: np.ndarray  # padding is known background
-    trimap_mirrored: np.ndarray  # mirrored padding: constraints for the classical prior
-    valid: np.ndarray  # True inside the frame itself, False on the padding
-    clean_plate: np.ndarray | None = None  # the known background, matched to the image
-    plate_covers: np.ndarray | None = None  # where the clean plate holds the background
 
 
 @dataclass
@@ -98,28 +45,6 @@ class _PreparedWindow:
     job: TileJob
     source: float | None  # the frame its nets warm-start from (None: cold)
     colours: "Colours | None"  # F and B from its unrefined matte, for foreground="estimated"
-
-
-@dataclass
-class MatteResult:
-    """Outputs of one frame.
-
-    Attributes:
-        alpha: float32 H×W in [0, 1]; equal to the trimap wherever the trimap is known.
-        foreground: float32 H×W×3 straight (not premultiplied) colour, in the input's
-            encoding (0–1 for integer images; scene-linear for float). The image itself
-            wherever the trimap is known (outside the unknown band the foreground is
-            only meaningful where alpha > 0).
-        background: float32 H×W×3, the background behind the foreground (estimated,
-            the B net's, or the clean plate's); the image itself wherever the trimap is
-            known background.
-        stats: see :class:`MatteStats`.
-    """
-
-    alpha: np.ndarray
-    foreground: np.ndarray
-    background: np.ndarray
-    stats: MatteStats
 
 
 def _validate(image: np.ndarray, trimap: np.ndarray,
@@ -365,7 +290,7 @@ class ClipSession:
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
-        padded = _Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
+        padded = Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
                          pad_to_canvas(tri, canvas, "reflect"), valid,
                          None if plate is None else pad_to_canvas(plate[0], canvas, "reflect"),
                          None if plate is None else pad_to_canvas(plate[1], canvas, "reflect"))
@@ -376,7 +301,7 @@ class ClipSession:
         self._forget_far_frames(frame)
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
-    def _solve_tiles(self, frame: float, windows: list[Window], union: Window, padded: "_Padded",
+    def _solve_tiles(self, frame: float, windows: list[Window], union: Window, padded: Padded,
                      progress: ProgressCallback | None, should_stop) -> tuple[FitResult, float | None]:
         """Each window alone, blended into ``union``; each tile's nets warm-start from
         the same grid cell's last solve. Returns the blend and the frame the first
@@ -466,7 +391,7 @@ class ClipSession:
                 raise Cancelled(f"solve cancelled after {done} of {len(tiles)} tiles")
         return solved
 
-    def _coarse_guide(self, union: Window, padded: "_Padded", should_stop) -> np.ndarray:
+    def _coarse_guide(self, union: Window, padded: Padded, should_stop) -> np.ndarray:
         """Closed-form matte of the whole band at a size of about two tiles, enlarged to
         ``union``: the tiles' boundary values (:func:`.tiles.edge_anchor`)."""
         image = padded.image[union.slices]
@@ -479,7 +404,7 @@ class ClipSession:
             raise Cancelled("solve cancelled while computing the closed-form matte") from None
         return upsample(coarse, (union.height, union.width))
 
-    def _solve_window(self, frame: float, window: Window, padded: "_Padded",
+    def _solve_window(self, frame: float, window: Window, padded: Padded,
                       progress: ProgressCallback | None, should_stop,
                       anchor: DataTerm | None = None,
                       guide: tuple[np.ndarray, Window] | None = None) -> tuple[FitResult, float | None]:
@@ -494,7 +419,7 @@ class ClipSession:
                      tile.job.threshold, progress=progress, optimizer_state=tile.job.optimizer_state)
         return self._finish_window(frame, tile, result), tile.source
 
-    def _prepare_window(self, frame: float, window: Window, padded: "_Padded",
+    def _prepare_window(self, frame: float, window: Window, padded: Padded,
                         progress: ProgressCallback | None, should_stop, anchor: DataTerm | None,
                         guide: tuple[np.ndarray, Window] | None) -> "FitResult | _PreparedWindow":
         """A window's prior, and for a preset with nets, what their fit needs: the nets
@@ -504,7 +429,7 @@ class ClipSession:
         scale = cfg.fb_scale
         rows, cols = window.slices
         image_c = padded.image[rows, cols]
-        estimate = _colours_in_context(padded, window, guide)
+        estimate = colours_in_context(padded, window, guide)
         plate_covers = False if padded.plate_covers is None else padded.plate_covers[rows, cols]
         prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
                                          device=self.device, progress=progress, should_stop=should_stop,
@@ -556,7 +481,7 @@ class ClipSession:
         stats.losses = result.losses
         stats.stop_reason = result.stop_reason
         stats.warm_start_from = source
-        alpha, fg, bg = _assemble(caller_rgb, tri, window, result, is_float and self._bounded)
+        alpha, fg, bg = assemble(caller_rgb, tri, window, result, is_float and self._bounded)
         stats.seconds = time.perf_counter() - start
         return MatteResult(alpha, fg, bg, stats)
 
@@ -606,65 +531,6 @@ class ClipSession:
         while len(self._states) > self.max_states:
             farthest = max(self._states, key=lambda f: abs(f - frame))
             del self._states[farthest]
-
-
-def _colours_in_context(padded: "_Padded", window: Window,
-                        guide: tuple[np.ndarray, Window] | None) -> Callable[[np.ndarray, np.ndarray], Colours]:
-    """(image, alpha) on ``window`` → F and B on it, estimated over the window grown by
-    :data:`COLOUR_CONTEXT` pixels of the frame, whose alpha there is the trimap's, and
-    the ``guide`` matte's (a matte, the window it covers) on other tiles' band pixels.
-    With a clean plate, B is the plate and only F is estimated."""
-    canvas = padded.image.shape[:2]
-    y0, x0 = max(window.y0 - COLOUR_CONTEXT, 0), max(window.x0 - COLOUR_CONTEXT, 0)
-    y1 = min(window.y0 + window.height + COLOUR_CONTEXT, canvas[0])
-    x1 = min(window.x0 + window.width + COLOUR_CONTEXT, canvas[1])
-    image = padded.image[y0:y1, x0:x1]
-    plate = None if padded.clean_plate is None else padded.clean_plate[y0:y1, x0:x1]
-    covers = None if padded.plate_covers is None else padded.plate_covers[y0:y1, x0:x1]
-    around = padded.trimap_mirrored[y0:y1, x0:x1].astype(np.float32)
-    if guide is not None:
-        matte, under = guide
-        gy0, gx0 = max(y0, under.y0), max(x0, under.x0)
-        gy1, gx1 = min(y1, under.y0 + under.height), min(x1, under.x0 + under.width)
-        part = around[gy0 - y0:gy1 - y0, gx0 - x0:gx1 - x0]
-        np.copyto(part, matte[gy0 - under.y0:gy1 - under.y0, gx0 - under.x0:gx1 - under.x0],
-                  where=part == 0.5)
-    inner = (slice(window.y0 - y0, window.y0 - y0 + window.height),
-             slice(window.x0 - x0, window.x0 - x0 + window.width))
-
-    def estimate(_image: np.ndarray, alpha: np.ndarray) -> Colours:
-        full = around.copy()
-        full[inner] = alpha
-        fg, bg = estimate_foreground_background(image, full, background=plate, background_known=covers)
-        return fg[inner], bg[inner]
-
-    return estimate
-
-
-def _assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, knee: bool):
-    """Paste the window's solution into full frames; known pixels stay exact. ``knee``: the
-    colours were solved in the knee's encoding (float images, networks) and go back
-    through its inverse; otherwise they are in the caller's values already."""
-    h, w = tri.shape
-    rows = slice(window.y0, min(window.y0 + window.height, h))
-    cols = slice(window.x0, min(window.x0 + window.width, w))
-    crop_h, crop_w = rows.stop - rows.start, cols.stop - cols.start
-
-    alpha = tri.copy()
-    band = tri[rows, cols] == 0.5
-    alpha[rows, cols][band] = np.clip(result.alpha[:crop_h, :crop_w][band], 0.0, 1.0)
-
-    def paste(solved: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        out = caller_rgb.copy()
-        solved = solved[:crop_h, :crop_w]
-        solved = decode(solved) if knee else np.maximum(solved, 0.0)
-        region = out[rows, cols]
-        region[~keep[rows, cols]] = solved[~keep[rows, cols]]
-        return out
-
-    fg = paste(result.fg, tri == 1.0)
-    bg = paste(result.bg, tri == 0.0)
-    return alpha, fg.astype(np.float32), bg.astype(np.float32)
 
 
 def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balanced",

@@ -4,6 +4,8 @@ The U-Nets need sizes that are multiples of ``2 ** levels`` (times ``fb_scale`` 
 low-resolution F/B nets). The frame is padded (reflected) up to such a multiple — the
 canvas — and the solve runs on a window of the canvas around the unknown band.
 Pixels outside the window are known, and come straight from the trimap and image.
+:class:`Padded` holds the frame padded once for every window to slice from;
+:func:`assemble` pastes a window's solution back into full frames.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from ..encoding import decode
 
 
 @dataclass(frozen=True)
@@ -101,3 +105,41 @@ def solve_window(unknown: np.ndarray, canvas: tuple[int, int], margin: int, size
     cols = np.flatnonzero(unknown.any(axis=0))
     return keep_or_box(previous, int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1, canvas, margin,
                        size_unit, origin_unit)
+
+
+@dataclass(frozen=True)
+class Padded:
+    """The frame padded to the canvas once, for every window to slice from."""
+
+    image: np.ndarray  # working encoding, mirrored padding
+    trimap: np.ndarray  # padding is known background
+    trimap_mirrored: np.ndarray  # mirrored padding: constraints for the classical prior
+    valid: np.ndarray  # True inside the frame itself, False on the padding
+    clean_plate: np.ndarray | None = None  # the known background, matched to the image
+    plate_covers: np.ndarray | None = None  # where the clean plate holds the background
+
+
+def assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, knee: bool):
+    """Paste the window's solution into full frames; known pixels stay exact. ``knee``: the
+    colours were solved in the knee's encoding (float images, networks) and go back
+    through its inverse; otherwise they are in the caller's values already."""
+    h, w = tri.shape
+    rows = slice(window.y0, min(window.y0 + window.height, h))
+    cols = slice(window.x0, min(window.x0 + window.width, w))
+    crop_h, crop_w = rows.stop - rows.start, cols.stop - cols.start
+
+    alpha = tri.copy()
+    band = tri[rows, cols] == 0.5
+    alpha[rows, cols][band] = np.clip(result.alpha[:crop_h, :crop_w][band], 0.0, 1.0)
+
+    def paste(solved: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        out = caller_rgb.copy()
+        solved = solved[:crop_h, :crop_w]
+        solved = decode(solved) if knee else np.maximum(solved, 0.0)
+        region = out[rows, cols]
+        region[~keep[rows, cols]] = solved[~keep[rows, cols]]
+        return out
+
+    fg = paste(result.fg, tri == 1.0)
+    bg = paste(result.bg, tri == 0.0)
+    return alpha, fg.astype(np.float32), bg.astype(np.float32)

@@ -1,0 +1,65 @@
+"""What a solve returns: the matte, the colours, and what the solve did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class MatteStats:
+    """What one solve did.
+
+    Attributes:
+        iterations: optimisation steps taken (0 when nothing was solved).
+        seconds: wall time of the whole call.
+        losses: final value of each of the six terms (and ``prior`` when used) and ``total``.
+        stop_reason: "threshold", "max_iterations", "no_network" (the preset's answer is
+            its prior; no network fitted) or "no_unknown" (trimap had no unknown pixels).
+        warm_start_from: the frame whose weights this solve started from, or None (cold).
+        window: (x, y, width, height) of the solve region in pixels (on large frames, the
+            box around all the tiles).
+        tiles: how many windows the band was split into (1: one window around it all).
+        device: where it ran.
+        warnings: notes about the input (e.g. a trimap without foreground).
+        chroma_restored: the subsampled chroma the frame arrived with and was restored
+            from before the solve (e.g. "4:2:2", :mod:`.chroma`), or None.
+        background_frames: how many frames' background (solved before, or shown with
+            :meth:`ClipSession.show_background`) was carried into this solve
+            (:mod:`.carried_background`; 0: none was carried).
+    """
+
+    iterations: int = 0
+    seconds: float = 0.0
+    losses: dict[str, float] = field(default_factory=dict)
+    stop_reason: str = "no_unknown"
+    warm_start_from: float | None = None
+    window: tuple[int, int, int, int] | None = None
+    tiles: int = 0
+    device: str = "cpu"
+    warnings: list[str] = field(default_factory=list)
+    chroma_restored: str | None = None
+    background_frames: int = 0
+
+
+@dataclass
+class MatteResult:
+    """Outputs of one frame.
+
+    Attributes:
+        alpha: float32 H×W in [0, 1]; equal to the trimap wherever the trimap is known.
+        foreground: float32 H×W×3 straight (not premultiplied) colour, in the input's
+            encoding (0–1 for integer images; scene-linear for float). The image itself
+            wherever the trimap is known (outside the unknown band the foreground is
+            only meaningful where alpha > 0).
+        background: float32 H×W×3, the background behind the foreground (estimated,
+            the B net's, or the clean plate's); the image itself wherever the trimap is
+            known background.
+        stats: see :class:`MatteStats`.
+    """
+
+    alpha: np.ndarray
+    foreground: np.ndarray
+    background: np.ndarray
+    stats: MatteStats
