@@ -276,7 +276,7 @@ class ShotJob:
     shot_frames: Optional[list] = None
     background_frames: Optional[int] = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.config = resolve_preset(self.preset)
         if self.independent_frames:
             self.config = self.config.replace(carry_background=False)
@@ -299,7 +299,7 @@ class ShotJob:
             if self.config.alpha_prior != "refined":
                 raise ShotError(f"--stack-plate: preset {self.config.name!r} does not use a clean plate; "
                                 "presets that refine the matte from colour estimates (balanced) do")
-        self._still_clean_plate = None  # read once: the same file serves every frame
+        self._still_clean_plate: Optional[np.ndarray] = None  # read once: the same file serves every frame
         self.stacked_plate: Optional[dict] = None  # what --stack-plate stacked (ShotReport.stacked_plate)
         if self.preroll < 0:
             raise ShotError("--preroll must be 0 or more")

@@ -356,13 +356,15 @@ class ClipSession:
         else:
             solved = []
             for index, (win, sided) in enumerate(zip(windows, one_sided)):
-                def tile_progress(done, total, losses, index=index):
-                    # Tiles done so far plus this tile's share: the host's bar moves per tile.
-                    total = total or 1
-                    return progress(index * total + done, len(windows) * total, losses)
+                tile_progress = None
+                if progress is not None:
+                    def tile_progress(done, total, losses, index=index, report=progress):
+                        # Tiles done so far plus this tile's share: the host's bar moves per tile.
+                        total = total or 1
+                        return report(index * total + done, len(windows) * total, losses)
 
-                solved.append(self._solve_window(frame, win, padded, tile_progress if progress else None,
-                                                 should_stop, *part(win, sided)))
+                solved.append(self._solve_window(frame, win, padded, tile_progress, should_stop,
+                                                 *part(win, sided)))
         return blend(windows, union, padded.image, [fit for fit, _ in solved], self.config.margin), \
             next((source for _, source in solved if source is not None), None)
 
@@ -378,12 +380,14 @@ class ClipSession:
         solved: list = [None] * len(tiles)
         done = 0
         for chunk in chunks:
-            def chunk_progress(iteration, cap, losses, size=len(chunk), before=done):
-                share = min(iteration, cap or 1) / (cap or 1)
-                return progress(round((before + share * size) * steps), len(tiles) * steps, losses)
+            chunk_progress = None
+            if progress is not None:
+                def chunk_progress(iteration, cap, losses, size=len(chunk), before=done, report=progress):
+                    share = min(iteration, cap or 1) / (cap or 1)
+                    return report(round((before + share * size) * steps), len(tiles) * steps, losses)
 
             results = fit_batch_within_memory([tiles[i].job for i in chunk], self.config, self.device,
-                                              chunk_progress if progress is not None else None)
+                                              chunk_progress)
             for index, result in zip(chunk, results):
                 solved[index] = (self._finish_window(frame, tiles[index], result), tiles[index].source)
             done += len(chunk)

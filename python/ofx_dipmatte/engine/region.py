@@ -11,11 +11,14 @@ Pixels outside the window are known, and come straight from the trimap and image
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from ..encoding import decode
+
+if TYPE_CHECKING:  # the solver imports torch; a window's geometry needs none
+    from .solver import FitResult
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class Padded:
     plate_covers: np.ndarray | None = None  # where the clean plate holds the background
 
 
-def assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result, knee: bool):
+def assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result: FitResult,
+             knee: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Paste the window's solution into full frames; known pixels stay exact. ``knee``: the
     colours were solved in the knee's encoding (float images, networks) and go back
     through its inverse; otherwise they are in the caller's values already."""
