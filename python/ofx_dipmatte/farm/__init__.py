@@ -136,10 +136,11 @@ class FarmShot:
             args += [f"--{kind}", pattern]
         return args + (["--overwrite"] if self.overwrite else [])
 
-    def clean_plate_args(self, **placeholders: str) -> list[str]:
+    def clean_plate_args(self, placeholders: dict[str, str] | None = None) -> list[str]:
         """The clean plate step's arguments after the interpreter: the plate stacked from
-        the trimaps and the first solve; ``--strict`` fails it when the background moves."""
-        v = self._values(placeholders)
+        the trimaps and the first solve; ``--strict`` fails it when the background moves.
+        ``placeholders``: as for :meth:`matte_args`."""
+        v = self._values(placeholders or {})
         first = self.first_solve_outputs(v["out"])
         return ["-m", "ofx_dipmatte", "clean-plate", v["plate"], *self._guide_args(v),
                 "--frames", f"{v['first']}-{v['last']}", "--alpha", first["alpha"], "--fg", first["fg"],

@@ -73,7 +73,7 @@ def job_template(shot: FarmShot) -> dict:
                                                            first_solve=True, placeholders=values))
         plate = {"name": "CleanPlate", "dependencies": [{"dependsOn": "FirstSolve"}],
                  "script": {"actions": {"onRun": {"command": "{{Param.Python}}",
-                                                  "args": shot.clean_plate_args(**values)}}}}
+                                                  "args": shot.clean_plate_args(values)}}}}
         matte["dependencies"] = [{"dependsOn": "CleanPlate"}]
         steps = [first, plate, matte]
     return {
