@@ -222,3 +222,10 @@ def test_the_default_solves_scene_linear_values_as_they_are():
     assert brighter.foreground[band].max() > 3.0
     composed = brighter.alpha[..., None] * brighter.foreground + (1 - brighter.alpha[..., None]) * brighter.background
     assert np.abs(composed - image * 4.0)[band].mean() < 0.01
+
+
+def test_the_package_ships_its_types():
+    """py.typed in the installed package: type checkers then read its annotations."""
+    import importlib.resources
+
+    assert importlib.resources.files("ofx_dipmatte").joinpath("py.typed").is_file()
