@@ -52,7 +52,7 @@ def test_a_clean_plate_halves_the_error_on_hair():
     (np.zeros((10, 10, 3), np.float32), "clean plate: size 10×10"),
     (np.zeros((64, 64, 3), np.uint8), "clean plate: it is integer"),
     (np.full((64, 64, 3), np.nan, np.float32), "clean plate: 4096 pixel"),
-    (np.zeros((64, 64), np.float32), "clean plate: expected"),
+    (np.zeros((64, 64, 2), np.float32), "clean plate: expected"),
 ])
 def test_a_bad_plate_is_refused_with_what_to_do(plate, match):
     image, trimap, *_ = make_case(64)

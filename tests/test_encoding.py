@@ -26,7 +26,8 @@ def test_prepare_image_dtypes():
 
 
 @pytest.mark.parametrize("bad,match", [
-    (np.zeros((4, 4)), "H×W×3"),
+    (np.zeros((4, 4, 2)), "H×W×3"),  # a grey H×W is a plate (test_matte); two channels are not
+    (np.zeros(4), "H×W×3"),
     (np.zeros((0, 4, 3)), "empty"),
     (np.full((2, 2, 3), np.inf, np.float32), "NaN or Inf"),
     (np.zeros((2, 2, 3), np.int32), "dtype"),

@@ -146,7 +146,7 @@ def test_progress_reports_and_cancels(case64):
     (np.zeros((0, 8, 3), np.float32), np.zeros((0, 8), np.float32), "empty"),
     (np.full((8, 8, 3), np.nan, np.float32), np.zeros((8, 8), np.float32), "NaN"),
     (np.zeros((8, 8, 3), np.float32), np.full((8, 8), np.nan, np.float32), "NaN"),
-    (np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32), "image"),
+    (np.zeros((8, 8, 5), np.float32), np.zeros((8, 8), np.float32), "image"),
     (np.zeros((8, 8, 2), np.float32), np.zeros((8, 8), np.float32), "image"),
 ])
 def test_bad_input_raises_clear_value_error(image, trimap, match):
@@ -229,3 +229,20 @@ def test_the_package_ships_its_types():
     import importlib.resources
 
     assert importlib.resources.files("ofx_dipmatte").joinpath("py.typed").is_file()
+
+
+def test_a_grey_image_is_its_grey_in_every_channel(case64):
+    """H×W (and H×W×1) images are grey plates: the matte of the grey repeated in R, G, B,
+    in a still and in a clip that carries its background."""
+    image, trimap = case64[0], case64[1]
+    grey = image.mean(axis=2)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    expected = ofx_dipmatte.matte(rgb, trimap).alpha
+    np.testing.assert_array_equal(ofx_dipmatte.matte(grey, trimap).alpha, expected)
+    np.testing.assert_array_equal(ofx_dipmatte.matte(grey[..., None], trimap).alpha, expected)
+    session = ofx_dipmatte.ClipSession()
+    session.show_background(1, grey, trimap)
+    for frame in (0, 1):
+        session.matte(frame, grey, trimap)
+    with pytest.raises(ValueError, match="grey"):
+        ofx_dipmatte.matte(np.dstack([grey, grey]), trimap)  # two channels: neither grey nor colour

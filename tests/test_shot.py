@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import ofx_dipmatte
 from ofx_dipmatte.cli import main
 from ofx_dipmatte.io import FramePattern, ImageFile, parse_frames, read_image_file, write_image
 
@@ -649,3 +650,23 @@ def test_a_resumed_run_carries_the_background_the_interrupted_one_had(tmp_path, 
         (cache / f"background.{f}.npz").unlink()
     without = resume()
     assert not np.array_equal(without[3], whole[3])
+
+
+def test_a_grey_plate_is_matted_as_its_grey_in_every_channel(tmp_path, capsys):
+    """A black-and-white scan (one channel, Y): the shot gives the matte the engine gives
+    the same grey repeated in R, G and B."""
+    image, trimap, *_ = make_hair_case(48)
+    grey = image.mean(axis=2)
+    for f in (1, 2):
+        write_image(tmp_path / "in" / f"scan.{f:04d}.exr", grey[..., None], channel_names=["Y"])
+        write_image(tmp_path / "in" / f"trimap.{f:04d}.png", trimap)
+    code, report = run_json(capsys, "matte", str(tmp_path / "in" / "scan.####.exr"),
+                            str(tmp_path / "in" / "trimap.####.png"), "-o", str(tmp_path / "out"))
+    assert code == 0 and report["frames_written"] == 2
+    written = read_image_file(report["frames"][1]["outputs"]["alpha"]).pixels[..., 0]
+    session = ofx_dipmatte.ClipSession()
+    rgb = np.repeat(read_image_file(tmp_path / "in" / "scan.0001.exr").pixels, 3, axis=2)
+    session.show_background(2, rgb, trimap)
+    session.matte(1, rgb, trimap)
+    expected = session.matte(2, rgb, trimap).alpha
+    np.testing.assert_allclose(written, expected, atol=1e-3)

@@ -37,12 +37,22 @@ def decode(working: np.ndarray) -> np.ndarray:
     return np.where(y <= KNEE, y, KNEE + span * u / (1.0 - u)).astype(np.float32)
 
 
+def grey_to_rgb(image: np.ndarray) -> np.ndarray:
+    """A grey H×W or H×W×1 image (a black-and-white scan) as H×W×3, its grey in every
+    colour channel; any other array as it is."""
+    img = np.asarray(image)
+    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
+        return np.repeat(img.reshape(img.shape[0], img.shape[1], 1), 3, axis=2)
+    return img
+
+
 def prepare_image(image: np.ndarray, name: str = "image",
                   bounded: bool = True) -> tuple[np.ndarray, np.ndarray, bool]:
     """Validate an input image and return (caller_rgb, working_rgb, is_float).
 
     Args:
-        image: H×W×3 or H×W×4 (alpha ignored); float32/float64, uint8 or uint16.
+        image: H×W×3 or H×W×4 (alpha ignored), or a grey H×W or H×W×1 (its grey in every
+            colour channel); float32/float64, uint8 or uint16.
         name: what error messages call it.
         bounded: float images go through the knee into [0, 1), which the networks need.
             False: they keep their values (negatives clamped to 0), for solvers that fit
@@ -60,9 +70,9 @@ def prepare_image(image: np.ndarray, name: str = "image",
     Raises:
         ValueError: empty image, wrong shape or dtype, NaN/Inf values.
     """
-    img = np.asarray(image)
+    img = grey_to_rgb(image)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
-        raise ValueError(f"{name}: expected H×W×3 or H×W×4, got shape {tuple(img.shape)}")
+        raise ValueError(f"{name}: expected H×W×3 or H×W×4 (or a grey H×W), got shape {tuple(img.shape)}")
     if img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError(f"{name}: empty image of shape {tuple(img.shape)}")
     is_float = bool(np.issubdtype(img.dtype, np.floating))

@@ -583,8 +583,12 @@ def _colour(image: ImageFile, path: Path, where: str, keep_alpha: bool = False) 
     if rgb is None and keep_alpha:
         rgb = image.channels("RGB")
     if rgb is None:
+        grey = image.channels("Y")
+        if grey is not None:  # a grey plate (a black-and-white scan): its grey in every colour channel
+            alpha = image.channels("A") if keep_alpha else None
+            return np.concatenate([grey] * 3 + ([] if alpha is None else [alpha]), axis=2)
         if image.pixels.shape[2] < 3:
-            raise ShotError(f"{path}{where}: has {image.pixels.shape[2]} channel(s); plates must be "
-                            "RGB or RGBA")
+            raise ShotError(f"{path}{where}: has {image.pixels.shape[2]} channel(s) "
+                            f"({', '.join(image.channel_names)}); plates must be RGB, RGBA or grey (Y)")
         rgb = image.pixels[..., :3]
     return rgb

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..encoding import prepare_image
+from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap, to_unit_float
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
@@ -38,6 +38,7 @@ def prepare_clean_plate(plate: np.ndarray, shape: tuple[int, int],
         ValueError: its size differs from the image's, or one of the two is float and
             the other integer (their encodings would differ), or as for an image.
     """
+    plate = grey_to_rgb(plate)  # a grey plate: its grey in every colour channel
     rgb, working, is_float = prepare_image(plate, "clean plate", bounded)
     if rgb.shape[:2] != shape:
         raise ValueError(f"clean plate: size {rgb.shape[1]}×{rgb.shape[0]} does not match the image's "
@@ -46,7 +47,6 @@ def prepare_clean_plate(plate: np.ndarray, shape: tuple[int, int],
         kinds = {True: "float (scene-linear)", False: "integer (display-referred)"}
         raise ValueError(f"clean plate: it is {kinds[is_float]} and the image {kinds[image_is_float]}; "
                          "give both in the same encoding")
-    plate = np.asarray(plate)
     covered = np.ones(shape, bool)
     if plate.shape[2] == 4:
         covered = to_unit_float(plate[..., 3], "clean plate alpha") >= 0.5

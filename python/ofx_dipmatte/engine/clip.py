@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..encoding import prepare_image
+from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap
 from .alpha_solve import DataTerm, Stopped
 from .batched_fit import TileJob, fit_batch_within_memory
@@ -151,6 +151,7 @@ class ClipSession:
         Raises:
             ValueError: as :meth:`matte` for the image and trimap.
         """
+        image = grey_to_rgb(image)
         _, working, is_float, tri = _validate(image, trimap, self._bounded)
         if self.carries_background:
             working, layout = self._restored(working)
@@ -196,6 +197,7 @@ class ClipSession:
                 returning False does during the optimisation.
         """
         start = time.perf_counter()
+        image = grey_to_rgb(image)
         caller_rgb, working, is_float, tri = _validate(image, trimap, self._bounded)
         plate = None if clean_plate is None else prepare_clean_plate(clean_plate, tri.shape, is_float,
                                                                      self._bounded)
@@ -543,7 +545,8 @@ def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balan
     """Extract alpha, foreground and background from one image and its trimap.
 
     Args:
-        image: H×W×3 or H×W×4 (alpha ignored). uint8 / uint16 are display-referred
+        image: H×W×3 or H×W×4 (alpha ignored), or grey H×W (its grey in every colour
+            channel). uint8 / uint16 are display-referred
             0–1 after scaling. Float is taken as scene-linear and may exceed 1: values
             up to 0.8 are used as they are, values above go through a smooth knee into
             [0.8, 1) for the networks (:mod:`ofx_dipmatte.encoding`), and the foreground
