@@ -17,7 +17,8 @@ __all__ = [
 
 # The engine (torch) is imported on first use, not with the package: `ofx-dipmatte doctor`
 # and `install-plugin` must run, and say what is wrong, when torch itself does not import.
-_FROM = {name: ".engine" for name in __all__[:8]} | {"snap_trimap": ".trimap", "trimap_from_rough_matte": ".trimap"}
+_ENGINE_NAMES = ("matte", "ClipSession", "MatteResult", "MatteStats", "Preset", "PRESETS", "Cancelled", "PlateStack")
+_FROM = {name: ".engine" for name in _ENGINE_NAMES} | {"snap_trimap": ".trimap", "trimap_from_rough_matte": ".trimap"}
 
 
 def __getattr__(name: str):

@@ -23,6 +23,7 @@ from typing import Optional, Protocol
 import numpy as np
 import torch
 
+from .encoding import grey_to_rgb
 from .engine import ClipSession, MatteResult
 from .engine.clean_plate import PlateStack
 from .engine.presets import Preset, resolve_preset
@@ -586,7 +587,8 @@ def _colour(image: ImageFile, path: Path, where: str, keep_alpha: bool = False) 
         grey = image.channels("Y")
         if grey is not None:  # a grey plate (a black-and-white scan): its grey in every colour channel
             alpha = image.channels("A") if keep_alpha else None
-            return np.concatenate([grey] * 3 + ([] if alpha is None else [alpha]), axis=2)
+            rgb = grey_to_rgb(grey)
+            return rgb if alpha is None else np.concatenate([rgb, alpha], axis=2)
         if image.pixels.shape[2] < 3:
             raise ShotError(f"{path}{where}: has {image.pixels.shape[2]} channel(s) "
                             f"({', '.join(image.channel_names)}); plates must be RGB, RGBA or grey (Y)")

@@ -125,9 +125,9 @@ def solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallb
     """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads;
     their results in order. The classical solves spend their time in SuperLU and numpy,
     the nets' fits in torch's ops, and all three release the GIL, so tiles run side by
-    side. The host's callbacks are only ever called from this (the caller's) thread: progress once per finished tile (``rounds``
-    steps each, as a serial solve counts them), and its abort is polled here and passed
-    on to the workers."""
+    side. The host's callbacks are only ever called from this (the caller's) thread:
+    progress once per finished tile (``rounds`` steps each, as a serial solve counts
+    them), and its abort is polled here and passed on to the workers."""
     cancel = threading.Event()
     results: list = [None] * len(jobs)
     done = 0
