@@ -323,9 +323,9 @@ def test_an_unknown_refine_foreground_is_refused():
 
 def test_the_classical_chain_follows_the_preset():
     """engine/classical.py chains the pieces above as a preset says: no prior for the
-    paper, closed-form alone, or closed-form refined with the leaks taken back; the
-    colours it returns are estimated from the unrefined matte."""
-    from ofx_dipmatte.engine.classical import classical_matte
+    paper, closed-form alone, or closed-form refined with the leaks taken back, then the
+    trusted pass; the colours it returns are estimated from the unrefined matte."""
+    from ofx_dipmatte.engine.classical import classical_matte, trusted_pass
     from ofx_dipmatte.engine.leaks import remove_leaks
     from ofx_dipmatte.trimap import snap_trimap
 
@@ -340,10 +340,41 @@ def test_the_classical_chain_follows_the_preset():
     fg, bg = estimate_foreground_background(image, start)
     np.testing.assert_allclose(colours[0], fg, atol=1e-5)
 
-    refined = refine_alpha(image, trimap, start, balanced.refine_iterations, balanced.refine_strength)
-    alpha, _ = classical_matte(balanced, image, trimap)
-    np.testing.assert_allclose(alpha, remove_leaks(refined, trimap == 0.5), atol=1e-5)
+    refined = remove_leaks(refine_alpha(image, trimap, start, balanced.refine_iterations, balanced.refine_strength),
+                           trimap == 0.5)
+    alpha, _ = classical_matte(balanced.replace(trusted_pass=False), image, trimap)
+    np.testing.assert_allclose(alpha, refined, atol=1e-5)
     assert np.abs(alpha - start)[trimap == 0.5].max() > 0.05  # the refinement did something
+    alpha, _ = classical_matte(balanced, image, trimap)
+    np.testing.assert_allclose(alpha, trusted_pass(balanced, image, trimap, refined, None,
+                                                   estimate_foreground_background), atol=1e-5)
+
+
+def test_the_trusted_pass_moves_alpha_toward_one_more_round_as_far_as_its_colours_are_trusted():
+    from ofx_dipmatte.engine.classical import trusted_pass
+    from ofx_dipmatte.engine.leaks import remove_leaks
+    from ofx_dipmatte.trimap import snap_trimap
+
+    image, trimap, truth = make_hair_case(64, seed=3)
+    trimap = snap_trimap(trimap)
+    band = trimap == 0.5
+    cfg = ofx_dipmatte.PRESETS["balanced"]
+    start = remove_leaks(refine_alpha(image, trimap, closed_form_alpha(image, trimap), 2, cfg.refine_strength), band)
+    fg, bg = estimate_foreground_background(image, start)
+    again = remove_leaks(refine_alpha(image, trimap, start, 1, cfg.refine_strength, start_colours=(fg, bg)), band)
+    out = trusted_pass(cfg, image, trimap, start, None, estimate_foreground_background)
+    # Per pixel between the matte and the extra round, known pixels untouched ...
+    low, high = np.minimum(start, again), np.maximum(start, again)
+    assert np.all(out >= low - 1e-5) and np.all(out <= high + 1e-5)
+    assert np.array_equal(out[~band], start[~band])
+    # ... nearer the round where its colours are trusted (the weight c / (c + median c)
+    # is above one half where c exceeds the band's median).
+    confidence = colour_confidence(image, fg, bg, alpha_from_colours(image, fg, bg), start)
+    moved = np.abs(again - start) > 1e-3
+    trusted, doubtful = moved & band & (confidence > np.median(confidence[band])), moved & band & (
+        confidence < np.median(confidence[band]))
+    share = np.abs(out - start) / np.maximum(np.abs(again - start), 1e-9)
+    assert share[trusted].min() > 0.5 - 1e-4 and share[doubtful].max() < 0.5 + 1e-4
 
 
 def test_the_classical_chain_stops_when_told_between_rounds():

@@ -23,7 +23,7 @@ from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
 from .leaks import remove_leaks
 from .presets import Preset
-from .refine import refine_alpha
+from .refine import alpha_from_colours, colour_confidence, refine_alpha
 from .region import Padded, Window
 from .solver import Cancelled, ProgressCallback
 
@@ -94,9 +94,35 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                                  plate_strength=cfg.refine_plate_strength)
             if cfg.remove_leaks:
                 alpha = remove_leaks(alpha, trimap == 0.5)
+            if cfg.trusted_pass:
+                alpha = trusted_pass(cfg, image, trimap, alpha, laplacian, estimate, anchor=anchor,
+                                     exact_background=exact_background, should_stop=should_stop)
     except Stopped:
         raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
     return alpha, colours
+
+
+def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, laplacian,
+                 estimate: ColourEstimate, *, anchor: DataTerm | None = None,
+                 exact_background: "bool | np.ndarray" = False,
+                 should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
+    """``alpha`` moved toward one more refinement round, made from F and B estimated
+    from ``alpha`` itself, as far as those colours are trusted (``Preset.trusted_pass``).
+    Colours from the refined matte are better than the first ones where they are
+    trusted and drift with their own errors elsewhere (more plain rounds gain on some
+    images and lose on others), so the round's change is weighted per pixel by its
+    confidence against the band's median confidence."""
+    unknown = trimap == 0.5
+    fg, bg = estimate(image, alpha)
+    again = refine_alpha(image, trimap, alpha, 1, cfg.refine_strength, laplacian=laplacian, should_stop=should_stop,
+                         texture=cfg.refine_confidence == "texture", anchor=anchor, start_colours=(fg, bg),
+                         exact_background=exact_background, plate_strength=cfg.refine_plate_strength)
+    if cfg.remove_leaks:
+        again = remove_leaks(again, unknown)
+    confidence = colour_confidence(image, fg, bg, alpha_from_colours(image, fg, bg), alpha,
+                                   cfg.refine_confidence == "texture", exact_background)
+    weight = confidence / (confidence + max(float(np.median(confidence[unknown])), 1e-12))
+    return (alpha + weight * (again - alpha)).astype(np.float32)
 
 
 def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None") -> Colours:
