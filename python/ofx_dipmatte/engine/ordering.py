@@ -27,6 +27,8 @@ def nested_dissection(rows: np.ndarray, cols: np.ndarray, reach: int = 2) -> np.
     order: list[np.ndarray] = []
 
     def dissect(part: np.ndarray) -> None:
+        # Each half holds at most half the part (the cut is its median): at most
+        # log2(pixels) calls deep, whatever the band's shape.
         if part.size <= LEAF_SIZE:
             order.append(part)
             return
