@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
@@ -102,8 +103,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
     return alpha, colours
 
 
-def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, laplacian,
-                 estimate: ColourEstimate, *, anchor: DataTerm | None = None,
+def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,
+                 laplacian: sp.spmatrix | None, estimate: ColourEstimate, *, anchor: DataTerm | None = None,
                  exact_background: "bool | np.ndarray" = False,
                  should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
     """``alpha`` moved toward one more refinement round, made from F and B estimated
@@ -111,7 +112,8 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
     Colours from the refined matte are better than the first ones where they are
     trusted and drift with their own errors elsewhere (more plain rounds gain on some
     images and lose on others), so the round's change is weighted per pixel by its
-    confidence against the band's median confidence."""
+    confidence against the band's median confidence. ``laplacian``: the image's, if
+    already built; ``estimate``: (image, alpha) → F, B, as for the refinement."""
     unknown = trimap == 0.5
     fg, bg = estimate(image, alpha)
     again = refine_alpha(image, trimap, alpha, 1, cfg.refine_strength, laplacian=laplacian, should_stop=should_stop,
