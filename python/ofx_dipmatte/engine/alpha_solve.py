@@ -133,9 +133,9 @@ def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarr
         rhs = rhs + c_u * np.asarray(estimate, dtype=np.float64).ravel()[unknown]
     if initial is None and unknown.sum() <= DIRECT_SOLVE_LIMIT:
         # A tiny ridge keeps isolated unknown regions (no known neighbour) solvable.
-        rows, cols = np.divmod(np.flatnonzero(unknown), trimap.shape[1])
+        ys, xs = np.divmod(np.flatnonzero(unknown), trimap.shape[1])  # the unknown pixels
         a_u = direct_solve(a_uu + 1e-9 * sp.identity(a_uu.shape[0], format="csc"), rhs,
-                           order=nested_dissection(rows, cols))
+                           order=nested_dissection(ys, xs))
     else:
         x0 = np.full(rhs.shape, 0.5) if initial is None else np.asarray(initial, np.float64).ravel()[unknown]
         precond = sp.diags(1.0 / np.maximum(a_uu.diagonal(), 1e-12))

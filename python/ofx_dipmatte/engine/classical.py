@@ -24,7 +24,7 @@ from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
 from .leaks import remove_leaks
 from .presets import Preset
-from .refine import alpha_from_colours, colour_confidence, refine_alpha
+from .refine import refine_alpha, refinement_round
 from .region import Padded, Window
 from .solver import Cancelled, ProgressCallback
 
@@ -115,14 +115,15 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
     confidence against the band's median confidence. ``laplacian``: the image's, if
     already built; ``estimate``: (image, alpha) → F, B, as for the refinement."""
     unknown = trimap == 0.5
+    if laplacian is None:
+        laplacian = matting_laplacian(image, unknown=unknown)
     fg, bg = estimate(image, alpha)
-    again = refine_alpha(image, trimap, alpha, 1, cfg.refine_strength, laplacian=laplacian, should_stop=should_stop,
-                         texture=cfg.refine_confidence == "texture", anchor=anchor, start_colours=(fg, bg),
-                         exact_background=exact_background, plate_strength=cfg.refine_plate_strength)
+    again, confidence = refinement_round(image, trimap, alpha, fg, bg, cfg.refine_strength, laplacian,
+                                         should_stop=should_stop, texture=cfg.refine_confidence == "texture",
+                                         anchor=anchor, exact_background=exact_background,
+                                         plate_strength=cfg.refine_plate_strength)
     if cfg.remove_leaks:
         again = remove_leaks(again, unknown)
-    confidence = colour_confidence(image, fg, bg, alpha_from_colours(image, fg, bg), alpha,
-                                   cfg.refine_confidence == "texture", exact_background)
     weight = confidence / (confidence + max(float(np.median(confidence[unknown])), 1e-12))
     return (alpha + weight * (again - alpha)).astype(np.float32)
 

@@ -132,9 +132,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)
     colours = colours or estimate_foreground_background
-    covered = np.asarray(exact_background)  # where a plate gives B: True, False or H×W
-    plate = covered[..., None]  # where F is re-estimated even when kept
-    weight = np.where(covered, plate_strength, strength)
+    plate = np.asarray(exact_background)[..., None]  # where F is re-estimated even when kept
     first_fg = None
     for done in range(1, iterations + 1):
         fg, bg = start_colours if done == 1 and start_colours is not None else colours(image, alpha)
@@ -142,12 +140,24 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
             first_fg = fg
         elif keep_foreground:
             fg = np.where(plate, fg, first_fg)
-        estimate = alpha_from_colours(image, fg, bg)
-        confidence = weight * colour_confidence(image, fg, bg, estimate, alpha, texture,
-                                                exact_background) * unknown
-        confidence, estimate = add_terms((confidence, estimate), anchor)
-        alpha = solve_alpha(laplacian, trimap, confidence, estimate, initial=alpha, should_stop=should_stop,
-                            rtol=SOLVE_TOLERANCE)
+        alpha, _ = refinement_round(image, trimap, alpha, fg, bg, strength, laplacian, should_stop=should_stop,
+                                    texture=texture, anchor=anchor, exact_background=exact_background,
+                                    plate_strength=plate_strength)
         if round_done is not None and round_done(done) is False:
             raise Stopped(f"refinement stopped after round {done}")
     return alpha
+
+
+def refinement_round(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, fg: np.ndarray, bg: np.ndarray,
+                     strength: float, laplacian: sp.spmatrix, *,
+                     should_stop: Optional[Callable[[], bool]] = None, texture: bool = True,
+                     anchor: DataTerm | None = None, exact_background: "bool | np.ndarray" = False,
+                     plate_strength: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """One round of :func:`refine_alpha` from the colours ``fg`` and ``bg``: the refined
+    alpha, and the colours' confidence (:func:`colour_confidence`, before ``strength``)."""
+    estimate = alpha_from_colours(image, fg, bg)
+    confidence = colour_confidence(image, fg, bg, estimate, alpha, texture, exact_background)
+    weight = np.where(np.asarray(exact_background), plate_strength, strength)
+    data = add_terms((weight * confidence * (trimap == 0.5), estimate), anchor)
+    refined = solve_alpha(laplacian, trimap, *data, initial=alpha, should_stop=should_stop, rtol=SOLVE_TOLERANCE)
+    return refined, confidence
