@@ -132,6 +132,41 @@ def test_shown_frames_give_the_solve_their_background():
     assert session.solves == 1
 
 
+def test_a_frame_shown_again_unchanged_is_not_converted_again(monkeypatch):
+    """A host hands every Background frame again at each render: the same pixels (and
+    parameters) are recognised before any conversion, while the clip still holds that
+    frame's background; other pixels, or a stack started over, are shown again."""
+    from conftest import moving_hair_shot
+
+    images, trimaps, _, _ = moving_hair_shot(frames=2)
+    shown: list[float] = []
+    original = ofx_dipmatte.ClipSession.show_background
+
+    def counting(self, frame, image, trimap):
+        shown.append(frame)
+        original(self, frame, image, trimap)
+
+    monkeypatch.setattr(ofx_dipmatte.ClipSession, "show_background", counting)
+    session = InstanceSession()
+    show = dict(preset="balanced", show_only=True)
+
+    def send(image: np.ndarray, **params) -> None:
+        session.render(1, image, trimaps[1][..., None], dict(show, **params), lambda f: True, 0, 0, 0, "float32")
+
+    send(images[1])
+    send(images[1])
+    assert shown == [1] and session._clip is not None and session._clip.holds_background(1)
+    send(images[1], band=12.0)  # other parameters: shown again
+    assert shown == [1, 1]
+    changed = images[1].copy()
+    changed[0, 0] = 1.0 - changed[0, 0]
+    send(changed)  # other pixels: shown again (the engine then starts its stack over)
+    assert shown == [1, 1, 1]
+    session._clip._background.clear()
+    send(changed)
+    assert shown == [1, 1, 1, 1] and session._clip.holds_background(1)
+
+
 def test_shown_frames_are_ignored_when_nothing_is_carried():
     from conftest import moving_hair_shot
 

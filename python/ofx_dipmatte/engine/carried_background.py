@@ -68,6 +68,10 @@ class CarriedBackground:
         self._kind: tuple | None = None  # (height, width, integer) of the frames stacked
         self._records: dict[float, SolvedBackground] = {}  # the last few solved frames' bare pixels
 
+    def holds(self, frame: float) -> bool:
+        """Whether ``frame``'s known background is stacked (shown or solved)."""
+        return frame in self._shown
+
     def check_inputs(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
         """Start over when ``frame`` was stacked with other pixels or another trimap (or
         frames of another size or kind were)."""

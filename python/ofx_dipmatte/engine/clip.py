@@ -159,6 +159,12 @@ class ClipSession:
             with self._lock:
                 self._background.show(float(frame), stacked, tri)
 
+    def holds_background(self, frame: float) -> bool:
+        """Whether the background this session carries holds ``frame``'s (shown with
+        :meth:`show_background`, or solved), so showing it again would add nothing."""
+        with self._lock:
+            return self.carries_background and self._background.holds(float(frame))
+
     def export_background(self, frame: float) -> dict | None:
         """What solving ``frame`` (one of the last few) added to the background this
         session carries, as arrays ready for ``np.savez``; None when it added nothing (a

