@@ -101,3 +101,31 @@ def test_invalid_session_arguments():
         ofx_dipmatte.ClipSession(max_states=0)
     with pytest.raises(ValueError, match="max_iterations"):
         ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=0))
+
+
+def test_warm_starts_keep_each_cell_nearest_and_its_first_cold_loss():
+    """The store behind warm starts (:mod:`ofx_dipmatte.engine.warm_start`): each tile's
+    cell warm-starts from the nearest frame that fitted it, even when that frame is not
+    the nearest frame solved; a cell's cold loss is its first; frames far from the
+    latest one go first; an export adopted elsewhere reads back the same."""
+    from ofx_dipmatte.engine.warm_start import WarmStarts
+
+    store = WarmStarts(max_frames=2)
+    store.remember(0.0, "a", ("w0a", "adam", (0, 0, 8, 8)), cold_loss=1.0)
+    store.remember(0.0, "b", ("w0b", "adam", (0, 8, 8, 8)), cold_loss=2.0)
+    store.remember(3.0, "a", ("w3a", "adam", (1, 0, 8, 8)), cold_loss=5.0)  # not cold for "a": kept 1.0
+    assert store.nearest(4.0, "a") == (3.0, ("w3a", "adam", (1, 0, 8, 8)))
+    assert store.nearest(4.0, "b") == (0.0, ("w0b", "adam", (0, 8, 8, 8)))  # frame 3 did not fit "b"
+    assert store.nearest(4.0, "c") == (None, None)
+    assert store.cold_loss("a") == 1.0 and store.cold_loss("b") == 2.0
+    assert store.fitted_windows(1.0)["a"].y0 == 0 and store.fitted_windows(2.0)["a"].y0 == 1
+    store.remember(5.0, "a", ("w5a", "adam", (2, 0, 8, 8)))
+    store.forget_far(5.0)
+    assert store.frames == [3.0, 5.0] and store.nearest(0.0, "b") == (None, None)
+    other = WarmStarts(max_frames=4)
+    other.remember(9.0, "a", ("w9a", "adam", (0, 0, 8, 8)), cold_loss=7.0)
+    other.adopt(5.0, **store.export(5.0))
+    assert other.nearest(6.0, "a") == (5.0, ("w5a", "adam", (2, 0, 8, 8)))
+    assert other.cold_loss("a") == 7.0 and other.cold_loss("b") == 2.0  # its own stays, others added
+    with pytest.raises(KeyError):
+        store.export(0.0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -29,6 +28,7 @@ from .region import Padded, Window, assemble, canvas_shape, pad_to_canvas, round
 from .results import MatteResult, MatteStats
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
 from .tiles import band_windows, blend, edge_anchor, solve_in_threads, union_window
+from .warm_start import WarmStarts
 
 
 #: Tiles' boundary values (:func:`.tiles.edge_anchor`): pixels along a shared edge, and
@@ -88,16 +88,11 @@ class ClipSession:
                  seed: int = 0, max_states: int = 16):
         self.config = resolve_preset(preset)
         self.config.check()
-        if max_states < 1:
-            raise ValueError("max_states: must be at least 1")
+        self._warm = WarmStarts(max_states)  # the nets kept for warm starts (:mod:`.warm_start`)
         self.device = resolve_device(device)
         self.seed = int(seed)
         self.max_states = max_states
-        # frame → {tile cell (None: the frame's one window) → (weights, Adam state, window y0, x0, h, w)}
-        self._states: OrderedDict[float, dict] = OrderedDict()
-        self._cold_loss: dict = {}  # tile cell → the loss its first (cold) solve ended at
         self._lock = threading.Lock()
-        self._states_lock = threading.Lock()  # guards _states while tiles solve on threads
         self._background = CarriedBackground()
 
     @property
@@ -109,7 +104,7 @@ class ClipSession:
     @property
     def solved_frames(self) -> list[float]:
         """Frames whose weights are kept for warm starts, oldest first."""
-        return list(self._states)
+        return self._warm.frames
 
     def export_state(self, frame: float) -> dict:
         """What a later run needs to warm-start from ``frame`` as this one would: the
@@ -121,8 +116,7 @@ class ClipSession:
             KeyError: ``frame`` was not solved (or its weights were dropped).
         """
         with self._lock:
-            return {"frame": float(frame), "windows": dict(self._states[float(frame)]),
-                    "cold_loss": dict(self._cold_loss),
+            return {"frame": float(frame), **self._warm.export(float(frame)),
                     "preset": repr(self.config), "seed": self.seed}
 
     def import_state(self, state: dict) -> None:
@@ -136,10 +130,7 @@ class ClipSession:
             raise ValueError("checkpoint: made with other solver settings (preset or seed) or by another version; "
                              "it cannot warm-start this clip")
         with self._lock:
-            self._cold_loss = {**state["cold_loss"], **self._cold_loss}
-            for cell, saved in state["windows"].items():
-                self._remember(float(state["frame"]), cell, saved)
-            self._forget_far_frames(float(state["frame"]))
+            self._warm.adopt(float(state["frame"]), state["windows"], state["cold_loss"])
 
     def show_background(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
         """Add a frame's known background (its trimap's 0) to the background this session
@@ -186,8 +177,7 @@ class ClipSession:
     def reset(self) -> None:
         """Forget every solved frame: the next frame starts cold."""
         with self._lock:
-            self._states.clear()
-            self._cold_loss = {}
+            self._warm.clear()
             self._background.clear()
 
     def matte(self, frame: float, image: np.ndarray, trimap: np.ndarray,
@@ -284,7 +274,7 @@ class ClipSession:
         canvas = canvas_shape(h, w, unit)
         unknown = tri == 0.5
         # Nets warm-start best on the very window they were fitted on: keep it while it fits.
-        fitted = self._fitted_windows(frame) if cfg.alpha_source != "prior" else {}
+        fitted = self._warm.fitted_windows(frame) if cfg.alpha_source != "prior" else {}
         window = solve_window(unknown, canvas, cfg.margin, unit, scale, fitted.get(None))
         windows = [window]
         if cfg.tile_size and window.height * window.width > 4 * cfg.tile_size ** 2:
@@ -306,7 +296,7 @@ class ClipSession:
             result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
             result, source = self._solve_tiles(frame, windows, window, padded, progress, should_stop)
-        self._forget_far_frames(frame)
+        self._warm.forget_far(frame)
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
     def _solve_tiles(self, frame: float, windows: list[Window], union: Window, padded: Padded,
@@ -461,7 +451,7 @@ class ClipSession:
             noise_bg=window_noise(self.seed, "bg", channels, *small),
         )
         nets = Nets.build(cfg, self.seed)
-        source, saved = self._nearest_solved(frame, window.cell)
+        source, saved = self._warm.nearest(frame, window.cell)
         if source is None:
             job = TileJob(nets, inputs, cfg.max_iterations, cfg.loss_threshold)
         else:
@@ -472,17 +462,16 @@ class ClipSession:
             if threshold is None:
                 # Relative to this window's own cold loss: a loss depends on what the
                 # window holds, so another window's (or the frame's) would be no measure.
-                threshold = cfg.warm_threshold_ratio * self._cold_loss[window.cell]
+                threshold = cfg.warm_threshold_ratio * self._warm.cold_loss(window.cell)
             job = TileJob(nets, inputs, cfg.warm_max_iterations, threshold, adam)
         return _PreparedWindow(window, job, source, colours)
 
     def _finish_window(self, frame: float, tile: "_PreparedWindow", result: FitResult) -> FitResult:
         """Keep a fitted window's nets for warm starts; its colours as the preset returns them."""
         window = tile.window
-        if tile.source is None:
-            self._cold_loss.setdefault(window.cell, result.losses["total"])
-        self._remember(frame, window.cell, (tile.job.nets.state(), result.optimizer_state,
-                                            (window.y0, window.x0, window.height, window.width)))
+        self._warm.remember(frame, window.cell, (tile.job.nets.state(), result.optimizer_state,
+                                                 (window.y0, window.x0, window.height, window.width)),
+                            cold_loss=result.losses["total"] if tile.source is None else None)
         if self.config.foreground == "estimated":
             result.fg, result.bg = colours_for(tile.job.inputs.image, result.alpha, tile.colours)
         return result
@@ -508,41 +497,6 @@ class ClipSession:
         """Whether F and B are estimated from a classical matte (refinement or output)."""
         cfg = self.config
         return cfg.alpha_prior == "refined" or (cfg.foreground == "estimated" and cfg.alpha_prior != "none")
-
-    def _nearest_states(self, frame: float) -> dict:
-        """Cell (None: a frame's one window) → (the solved frame nearest ``frame`` that kept
-        weights for it, those weights with Adam's state and the window they were fitted on)."""
-        nearest: dict = {}
-        with self._states_lock:  # tiles on threads remember theirs meanwhile
-            for solved in sorted(self._states, key=lambda f: (abs(f - frame), f), reverse=True):
-                nearest.update((cell, (solved, saved)) for cell, saved in self._states[solved].items())
-        return nearest
-
-    def _nearest_solved(self, frame: float, cell) -> tuple[float | None, tuple | None]:
-        """:meth:`_nearest_states` of one cell; (None, None): nothing to warm-start from."""
-        return self._nearest_states(frame).get(cell, (None, None))
-
-    def _fitted_windows(self, frame: float) -> dict:
-        """Cell → the window its nets were fitted on in the frame it would warm-start from
-        (states saved before windows were kept have none)."""
-        windows = {}
-        for cell, (_, saved) in self._nearest_states(frame).items():
-            if len(saved) > 2:
-                y0, x0, height, width = saved[2]
-                windows[cell] = Window(y0, x0, height, width, cell=cell)
-        return windows
-
-    def _remember(self, frame: float, cell, state: tuple[list, dict, tuple]) -> None:
-        with self._states_lock:
-            self._states.setdefault(frame, {})[cell] = state
-            self._states.move_to_end(frame)
-
-    def _forget_far_frames(self, frame: float) -> None:
-        """Keep the ``max_states`` solved frames nearest ``frame``. Called once a frame is
-        done: its later tiles still warm-start from the frame its first ones did."""
-        while len(self._states) > self.max_states:
-            farthest = max(self._states, key=lambda f: abs(f - frame))
-            del self._states[farthest]
 
 
 def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balanced",
