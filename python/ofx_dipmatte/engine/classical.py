@@ -2,7 +2,8 @@
 its answer.
 
     closed-form (Levin et al.) → [information or DIP-feature flows] → F, B estimated
-    → refinement by those colours → leaks taken back
+    (F fitted to the sharpened matte) → refinement by those colours → leaks taken back
+    → a trusted pass
 
 Each step is a module of its own; this one only chains them as a :class:`~.presets.Preset`
 says, and turns the colours it estimated into the F and B returned with the final alpha.
@@ -10,6 +11,7 @@ says, and turns the colours it estimated into the F and B returned with the fina
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Optional
 
 import numpy as np
@@ -18,6 +20,7 @@ import torch
 
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .closed_form import closed_form_alpha
+from .colour_estimate import estimate_colours
 from .dip_features import fit_dip_features
 from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
@@ -44,7 +47,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                     progress: Optional[ProgressCallback] = None,
                     should_stop: Optional[Callable[[], bool]] = None,
                     anchor: DataTerm | None = None,
-                    estimate: ColourEstimate = estimate_foreground_background,
+                    estimate: ColourEstimate | None = None,
                     exact_background: "bool | np.ndarray" = False) -> tuple[np.ndarray | None, "Colours | None"]:
     """The preset's classical matte of ``image`` (working encoding, H×W×3) and its snapped
     ``trimap`` (None: ``alpha_prior="none"``, the paper's blank start), and for
@@ -58,7 +61,9 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         should_stop: polled inside every solve; True cancels. Seconds on large frames, so
             a host's abort reaches every solve.
         anchor: a data term added to every solve (a tile's boundary values).
-        estimate: (image, alpha) → F, B, for the refinement and the returned colours alike.
+        estimate: (image, alpha) → F, B, for the refinement and the returned colours alike;
+            default :func:`~.colour_estimate.estimate_colours` with the preset's
+            ``sharpen_foreground``.
         exact_background: where ``estimate``'s B is a clean plate (True, or H×W).
 
     Raises:
@@ -66,6 +71,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
     """
     if cfg.alpha_prior == "none":
         return None, None
+    if estimate is None:
+        estimate = partial(estimate_colours, sharpen=cfg.sharpen_foreground)
     try:
         laplacian = matting_laplacian(image, unknown=trimap == 0.5)
         alpha = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop, anchor=anchor)
@@ -141,9 +148,10 @@ def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None")
     return np.clip(fg, 0.0, ceiling), np.clip(bg, 0.0, ceiling)
 
 
-def colours_in_context(padded: Padded, window: Window,
-                        guide: tuple[np.ndarray, Window] | None) -> Callable[[np.ndarray, np.ndarray], Colours]:
-    """(image, alpha) on ``window`` → F and B on it, estimated over the window grown by
+def colours_in_context(padded: Padded, window: Window, guide: tuple[np.ndarray, Window] | None,
+                       sharpen: float = 0.0) -> Callable[[np.ndarray, np.ndarray], Colours]:
+    """(image, alpha) on ``window`` → F and B on it (:func:`~.colour_estimate.estimate_colours`
+    with ``sharpen``), estimated over the window grown by
     :data:`COLOUR_CONTEXT` pixels of the frame, whose alpha there is the trimap's, and
     the ``guide`` matte's (a matte, the window it covers) on other tiles' band pixels.
     With a clean plate, B is the plate and only F is estimated."""
@@ -168,7 +176,7 @@ def colours_in_context(padded: Padded, window: Window,
     def estimate(_image: np.ndarray, alpha: np.ndarray) -> Colours:
         full = around.copy()
         full[inner] = alpha
-        fg, bg = estimate_foreground_background(image, full, background=plate, background_known=covers)
+        fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers)
         return fg[inner], bg[inner]
 
     return estimate

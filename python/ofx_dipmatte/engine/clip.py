@@ -431,7 +431,7 @@ class ClipSession:
         scale = cfg.fb_scale
         rows, cols = window.slices
         image_c = padded.image[rows, cols]
-        estimate = colours_in_context(padded, window, guide)
+        estimate = colours_in_context(padded, window, guide, cfg.sharpen_foreground)
         plate_covers = False if padded.plate_covers is None else padded.plate_covers[rows, cols]
         prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
                                          device=self.device, progress=progress, should_stop=should_stop,

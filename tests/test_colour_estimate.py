@@ -1,0 +1,83 @@
+"""engine/colour_estimate.py: F fitted to a sharpened matte, where the background is the busier layer."""
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ofx_dipmatte.engine.colour_estimate import estimate_colours, sharpen_matte
+from ofx_dipmatte.engine.foreground import estimate_foreground_background
+
+SIZE = 64
+
+
+def strands() -> np.ndarray:
+    """Vertical strands two pixels wide (alpha 0.9 and 0.5) every 8 px, known foreground at the left."""
+    alpha = np.zeros((SIZE, SIZE), np.float32)
+    for x in range(6, SIZE - 6, 8):
+        alpha[:, x], alpha[:, x + 1] = 0.9, 0.5
+    alpha[:, :3] = 1.0
+    return alpha
+
+
+def composite(fg_texture: float, bg_texture: float, seed: int = 0):
+    """The strands in one colour over another, each with grain of the given strength, and
+    the matte blurred as closed-form's is (strands washed out, their alpha too low)."""
+    rng = np.random.default_rng(seed)
+    truth = strands()
+    fg = np.clip(np.array([0.8, 0.5, 0.2], np.float32) + fg_texture * rng.standard_normal((SIZE, SIZE, 3)), 0, 1)
+    bg = np.clip(np.array([0.2, 0.3, 0.6], np.float32) + bg_texture * rng.standard_normal((SIZE, SIZE, 3)), 0, 1)
+    image = (truth[..., None] * fg + (1 - truth[..., None]) * bg).astype(np.float32)
+    smooth = ndimage.gaussian_filter(truth, 1.0)
+    smooth[:, :3] = 1.0
+    return image, fg.astype(np.float32), bg.astype(np.float32), truth, smooth
+
+
+def foreground_error(estimate: np.ndarray, fg: np.ndarray, truth: np.ndarray) -> float:
+    where = truth > 0.3
+    return float((np.abs(estimate - fg).sum(-1) * truth)[where].sum())
+
+
+def test_sharpening_raises_strands_lowers_their_flanks_and_keeps_known_pixels():
+    _, _, _, truth, smooth = composite(0.0, 0.0)
+    sharp = sharpen_matte(smooth, 0.5)
+    assert sharp.min() >= 0.0 and sharp.max() <= 1.0
+    known = (smooth == 0.0) | (smooth == 1.0)
+    np.testing.assert_array_equal(sharp[known], smooth[known])
+    assert (sharp[:, 14] > smooth[:, 14]).all()  # a strand's core (true alpha 0.9)
+    assert (sharp[:, 12] < smooth[:, 12]).all()  # beside it (true alpha 0)
+    np.testing.assert_array_equal(sharpen_matte(smooth, 0.0), smooth)
+
+
+def test_foreground_fitted_to_the_sharpened_matte_overshoots_less():
+    """Under a too-smooth matte, F explains the strands with too much colour; fitted to
+    the sharpened matte it is closer to the truth, and so is the mix the estimate returns."""
+    image, fg, _, truth, smooth = composite(0.0, 0.15)
+    plain, plain_bg = estimate_foreground_background(image, smooth)
+    sharp, _ = estimate_foreground_background(image, sharpen_matte(smooth, 0.5))
+    mixed, bg = estimate_colours(image, smooth, 0.5)
+    assert foreground_error(sharp, fg, truth) < 0.95 * foreground_error(plain, fg, truth)
+    assert foreground_error(mixed, fg, truth) < 0.98 * foreground_error(plain, fg, truth)
+    np.testing.assert_array_equal(bg, plain_bg)  # B is the plain estimate's
+
+
+def test_the_sharpened_foreground_is_taken_where_the_background_is_the_busier_layer():
+    def share(fg_texture: float, bg_texture: float) -> float:
+        image, _, _, _, smooth = composite(fg_texture, bg_texture)
+        plain, _ = estimate_foreground_background(image, smooth)
+        sharp, _ = estimate_foreground_background(image, sharpen_matte(smooth, 0.5))
+        mixed, _ = estimate_colours(image, smooth, 0.5)
+        return float(np.abs(mixed - plain).sum() / np.abs(sharp - plain).sum())
+
+    busy_background, busy_foreground = share(0.0, 0.15), share(0.15, 0.0)
+    assert 0.0 < busy_foreground < busy_background < 1.0
+    assert busy_background > 2 * busy_foreground
+
+
+@pytest.mark.parametrize("sharpen", [0.0, 0.5])
+def test_plain_estimate_when_off_or_when_a_clean_plate_gives_the_background(sharpen):
+    image, _, bg, _, smooth = composite(0.05, 0.15)
+    plate = None if sharpen == 0.0 else bg
+    expected = estimate_foreground_background(image, smooth, background=plate)
+    got = estimate_colours(image, smooth, sharpen, background=plate)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
