@@ -193,8 +193,10 @@ PRESETS: dict[str, Preset] = {
     # trusted (trusted_pass): better on 27 of 36 held-out stills, worse on smoke by
     # under 1 %, for 15–22 % more time (docs/benchmarks.md).
     # F is fitted to the matte sharpened by half its detail where the background is the
-    # busier layer (sharpen_foreground): better on 32 of 42 stills (geometric mean of
-    # SAD −4 %), worse by at most 3.4 % (hair over texture), for about 20 % more time.
+    # busier layer (sharpen_foreground): better on 47 of 60 composite stills (geometric
+    # mean of SAD −4 %) and on plates (−11 to −15 %), worse by at most 3.4 % on those
+    # stills (hair over texture) but up to 1.07× closed-form's on noise-free tent
+    # strands (tests/conftest.py's toy hair), for 16–20 % more time.
     # In a clip, the background earlier frames uncovered serves as a clean plate.
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_pass=True,
