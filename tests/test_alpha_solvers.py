@@ -299,6 +299,22 @@ def test_later_rounds_keep_the_first_foreground_unless_a_plate_gives_the_backgro
     first.clear()
     every = refine_alpha(image, trimap, start, 3, colours=colours, keep_foreground=False)
     assert np.abs(every - kept).max() > 1e-3
+    # Rounds that keep F may estimate with a cheaper source of the same B
+    # (background_colours); the first round, and every round that re-estimates F, do not.
+    cheaper = []
+
+    def background_only(im, a):
+        cheaper.append(a)
+        return np.zeros_like(im), estimate_foreground_background(im, a)[1]
+
+    first.clear()
+    np.testing.assert_array_equal(kept, refine_alpha(image, trimap, start, 3, colours=colours,
+                                                     background_colours=background_only))
+    assert len(first) == 1 and len(cheaper) == 2
+    cheaper.clear()
+    refine_alpha(image, trimap, start, 3, colours=colours, background_colours=background_only,
+                 keep_foreground=False)
+    assert not cheaper
     # With a clean plate's B, F is well posed: it is re-estimated every round.
     for plate in (True, np.ones(trimap.shape, bool)):
         first.clear()

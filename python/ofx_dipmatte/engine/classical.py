@@ -48,6 +48,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                     should_stop: Optional[Callable[[], bool]] = None,
                     anchor: DataTerm | None = None,
                     estimate: ColourEstimate | None = None,
+                    background_estimate: ColourEstimate | None = None,
                     exact_background: "bool | np.ndarray" = False) -> tuple[np.ndarray | None, "Colours | None"]:
     """The preset's classical matte of ``image`` (working encoding, H×W×3) and its snapped
     ``trimap`` (None: ``alpha_prior="none"``, the paper's blank start), and for
@@ -64,6 +65,9 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         estimate: (image, alpha) → F, B, for the refinement and the returned colours alike;
             default :func:`~.colour_estimate.estimate_colours` with the preset's
             ``sharpen_foreground``.
+        background_estimate: the same without sharpening, for the refinement rounds that
+            keep the first F and use only B (default: ``estimate``; the plain
+            :func:`~.colour_estimate.estimate_colours` when that is the default too).
         exact_background: where ``estimate``'s B is a clean plate (True, or H×W).
 
     Raises:
@@ -73,6 +77,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         return None, None
     if estimate is None:
         estimate = partial(estimate_colours, sharpen=cfg.sharpen_foreground)
+        background_estimate = background_estimate or estimate_colours
     try:
         laplacian = matting_laplacian(image, unknown=trimap == 0.5)
         alpha = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop, anchor=anchor)
@@ -99,7 +104,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                                  texture=cfg.refine_confidence == "texture", anchor=anchor,
                                  colours=estimate, start_colours=colours, exact_background=exact_background,
                                  keep_foreground=cfg.refine_foreground == "first",
-                                 plate_strength=cfg.refine_plate_strength)
+                                 plate_strength=cfg.refine_plate_strength,
+                                 background_colours=background_estimate)
             if cfg.remove_leaks:
                 alpha = remove_leaks(alpha, trimap == 0.5)
             if cfg.trusted_pass:

@@ -432,10 +432,12 @@ class ClipSession:
         rows, cols = window.slices
         image_c = padded.image[rows, cols]
         estimate = colours_in_context(padded, window, guide, cfg.sharpen_foreground)
+        background_estimate = colours_in_context(padded, window, guide)  # B alone: no sharpening
         plate_covers = False if padded.plate_covers is None else padded.plate_covers[rows, cols]
         prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
                                          device=self.device, progress=progress, should_stop=should_stop,
-                                         anchor=anchor, estimate=estimate, exact_background=plate_covers)
+                                         anchor=anchor, estimate=estimate, background_estimate=background_estimate,
+                                         exact_background=plate_covers)
         if cfg.alpha_source == "prior":
             assert prior is not None  # Preset.check: a preset without nets has a prior
             fg, bg = colours_for(image_c, prior, colours)

@@ -99,7 +99,9 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
                  anchor: DataTerm | None = None,
                  start_colours: tuple[np.ndarray, np.ndarray] | None = None,
                  exact_background: "bool | np.ndarray" = False,
-                 keep_foreground: bool = True, plate_strength: float = 0.1) -> np.ndarray:
+                 keep_foreground: bool = True, plate_strength: float = 0.1,
+                 background_colours: Optional[Callable[[np.ndarray, np.ndarray],
+                                                       tuple[np.ndarray, np.ndarray]]] = None) -> np.ndarray:
     """``iterations`` rounds of: F, B from alpha; α̂ and its confidence; a Laplacian
     solve with the confidence-weighted data term (``strength`` × confidence, or
     ``plate_strength`` × confidence where ``exact_background`` holds).
@@ -119,6 +121,10 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
             where (H×W bool); see :func:`colour_confidence`.
         keep_foreground: later rounds keep the first round's F except where
             ``exact_background`` holds (False: F is re-estimated every round too).
+        background_colours: what those later rounds estimate with, when they keep F: an
+            estimate whose B, and F where ``exact_background`` holds, are ``colours``'
+            but cheaper to get (the foreground is not sharpened, :mod:`.colour_estimate`);
+            default ``colours``.
         strength, plate_strength: how far the confidence is trusted against the
             Laplacian, with B estimated and where a clean plate gives B. An estimated B
             has an error the confidence cannot see (the estimate's smoothness), so it is
@@ -132,10 +138,14 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)
     colours = colours or estimate_foreground_background
+    later = background_colours if keep_foreground and background_colours is not None else colours
     plate = np.asarray(exact_background)[..., None]  # where F is re-estimated even when kept
     first_fg = None
     for done in range(1, iterations + 1):
-        fg, bg = start_colours if done == 1 and start_colours is not None else colours(image, alpha)
+        if done == 1:
+            fg, bg = start_colours if start_colours is not None else colours(image, alpha)
+        else:
+            fg, bg = later(image, alpha)
         if first_fg is None:
             first_fg = fg
         elif keep_foreground:
