@@ -231,35 +231,32 @@ def test_the_default_beats_closed_form_on_hair():
         assert res.stats.stop_reason == "no_network" and res.stats.iterations == 0
         assert np.array_equal(res.alpha[~band], trimap[~band])
         ratios.append(sad(res.alpha, alpha, band) / sad(closed_form_alpha(image, trimap), alpha, band))
-    # Measured 0.619 and 0.697 (SAD ratio to closed-form; 0.822 and 0.822 without the
+    # Measured 0.715 and 0.740 (SAD ratio to closed-form; 0.822 and 0.822 without the
     # sharpened foreground).
-    assert max(ratios) < 0.85 and np.mean(ratios) < 0.75, ratios
+    assert max(ratios) < 0.85 and np.mean(ratios) < 0.8, ratios
 
 
-def test_on_noise_free_tent_strands_only_the_plain_refinement_beats_closed_form():
-    """make_hair_case's strands (2.4 px tents, no grain, a smooth background) are the
-    one kind of hair we have where closed-form's mid-tones are not too low: there the
-    sharpened foreground (Preset.sharpen_foreground) overshoots and the default is about
-    closed-form's equal (docs/benchmarks.md, fifteenth session). This records both."""
-    plain, default = [], []
+def test_the_default_beats_closed_form_on_noise_free_tent_strands_too():
+    """make_hair_case's strands (2.4 px tents, no grain, a smooth background) are hair
+    where closed-form's mid-tones are already about right: a foreground fitted to the
+    sharpened matte would overshoot (1.07× closed-form's SAD on seed 0 without the
+    residual check of engine/colour_estimate.py), and the default must still win."""
+    ratios = []
     for seed in range(2):
         image, trimap, alpha = make_hair_case(seed=seed)
         band = trimap == 0.5
-        base = sad(closed_form_alpha(image, trimap), alpha, band)
-        without = ofx_dipmatte.PRESETS["balanced"].replace(sharpen_foreground=0.0)
-        plain.append(sad(ofx_dipmatte.matte(image, trimap, preset=without).alpha, alpha, band) / base)
-        default.append(sad(ofx_dipmatte.matte(image, trimap).alpha, alpha, band) / base)
-    # Measured 0.862 and 0.796 without sharpening, 1.070 and 0.939 with it.
-    assert max(plain) < 0.95 and np.mean(plain) < 0.92, plain
-    assert max(default) < 1.1 and np.mean(default) < 1.05, default
+        res = ofx_dipmatte.matte(image, trimap, seed=0)
+        assert np.array_equal(res.alpha[~band], trimap[~band])
+        ratios.append(sad(res.alpha, alpha, band) / sad(closed_form_alpha(image, trimap), alpha, band))
+    # Measured 0.865 and 0.756 (0.862 and 0.796 without the sharpened foreground).
+    assert max(ratios) < 0.95 and np.mean(ratios) < 0.92, ratios
 
 
 def test_the_default_foreground_beats_colours_estimated_from_its_own_alpha():
     # F estimated again from the refined alpha keeps the colour errors the refinement
     # absorbed; the default matches the closed-form matte's colours to the final alpha.
-    # On these tent strands F fitted to the sharpened matte overshoots (above), so the
-    # plain estimate's colours; on 42 composite stills the sharpened ones are better
-    # (foreground error 0.93× as geometric mean, docs/benchmarks.md).
+    # Without the sharpened foreground, whose own gain narrows the margin measured here
+    # (the default: 50.8 against 53.2 and 63.0, 0.955 of the better).
     image, trimap, alpha, fg, _ = make_hair_case(seed=0, colours=True)
     band = (trimap == 0.5) & (alpha > 0)
 

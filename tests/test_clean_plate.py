@@ -152,9 +152,9 @@ def test_a_moving_background_shows_in_the_spread():
 
 def test_a_plate_reaches_every_tile_of_a_large_frame():
     image, trimap, alpha, _, bg = make_hair_case(size=160, strands=60, seed=3, colours=True)
-    # What is measured is the plate's reach, on the plain colour estimate: without a plate
-    # the sharpened one (Preset.sharpen_foreground) gains here too (band SAD 690 → 519;
-    # with the plate 426 either way), which leaves less for the plate to show.
+    # The plate's reach, measured on the plain colour estimate: without a plate the
+    # sharpened one (Preset.sharpen_foreground) gains here too (band SAD 690 → 572; with
+    # the plate 426 either way), which leaves less for the plate to show.
     tiled = ofx_dipmatte.PRESETS["balanced"].replace(tile_size=64, sharpen_foreground=0.0)
     band = trimap == 0.5
     res = ofx_dipmatte.matte(image, trimap, preset=tiled, clean_plate=bg)

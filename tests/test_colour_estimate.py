@@ -73,6 +73,21 @@ def test_the_sharpened_foreground_is_taken_where_the_background_is_the_busier_la
     assert busy_background > 2 * busy_foreground
 
 
+def test_the_sharpened_foreground_is_not_taken_where_the_matte_was_already_right():
+    """Noise-free strands under their true matte: sharpening overshoots, the smooth F
+    then explains the pixels worse than the plain one, and the estimate keeps the plain
+    F; under the blurred matte the sharpened F explains them better and is taken."""
+    image, _, _, truth, smooth = composite(0.0, 0.0)
+
+    def share(matte: np.ndarray) -> float:
+        plain, _ = estimate_foreground_background(image, matte)
+        sharp, _ = estimate_foreground_background(image, sharpen_matte(matte, 0.5))
+        mixed, _ = estimate_colours(image, matte, 0.5)
+        return float(np.abs(mixed - plain).sum() / np.abs(sharp - plain).sum())
+
+    assert share(truth) < 0.02 and share(smooth) > 0.15  # measured 0.000 and 0.235
+
+
 @pytest.mark.parametrize("sharpen", [0.0, 0.5])
 def test_plain_estimate_when_off_or_when_a_clean_plate_gives_the_background(sharpen):
     image, _, bg, _, smooth = composite(0.05, 0.15)

@@ -13,7 +13,12 @@ Sharpening also makes F follow the foreground's own texture more. So per pixel t
 F are mixed by w = var_B / (var_F + var_B), the local colour variances of the pixels B
 and F are read from (:func:`.refine.local_colour_variance`): where the background is the
 busier layer, its estimate is what limits α̂ and the sharpened F is taken; where the
-foreground is (multi-coloured hair over a plain wall), the plain one.
+foreground is (multi-coloured hair over a plain wall), the plain one. And where
+closed-form's matte was already right (noise-free strands a few pixels wide), the
+sharpened matte overshoots, and a smooth F explains the pixels worse under it than the
+plain F under the plain matte: w is scaled by min(1, 2 r / (r + r_s)), r and r_s those
+compositing residuals over a few pixels (1 when the sharpened matte explains them at
+least as well).
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from .refine import local_colour_variance
 
 #: Gaussian σ (pixels) of the blur the sharpening subtracts: the Laplacian's 3×3 windows.
 SHARPEN_SIGMA = 1.0
+#: Gaussian σ (pixels) over which the two mattes' compositing residuals are compared:
+#: a strand and its flanks.
+RESIDUAL_SCALE = 2.0
 
 
 def sharpen_matte(alpha: np.ndarray, strength: float, sigma: float = SHARPEN_SIGMA) -> np.ndarray:
@@ -50,11 +58,29 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     if sharpen <= 0.0:
         return fg, bg
     alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
-    sharp_fg, _ = estimate_foreground_background(image, sharpen_matte(alpha, sharpen), background=background,
+    sharpened = sharpen_matte(alpha, sharpen)
+    sharp_fg, _ = estimate_foreground_background(image, sharpened, background=background,
                                                  background_known=background_known)
     var_f = local_colour_variance(image, alpha ** 2)
     var_b = local_colour_variance(image, (1.0 - alpha) ** 2)
     if background is not None:  # B is seen, not estimated: nothing for F to make up
         var_b = np.where(True if background_known is None else background_known, 0.0, var_b)
-    weight = (var_b / np.maximum(var_f + var_b, 1e-12))[..., None].astype(np.float32)
-    return (fg + weight * (sharp_fg - fg)).astype(np.float32), bg
+    weight = var_b / np.maximum(var_f + var_b, 1e-12)
+    weight *= np.clip(2.0 * _explains_better(image, alpha, fg, sharpened, sharp_fg, bg), 0.0, 1.0)
+    return (fg + weight[..., None].astype(np.float32) * (sharp_fg - fg)).astype(np.float32), bg
+
+
+def _explains_better(image: np.ndarray, alpha: np.ndarray, fg: np.ndarray, sharpened: np.ndarray,
+                     sharp_fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Per pixel, r / (r + r_s): r and r_s the compositing residuals, over a few pixels
+    (Gaussian σ :data:`RESIDUAL_SCALE`), of the plain matte with its F and of the
+    sharpened matte with its own. Above ½ where the smooth F explains the pixels better
+    under the sharpened matte: closed-form's matte was too smooth there. Where it was
+    right (noise-free strands a few pixels wide), sharpening overshoots and the
+    residual says so."""
+    def residual(a: np.ndarray, f: np.ndarray) -> np.ndarray:
+        a = a[..., None]
+        return ndimage.gaussian_filter(np.square(image - a * f - (1.0 - a) * bg).sum(axis=-1), RESIDUAL_SCALE)
+
+    plain, sharp = residual(alpha, fg), residual(sharpened, sharp_fg)
+    return plain / np.maximum(plain + sharp, 1e-12)
