@@ -73,8 +73,9 @@ class Preset:
             the foreground (:mod:`.leaks`).
         sharpen_foreground: the colour estimates' F ("refined" only) fitted to the matte
             sharpened by this much on its mixed pixels (α + s(α − G₁ α)), as far as the
-            background is the busier layer there: closed-form's too-smooth matte makes F
-            overshoot (:mod:`.colour_estimate`). 0: F from the matte as it is.
+            background is the busier layer there and the sharpened matte explains the
+            pixels at least as well: closed-form's too-smooth matte makes F overshoot
+            (:mod:`.colour_estimate`). 0: F from the matte as it is.
         trusted_pass: after that ("refined" only), F and B estimated again from the
             refined matte, one more refinement round from them (leaks taken back
             again), kept per pixel in proportion to how far those colours are trusted:
@@ -193,10 +194,8 @@ PRESETS: dict[str, Preset] = {
     # trusted (trusted_pass): better on 27 of 36 held-out stills, worse on smoke by
     # under 1 %, for 15–22 % more time (docs/benchmarks.md).
     # F is fitted to the matte sharpened by half its detail where the background is the
-    # busier layer (sharpen_foreground): better on 47 of 60 composite stills (geometric
-    # mean of SAD −4 %) and on plates (−11 to −15 %), worse by at most 3.4 % on those
-    # stills (hair over texture) but up to 1.07× closed-form's on noise-free tent
-    # strands (tests/conftest.py's toy hair), for 16–20 % more time.
+    # busier layer and that matte explains the pixels (sharpen_foreground): better on 45
+    # of 60 composite stills (geometric mean of SAD −3.6 %), worse by at most 1.7 %.
     # In a clip, the background earlier frames uncovered serves as a clean plate.
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_pass=True,
