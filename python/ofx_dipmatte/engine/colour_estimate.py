@@ -51,9 +51,10 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     """Straight F and B (H×W×3 each) for ``image`` under ``alpha``, as
     :func:`~.foreground.estimate_foreground_background` (``background``,
     ``background_known``: a clean plate and where it holds), with F taken, as far as the
-    background is the busier layer, from a second estimate fitted to
-    :func:`sharpen_matte` (``sharpen`` its strength; 0: the plain estimate). Where a
-    clean plate gives B, F is the plain estimate's."""
+    background is the busier layer and the sharpened matte explains the pixels at least
+    as well, from a second estimate fitted to :func:`sharpen_matte` (``sharpen`` its
+    strength; 0: the plain estimate). Where a clean plate gives B, F is the plain
+    estimate's."""
     fg, bg = estimate_foreground_background(image, alpha, background=background, background_known=background_known)
     if sharpen <= 0.0:
         return fg, bg
