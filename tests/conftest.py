@@ -67,44 +67,6 @@ def make_hair_case(size: int = 96, strands: int = 40, seed: int = 0, colours: bo
     return image, trimap, alpha.astype(np.float32)
 
 
-def make_fine_hair_case(size: int = 128, strands: int = 120, seed: int = 0):
-    """Hair as a camera sees it: (image, trimap, alpha), float32. Strands thinner than a
-    pixel (drawn at 4× and box-filtered down, as ``bench/make_kinds.py`` draws fur) over a
-    background of colour blobs with grain (σ 0.02), the subject a warm disc. Unlike
-    :func:`make_hair_case`'s noise-free tent strands, where closed-form's matte is
-    already right in the mid-tones, here it washes the strands out, as on real plates."""
-    from scipy import ndimage
-
-    rng = np.random.default_rng(seed)
-    up = 4
-    big = size * up
-    yy, xx = np.mgrid[0:big, 0:big].astype(np.float32)
-    c = big / 2
-    hits = np.hypot(yy - c, xx - c) < big * 0.2
-    for _ in range(strands):
-        angle, bend = rng.uniform(0, 2 * np.pi), rng.uniform(-0.01, 0.01) / up
-        width = rng.uniform(1.5, 4.0)  # 0.4–1 px once box-filtered
-        length = rng.uniform(0.2, 0.4) * big
-        for t in np.arange(0.0, length, 1.0):
-            a = angle + bend * t
-            py, px = c + (big * 0.18 + t) * np.sin(a), c + (big * 0.18 + t) * np.cos(a)
-            y0, x0 = int(py - width), int(px - width)
-            patch = (slice(max(y0, 0), max(y0 + 2 * int(width) + 2, 0)), slice(max(x0, 0), max(x0 + 2 * int(width) + 2, 0)))
-            hits[patch] |= np.hypot(yy[patch] - py, xx[patch] - px) < width / 2
-    alpha = 0.9 * hits.reshape(size, up, size, up).mean(axis=(1, 3))
-    alpha[np.hypot(*(np.mgrid[0:size, 0:size] - size / 2)) < size * 0.19] = 1.0
-    small = [rng.random((max(size // 16, 2), max(size // 16, 2))) for _ in range(3)]
-    bg = np.stack([ndimage.zoom(s, size / s.shape[0], order=3)[:size, :size] for s in small], axis=-1)
-    bg = (bg - bg.min()) / (bg.max() - bg.min()) * 0.55 + 0.15 + rng.normal(0, 0.02, (size, size, 3))
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    fg = np.stack([0.75 - 0.1 * yy / size, 0.5 + 0.1 * xx / size, 0.3 + 0.0 * xx], axis=-1)
-    image = np.clip(alpha[..., None] * fg + (1 - alpha[..., None]) * bg, 0, 1).astype(np.float32)
-    trimap = np.zeros((size, size), np.float32)
-    trimap[ndimage.binary_dilation(alpha > 0.02, iterations=5)] = 0.5
-    trimap[ndimage.binary_erosion(alpha > 0.99, iterations=3)] = 1.0
-    return image, trimap, alpha.astype(np.float32)
-
-
 def moving_hair_shot(frames: int = 4, step: int = 6):
     """A hair case whose subject moves ``step`` px right a frame over a background that
     stays: (images, trimaps, alphas, background), float32."""

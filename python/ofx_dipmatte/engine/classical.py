@@ -154,10 +154,10 @@ def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None")
     return np.clip(fg, 0.0, ceiling), np.clip(bg, 0.0, ceiling)
 
 
-def colours_in_context(padded: Padded, window: Window, guide: tuple[np.ndarray, Window] | None,
-                       sharpen: float = 0.0) -> Callable[[np.ndarray, np.ndarray], Colours]:
-    """(image, alpha) on ``window`` → F and B on it (:func:`~.colour_estimate.estimate_colours`
-    with ``sharpen``), estimated over the window grown by
+def colours_in_context(padded: Padded, window: Window,
+                       guide: tuple[np.ndarray, Window] | None) -> Callable[..., Colours]:
+    """(image, alpha, sharpen=0) on ``window`` → F and B on it
+    (:func:`~.colour_estimate.estimate_colours`), estimated over the window grown by
     :data:`COLOUR_CONTEXT` pixels of the frame, whose alpha there is the trimap's, and
     the ``guide`` matte's (a matte, the window it covers) on other tiles' band pixels.
     With a clean plate, B is the plate and only F is estimated."""
@@ -179,7 +179,7 @@ def colours_in_context(padded: Padded, window: Window, guide: tuple[np.ndarray, 
     inner = (slice(window.y0 - y0, window.y0 - y0 + window.height),
              slice(window.x0 - x0, window.x0 - x0 + window.width))
 
-    def estimate(_image: np.ndarray, alpha: np.ndarray) -> Colours:
+    def estimate(_image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0) -> Colours:
         full = around.copy()
         full[inner] = alpha
         fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers)

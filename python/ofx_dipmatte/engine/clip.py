@@ -7,6 +7,7 @@ import contextlib
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -431,8 +432,9 @@ class ClipSession:
         scale = cfg.fb_scale
         rows, cols = window.slices
         image_c = padded.image[rows, cols]
-        estimate = colours_in_context(padded, window, guide, cfg.sharpen_foreground)
-        background_estimate = colours_in_context(padded, window, guide)  # B alone: no sharpening
+        # The rounds that use B alone estimate without sharpening F (Preset.sharpen_foreground).
+        background_estimate = colours_in_context(padded, window, guide)
+        estimate = partial(background_estimate, sharpen=cfg.sharpen_foreground)
         plate_covers = False if padded.plate_covers is None else padded.plate_covers[rows, cols]
         prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
                                          device=self.device, progress=progress, should_stop=should_stop,

@@ -67,15 +67,15 @@ class Preset:
             nearly bare in their mattes), stacked as a clean plate with holes, while each
             new frame's known background agrees with it (:mod:`.carried_background`).
             "refined" only; a clean plate given to ``matte`` takes its place.
-        remove_leaks: after the refinement ("refined" only), take back the faint alpha
-            the Laplacian spreads beside strands: 0 below t = min(0.05, a tenth of the
-            strongest alpha within 5 px), easing back to alpha at 2t; mirrored inside
-            the foreground (:mod:`.leaks`).
         sharpen_foreground: the colour estimates' F ("refined" only) fitted to the matte
             sharpened by this much on its mixed pixels (α + s(α − G₁ α)), as far as the
             background is the busier layer there and the sharpened matte explains the
             pixels at least as well: closed-form's too-smooth matte makes F overshoot
             (:mod:`.colour_estimate`). 0: F from the matte as it is.
+        remove_leaks: after the refinement ("refined" only), take back the faint alpha
+            the Laplacian spreads beside strands: 0 below t = min(0.05, a tenth of the
+            strongest alpha within 5 px), easing back to alpha at 2t; mirrored inside
+            the foreground (:mod:`.leaks`).
         trusted_pass: after that ("refined" only), F and B estimated again from the
             refined matte, one more refinement round from them (leaks taken back
             again), kept per pixel in proportion to how far those colours are trusted:
