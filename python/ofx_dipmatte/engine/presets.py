@@ -193,13 +193,15 @@ PRESETS: dict[str, Preset] = {
     # Then one more round from colours estimated on that matte, kept where they are
     # trusted (trusted_pass): better on 27 of 36 held-out stills, worse on smoke by
     # under 1 %, for 15–22 % more time (docs/benchmarks.md).
-    # F is fitted to the matte sharpened by half its detail where the background is the
-    # busier layer and that matte explains the pixels (sharpen_foreground): better on 45
-    # of 60 composite stills (geometric mean of SAD −3.6 %), worse by at most 1.7 %.
+    # F is fitted to the matte sharpened by its own detail where the background is the
+    # busier layer and that matte explains the pixels (sharpen_foreground): better on 44
+    # of 60 composite stills (geometric mean of SAD −5.3 %; lace −8 %, hard edges −17 %),
+    # worse by at most 1.7 %. Half as strong gave −3.6 %; twice as strong lost on the
+    # tests' noise-free strands (docs/benchmarks.md).
     # In a clip, the background earlier frames uncovered serves as a clean plate.
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_pass=True,
-        sharpen_foreground=0.5, carry_background=True,
+        sharpen_foreground=1.0, carry_background=True,
         alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
