@@ -19,6 +19,9 @@ gain follows the method to other subjects, or where it does not.
   density varies slowly, over a photograph with hard edges; opaque only in a small core,
   unknown throughout. Closed-form's matte is about right here, and the default's steps
   after it cost (docs/benchmarks.md, sixteenth session).
+- *smoke_mosaic*: the same cloud over flat cells of the photograph's colours with sharp
+  edges between them (a wall of tiles, a street sign): a background no smooth estimate
+  follows behind the smoke, where the default is worse than closed-form.
 
 Usage:
     python bench/make_kinds.py ../shared/data/dev256 OUT_DIR [--seed 11]
@@ -126,7 +129,17 @@ CASES = [
     ("fur_b", fur, "hair_b", "hard", 256, 256, 9),
     ("veil", veil, "hard", "hair_a", 256, 320, None),
     ("smoke_cloud", smoke_cloud, "smoke", "hard", 256, 288, None),
+    ("smoke_mosaic", smoke_cloud, "smoke", "hair_a", 256, 256, None),
 ]
+
+
+def mosaic(image: np.ndarray, rng: np.random.Generator, cells: int = 60) -> np.ndarray:
+    """``image`` (H×W×3) as flat Voronoi cells, each the colour of the image at its seed."""
+    h, w = image.shape[:2]
+    seeds = (rng.random((cells, 2)) * (h, w)).astype(int)
+    yy, xx = np.mgrid[:h, :w]
+    nearest = np.argmin((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2, axis=-1)
+    return image[seeds[nearest, 0], seeds[nearest, 1]]
 
 
 def whole_subject_trimap(alpha: np.ndarray) -> np.ndarray:
@@ -153,6 +166,8 @@ def main() -> None:
         alpha = fine.reshape(height, SUPERSAMPLE, width, SUPERSAMPLE).mean(axis=(1, 3)).astype(np.float32)
         fg = resized(read(args.dev / fg_case / "fg.png")[..., :3], height, width)
         bg = resized(read(args.dev / bg_case / "bg.png")[:, ::-1, :3], height, width)
+        if name == "smoke_mosaic":
+            bg = mosaic(bg, rng)
         if name.startswith("lace") or name == "veil":
             fg = 0.75 * fg + 0.25 * np.array([0.95, 0.93, 0.90])  # pale thread, the image's texture kept
         image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * bg
