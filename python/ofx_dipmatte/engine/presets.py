@@ -196,8 +196,9 @@ PRESETS: dict[str, Preset] = {
     # F is fitted to the matte sharpened by its own detail where the background is the
     # busier layer and that matte explains the pixels (sharpen_foreground): better on 44
     # of 60 composite stills (geometric mean of SAD −5.3 %), worse by at most 2.7 %. Half
-    # as strong: −3.6 % (lace 4.6 % and hard edges 8 % worse than now); twice as strong
-    # gained more there and lost on the tests' noise-free strands (docs/benchmarks.md).
+    # as strong: −3.6 % (lace 5 % and hard edges 9 % worse than now, smoke 0.1–0.4 %
+    # better); twice as strong gained more there and lost on the tests' noise-free
+    # strands (docs/benchmarks.md).
     # In a clip, the background earlier frames uncovered serves as a clean plate.
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_pass=True,
