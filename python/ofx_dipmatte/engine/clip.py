@@ -92,7 +92,6 @@ class ClipSession:
         self._warm = WarmStarts(max_states)  # the nets kept for warm starts (:mod:`.warm_start`)
         self.device = resolve_device(device)
         self.seed = int(seed)
-        self.max_states = max_states
         self._lock = threading.Lock()
         self._background = CarriedBackground()
 
@@ -101,6 +100,11 @@ class ClipSession:
         """Whether frames are solved against the background earlier ones showed: a preset
         that asks for it and uses clean plates (it refines the matte from colours)."""
         return self.config.carry_background and self.config.alpha_prior == "refined"
+
+    @property
+    def max_states(self) -> int:
+        """How many solved frames' weights are kept for warm starts."""
+        return self._warm.max_frames
 
     @property
     def solved_frames(self) -> list[float]:

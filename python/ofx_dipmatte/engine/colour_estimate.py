@@ -56,7 +56,8 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     strength; 0: the plain estimate). Where a clean plate gives B, F is the plain
     estimate's."""
     fg, bg = estimate_foreground_background(image, alpha, background=background, background_known=background_known)
-    if sharpen <= 0.0:
+    plate_everywhere = background is not None and (background_known is None or bool(np.all(background_known)))
+    if sharpen <= 0.0 or plate_everywhere:  # B seen everywhere: F keeps the plain estimate (below)
         return fg, bg
     alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
     sharpened = sharpen_matte(alpha, sharpen)
