@@ -3,7 +3,7 @@ its answer.
 
     closed-form (Levin et al.) → [information or DIP-feature flows] → F, B estimated
     (F fitted to the sharpened matte) → refinement by those colours → leaks taken back
-    → a trusted pass
+    → a trusted pass → kept as far as the closed-form matte was sharp
 
 Each step is a module of its own; this one only chains them as a :class:`~.presets.Preset`
 says, and turns the colours it estimated into the F and B returned with the final alpha.
@@ -28,6 +28,7 @@ from .laplacian import matting_laplacian
 from .leaks import remove_leaks
 from .presets import Preset
 from .refine import refine_alpha, refinement_round
+from .smooth_matte import refinement_trust
 from .region import Padded, Window
 from .solver import Cancelled, ProgressCallback
 
@@ -92,7 +93,9 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             anchor = add_terms(anchor, flow)
             alpha = solve_alpha(laplacian, trimap, *anchor, initial=alpha, should_stop=should_stop)
         colours = estimate(image, alpha) if cfg.foreground == "estimated" else None
-        if cfg.alpha_prior == "refined":
+        trust = refinement_trust_map(cfg, alpha, trimap, exact_background)
+        if cfg.alpha_prior == "refined" and np.any(trust > 0):
+            unrefined = alpha
             rounds = cfg.refine_iterations
 
             def round_done(done: int) -> bool:
@@ -111,9 +114,25 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             if cfg.trusted_pass:
                 alpha = trusted_pass(cfg, image, trimap, alpha, laplacian, estimate, anchor=anchor,
                                      exact_background=exact_background, should_stop=should_stop)
+            if np.any(trust < 1):
+                alpha = (unrefined + trust * (alpha - unrefined)).astype(np.float32)
     except Stopped:
         raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
     return alpha, colours
+
+
+def refinement_trust_map(cfg: Preset, alpha: np.ndarray, trimap: np.ndarray,
+                         exact_background: "bool | np.ndarray" = False) -> np.ndarray:
+    """How much of the refinement to keep over closed-form's ``alpha`` (1, or H×W in
+    [0, 1]) as ``Preset.keep_smooth_mattes`` says: the window's
+    :func:`~.smooth_matte.refinement_trust`, and all of it where a clean plate gives B
+    (the refinement's loss on smooth mattes comes from the estimated background)."""
+    if not cfg.keep_smooth_mattes or exact_background is True:
+        return np.ones((), np.float32)
+    trust = np.float32(refinement_trust(alpha, trimap == 0.5))
+    if exact_background is False:
+        return np.asarray(trust)
+    return np.maximum(trust, np.asarray(exact_background, np.float32))
 
 
 def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,

@@ -80,6 +80,10 @@ class Preset:
             refined matte, one more refinement round from them (leaks taken back
             again), kept per pixel in proportion to how far those colours are trusted:
             α + w (α₂ − α), w = c / (c + the band's median c), c their confidence.
+        keep_smooth_mattes: ("refined" only) keep closed-form's matte where it is smooth
+            (smoke, veils: semi-transparent matter), the refinement where it is sharp, and
+            a share of each between, by the mean range of its alpha over 3×3 pixels
+            (:mod:`.smooth_matte`); everywhere a clean plate gives B, the refinement.
         alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
@@ -136,6 +140,7 @@ class Preset:
     trusted_pass: bool = False
     sharpen_foreground: float = 0.0
     carry_background: bool = False
+    keep_smooth_mattes: bool = False
     alpha_source: str = "dip"
     foreground: str = "dip"
     restore_chroma: bool = True
@@ -200,9 +205,11 @@ PRESETS: dict[str, Preset] = {
     # better); twice as strong gained more there and lost on the tests' noise-free
     # strands (docs/benchmarks.md).
     # In a clip, the background earlier frames uncovered serves as a clean plate.
+    # Where closed-form's matte is smooth (smoke, veils) it is kept: every refinement step
+    # made those worse, by up to 4 % on the stills we have (engine/smooth_matte.py).
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_pass=True,
-        sharpen_foreground=1.0, carry_background=True,
+        sharpen_foreground=1.0, carry_background=True, keep_smooth_mattes=True,
         alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
