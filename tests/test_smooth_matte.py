@@ -14,7 +14,7 @@ from ofx_dipmatte.engine.smooth_matte import SHARP, SMOOTH, local_range, refinem
 BALANCED = ofx_dipmatte.PRESETS["balanced"]
 
 
-def smoke_case(size: int = 80, seed: int = 0):
+def smoke_case(size: int = 128, seed: int = 0):
     """Semi-transparent smoke (density changing over many pixels) over flat colour cells
     with sharp edges between them: (image, trimap, alpha, background)."""
     rng = np.random.default_rng(seed)
@@ -22,7 +22,7 @@ def smoke_case(size: int = 80, seed: int = 0):
     r = np.hypot(yy - size / 2, xx - size / 2) / (0.42 * size)
     density = ndimage.gaussian_filter(rng.random((size, size)), size / 16)
     density = (density - density.min()) / (density.max() - density.min())
-    alpha = np.clip(1.4 * (1 - r), 0, 1) * (0.45 + 0.55 * density)
+    alpha = np.clip(1.0 - r, 0, 1) * (0.45 + 0.55 * density)
     alpha = np.maximum(alpha, (r < 0.1).astype(float)).astype(np.float32)
     seeds = rng.random((25, 2)) * size
     cell = np.argmin((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2, axis=-1)
@@ -40,22 +40,29 @@ def test_a_slow_ramp_is_smooth_and_strands_are_sharp():
     ramp = (0.05 + 0.9 * xx / 39.0).astype(np.float32)  # 0.023 a pixel
     unknown = np.ones(ramp.shape, bool)
     inside = np.zeros(ramp.shape, bool)
-    inside[:, 1:-1] = True                            # (the frame's edge repeats its pixels)
-    assert abs(local_range(ramp, inside) - 2 * 0.9 / 39) < 1e-6
+    inside[:, 5:-5] = True                            # away from the frame's edge (repeated)
+    assert abs(local_range(ramp, inside) - 2 * 0.9 / 39) < 1e-5
     assert refinement_trust(ramp, unknown) == 0.0
     strands = np.zeros((40, 40), np.float32)
-    strands[:, ::4] = 0.7                             # pixel-wide strands over bare background
-    assert abs(local_range(strands, unknown) - 0.7) < 1e-6 and refinement_trust(strands, unknown) == 1.0
+    strands[:, ::8] = 0.7                             # pixel-wide strands over bare background
+    assert local_range(strands, unknown) > SHARP and refinement_trust(strands, unknown) == 1.0
     # Only mixed pixels count: a wide band of bare background does not make strands smooth.
     wide = np.zeros((40, 200), np.float32)
     wide[:, :40] = strands
-    assert abs(local_range(wide, np.ones(wide.shape, bool)) - 0.7) < 1e-6
+    assert abs(local_range(wide, np.ones(wide.shape, bool)) - local_range(strands, unknown)) < 0.02
     # No mixed pixel (a hard edge): nothing says the matte is smooth.
     assert refinement_trust((xx > 20).astype(np.float32), unknown) == 1.0
     # Between the two bounds the share rises linearly.
-    half = (SMOOTH + SHARP) / 4                       # a ramp whose 3×3 range is (SMOOTH + SHARP) / 2
-    mid = np.clip(0.1 + half * xx, 0, 1).astype(np.float32)
+    mid = (0.1 + (SMOOTH + SHARP) / 4 * xx).astype(np.float32)  # 3×3 range (SMOOTH + SHARP) / 2
     assert abs(refinement_trust(mid, inside & (mid < 0.9)) - 0.5) < 1e-3
+
+
+def test_grain_is_not_detail():
+    # A slow ramp with grain in it stays smooth: the range is read after a blur.
+    rng = np.random.default_rng(0)
+    xx = np.mgrid[0:60, 0:60][1]
+    ramp = (0.2 + 0.6 * xx / 59.0 + rng.normal(0, 0.01, xx.shape)).astype(np.float32)
+    assert refinement_trust(ramp, np.ones(ramp.shape, bool)) == 0.0
 
 
 def test_closed_form_is_kept_on_smoke_and_refined_on_hair():
@@ -95,5 +102,5 @@ def test_the_default_is_no_worse_than_closed_form_on_smoke_over_sharp_edges():
 
     closed_form = sad(BALANCED.replace(alpha_prior="closed_form"))
     assert sad(BALANCED) <= 1.001 * closed_form
-    # Refined regardless, this smoke's matte is worse than closed-form's (measured 1.105×).
+    # Refined regardless, this smoke's matte is worse than closed-form's (measured 1.098×).
     assert sad(BALANCED.replace(keep_smooth_mattes=False)) > 1.05 * closed_form
