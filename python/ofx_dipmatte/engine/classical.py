@@ -3,7 +3,7 @@ its answer.
 
     closed-form (Levin et al.) → [information or DIP-feature flows] → F, B estimated
     (F fitted to the sharpened matte) → refinement by those colours → leaks taken back
-    → a trusted pass → kept as far as the closed-form matte was sharp
+    → trusted passes → kept as far as the closed-form matte was sharp
 
 Each step is a module of its own; this one only chains them as a :class:`~.presets.Preset`
 says, and turns the colours it estimated into the F and B returned with the final alpha.
@@ -111,7 +111,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                                  background_colours=background_estimate)
             if cfg.remove_leaks:
                 alpha = remove_leaks(alpha, trimap == 0.5)
-            if cfg.trusted_pass:
+            for _ in range(cfg.trusted_passes):
                 alpha = trusted_pass(cfg, image, trimap, alpha, laplacian, estimate, anchor=anchor,
                                      exact_background=exact_background, should_stop=should_stop)
             if np.any(trust < 1):
@@ -140,7 +140,7 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
                  exact_background: "bool | np.ndarray" = False,
                  should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
     """``alpha`` moved toward one more refinement round, made from F and B estimated
-    from ``alpha`` itself, as far as those colours are trusted (``Preset.trusted_pass``).
+    from ``alpha`` itself, as far as those colours are trusted (``Preset.trusted_passes``).
     Colours from the refined matte are better than the first ones where they are
     trusted and drift with their own errors elsewhere (more plain rounds gain on some
     images and lose on others), so the round's change is weighted per pixel by its

@@ -76,10 +76,11 @@ class Preset:
             the Laplacian spreads beside strands: 0 below t = min(0.05, a tenth of the
             strongest alpha within 5 px), easing back to alpha at 2t; mirrored inside
             the foreground (:mod:`.leaks`).
-        trusted_pass: after that ("refined" only), F and B estimated again from the
-            refined matte, one more refinement round from them (leaks taken back
-            again), kept per pixel in proportion to how far those colours are trusted:
-            α + w (α₂ − α), w = c / (c + the band's median c), c their confidence.
+        trusted_passes: after that ("refined" only), this many trusted passes, each from
+            the matte the one before left: F and B estimated again from it, one more
+            refinement round from them (leaks taken back again), kept per pixel in
+            proportion to how far those colours are trusted: α + w (α₂ − α),
+            w = c / (c + the band's median c), c their confidence. 0: none.
         keep_smooth_mattes: ("refined" only) keep closed-form's matte where it is smooth
             (smoke, veils: semi-transparent matter), the refinement where it is sharp, and
             a share of each between, by the mean range of its alpha over 3×3 pixels
@@ -137,7 +138,7 @@ class Preset:
     refine_confidence: str = "texture"
     refine_foreground: str = "first"
     remove_leaks: bool = False
-    trusted_pass: bool = False
+    trusted_passes: int = 0
     sharpen_foreground: float = 0.0
     carry_background: bool = False
     keep_smooth_mattes: bool = False
@@ -161,6 +162,8 @@ class Preset:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"preset: unknown {name} {getattr(self, name)!r}; use one of {allowed}")
+        if self.trusted_passes < 0:
+            raise ValueError("preset: trusted_passes must be 0 (none) or more")
         if self.sharpen_foreground < 0:
             raise ValueError("preset: sharpen_foreground must be 0 (off) or more")
         if self.tile_batch < 0:
@@ -196,8 +199,10 @@ PRESETS: dict[str, Preset] = {
     # better on every set of stills we have; under a clean plate B is exact and 0.1
     # (refine_plate_strength) stays better.
     # Then one more round from colours estimated on that matte, kept where they are
-    # trusted (trusted_pass): better on 27 of 36 held-out stills, worse on smoke by
-    # under 1 %, for 15–22 % more time (docs/benchmarks.md).
+    # trusted (trusted_passes): better on 27 of 36 held-out stills, worse on smoke by
+    # under 1 %, for 15–22 % more time (docs/benchmarks.md). A second such pass, once
+    # smooth mattes were kept (below): better on 45 of 60 composite stills, all 12 of the
+    # tests' synthetic strands and all 8 synthetic plates, for another 15–20 %.
     # F is fitted to the matte sharpened by its own detail where the background is the
     # busier layer and that matte explains the pixels (sharpen_foreground): better on 44
     # of 60 composite stills (geometric mean of SAD −5.3 %), worse by at most 2.7 %. Half
@@ -206,9 +211,10 @@ PRESETS: dict[str, Preset] = {
     # strands (docs/benchmarks.md).
     # In a clip, the background earlier frames uncovered serves as a clean plate.
     # Where closed-form's matte is smooth (smoke, veils) it is kept: every refinement step
-    # made those worse, by up to 4 % on the stills we have (engine/smooth_matte.py).
+    # made those worse, by up to 4 % on the stills we have, up to 10 % on harsher
+    # synthetic smoke (engine/smooth_matte.py).
     "balanced": Preset(
-        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_pass=True,
+        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_passes=2,
         sharpen_foreground=1.0, carry_background=True, keep_smooth_mattes=True,
         alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
     ),
