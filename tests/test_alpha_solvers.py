@@ -255,7 +255,7 @@ def test_the_default_foreground_beats_colours_estimated_from_its_own_alpha():
     # F estimated again from the refined alpha keeps the colour errors the refinement
     # absorbed; the default matches the closed-form matte's colours to the final alpha.
     # Without the sharpened foreground, whose own gain narrows the margin measured here
-    # (the default: 54.4 against 57.0 and 63.0, 0.954 of the better).
+    # (the default: 54.2 against 57.8 and 63.0, 0.938 of the better).
     image, trimap, alpha, fg, _ = make_hair_case(seed=0, colours=True)
     band = (trimap == 0.5) & (alpha > 0)
 
@@ -269,9 +269,9 @@ def test_the_default_foreground_beats_colours_estimated_from_its_own_alpha():
     a = res.alpha[..., None]
     # Exact but where a colour had to be clipped to the image's range.
     assert np.abs(a * res.foreground + (1 - a) * res.background - image)[trimap == 0.5].mean() < 0.003
-    # Measured 0.954 of the better of the two (seeds 1 and 2 of this case: 0.961 and 0.824;
-    # 0.938, 0.949 and 0.818 with one trusted pass: the better alpha of two narrows it).
-    assert error(res.foreground) < 0.97 * min(own, closed_form), (error(res.foreground), own, closed_form)
+    # Measured 0.938 of the better of the two (seeds 1 and 2 of this case: 0.949 and 0.818;
+    # with two trusted passes 0.954, 0.961 and 0.824: the better alpha narrows it).
+    assert error(res.foreground) < 0.95 * min(own, closed_form), (error(res.foreground), own, closed_form)
 
 
 def test_later_rounds_keep_the_first_foreground_unless_a_plate_gives_the_background():
@@ -393,8 +393,10 @@ def test_the_classical_chain_follows_the_preset():
     assert np.abs(alpha - start)[trimap == 0.5].max() > 0.05  # the refinement did something
     alpha, _ = classical_matte(balanced, image, trimap)
     once = trusted_pass(balanced, image, trimap, refined, None, estimate_foreground_background)
+    np.testing.assert_allclose(alpha, once, atol=1e-5)
+    # More passes, each from the matte the one before left.
+    alpha, _ = classical_matte(balanced.replace(trusted_passes=2), image, trimap)
     twice = trusted_pass(balanced, image, trimap, once, None, estimate_foreground_background)
-    assert balanced.trusted_passes == 2
     np.testing.assert_allclose(alpha, twice, atol=1e-5)
     # The default estimates its colours with F fitted to the sharpened matte, in every step.
     sharpened = partial(estimate_colours, sharpen=default.sharpen_foreground)

@@ -3,7 +3,7 @@ its answer.
 
     closed-form (Levin et al.) → [information or DIP-feature flows] → F, B estimated
     (F fitted to the sharpened matte) → refinement by those colours → leaks taken back
-    → trusted passes → kept as far as the closed-form matte was sharp
+    → trusted passes → [kept as far as the closed-form matte was sharp]
 
 Each step is a module of its own; this one only chains them as a :class:`~.presets.Preset`
 says, and turns the colours it estimated into the F and B returned with the final alpha.

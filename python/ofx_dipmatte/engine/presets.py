@@ -84,7 +84,9 @@ class Preset:
         keep_smooth_mattes: ("refined" only) keep closed-form's matte where it is smooth
             (smoke, veils: semi-transparent matter), the refinement where it is sharp, and
             a share of each between, by the mean range of its alpha over 3×3 pixels
-            (:mod:`.smooth_matte`); everywhere a clean plate gives B, the refinement.
+            (:mod:`.smooth_matte`); everywhere a clean plate gives B, the refinement. For
+            shots of smoke, steam or veils; not for fine hair on large plates, whose
+            closed-form matte is as smooth (measured 11 % worse at 1080p).
         alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
@@ -200,9 +202,9 @@ PRESETS: dict[str, Preset] = {
     # (refine_plate_strength) stays better.
     # Then one more round from colours estimated on that matte, kept where they are
     # trusted (trusted_passes): better on 27 of 36 held-out stills, worse on smoke by
-    # under 1 %, for 15–22 % more time (docs/benchmarks.md). A second such pass, once
-    # smooth mattes were kept (below): better on 45 of 60 composite stills, all 12 of the
-    # tests' synthetic strands and all 8 synthetic plates, for another 15–20 %.
+    # under 1 %, for 15–22 % more time (docs/benchmarks.md). A second pass gains 1.7 % more
+    # over 60 composite stills and 3–5 % on synthetic strands and plates, but takes dev
+    # smoke to 1.05× closed-form's, for another 15–20 % of time: one.
     # F is fitted to the matte sharpened by its own detail where the background is the
     # busier layer and that matte explains the pixels (sharpen_foreground): better on 44
     # of 60 composite stills (geometric mean of SAD −5.3 %), worse by at most 2.7 %. Half
@@ -210,12 +212,13 @@ PRESETS: dict[str, Preset] = {
     # better); twice as strong gained more there and lost on the tests' noise-free
     # strands (docs/benchmarks.md).
     # In a clip, the background earlier frames uncovered serves as a clean plate.
-    # Where closed-form's matte is smooth (smoke, veils) it is kept: every refinement step
-    # made those worse, by up to 4 % on the stills we have, up to 10 % on harsher
-    # synthetic smoke (engine/smooth_matte.py).
+    # Closed-form's matte is not kept where it is smooth (keep_smooth_mattes): that would
+    # make smoke no worse than closed-form (it is up to 4 % worse on our stills), but
+    # dense fine hair on plates washes out in closed-form's matte just as smoothly, and
+    # kept so it lost 11 % at 1080p (docs/benchmarks.md, seventeenth session).
     "balanced": Preset(
-        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_passes=2,
-        sharpen_foreground=1.0, carry_background=True, keep_smooth_mattes=True,
+        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_passes=1,
+        sharpen_foreground=1.0, carry_background=True,
         alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
