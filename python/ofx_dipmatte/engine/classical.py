@@ -28,8 +28,8 @@ from .laplacian import matting_laplacian
 from .leaks import remove_leaks
 from .presets import Preset
 from .refine import refine_alpha, refinement_round
-from .smooth_matte import refinement_trust
 from .region import Padded, Window
+from .smooth_matte import refinement_trust
 from .solver import Cancelled, ProgressCallback
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
