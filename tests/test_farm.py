@@ -185,6 +185,7 @@ def test_a_failed_chunk_is_reported_as_failed(shot, tmp_path, capsys):
     (["--frames", "1001-1006", "--chunk", "0"], "--chunk must be at least 1"),
     (["--frames", "1001-1003,1005"], "one contiguous range"),
     (["--frames", "1001-1006", "--preset", "fastest"], "unknown preset"),
+    (["--frames", "1001-1006", "--preset", "balanced:trusted_passes=two"], "trusted_passes takes a whole number"),
     (["--frames", "1001-1006", "--device", "tpu"], "--device"),
 ])
 def test_bad_input_is_refused_before_anything_is_written(shot, tmp_path, capsys, bad, message):
@@ -193,6 +194,16 @@ def test_bad_input_is_refused_before_anything_is_written(shot, tmp_path, capsys,
     assert farm(plate, trimap, "-o", str(out), "--format", "openjd", *bad) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_preset_with_changed_fields_reaches_every_task(shot, tmp_path):
+    plate, trimap, _ = shot
+    out = tmp_path / "out"
+    preset = "balanced:keep_smooth_mattes=true,trusted_passes=2"
+    assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1004", "--chunk", "2", "--format", "openjd",
+                "--preset", preset) == 0
+    args = FarmShot.load(out).matte_args("1003", "report.json")
+    assert args[args.index("--preset") + 1] == preset
 
 
 def test_missing_plates_and_an_unknown_format_are_refused(tmp_path, capsys):

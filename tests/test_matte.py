@@ -165,6 +165,30 @@ def test_bad_preset_and_device(case64):
             ofx_dipmatte.matte(image, trimap, device="cuda")
 
 
+def test_a_preset_name_can_change_its_fields(case64):
+    from ofx_dipmatte.engine.presets import resolve_preset, with_limits
+
+    cfg = resolve_preset("balanced: keep_smooth_mattes=true, trusted_passes=2,loss_threshold=none")
+    assert cfg == ofx_dipmatte.PRESETS["balanced"].replace(
+        name="balanced: keep_smooth_mattes=true, trusted_passes=2,loss_threshold=none",
+        keep_smooth_mattes=True, trusted_passes=2, loss_threshold=None)
+    assert resolve_preset("draft:") is ofx_dipmatte.PRESETS["draft"]
+    limited = with_limits("draft:lr=2e-3,restore_chroma=off", max_iterations=5)
+    assert (limited.lr, limited.restore_chroma, limited.max_iterations) == (2e-3, False, 5)
+    image, trimap, *_ = case64
+    by_name = ofx_dipmatte.matte(image, trimap, preset="balanced:trusted_passes=0").alpha
+    by_preset = ofx_dipmatte.matte(image, trimap,
+                                   preset=ofx_dipmatte.PRESETS["balanced"].replace(trusted_passes=0)).alpha
+    np.testing.assert_array_equal(by_name, by_preset)
+    for bad, message in (("balanced:nope=1", "not FIELD=VALUE"), ("balanced:remove_leaks", "not FIELD=VALUE"),
+                         ("balanced:weights=1", "not FIELD=VALUE"), ("balanced:remove_leaks=maybe", "true or false"),
+                         ("balanced:trusted_passes=2.5", "whole number"), ("balanced:lr=fast", "a number"),
+                         ("balanced:trusted_passes=-1", "trusted_passes must be"),
+                         ("balanced:alpha_prior=magic", "unknown alpha_prior"), ("quick:lr=1", "unknown preset")):
+        with pytest.raises(ValueError, match=message):
+            resolve_preset(bad)
+
+
 def test_a_cancel_reaches_the_closed_form_prior(case64):
     image, trimap, *_ = case64
     polls = []

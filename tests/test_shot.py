@@ -670,3 +670,25 @@ def test_a_grey_plate_is_matted_as_its_grey_in_every_channel(tmp_path, capsys):
     session.matte(1, rgb, trimap)
     expected = session.matte(2, rgb, trimap).alpha
     np.testing.assert_allclose(written, expected, atol=1e-3)
+
+
+def test_a_preset_with_changed_fields_reaches_the_shot_and_its_checkpoints(tmp_path, capsys):
+    """--preset NAME:FIELD=VALUE,...: the frames get that preset's matte, and its
+    checkpoints are kept apart from the plain preset's (a resume never mixes them)."""
+    image, trimap, *_ = make_hair_case(48)
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "plate.png", image)
+    write_image(tmp_path / "in" / "trimap.png", trimap)
+    args = ("matte", str(tmp_path / "in" / "plate.png"), str(tmp_path / "in" / "trimap.png"))
+    code, plain = run_json(capsys, *args, "-o", str(tmp_path / "plain"))
+    assert code == 0, plain
+    first = read_image_file(tmp_path / "plain" / "plate.alpha.exr").pixels[..., 0]
+    code, changed = run_json(capsys, *args, "-o", str(tmp_path / "plain"), "--overwrite",
+                             "--preset", "balanced:trusted_passes=0")
+    assert code == 0, changed
+    assert Path(changed["cache"]).name != Path(plain["cache"]).name
+    written = read_image_file(tmp_path / "plain" / "plate.alpha.exr").pixels[..., 0]
+    expected = ofx_dipmatte.matte(read_image_file(tmp_path / "in" / "plate.png").pixels, trimap,
+                                  preset=ofx_dipmatte.PRESETS["balanced"].replace(trusted_passes=0)).alpha
+    np.testing.assert_allclose(written, expected, atol=1e-6)
+    assert np.abs(written - first).max() > 1e-3  # the change did change the matte

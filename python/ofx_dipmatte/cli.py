@@ -446,7 +446,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     def solver_options(p):
-        p.add_argument("--preset", default="balanced", help="balanced (default), dip, draft or paper")
+        p.add_argument("--preset", default="balanced",
+                       help="balanced (default), dip, draft or paper; NAME:FIELD=VALUE,... changes fields of "
+                            "that preset (ofx_dipmatte.Preset), e.g. balanced:keep_smooth_mattes=true for smoke")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
         p.add_argument("--seed", type=int, default=0, help="seeds weights and noise (same seed, same matte)")
         p.add_argument("--max-iterations", type=int, default=0, metavar="N",

@@ -239,13 +239,54 @@ PRESETS: dict[str, Preset] = {
 
 
 def resolve_preset(preset: "str | Preset") -> Preset:
-    """Look a preset up by name, or pass a :class:`Preset` through."""
+    """Look a preset up by name, or pass a :class:`Preset` through.
+
+    A name may carry changes to the preset's fields after a colon, e.g.
+    ``"balanced:keep_smooth_mattes=true,trusted_passes=2"``: how the command line's
+    ``--preset`` reaches every field (a shot's checkpoints and farm jobs carry the whole
+    string). The result's ``name`` is that string.
+    """
     if isinstance(preset, Preset):
         return preset
+    name, _, changes = preset.partition(":")
     try:
-        return PRESETS[preset]
+        base = PRESETS[name.strip()]
     except KeyError:
-        raise ValueError(f"preset: unknown preset {preset!r}; choose one of {sorted(PRESETS)} or pass a Preset") from None
+        raise ValueError(f"preset: unknown preset {name.strip()!r}; choose one of {sorted(PRESETS)} "
+                         "(NAME:FIELD=VALUE,... changes its fields) or pass a Preset") from None
+    if not changes.strip():
+        return base
+    cfg = base.replace(name=preset, **_parse_changes(changes))
+    cfg.check()
+    return cfg
+
+
+def _parse_changes(changes: str) -> dict:
+    """``"field=value,field=value"`` as typed field values of :class:`Preset`."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(Preset) if f.name not in ("name", "weights")}
+    parsed: dict = {}
+    for item in changes.split(","):
+        field_name, sep, text = (part.strip() for part in item.partition("="))
+        if not sep or field_name not in types:
+            raise ValueError(f"preset: {item.strip()!r} is not FIELD=VALUE with a field of Preset; "
+                             f"fields: {', '.join(sorted(types))}")
+        kind, word = types[field_name], text.lower()
+        try:
+            if kind == "bool":
+                if word not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                    raise ValueError(text)
+                parsed[field_name] = word in ("true", "1", "yes", "on")
+            elif kind == "int":
+                parsed[field_name] = int(text)
+            elif kind.startswith("float"):
+                parsed[field_name] = None if ("None" in kind and word == "none") else float(text)
+            else:
+                parsed[field_name] = text
+        except ValueError:
+            wanted = {"bool": "true or false", "int": "a whole number"}.get(
+                kind, "a number" + (" or none" if "None" in kind else ""))
+            raise ValueError(f"preset: {field_name} takes {wanted}, not {text!r}") from None
+    return parsed
 
 
 def with_limits(preset: "str | Preset", max_iterations: int = 0, loss_threshold: float = 0.0) -> Preset:

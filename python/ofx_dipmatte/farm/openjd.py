@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..engine.presets import PRESETS
 from . import FarmShot, missing_extra
 
 SPEC = "jobtemplate-2023-09"
@@ -42,7 +43,9 @@ def job_template(shot: FarmShot) -> dict:
         _param("ChunkSize", "INT", shot.chunk, "frames per task", minValue=1),
         _param("Preroll", "INT", shot.preroll, "frames solved (not written) before each chunk, "
                "so it starts warm like a continuous run", minValue=0),
-        _param("Preset", "STRING", shot.preset, "solver preset", allowedValues=["balanced", "dip", "draft", "paper"]),
+        # The named presets, and this job's own when it changes a preset's fields (NAME:FIELD=VALUE,...).
+        _param("Preset", "STRING", shot.preset, "solver preset",
+               allowedValues=sorted({*PRESETS, shot.preset})),
         _param("Device", "STRING", shot.device, "auto, cpu or cuda", allowedValues=["auto", "cpu", "cuda"]),
         _param("Seed", "INT", shot.seed, "seeds weights and noise"),
         _param("MaxIterations", "INT", shot.max_iterations, "cap per frame (0: the preset's)", minValue=0),
