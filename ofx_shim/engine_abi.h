@@ -29,6 +29,7 @@ struct DipParams {
   const char* output_mode;    // "premultiplied", "straight", "alpha", "background", "trimap"
   int source_premultiplied;   // the host says the Source's colour is premultiplied by its alpha
   int independent_frames;     // solve every frame on its own (no background carried)
+  int keep_smooth_mattes;     // keep the closed-form matte where it is smooth (Preset.keep_smooth_mattes)
   int show_only;              // only show the session this frame's known background (a frame near
                               // the one rendered next); nothing is solved and output is not written
 };

@@ -173,6 +173,16 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
     g_props->propSetInt(p, kOfxParamPropDefault, 0, 0);
     g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
   }
+  {
+    OfxPropertySetHandle p = define_param(
+        params, kOfxParamTypeBoolean, kParamKeepSmoothMattes, "Keep smooth mattes",
+        "For smoke, steam and veils (Balanced). On: where the closed-form matte is smooth it is kept as it "
+        "is, because refining it from the colours estimated behind semi-transparent matter made it worse; "
+        "where the matte is sharp it is refined as usual. Off (default): refined everywhere; dense fine "
+        "hair on large plates has a smooth closed-form matte too, and needs the refinement.");
+    g_props->propSetInt(p, kOfxParamPropDefault, 0, 0);
+    g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
+  }
   define_int(params, kParamBackgroundFrames, "Background frames",
              "How many frames on each side of the rendered one show the solve their known background "
              "(trimap 0), fetched from the inputs before it: where the subject moves, they uncover what "

@@ -23,6 +23,7 @@ constexpr const char* kParamMaxIterations = "maxIterations";
 constexpr const char* kParamLossThreshold = "lossThreshold";
 constexpr const char* kParamSeed = "seed";
 constexpr const char* kParamIndependentFrames = "independentFrames";
+constexpr const char* kParamKeepSmoothMattes = "keepSmoothMattes";
 constexpr const char* kParamBackgroundFrames = "backgroundFrames";
 // Eight each side: on the dev clip as good as showing all its frames (the shot CLI).
 constexpr int kDefaultBackgroundFrames = 8;

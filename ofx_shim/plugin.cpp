@@ -381,6 +381,7 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
   params.loss_threshold = double_at(effect, kParamLossThreshold, time);
   params.seed = int_at(effect, kParamSeed, time);
   params.independent_frames = int_at(effect, kParamIndependentFrames, time);
+  params.keep_smooth_mattes = int_at(effect, kParamKeepSmoothMattes, time);
   params.band = double_at(effect, kParamBandWidth, time);
   params.render_scale = scale[0];
   params.trimap_source =

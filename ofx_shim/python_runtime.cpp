@@ -256,6 +256,7 @@ DIP_EXPORT int dip_render(void* session, const DipRenderRequest* request, char* 
     params["output_mode"] = p.output_mode;
     params["source_premultiplied"] = p.source_premultiplied != 0;
     params["independent_frames"] = p.independent_frames != 0;
+    params["keep_smooth_mattes"] = p.keep_smooth_mattes != 0;
     params["show_only"] = p.show_only != 0;
 
     py::object guide = py::none(), clean_plate = py::none();

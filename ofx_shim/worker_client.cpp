@@ -307,6 +307,7 @@ std::string params_json(const DipParams& p) {
          ",\"output_mode\":" + json_string(p.output_mode) +
          ",\"source_premultiplied\":" + (p.source_premultiplied ? "true" : "false") +
          ",\"independent_frames\":" + (p.independent_frames ? "true" : "false") +
+         ",\"keep_smooth_mattes\":" + (p.keep_smooth_mattes ? "true" : "false") +
          ",\"show_only\":" + (p.show_only ? "true" : "false") + "}";
 }
 

@@ -109,6 +109,12 @@ def test_independent_frames_carry_no_background_from_earlier_renders():
     assert not np.allclose(second_frame(), alone, atol=1e-3)  # the default carries frame 0's background
 
 
+def test_keep_smooth_mattes_reaches_the_preset():
+    params = RenderParams.from_dict(dict(preset="balanced", keep_smooth_mattes=True, max_iterations=7))
+    assert params.solver_preset().keep_smooth_mattes and params.solver_preset().max_iterations == 7
+    assert not RenderParams.from_dict(dict(preset="balanced")).solver_preset().keep_smooth_mattes
+
+
 def test_shown_frames_give_the_solve_their_background():
     """What the plugin's Background frames send: a frame shown (``show_only``) serves the
     solve as :meth:`ClipSession.show_background` does, and returns nothing."""

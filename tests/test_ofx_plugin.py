@@ -128,7 +128,8 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
 
     params = host.params(GENERAL)
     for name in ("outputMode", "trimapSource", "useTrimapInput", "bandWidth", "preset", "maxIterations",
-                 "lossThreshold", "seed", "independentFrames", "backgroundFrames", "device", "engine"):
+                 "lossThreshold", "seed", "independentFrames", "keepSmoothMattes", "backgroundFrames", "device",
+                 "engine"):
         assert name in params
     assert params["outputMode"]["OfxParamPropChoiceOption"] == [
         "Premultiplied foreground + alpha", "Straight foreground + alpha", "Alpha only", "Background plate",
@@ -191,6 +192,26 @@ def test_a_frame_large_enough_for_tiles_renders_as_the_engine_solves_it(host, en
     assert res.stats.tiles > 1
     assert_close(out, expected_premultiplied(res, "float32", 4))
     assert host.progress(inst)["updates"] >= res.stats.tiles
+    host.destroy_instance(inst)
+
+
+@BOTH_ENGINES
+def test_keep_smooth_mattes_reaches_the_engine(host, engine):
+    """Smoke over flat colours: with Keep smooth mattes on, the render is the engine's with
+    the option (there: closed-form's matte); off, the default's refinement."""
+    from test_smooth_matte import smoke_case
+
+    image, trimap, _, _ = smoke_case()
+    inst = new_instance(host, engine=engine, preset=1, keepSmoothMattes=1)  # Quality: Balanced
+    host.set_output_format(inst, DEPTHS["float32"], "OfxImageComponentRGBA")
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
+    host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
+    kept = ofx_dipmatte.matte(image, trimap, preset="balanced:keep_smooth_mattes=true", seed=0)
+    refined = ofx_dipmatte.matte(image, trimap, preset="balanced", seed=0)
+    assert np.abs(kept.alpha - refined.alpha).max() > 1e-3
+    assert_close(render(host, inst), expected_premultiplied(kept, "float32", 4))
+    host.set_param(inst, "keepSmoothMattes", 0)
+    assert_close(render(host, inst), expected_premultiplied(refined, "float32", 4))
     host.destroy_instance(inst)
 
 
