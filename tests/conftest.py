@@ -67,6 +67,29 @@ def make_hair_case(size: int = 96, strands: int = 40, seed: int = 0, colours: bo
     return image, trimap, alpha.astype(np.float32)
 
 
+def make_smoke_case(size: int = 128, seed: int = 0):
+    """Semi-transparent smoke (density changing over many pixels) over flat colour cells
+    with sharp edges between them: (image, trimap, alpha, background)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    r = np.hypot(yy - size / 2, xx - size / 2) / (0.42 * size)
+    density = ndimage.gaussian_filter(rng.random((size, size)), size / 16)
+    density = (density - density.min()) / (density.max() - density.min())
+    alpha = np.clip(1.0 - r, 0, 1) * (0.45 + 0.55 * density)
+    alpha = np.maximum(alpha, (r < 0.1).astype(float)).astype(np.float32)
+    seeds = rng.random((25, 2)) * size
+    cell = np.argmin((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2, axis=-1)
+    bg = rng.uniform(0.2, 0.9, (25, 3))[cell]
+    fg = np.array([0.15, 0.13, 0.12]) + 0.05 * ndimage.gaussian_filter(rng.random((size, size, 3)), (2, 2, 0))
+    image = (alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.float32)
+    trimap = np.zeros((size, size), np.float32)
+    trimap[ndimage.binary_dilation(alpha > 0.01, iterations=3)] = 0.5
+    trimap[ndimage.binary_erosion(alpha > 0.99, iterations=2)] = 1.0
+    return image, trimap, alpha, bg.astype(np.float32)
+
+
 def moving_hair_shot(frames: int = 4, step: int = 6):
     """A hair case whose subject moves ``step`` px right a frame over a background that
     stays: (images, trimaps, alphas, background), float32."""

@@ -22,7 +22,7 @@ from ofx_dipmatte import ClipSession, trimap_from_rough_matte
 from ofx_dipmatte.engine.presets import with_limits
 from ofx_dipmatte.ofx import ENV_OVERRIDE, bundle_path, record_environment
 
-from conftest import make_case
+from conftest import make_case, make_smoke_case
 from ofx_layout import DEPTHS, from_host, to_host
 
 _testhost = pytest.importorskip("ofx_dipmatte.ofx._testhost")
@@ -199,9 +199,7 @@ def test_a_frame_large_enough_for_tiles_renders_as_the_engine_solves_it(host, en
 def test_keep_smooth_mattes_reaches_the_engine(host, engine):
     """Smoke over flat colours: with Keep smooth mattes on, the render is the engine's with
     the option (there: closed-form's matte); off, the default's refinement."""
-    from test_smooth_matte import smoke_case
-
-    image, trimap, _, _ = smoke_case()
+    image, trimap, _, _ = make_smoke_case()
     inst = new_instance(host, engine=engine, preset=1, keepSmoothMattes=1)  # Quality: Balanced
     host.set_output_format(inst, DEPTHS["float32"], "OfxImageComponentRGBA")
     host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))

@@ -127,8 +127,8 @@ def refinement_trust_map(cfg: Preset, alpha: np.ndarray, trimap: np.ndarray,
     [0, 1]) as ``Preset.keep_smooth_mattes`` says: the window's
     :func:`~.smooth_matte.refinement_trust`, and all of it where a clean plate gives B
     (the refinement's loss on smooth mattes comes from the estimated background)."""
-    if not cfg.keep_smooth_mattes or exact_background is True:
-        return np.ones((), np.float32)
+    if not cfg.keep_smooth_mattes or cfg.alpha_prior != "refined" or exact_background is True:
+        return np.ones((), np.float32)  # nothing to keep from: no refinement, or B seen everywhere
     trust = np.float32(refinement_trust(alpha, trimap == 0.5))
     if exact_background is False:
         return np.asarray(trust)
