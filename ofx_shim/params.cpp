@@ -176,11 +176,11 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
   {
     OfxPropertySetHandle p = define_param(
         params, kOfxParamTypeBoolean, kParamKeepSmoothMattes, "Keep smooth mattes",
-        "For smoke, steam and veils (Balanced). On: where the closed-form matte is smooth it is kept as it "
-        "is, because refining it from the colours estimated behind semi-transparent matter made it worse; "
-        "where the matte is sharp it is refined as usual. Off (default): refined everywhere; dense fine "
-        "hair on large plates has a smooth closed-form matte too, and needs the refinement.");
-    g_props->propSetInt(p, kOfxParamPropDefault, 0, 0);
+        "Balanced: where the closed-form matte is smooth and the plate shows no detail of the subject's own "
+        "there (smoke, steam, veils: the background seen through), that matte is kept as it is, because "
+        "refining it from the colours estimated behind semi-transparent matter made it worse; strands and "
+        "edges are refined as usual. On (default). Off: refined everywhere.");
+    g_props->propSetInt(p, kOfxParamPropDefault, 0, 1);
     g_props->propSetInt(p, kOfxParamPropAnimates, 0, 0);
   }
   define_int(params, kParamBackgroundFrames, "Background frames",

@@ -199,7 +199,7 @@ def test_bad_input_is_refused_before_anything_is_written(shot, tmp_path, capsys,
 def test_a_preset_with_changed_fields_reaches_every_task(shot, tmp_path):
     plate, trimap, _ = shot
     out = tmp_path / "out"
-    preset = "balanced:keep_smooth_mattes=true,trusted_passes=2"
+    preset = "balanced:keep_smooth_mattes=false,trusted_passes=1"
     assert farm(plate, trimap, "-o", str(out), "--frames", "1001-1004", "--chunk", "2", "--format", "openjd",
                 "--preset", preset) == 0
     args = FarmShot.load(out).matte_args("1003", "report.json")

@@ -110,9 +110,10 @@ def test_independent_frames_carry_no_background_from_earlier_renders():
 
 
 def test_keep_smooth_mattes_reaches_the_preset():
-    params = RenderParams.from_dict(dict(preset="balanced", keep_smooth_mattes=True, max_iterations=7))
-    assert params.solver_preset().keep_smooth_mattes and params.solver_preset().max_iterations == 7
-    assert not RenderParams.from_dict(dict(preset="balanced")).solver_preset().keep_smooth_mattes
+    params = RenderParams.from_dict(dict(preset="balanced", keep_smooth_mattes=False, max_iterations=7))
+    assert not params.solver_preset().keep_smooth_mattes and params.solver_preset().max_iterations == 7
+    # On by default, as in the default preset.
+    assert RenderParams.from_dict(dict(preset="balanced")).solver_preset().keep_smooth_mattes
 
 
 def test_shown_frames_give_the_solve_their_background():

@@ -197,15 +197,15 @@ def test_a_frame_large_enough_for_tiles_renders_as_the_engine_solves_it(host, en
 
 @BOTH_ENGINES
 def test_keep_smooth_mattes_reaches_the_engine(host, engine):
-    """Smoke over flat colours: with Keep smooth mattes on, the render is the engine's with
-    the option (there: closed-form's matte); off, the default's refinement."""
+    """Smoke over flat colours: with Keep smooth mattes on (its default), the render is the
+    default's (there: closed-form's matte); off, refined everywhere."""
     image, trimap, _, _ = make_smoke_case()
-    inst = new_instance(host, engine=engine, preset=1, keepSmoothMattes=1)  # Quality: Balanced
+    inst = new_instance(host, engine=engine, preset=1)  # Quality: Balanced
     host.set_output_format(inst, DEPTHS["float32"], "OfxImageComponentRGBA")
     host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
     host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
-    kept = ofx_dipmatte.matte(image, trimap, preset="balanced:keep_smooth_mattes=true", seed=0)
-    refined = ofx_dipmatte.matte(image, trimap, preset="balanced", seed=0)
+    kept = ofx_dipmatte.matte(image, trimap, preset="balanced", seed=0)
+    refined = ofx_dipmatte.matte(image, trimap, preset="balanced:keep_smooth_mattes=false", seed=0)
     assert np.abs(kept.alpha - refined.alpha).max() > 1e-3
     assert_close(render(host, inst), expected_premultiplied(kept, "float32", 4))
     host.set_param(inst, "keepSmoothMattes", 0)

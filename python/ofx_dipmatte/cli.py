@@ -448,7 +448,7 @@ def _parser() -> argparse.ArgumentParser:
     def solver_options(p):
         p.add_argument("--preset", default="balanced",
                        help="balanced (default), dip, draft or paper; NAME:FIELD=VALUE,... changes fields of "
-                            "that preset (ofx_dipmatte.Preset), e.g. balanced:keep_smooth_mattes=true for smoke")
+                            "that preset (ofx_dipmatte.Preset), e.g. balanced:trusted_passes=1 for a faster matte")
         p.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
         p.add_argument("--seed", type=int, default=0, help="seeds weights and noise (same seed, same matte)")
         p.add_argument("--max-iterations", type=int, default=0, metavar="N",

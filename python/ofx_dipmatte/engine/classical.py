@@ -93,7 +93,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             anchor = add_terms(anchor, flow)
             alpha = solve_alpha(laplacian, trimap, *anchor, initial=alpha, should_stop=should_stop)
         colours = estimate(image, alpha) if cfg.foreground == "estimated" else None
-        trust = refinement_trust_map(cfg, alpha, trimap, exact_background)
+        trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background)
         if cfg.alpha_prior == "refined" and np.any(trust > 0):
             unrefined = alpha
             rounds = cfg.refine_iterations
@@ -121,15 +121,16 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
     return alpha, colours
 
 
-def refinement_trust_map(cfg: Preset, alpha: np.ndarray, trimap: np.ndarray,
+def refinement_trust_map(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trimap: np.ndarray,
                          exact_background: "bool | np.ndarray" = False) -> np.ndarray:
     """How much of the refinement to keep over closed-form's ``alpha`` (1, or H×W in
     [0, 1]) as ``Preset.keep_smooth_mattes`` says: the window's
-    :func:`~.smooth_matte.refinement_trust`, and all of it where a clean plate gives B
-    (the refinement's loss on smooth mattes comes from the estimated background)."""
+    :func:`~.smooth_matte.refinement_trust` (of ``image`` and closed-form's ``alpha``),
+    and all of it where a clean plate gives B (the refinement's loss on smooth mattes
+    comes from the estimated background)."""
     if not cfg.keep_smooth_mattes or cfg.alpha_prior != "refined" or exact_background is True:
         return np.ones((), np.float32)  # nothing to keep from: no refinement, or B seen everywhere
-    trust = np.float32(refinement_trust(alpha, trimap == 0.5))
+    trust = np.float32(refinement_trust(image, trimap, alpha))
     if exact_background is False:
         return np.asarray(trust)
     return np.maximum(trust, np.asarray(exact_background, np.float32))

@@ -82,11 +82,11 @@ class Preset:
             proportion to how far those colours are trusted: α + w (α₂ − α),
             w = c / (c + the band's median c), c their confidence. 0: none.
         keep_smooth_mattes: ("refined" only) keep closed-form's matte where it is smooth
-            (smoke, veils: semi-transparent matter), the refinement where it is sharp, and
-            a share of each between, by the mean range of its alpha over 3×3 pixels
-            (:mod:`.smooth_matte`); everywhere a clean plate gives B, the refinement. For
-            shots of smoke, steam or veils; not for fine hair on large plates, whose
-            closed-form matte is as smooth (measured 11 % worse at 1080p).
+            (the mean range of its alpha over 3×3 pixels) and the band shows no detail
+            the known layers' own detail does not account for (smoke, veils:
+            semi-transparent matter with the background seen through it); the
+            refinement where either says otherwise (strands), a share between
+            (:mod:`.smooth_matte`); everywhere a clean plate gives B, the refinement.
         alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
@@ -200,11 +200,11 @@ PRESETS: dict[str, Preset] = {
     # haze taken back, a data term ten times weaker than before (refine_strength 0.01) is
     # better on every set of stills we have; under a clean plate B is exact and 0.1
     # (refine_plate_strength) stays better.
-    # Then one more round from colours estimated on that matte, kept where they are
-    # trusted (trusted_passes): better on 27 of 36 held-out stills, worse on smoke by
-    # under 1 %, for 15–22 % more time (docs/benchmarks.md). A second pass gains 1.7 % more
-    # over 60 composite stills and 3–5 % on synthetic strands and plates, but takes dev
-    # smoke to 1.05× closed-form's, for another 15–20 % of time: one.
+    # Then more rounds from colours estimated on that matte, kept where they are trusted
+    # (trusted_passes): one was better on 27 of 36 held-out stills, worse on smoke by
+    # under 1 %, for 15–22 % more time; a second gains 2 % more over 72 composite stills
+    # and 3–4 % on the plates, and costs smoke nothing once smoke keeps closed-form's
+    # matte (below), for another 15–20 % of time (docs/benchmarks.md).
     # F is fitted to the matte sharpened by its own detail where the background is the
     # busier layer and that matte explains the pixels (sharpen_foreground): better on 44
     # of 60 composite stills (geometric mean of SAD −5.3 %), worse by at most 2.7 %. Half
@@ -212,13 +212,15 @@ PRESETS: dict[str, Preset] = {
     # better); twice as strong gained more there and lost on the tests' noise-free
     # strands (docs/benchmarks.md).
     # In a clip, the background earlier frames uncovered serves as a clean plate.
-    # Closed-form's matte is not kept where it is smooth (keep_smooth_mattes): that would
-    # make smoke no worse than closed-form (it is up to 4 % worse on our stills), but
-    # dense fine hair on plates washes out in closed-form's matte just as smoothly, and
-    # kept so it lost 11 % at 1080p (docs/benchmarks.md, seventeenth session).
+    # Closed-form's matte is kept where it is smooth and the image shows no detail the
+    # known layers do not account for (keep_smooth_mattes, engine/smooth_matte.py): smoke,
+    # up to 4 % worse than closed-form refined, is closed-form's; dense fine hair on plates,
+    # as smooth in closed-form's matte, shows its own detail and stays refined (the plates
+    # unchanged to the digit). Veils lose: 0.4–0.8 % SAD, 10–20 % gradient error
+    # (docs/benchmarks.md, eighteenth session).
     "balanced": Preset(
-        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_passes=1,
-        sharpen_foreground=1.0, carry_background=True,
+        name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_passes=2,
+        sharpen_foreground=1.0, carry_background=True, keep_smooth_mattes=True,
         alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
@@ -242,7 +244,7 @@ def resolve_preset(preset: "str | Preset") -> Preset:
     """Look a preset up by name, or pass a :class:`Preset` through.
 
     A name may carry changes to the preset's fields after a colon, e.g.
-    ``"balanced:keep_smooth_mattes=true,trusted_passes=2"``: how the command line's
+    ``"balanced:keep_smooth_mattes=false,trusted_passes=1"``: how the command line's
     ``--preset`` reaches every field (a shot's checkpoints and farm jobs carry the whole
     string). The result's ``name`` is that string.
     """

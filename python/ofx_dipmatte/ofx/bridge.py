@@ -45,7 +45,7 @@ class RenderParams:
     output_mode: str = "premultiplied"
     source_premultiplied: bool = False  # the host premultiplied the Source's colour by its alpha
     independent_frames: bool = False  # no background carried from frame to frame (farm chunks)
-    keep_smooth_mattes: bool = False  # closed-form's matte kept where it is smooth (smoke, veils)
+    keep_smooth_mattes: bool = True  # closed-form's matte kept where it is smooth (smoke, veils)
     show_only: bool = False  # a frame near the one rendered next: only its known background is shown
 
     @classmethod
@@ -61,8 +61,7 @@ class RenderParams:
         """The engine preset with the iteration cap, threshold, independent frames and kept
         smooth mattes applied."""
         preset = with_limits(self.preset, self.max_iterations, self.loss_threshold)
-        if self.keep_smooth_mattes:
-            preset = preset.replace(keep_smooth_mattes=True)
+        preset = preset.replace(keep_smooth_mattes=self.keep_smooth_mattes)
         return preset.replace(carry_background=False) if self.independent_frames else preset
 
 
