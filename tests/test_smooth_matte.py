@@ -14,9 +14,9 @@ from ofx_dipmatte.engine.smooth_matte import (EXPLAINED, OWN_DETAIL, SHARP, SMOO
                                               own_detail, refinement_trust, sharp_share)
 
 #: The default, which keeps smooth mattes.
-SMOKE = ofx_dipmatte.PRESETS["balanced"]
+DEFAULT = ofx_dipmatte.PRESETS["balanced"]
 #: The default refined everywhere.
-BALANCED = SMOKE.replace(keep_smooth_mattes=False)
+REFINED_EVERYWHERE = DEFAULT.replace(keep_smooth_mattes=False)
 
 
 def test_a_slow_ramp_is_smooth_and_strands_are_sharp():
@@ -107,16 +107,16 @@ def test_closed_form_is_kept_on_smoke_and_refined_on_hair():
     image, trimap, alpha, bg = make_smoke_case()
     closed_form = closed_form_alpha(image, trimap)
     assert refinement_trust(image, trimap, closed_form) == 0.0
-    kept, _ = classical_matte(SMOKE, image, trimap)
+    kept, _ = classical_matte(DEFAULT, image, trimap)
     assert np.allclose(kept, closed_form, atol=1e-6)
-    refined, _ = classical_matte(BALANCED, image, trimap)
+    refined, _ = classical_matte(REFINED_EVERYWHERE, image, trimap)
     band = trimap == 0.5
     assert np.abs(refined - closed_form)[band].max() > 0.01
 
     image, trimap, _ = make_hair_case(seed=0)
     assert refinement_trust(image, trimap, closed_form_alpha(image, trimap)) == 1.0
-    on, _ = classical_matte(SMOKE, image, trimap)
-    off, _ = classical_matte(BALANCED, image, trimap)
+    on, _ = classical_matte(DEFAULT, image, trimap)
+    off, _ = classical_matte(REFINED_EVERYWHERE, image, trimap)
     assert np.array_equal(on, off)
 
 
@@ -125,12 +125,12 @@ def test_a_clean_plate_keeps_the_refinement_where_it_covers():
     closed_form = closed_form_alpha(image, trimap)
     covers = np.zeros(trimap.shape, bool)
     covers[:, :40] = True
-    trust = refinement_trust_map(SMOKE, image, closed_form, trimap, covers)
+    trust = refinement_trust_map(DEFAULT, image, closed_form, trimap, covers)
     assert np.all(trust[covers] == 1.0) and np.all(trust[~covers] == 0.0)
-    assert refinement_trust_map(SMOKE, image, closed_form, trimap, True) == 1.0
-    assert refinement_trust_map(BALANCED, image, closed_form, trimap) == 1.0
+    assert refinement_trust_map(DEFAULT, image, closed_form, trimap, True) == 1.0
+    assert refinement_trust_map(REFINED_EVERYWHERE, image, closed_form, trimap) == 1.0
     # A preset that does not refine has nothing to keep from (a DIP preset with the plugin's option).
-    assert refinement_trust_map(SMOKE.replace(alpha_prior="closed_form"), image, closed_form, trimap) == 1.0
+    assert refinement_trust_map(DEFAULT.replace(alpha_prior="closed_form"), image, closed_form, trimap) == 1.0
 
 
 def test_kept_smooth_mattes_are_no_worse_than_closed_form_on_smoke_over_sharp_edges():
@@ -140,7 +140,8 @@ def test_kept_smooth_mattes_are_no_worse_than_closed_form_on_smoke_over_sharp_ed
     def sad(preset):
         return float(np.abs(ofx_dipmatte.matte(image, trimap, preset=preset).alpha - alpha)[band].sum())
 
-    closed_form = sad(BALANCED.replace(alpha_prior="closed_form"))
-    assert sad(SMOKE) <= 1.001 * closed_form
-    # Refined everywhere, it is worse than closed-form here (measured 1.098×).
-    assert sad(BALANCED) > 1.05 * closed_form
+    closed_form = sad(REFINED_EVERYWHERE.replace(alpha_prior="closed_form"))
+    assert sad(DEFAULT) <= 1.001 * closed_form
+    # Refined everywhere, it is worse than closed-form here (measured 1.111×; 1.098× with one
+    # trusted pass).
+    assert sad(REFINED_EVERYWHERE) > 1.05 * closed_form
