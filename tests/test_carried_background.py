@@ -31,7 +31,7 @@ def test_a_locked_off_clip_is_solved_against_the_background_it_showed():
     assert np.array_equal(carried[0].alpha, alone[0].alpha)  # nothing to carry yet
     for t in range(1, 4):
         ratio = band_sad(carried[t].alpha, alphas[t], trimaps[t]) / band_sad(alone[t].alpha, alphas[t], trimaps[t])
-        assert ratio < 0.9, (t, ratio)  # measured 0.68, 0.53, 0.50
+        assert ratio < 0.9, (t, ratio)  # measured 0.65, 0.56, 0.54
         assert np.array_equal(carried[t].alpha[trimaps[t] != 0.5], trimaps[t][trimaps[t] != 0.5])
         assert not carried[t].stats.warnings
 
@@ -174,8 +174,8 @@ def test_a_shot_whose_background_changes_beside_the_band_is_not_carried_there(mo
     assert last.stats.background_frames == 2 and not last.stats.warnings  # too small a change to start over
     monkeypatch.setattr(carried_background, "CHANGED_DIFFERENCE", np.inf)
     stale, _ = error_near()
-    assert checked < 1.1 * alone, (checked, alone)  # measured 21.6 against 22.5
-    assert stale > 2 * checked, (stale, checked)  # measured 82.2: the old background behind the new
+    assert checked < 1.1 * alone, (checked, alone)  # measured 17.2 against 16.9
+    assert stale > 2 * checked, (stale, checked)  # measured 87.2: the old background behind the new
 
 
 def test_a_frame_that_comes_again_edited_starts_the_stack_over():

@@ -43,7 +43,7 @@ def test_a_clean_plate_halves_the_error_on_hair():
     without = ofx_dipmatte.matte(image, trimap)
     with_plate = ofx_dipmatte.matte(image, trimap, clean_plate=plate)
     ratio = sad(with_plate.alpha, alpha, band) / sad(without.alpha, alpha, band)
-    assert ratio < 0.6, ratio  # measured 0.34 (seeds 1 and 2 of this case: 0.40, 0.44)
+    assert ratio < 0.6, ratio  # measured 0.30 (with one trusted pass 0.34; seeds 1 and 2 then 0.40, 0.44)
     assert np.array_equal(with_plate.alpha[~band], trimap[~band])
     assert not with_plate.stats.warnings
 
@@ -160,7 +160,7 @@ def test_a_plate_reaches_every_tile_of_a_large_frame():
     res = ofx_dipmatte.matte(image, trimap, preset=tiled, clean_plate=bg)
     without = ofx_dipmatte.matte(image, trimap, preset=tiled)
     assert res.stats.tiles > 1
-    assert sad(res.alpha, alpha, band) < 0.7 * sad(without.alpha, alpha, band)  # measured 0.60
+    assert sad(res.alpha, alpha, band) < 0.7 * sad(without.alpha, alpha, band)  # measured 0.63
     # Every cell gains: a tile the plate did not reach would solve as without it (ratio 1).
     for y in range(0, 160, 64):
         for x in range(0, 160, 64):

@@ -549,7 +549,7 @@ def test_stack_plate_solves_a_locked_off_shot_twice_and_resumes_without_the_firs
     summary = stacked["stacked_plate"]
     assert summary["used"] and summary["frames"] == 4 and summary["warning"] is None
     assert 0.7 < summary["coverage"] < 1 and summary["spread"] < 0.01
-    assert band_error(stacked, alphas, trimaps) < 0.85 * band_error(plain, alphas, trimaps)  # measured 0.46
+    assert band_error(stacked, alphas, trimaps) < 0.85 * band_error(plain, alphas, trimaps)  # measured 0.49
     # A resumed run takes the plate from the cache: no first pass, the same matte.
     done = read_image_file(tmp_path / "stacked" / "plate.alpha.0003.exr").pixels
     (tmp_path / "stacked" / "plate.alpha.0003.exr").unlink()
