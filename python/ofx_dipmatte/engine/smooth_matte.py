@@ -60,11 +60,17 @@ EXPLAINED = 1.5
 OWN_DETAIL = 2.5
 
 
+def mixed_pixels(alpha: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """H×W bool: the ``unknown`` pixels whose ``alpha`` is :data:`MIXED` away from 0 and 1,
+    the ones that show the matter (a wide band's bare and solid pixels say nothing of it)."""
+    return unknown & (alpha > MIXED) & (alpha < 1.0 - MIXED)
+
+
 def local_range(alpha: np.ndarray, unknown: np.ndarray) -> float:
     """The mean over ``unknown``'s mixed pixels of the range (max − min) over 3×3 pixels of
     ``alpha`` blurred by :data:`GRAIN_SIGMA`; 1.0 (sharp) where no pixel is mixed, so a
     hard-edged matte stays refined."""
-    mixed = unknown & (alpha > MIXED) & (alpha < 1.0 - MIXED)
+    mixed = mixed_pixels(alpha, unknown)
     if not mixed.any():
         return 1.0
     blurred = ndimage.gaussian_filter(np.asarray(alpha, np.float32), GRAIN_SIGMA, mode="nearest")
@@ -95,8 +101,7 @@ def own_detail(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> floa
     known layers account for there (α² E(F) + (1 − α)² E(B), each carried in from the
     trimap's known pixels); ∞ where no pixel is mixed. About 1 or less: smoke, the
     background seen through; well above: strands of the foreground's own."""
-    unknown = trimap == 0.5
-    mixed = unknown & (alpha > MIXED) & (alpha < 1.0 - MIXED)
+    mixed = mixed_pixels(alpha, trimap == 0.5)
     if not mixed.any():
         return float("inf")
     energy = detail_energy(image)
