@@ -168,10 +168,12 @@ def test_bad_preset_and_device(case64):
 def test_a_preset_name_can_change_its_fields(case64):
     from ofx_dipmatte.engine.presets import resolve_preset, with_limits
 
-    cfg = resolve_preset("balanced: keep_smooth_mattes=true, trusted_passes=2,loss_threshold=none")
+    # Values other than the preset's own, so a change that was not applied shows.
+    cfg = resolve_preset("balanced: keep_smooth_mattes=false, trusted_passes=1,loss_threshold=0.02")
     assert cfg == ofx_dipmatte.PRESETS["balanced"].replace(
-        name="balanced: keep_smooth_mattes=true, trusted_passes=2,loss_threshold=none",
-        keep_smooth_mattes=True, trusted_passes=2, loss_threshold=None)
+        name="balanced: keep_smooth_mattes=false, trusted_passes=1,loss_threshold=0.02",
+        keep_smooth_mattes=False, trusted_passes=1, loss_threshold=0.02)
+    assert resolve_preset("balanced:loss_threshold=0.02,loss_threshold=none").loss_threshold is None
     assert resolve_preset("draft:") is ofx_dipmatte.PRESETS["draft"]
     limited = with_limits("draft:lr=2e-3,restore_chroma=off", max_iterations=5)
     assert (limited.lr, limited.restore_chroma, limited.max_iterations) == (2e-3, False, 5)
