@@ -16,7 +16,9 @@ from ofx_dipmatte.engine.colour_estimate import estimate_colours
 from ofx_dipmatte.engine.foreground import estimate_foreground_background, match_compositing
 from ofx_dipmatte.engine.laplacian import matting_laplacian
 from ofx_dipmatte.engine.ordering import nested_dissection
-from ofx_dipmatte.engine.refine import alpha_from_colours, colour_confidence, refine_alpha
+from ofx_dipmatte.engine import refine
+from ofx_dipmatte.engine.refine import (alpha_from_colours, colour_confidence, plate_disagreement, refine_alpha,
+                                       refinement_round)
 
 
 def sad(a, b, region):
@@ -340,6 +342,54 @@ def test_the_data_term_is_trusted_more_where_a_plate_gives_the_background():
     assert np.allclose(refined(exact_background=nowhere, plate_strength=1.0),
                        refined(exact_background=nowhere, plate_strength=0.001))
     assert np.abs(refined(strength=1.0) - refined(strength=0.001)).max() > 1e-3
+
+
+def test_under_a_plate_grain_does_not_bias_the_data_term_upward(monkeypatch):
+    """Where B is a clean plate, the per-pixel estimate's error is the frame's grain, as
+    often below the truth as above: its target may leave [0, 1] by twice the grain's
+    measured effect there, so over bare background it averages to 0 instead of rising into
+    a haze. Where B is estimated, or the plate agrees with the frame exactly, it stays
+    within [0, 1]."""
+    rng = np.random.default_rng(1)
+    n = 64
+    xx = np.mgrid[0:n, 0:n][1]
+    alpha = np.clip((28 - xx) / 6.0, 0, 1).astype(np.float32)  # a soft edge, bare background right of x = 28
+    fg = np.broadcast_to(np.float32([0.35, 0.35, 0.45]), (n, n, 3))
+    bg = np.float32([0.2, 0.3, 0.6]) + 0.1 * ndimage.gaussian_filter(rng.normal(size=(n, n, 3)), (3, 3, 0))
+    clean = alpha[..., None] * fg + (1 - alpha[..., None]) * bg
+    image = (clean + rng.normal(0, 0.02, clean.shape)).astype(np.float32)  # grain, σ 0.02
+    trimap = np.where(xx < 12, 1.0, np.where(xx >= 52, 0.0, 0.5)).astype(np.float32)
+    laplacian = matting_laplacian(image, unknown=trimap == 0.5)
+    start = closed_form_alpha(image, trimap, laplacian=laplacian)
+    targets = []
+
+    def solve(laplacian, trimap, confidence, estimate, **kw):
+        targets.append(estimate)
+        return solve_alpha(laplacian, trimap, confidence, estimate, **kw)
+
+    monkeypatch.setattr(refine, "solve_alpha", solve)
+    bare = (trimap == 0.5) & (alpha == 0)
+    for plate in (True, False):
+        refinement_round(image, trimap, start, fg, bg, 0.01, laplacian, exact_background=plate)
+    seen, estimated = targets
+    # The grain moves α̂ by about 0.02 / |F − B| = 0.1 either way.
+    assert seen[bare].min() < -0.1 and abs(float(seen[bare].mean())) < 0.01
+    assert estimated.min() >= 0.0 and estimated.max() <= 1.0
+    assert float(estimated[bare].mean()) > 0.03  # clipped: the haze the plate's target avoids
+    # Per pixel: only where the plate holds.
+    half = np.zeros(trimap.shape, bool)
+    half[: n // 2] = True
+    refinement_round(image, trimap, start, fg, bg, 0.01, laplacian, exact_background=half)
+    both = targets[-1]
+    np.testing.assert_array_equal(both[half], seen[half])
+    np.testing.assert_array_equal(both[~half], estimated[~half])
+    # The grain is measured where the plate and the frame both show background: σ 0.02 a
+    # channel reads 3σ² (within 15 %); without grain nothing may leave [0, 1].
+    assert abs(plate_disagreement(image, bg, trimap, True) / (3 * 0.02 ** 2) - 1) < 0.15
+    assert np.abs(seen - np.clip(seen, 0, 1)).max() <= 2 * np.sqrt(plate_disagreement(image, bg, trimap, True)
+                                                                   / np.square(fg - bg).sum(-1)).max() + 1e-6
+    refinement_round(clean.astype(np.float32), trimap, start, fg, bg, 0.01, laplacian, exact_background=True)
+    assert targets[-1].min() > -1e-6 and targets[-1].max() < 1.0 + 1e-6
 
 
 def test_rounds_report_progress_and_can_be_cancelled():

@@ -29,7 +29,7 @@ from .leaks import remove_leaks
 from .presets import Preset
 from .refine import refine_alpha, refinement_round
 from .region import Padded, Window
-from .smooth_matte import refinement_trust
+from .smooth_matte import plate_alpha_noise, plate_share, refinement_trust
 from .solver import Cancelled, ProgressCallback
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
@@ -93,7 +93,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             anchor = add_terms(anchor, flow)
             alpha = solve_alpha(laplacian, trimap, *anchor, initial=alpha, should_stop=should_stop)
         colours = estimate(image, alpha) if cfg.foreground == "estimated" else None
-        trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background)
+        trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background, colours)
         if cfg.alpha_prior == "refined" and np.any(trust > 0):
             unrefined = alpha
             rounds = cfg.refine_iterations
@@ -122,18 +122,26 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
 
 
 def refinement_trust_map(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trimap: np.ndarray,
-                         exact_background: "bool | np.ndarray" = False) -> np.ndarray:
+                         exact_background: "bool | np.ndarray" = False,
+                         colours: "Colours | None" = None) -> np.ndarray:
     """How much of the refinement to keep over closed-form's ``alpha`` (1, or H×W in
     [0, 1]) as ``Preset.keep_smooth_mattes`` says: the window's
     :func:`~.smooth_matte.refinement_trust` (of ``image`` and closed-form's ``alpha``),
-    and all of it where a clean plate gives B (the refinement's loss on smooth mattes
-    comes from the estimated background)."""
-    if not cfg.keep_smooth_mattes or cfg.alpha_prior != "refined" or exact_background is True:
-        return np.ones((), np.float32)  # nothing to keep from: no refinement, or B seen everywhere
-    trust = np.float32(refinement_trust(image, trimap, alpha))
+    and where a clean plate gives B (``exact_background``: True, or H×W) as much as the
+    plate agrees with the frame (:func:`~.smooth_matte.plate_share` of
+    :func:`~.smooth_matte.plate_alpha_noise`, read from ``colours``, the F and B
+    estimated under the plate; all of it without them): the refinement's loss on smooth
+    mattes comes from the estimated background, or from grain in the plate or the frame."""
+    if not cfg.keep_smooth_mattes or cfg.alpha_prior != "refined":
+        return np.ones((), np.float32)  # nothing to keep from: no refinement
     if exact_background is False:
-        return np.asarray(trust)
-    return np.maximum(trust, np.asarray(exact_background, np.float32))
+        return np.asarray(np.float32(refinement_trust(image, trimap, alpha)))
+    seen = 1.0 if colours is None else plate_share(plate_alpha_noise(image, trimap, alpha, *colours,
+                                                                      exact_background))
+    if exact_background is True and seen >= 1.0:
+        return np.ones((), np.float32)  # B seen everywhere, and clean enough: nothing to measure
+    trust = np.float32(refinement_trust(image, trimap, alpha))
+    return np.maximum(trust, np.float32(seen) * np.asarray(exact_background, np.float32))
 
 
 def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,
