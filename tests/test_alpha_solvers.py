@@ -17,8 +17,8 @@ from ofx_dipmatte.engine.foreground import estimate_foreground_background, match
 from ofx_dipmatte.engine.laplacian import matting_laplacian
 from ofx_dipmatte.engine.ordering import nested_dissection
 from ofx_dipmatte.engine import refine
-from ofx_dipmatte.engine.refine import (alpha_from_colours, colour_confidence, plate_disagreement, refine_alpha,
-                                       refinement_round)
+from ofx_dipmatte.engine.plate_grain import plate_disagreement
+from ofx_dipmatte.engine.refine import alpha_from_colours, colour_confidence, refine_alpha, refinement_round
 
 
 def sad(a, b, region):
@@ -363,8 +363,11 @@ def test_under_a_plate_grain_does_not_bias_the_data_term_upward(monkeypatch):
     start = closed_form_alpha(image, trimap, laplacian=laplacian)
     targets = []
 
+    weights = []
+
     def solve(laplacian, trimap, confidence, estimate, **kw):
         targets.append(estimate)
+        weights.append(confidence)
         return solve_alpha(laplacian, trimap, confidence, estimate, **kw)
 
     monkeypatch.setattr(refine, "solve_alpha", solve)
@@ -390,6 +393,14 @@ def test_under_a_plate_grain_does_not_bias_the_data_term_upward(monkeypatch):
                                                                    / np.square(fg - bg).sum(-1)).max() + 1e-6
     refinement_round(clean.astype(np.float32), trimap, start, fg, bg, 0.01, laplacian, exact_background=True)
     assert targets[-1].min() > -1e-6 and targets[-1].max() < 1.0 + 1e-6
+    # Grain this heavy against these colours (α̂ spread 0.16, plate_grain.UNTRUSTED 0.07):
+    # the plate is trusted as an estimated B would be (plate_strength no longer counts);
+    # without grain, plate_strength does.
+    for picture, heavy in ((image, True), (clean.astype(np.float32), False)):
+        for plate_strength in (0.1, 0.01):
+            refinement_round(picture, trimap, start, fg, bg, 0.01, laplacian, exact_background=True,
+                             plate_strength=plate_strength)
+        assert np.array_equal(weights[-1], weights[-2]) == heavy
 
 
 def test_rounds_report_progress_and_can_be_cancelled():

@@ -28,6 +28,7 @@ from scipy import ndimage
 from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
 from .foreground import estimate_foreground_background
 from .laplacian import matting_laplacian
+from .plate_grain import alpha_noise, plate_disagreement, plate_share
 
 #: Colour residual (Euclidean distance in RGB, 0–1 units) at which the confidence
 #: falls to 1/e: about the spread of a natural texture around its local mean.
@@ -41,14 +42,9 @@ NOISE_VARIANCE = 1e-3
 #: the per-pixel estimate may leave [0, 1] as the data term's target. There its error is
 #: grain in the frame or the plate, as often below the truth as above: clipped at 0 it
 #: would only ever rise over bare background, a haze. The grain's effect is measured
-#: (:func:`plate_disagreement` over |F − B|), so a noise-free plate keeps [0, 1]: its
+#: (:func:`~.plate_grain.plate_disagreement` over |F − B|), so a noise-free plate keeps [0, 1]: its
 #: errors are F's, not symmetric (unclipped, exact plates lost 0.5 %, hair up to 16 %).
 GRAIN_MARGIN = 2.0
-#: Known background pixels the plate must cover for :func:`plate_disagreement` to be measured.
-PLATE_COMPARED = 64
-#: Median of a χ² variable with 3 degrees of freedom (its mean is 3): the squared length of
-#: Gaussian grain over RGB, so a median over pixels measures the grain, not a stray change.
-_CHI2_3_MEDIAN = 2.366
 #: Tolerance of each round's solve: it starts from the previous matte, and on 42 stills
 #: 1e-4 gave the same mattes as 1e-6 (median SAD equal to 3 digits) in 46 % of the
 #: conjugate-gradient iterations.
@@ -63,18 +59,6 @@ def alpha_from_colours(image: np.ndarray, fg: np.ndarray, bg: np.ndarray,
     num = np.einsum("hwc,hwc->hw", image - bg, diff)
     den = np.einsum("hwc,hwc->hw", diff, diff)
     return np.clip(num / np.maximum(den, 1e-6), low, high).astype(np.float32)
-
-
-def plate_disagreement(image: np.ndarray, bg: np.ndarray, trimap: np.ndarray, covers: "bool | np.ndarray") -> float:
-    """The mean squared difference (summed over RGB) between ``image`` and ``bg`` (a clean
-    plate where ``covers``) on the trimap's known background the plate covers: the grain
-    of both, read from the median so that a stray change does not count. 0 where fewer
-    than :data:`PLATE_COMPARED` pixels can be compared."""
-    compared = np.broadcast_to(np.asarray(covers, bool), trimap.shape) & (trimap == 0.0)
-    if compared.sum() < PLATE_COMPARED:
-        return 0.0
-    difference = np.square(image[compared] - bg[compared]).sum(axis=-1)
-    return float(np.median(difference)) * 3.0 / _CHI2_3_MEDIAN
 
 
 def local_colour_variance(image: np.ndarray, weight: np.ndarray, scale: float = TEXTURE_SCALE) -> np.ndarray:
@@ -153,7 +137,10 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
         strength, plate_strength: how far the confidence is trusted against the
             Laplacian, with B estimated and where a clean plate gives B. An estimated B
             has an error the confidence cannot see (the estimate's smoothness), so it is
-            trusted ten times less (docs/benchmarks.md, *The data term's strength*).
+            trusted ten times less (docs/benchmarks.md, *The data term's strength*). A
+            plate with grain is trusted less, down to ``strength``, as far as its
+            disagreement with the frame moves α̂ (:mod:`.plate_grain`); there α̂ may also
+            leave [0, 1] by :data:`GRAIN_MARGIN` times that.
 
     Returns: H×W float32 alpha; known pixels equal the trimap.
     """
@@ -193,14 +180,17 @@ def refinement_round(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, f
     estimate = alpha_from_colours(image, fg, bg)
     confidence = colour_confidence(image, fg, bg, estimate, alpha, texture, exact_background)
     plate = np.asarray(exact_background)
-    target = estimate
+    target, weight = estimate, np.where(plate, plate_strength, strength)
     grain = plate_disagreement(image, bg, trimap, plate) if plate.any() else 0.0
-    if grain > 0.0:  # B seen: the estimate may leave [0, 1] by as much as grain moves it (GRAIN_MARGIN)
+    if grain > 0.0:
+        # The estimate may leave [0, 1] by as much as grain moves it (GRAIN_MARGIN), and
+        # the plate is trusted over an estimated B only as far as it agrees with the frame.
         contrast = np.maximum(np.square(fg - bg).sum(axis=-1), 1e-6)
         margin = np.minimum(GRAIN_MARGIN * np.sqrt(grain / contrast), 1.0)
         wide = np.clip(alpha_from_colours(image, fg, bg, -1.0, 2.0), -margin, 1.0 + margin)
         target = np.where(plate, wide, estimate).astype(np.float32)
-    weight = np.where(plate, plate_strength, strength)
+        seen = plate_share(alpha_noise(grain, trimap, alpha, fg, bg, plate))
+        weight = np.where(plate, strength + seen * (plate_strength - strength), strength)
     data = add_terms((weight * confidence * (trimap == 0.5), target), anchor)
     refined = solve_alpha(laplacian, trimap, *data, initial=alpha, should_stop=should_stop, rtol=SOLVE_TOLERANCE)
     return refined, confidence

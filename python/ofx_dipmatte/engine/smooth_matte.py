@@ -38,8 +38,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .refine import plate_disagreement
-
 #: Mean 3×3 range at and below which closed-form's matte is kept as it is ...
 SMOOTH = 0.06
 #: ... and at and above which the refinement is kept in full.
@@ -60,13 +58,6 @@ DETAIL_FLOOR = 1e-5
 EXPLAINED = 1.5
 #: ... and at and above which it does (strands): the refinement is kept in full.
 OWN_DETAIL = 2.5
-#: Spread (σ) of the per-pixel alpha estimate that a plate's disagreement with the frame
-#: causes, at and below which the refinement of a smooth matte under the plate is kept in
-#: full (an exact or noise-free plate: 0.002–0.02; grain σ 0.01 under dev smoke's colours:
-#: about 0.03) ...
-PLATE_TRUSTED = 0.035
-#: ... and at and above which it is not (grain σ 0.02 under smoke: 0.07 and up).
-PLATE_UNTRUSTED = 0.07
 
 
 def mixed_pixels(alpha: np.ndarray, unknown: np.ndarray) -> np.ndarray:
@@ -129,28 +120,6 @@ def detail_share(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> fl
     """0 where the band's :func:`own_detail` is at most :data:`EXPLAINED`, 1 from
     :data:`OWN_DETAIL`, linear between."""
     return float(np.clip((own_detail(image, trimap, alpha) - EXPLAINED) / (OWN_DETAIL - EXPLAINED), 0.0, 1.0))
-
-
-def plate_alpha_noise(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, fg: np.ndarray,
-                      bg: np.ndarray, covers: "bool | np.ndarray") -> float:
-    """How far (σ) the plate's disagreement with the frame moves the per-pixel alpha
-    estimate in the band: √(n / c), n the :func:`~.refine.plate_disagreement` of ``image``
-    and ``bg`` (the plate where ``covers``), c the median of |``fg`` − ``bg``|² over the
-    band's mixed pixels the plate covers. 0 where the disagreement cannot be measured or
-    no mixed pixel is covered."""
-    covers = np.broadcast_to(np.asarray(covers, bool), trimap.shape)
-    mixed = covers & mixed_pixels(alpha, trimap == 0.5)
-    noise = plate_disagreement(image, bg, trimap, covers)
-    if noise == 0.0 or not mixed.any():
-        return 0.0
-    contrast = float(np.median(np.square(fg[mixed] - bg[mixed]).sum(axis=-1)))
-    return float(np.sqrt(noise / max(contrast, 1e-6)))
-
-
-def plate_share(noise: float) -> float:
-    """1 where :func:`plate_alpha_noise` is at most :data:`PLATE_TRUSTED`, 0 from
-    :data:`PLATE_UNTRUSTED`, linear between."""
-    return float(np.clip((PLATE_UNTRUSTED - noise) / (PLATE_UNTRUSTED - PLATE_TRUSTED), 0.0, 1.0))
 
 
 def refinement_trust(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> float:
