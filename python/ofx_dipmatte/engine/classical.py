@@ -26,10 +26,10 @@ from .foreground import estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
 from .leaks import remove_leaks
+from .plate_grain import plate_trust
 from .presets import Preset
 from .refine import refine_alpha, refinement_round
 from .region import Padded, Window
-from .plate_grain import alpha_noise, plate_disagreement, plate_share
 from .smooth_matte import refinement_trust
 from .solver import Cancelled, ProgressCallback
 
@@ -129,19 +129,15 @@ def refinement_trust_map(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trim
     [0, 1]) as ``Preset.keep_smooth_mattes`` says: the window's
     :func:`~.smooth_matte.refinement_trust` (of ``image`` and closed-form's ``alpha``),
     and where a clean plate gives B (``exact_background``: True, or H×W) as much as the
-    plate agrees with the frame (:func:`~.plate_grain.plate_share`, read from
-    ``colours``, the F and B estimated under the plate; all of it without them): the refinement's loss on smooth
-    mattes comes from the estimated background, or from grain in the plate or the frame."""
+    plate agrees with the frame (:func:`~.plate_grain.plate_trust` of ``colours``, the F
+    and B estimated under the plate; all of it without them): the refinement's loss on
+    smooth mattes comes from the estimated background, or from grain in the plate or the
+    frame."""
     if not cfg.keep_smooth_mattes or cfg.alpha_prior != "refined":
         return np.ones((), np.float32)  # nothing to keep from: no refinement
     if exact_background is False:
         return np.asarray(np.float32(refinement_trust(image, trimap, alpha)))
-    seen = 1.0
-    if colours is not None:
-        fg, bg = colours
-        noise = alpha_noise(plate_disagreement(image, bg, trimap, exact_background), trimap, alpha, fg, bg,
-                            exact_background)
-        seen = plate_share(noise)
+    seen = 1.0 if colours is None else plate_trust(image, trimap, alpha, *colours, exact_background)
     if exact_background is True and seen >= 1.0:
         return np.ones((), np.float32)  # B seen everywhere, and clean enough: nothing to measure
     trust = np.float32(refinement_trust(image, trimap, alpha))

@@ -63,3 +63,10 @@ def plate_share(noise: float) -> float:
     """1 where :func:`alpha_noise` is at most :data:`TRUSTED`, 0 from :data:`UNTRUSTED`,
     linear between."""
     return float(np.clip((UNTRUSTED - noise) / (UNTRUSTED - TRUSTED), 0.0, 1.0))
+
+
+def plate_trust(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, fg: np.ndarray, bg: np.ndarray,
+                covers: "bool | np.ndarray") -> float:
+    """:func:`plate_share` of the plate ``bg`` (where ``covers``) under ``image``, its
+    ``trimap``, ``alpha`` and ``fg``: 1 for a plate that agrees with the frame."""
+    return plate_share(alpha_noise(plate_disagreement(image, bg, trimap, covers), trimap, alpha, fg, bg, covers))

@@ -42,8 +42,9 @@ NOISE_VARIANCE = 1e-3
 #: the per-pixel estimate may leave [0, 1] as the data term's target. There its error is
 #: grain in the frame or the plate, as often below the truth as above: clipped at 0 it
 #: would only ever rise over bare background, a haze. The grain's effect is measured
-#: (:func:`~.plate_grain.plate_disagreement` over |F − B|), so a noise-free plate keeps [0, 1]: its
-#: errors are F's, not symmetric (unclipped, exact plates lost 0.5 %, hair up to 16 %).
+#: (:func:`~.plate_grain.plate_disagreement` over |F − B|), so a noise-free plate keeps
+#: [0, 1]: its errors are F's, not symmetric (unclipped, exact plates lost 0.5 %, hair up
+#: to 16 %; docs/benchmarks.md, nineteenth session).
 GRAIN_MARGIN = 2.0
 #: Tolerance of each round's solve: it starts from the previous matte, and on 42 stills
 #: 1e-4 gave the same mattes as 1e-6 (median SAD equal to 3 digits) in 46 % of the
