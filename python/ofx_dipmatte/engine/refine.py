@@ -178,20 +178,20 @@ def refinement_round(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, f
                      plate_strength: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """One round of :func:`refine_alpha` from the colours ``fg`` and ``bg``: the refined
     alpha, and the colours' confidence (:func:`colour_confidence`, before ``strength``)."""
-    estimate = alpha_from_colours(image, fg, bg)
+    unclipped = alpha_from_colours(image, fg, bg, -1.0, 2.0)
+    estimate = np.clip(unclipped, 0.0, 1.0)
     confidence = colour_confidence(image, fg, bg, estimate, alpha, texture, exact_background)
     plate = np.asarray(exact_background)
-    target, weight = estimate, np.where(plate, plate_strength, strength)
+    target, seen = estimate, 1.0
     grain = plate_disagreement(image, bg, trimap, plate) if plate.any() else 0.0
     if grain > 0.0:
         # The estimate may leave [0, 1] by as much as grain moves it (GRAIN_MARGIN), and
         # the plate is trusted over an estimated B only as far as it agrees with the frame.
         contrast = np.maximum(np.square(fg - bg).sum(axis=-1), 1e-6)
         margin = np.minimum(GRAIN_MARGIN * np.sqrt(grain / contrast), 1.0)
-        wide = np.clip(alpha_from_colours(image, fg, bg, -1.0, 2.0), -margin, 1.0 + margin)
-        target = np.where(plate, wide, estimate).astype(np.float32)
+        target = np.where(plate, np.clip(unclipped, -margin, 1.0 + margin), estimate).astype(np.float32)
         seen = plate_share(alpha_noise(grain, trimap, alpha, fg, bg, plate))
-        weight = np.where(plate, strength + seen * (plate_strength - strength), strength)
+    weight = np.where(plate, seen * plate_strength + (1.0 - seen) * strength, strength)
     data = add_terms((weight * confidence * (trimap == 0.5), target), anchor)
     refined = solve_alpha(laplacian, trimap, *data, initial=alpha, should_stop=should_stop, rtol=SOLVE_TOLERANCE)
     return refined, confidence
