@@ -8,12 +8,17 @@ one process pymatting slows torch ~1.7× (see baseline.py). Frame 0 is solved co
 frame 1 (the subject moved 3 px right, same background) warm-started from it, as a
 ClipSession does in a shot.
 
+A size may carry the ribbon's shape: ``WxH/BAND/STRANDS``, the band's half-width in
+pixels (default 6) and strands per pixel of the frame's height (default 3), so a thin,
+sparse ribbon (``1920x1080/2/0.2``: 7 % of the frame) can be set against the default one
+(27 %) in the same run.
+
 ``--device cuda --tile-batch N``: the nets' tiles on a GPU, N same-size tiles fitted as
 one batch (0: the engine's default for the device; 1: one at a time); the peak GPU memory
 is reported too.
 
 Usage:
-    python bench/bench_plate.py [--sizes 256x256 1920x1080 3840x2160] [--preset balanced]
+    python bench/bench_plate.py [--sizes 256x256 1920x1080 3840x2160 1920x1080/2/0.2] [--preset balanced]
         [--device auto] [--tile-batch 0] [--no-baseline] [--markdown FILE]
 """
 
@@ -28,7 +33,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def engine_run(width: int, height: int, preset: str, device: str = "auto", tile_batch: int = 0) -> dict:
+def parse_size(text: str) -> tuple[int, int, int, float]:
+    """``WxH[/BAND[/STRANDS]]`` → width, height, band half-width, strands per pixel of height."""
+    parts = text.split("/")
+    width, height = (int(v) for v in parts[0].split("x"))
+    band = int(parts[1]) if len(parts) > 1 else 6
+    strands = float(parts[2]) if len(parts) > 2 else 3.0
+    return width, height, band, strands
+
+
+def plate(width: int, height: int, band: int, strands: float, shift: int = 0):
+    from plate_case import make_plate
+
+    return make_plate(height, width, shift=shift, band=band, strands=int(round(strands * height)))
+
+
+def engine_run(width: int, height: int, preset: str, device: str = "auto", tile_batch: int = 0,
+               band: int = 6, strands: float = 3.0) -> dict:
     import resource
     import time
 
@@ -36,11 +57,10 @@ def engine_run(width: int, height: int, preset: str, device: str = "auto", tile_
 
     import metrics as M
     import ofx_dipmatte
-    from plate_case import make_plate
 
     import torch
 
-    frames = [make_plate(height, width, shift=s) for s in (0, 3)]
+    frames = [plate(width, height, band, strands, shift=s) for s in (0, 3)]
     config = ofx_dipmatte.PRESETS[preset].replace(tile_batch=tile_batch)
     session = ofx_dipmatte.ClipSession(preset=config, seed=0, device=device)
     out = {}
@@ -64,16 +84,15 @@ def engine_run(width: int, height: int, preset: str, device: str = "auto", tile_
     return out
 
 
-def baseline_run(width: int, height: int) -> dict:
+def baseline_run(width: int, height: int, band: int = 6, strands: float = 3.0) -> dict:
     import resource
 
     import numpy as np
 
     import baseline
     import metrics as M
-    from plate_case import make_plate
 
-    image, trimap, alpha = make_plate(height, width)
+    image, trimap, alpha = plate(width, height, band, strands)
     image = np.round(image * 255) / 255  # the same 8-bit pixels the engine gets
     cf_alpha, _, seconds = baseline.closed_form(image.astype(np.float64), trimap)
     return {"CF s": seconds, "CF SAD": M.sad(cf_alpha, alpha, trimap == 0.5),
@@ -92,7 +111,8 @@ def in_child(kind: str, *args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sizes", nargs="+", default=["256x256", "1920x1080", "3840x2160"])
+    ap.add_argument("--sizes", nargs="+", default=["256x256", "1920x1080", "3840x2160"],
+                    help="WxH, or WxH/BAND/STRANDS: the band's half-width (px) and strands per px of height")
     ap.add_argument("--preset", default="balanced")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--tile-batch", type=int, default=0,
@@ -105,14 +125,15 @@ def main() -> None:
 
     rows = []
     for size in args.sizes:
-        width, height = (int(v) for v in size.split("x"))
+        width, height, band, strands = parse_size(size)
         print(f"{size} ...", file=sys.stderr, flush=True)
         row = {"case": size, "preset": args.preset, "tile batch": args.tile_batch,
-               **in_child("engine", width, height, args.preset, args.device, args.tile_batch)}
+               **in_child("engine", width, height, args.preset, args.device, args.tile_batch, band, strands)}
+        row["band share"] = row["band Mpx"] * 1e6 / (width * height)
         row["warm/cold"] = row["warm s"] / row["cold s"]
         row["cold s per band Mpx"] = row["cold s"] / row["band Mpx"]
         if not args.no_baseline:
-            row.update(in_child("baseline", width, height))
+            row.update(in_child("baseline", width, height, band, strands))
             row["SAD ×CF"] = row["cold SAD"] / row["CF SAD"]
             row["cold s ×CF"] = row["cold s"] / row["CF s"]
         rows.append(row)

@@ -11,7 +11,10 @@ so each pixel's (F, B) solves a 2×2 system given its four neighbours. The sweep
 coarse to fine (each level's result, upsampled, starts the next), which carries
 colour across wide unknown bands in a few sweeps. We sweep red-black (checkerboard)
 Gauss–Seidel with numpy: every half-sweep is a handful of array operations on the
-pixels of one colour, held as two strided sub-lattices.
+pixels of one colour, held as two strided sub-lattices. Inside, colours are held
+channel-first and F and B side by side (6 × H × W): numpy's loops then run along image
+rows, not over three channels at a time (about 2.5× faster per value), and one pass over
+the neighbours serves both layers, which share the weights.
 F is reliable where alpha is high and B where it is low; where alpha is 0 (or 1) F
 (or B) is only an extrapolation from its surroundings.
 
@@ -28,43 +31,48 @@ import numpy as np
 
 
 def _resize_nearest(a: np.ndarray, h: int, w: int) -> np.ndarray:
-    rows = np.minimum((np.arange(h) * a.shape[0]) // h, a.shape[0] - 1)
-    cols = np.minimum((np.arange(w) * a.shape[1]) // w, a.shape[1] - 1)
-    return a[rows][:, cols]
+    """``a`` (…×H×W: the last two axes are the image's) at h×w, nearest pixel."""
+    rows = np.minimum((np.arange(h) * a.shape[-2]) // h, a.shape[-2] - 1)
+    cols = np.minimum((np.arange(w) * a.shape[-1]) // w, a.shape[-1] - 1)
+    return a[..., rows, :][..., cols]
 
 
 def _neighbours(x: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Up, down, left, right neighbours of every pixel, edges repeated."""
-    p = np.pad(x, ((1, 1), (1, 1)) + ((0, 0),) * (x.ndim - 2), mode="edge")
+    """Up, down, left, right neighbours of every pixel of an H×W array, edges repeated."""
+    p = np.pad(x, 1, mode="edge")
     return p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]
 
 
 def _repeat_edges(padded: np.ndarray) -> None:
-    """Refill the one-pixel border with the edge pixels (as np.pad's "edge"), in place."""
-    padded[0, 1:-1] = padded[1, 1:-1]
-    padded[-1, 1:-1] = padded[-2, 1:-1]
-    padded[:, 0] = padded[:, 1]
-    padded[:, -1] = padded[:, -2]
+    """Refill the one-pixel border of a C×H×W array with the edge pixels (as np.pad's
+    "edge"), in place."""
+    padded[:, 0, 1:-1] = padded[:, 1, 1:-1]
+    padded[:, -1, 1:-1] = padded[:, -2, 1:-1]
+    padded[:, :, 0] = padded[:, :, 1]
+    padded[:, :, -1] = padded[:, :, -2]
 
 
 class _Cells:
     """The pixels of one sub-lattice of a level (its even or odd rows, even or odd
     columns) with their fixed parts of the 2×2 systems, contiguous: the matrix
     [[α² + Σw, α(1 − α)], [α(1 − α), (1 − α)² + Σw]] with its inverse determinant, the
-    neighbour weights and αI, (1 − α)I. ``at`` is where they sit in an array padded by
-    one pixel, ``near`` where their up, down, left and right neighbours do."""
+    neighbour weights and [αI, (1 − α)I] (6 × h × w). ``at`` is where they sit in a
+    6 × (H + 2) × (W + 2) array padded by one pixel, ``near`` where their up, down, left
+    and right neighbours do."""
 
     def __init__(self, fixed: dict[str, np.ndarray], weights: list[np.ndarray], row: int, col: int):
-        h, w = fixed["a00"].shape[:2]
-        inside = (slice(row, h, 2), slice(col, w, 2))
-        self.at = (slice(row + 1, h + 1, 2), slice(col + 1, w + 1, 2))
-        self.near = [(slice(row + 1 + dy, h + 1 + dy, 2), slice(col + 1 + dx, w + 1 + dx, 2))
+        h, w = fixed["a00"].shape
+        inside = (Ellipsis, slice(row, h, 2), slice(col, w, 2))
+        self.at = (slice(None), slice(row + 1, h + 1, 2), slice(col + 1, w + 1, 2))
+        self.near = [(slice(None), slice(row + 1 + dy, h + 1 + dy, 2), slice(col + 1 + dx, w + 1 + dx, 2))
                      for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
         self.weights = [np.ascontiguousarray(weight[inside]) for weight in weights]
         self.fixed = {name: np.ascontiguousarray(values[inside]) for name, values in fixed.items()}
         self.empty = self.fixed["a00"].size == 0
-        # Right-hand sides and scratch for the sweeps, allocated once a level.
-        self.buffers = tuple(np.empty(self.fixed["a0_image"].shape, np.float32) for _ in range(4))
+        # Right-hand sides and scratch for the sweeps (F and B, then one layer), allocated once a level.
+        six, three = self.fixed["data"].shape, (3,) + self.fixed["a00"].shape
+        self.buffers = (np.empty(six, np.float32), np.empty(six, np.float32),
+                        np.empty(three, np.float32), np.empty(three, np.float32))
 
 
 class _Level:
@@ -77,36 +85,39 @@ class _Level:
                  known_bg: np.ndarray | None, ceiling: float = 1.0):
         self.ceiling = ceiling
         self.known_bg = known_bg is not None
-        weights = [(regularization + gradient_weight * np.abs(alpha - n))[..., None] for n in _neighbours(alpha)]
-        a0 = alpha[..., None]
+        weights = [regularization + gradient_weight * np.abs(alpha - n) for n in _neighbours(alpha)]
+        a0 = alpha
         a1 = 1.0 - a0
         w_sum = sum(weights)
         fixed = {"a00": a0 * a0 + w_sum, "a11": a1 * a1 + w_sum, "a01": a0 * a1,
-                 "a0_image": a0 * image, "a1_image": a1 * image,
+                 "data": np.concatenate([a0 * image, a1 * image]),
                  # a00·a11 − a01², written without the cancellation (which float32 would feel).
                  "inv_det": 1.0 / (w_sum * (a0 * a0 + a1 * a1 + w_sum))}
         if known_bg is not None:
-            fixed.update(known_bg=known_bg[..., None], image=image, a0=a0, a1=a1, w_sum=w_sum)
+            fixed.update(known_bg=known_bg, image=image, a0=a0, a1=a1, w_sum=w_sum)
         self.colours = [[cells for cells in (_Cells(fixed, weights, row, col) for row, col in lattices)
                          if not cells.empty] for lattices in (((0, 0), (1, 1)), ((0, 1), (1, 0)))]
 
-    def sweep(self, fg_padded: np.ndarray, bg_padded: np.ndarray) -> None:
-        """One red-black Gauss–Seidel sweep, in place, on F and B kept inside a one-pixel
-        border of repeated edges (so neighbours are views, not copies). Where ``known_bg``
-        (a clean plate) gives B, B stays and F alone is solved. In-place arithmetic: the
-        sweeps are most of the estimator's time, and temporaries most of theirs."""
+    def sweep(self, padded: np.ndarray) -> None:
+        """One red-black Gauss–Seidel sweep, in place, on F and B (``padded``: 6 × (H + 2)
+        × (W + 2), F's channels then B's) inside a one-pixel border of repeated edges (so
+        neighbours are views, not copies). Where ``known_bg`` (a clean plate) gives B, B
+        stays and F alone is solved. In-place arithmetic: the sweeps are most of the
+        estimator's time, and temporaries most of theirs."""
         for colour in self.colours:
             for cells in colour:
-                self._solve(cells, fg_padded, bg_padded)
-            _repeat_edges(fg_padded)
-            _repeat_edges(bg_padded)
+                self._solve(cells, padded)
+            _repeat_edges(padded)
 
-    def _solve(self, cells: _Cells, fg_padded: np.ndarray, bg_padded: np.ndarray) -> None:
-        """F and B of ``cells`` from their neighbours, written into the padded arrays."""
+    def _solve(self, cells: _Cells, padded: np.ndarray) -> None:
+        """F and B of ``cells`` from their neighbours, written into the padded array."""
         fixed = cells.fixed
-        b0, b1, t0, t1 = cells.buffers
-        self._right_hand_side(b0, fg_padded, fixed["a0_image"], cells, t0)
-        self._right_hand_side(b1, bg_padded, fixed["a1_image"], cells, t0)
+        rhs, scratch, t0, t1 = cells.buffers
+        # [αI, (1 − α)I] + Σ w · neighbour, F and B at once.
+        np.copyto(rhs, fixed["data"])
+        for weight, near in zip(cells.weights, cells.near):
+            rhs += np.multiply(weight, padded[near], out=scratch)
+        b0, b1 = rhs[:3], rhs[3:]
         # [F, B] = inverse of the 2×2 matrix times [b0, b1], clipped to [0, ceiling].
         np.multiply(fixed["a11"], b0, out=t0)
         t0 -= np.multiply(fixed["a01"], b1, out=t1)
@@ -116,24 +127,17 @@ class _Level:
         t1 -= np.multiply(fixed["a01"], b0, out=b1)
         t1 *= fixed["inv_det"]
         new_b = np.clip(t1, 0.0, self.ceiling, out=t1)
+        here = padded[cells.at]
         if self.known_bg:
             # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per channel.
-            a0, bg = fixed["a0"], bg_padded[cells.at]
-            near_f = b0 - fixed["a0_image"]
+            a0, bg = fixed["a0"], here[3:]
+            near_f = b0 - fixed["data"][:3]
             only_f = np.clip((a0 * (fixed["image"] - fixed["a1"] * bg) + near_f) / (a0 * a0 + fixed["w_sum"]),
                              0.0, self.ceiling)
             new_f = np.where(fixed["known_bg"], only_f, new_f)
             new_b = np.where(fixed["known_bg"], bg, new_b)
-        fg_padded[cells.at] = new_f
-        bg_padded[cells.at] = new_b
-
-    @staticmethod
-    def _right_hand_side(out: np.ndarray, padded: np.ndarray, data: np.ndarray, cells: _Cells,
-                         scratch: np.ndarray) -> None:
-        """``data`` + Σ w · neighbour, into ``out``."""
-        np.copyto(out, data)
-        for weight, near in zip(cells.weights, cells.near):
-            out += np.multiply(weight, padded[near], out=scratch)
+        here[:3] = new_f
+        here[3:] = new_b
 
 
 def estimate_foreground_background(
@@ -152,33 +156,34 @@ def estimate_foreground_background(
     """
     # Single precision: colours need no more, and the sweeps run about twice as fast.
     image = np.asarray(image, dtype=np.float32)
+    plate = None if background is None else np.asarray(background, np.float32).transpose(2, 0, 1)
     alpha = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)
     # Colours stay in [0, 1], or up to the brightest pixel of a scene-linear image.
     ceiling = max(1.0, float(image.max())) if image.size else 1.0
     h0, w0 = alpha.shape
     levels = max(1, math.ceil(math.log2(max(h0, w0))))
-    fg = np.broadcast_to(image.mean(axis=(0, 1)), (1, 1, 3)).copy()
-    bg = fg.copy()
+    channels_first = image.transpose(2, 0, 1)
+    mean = channels_first.reshape(3, -1).mean(axis=1).reshape(3, 1, 1)
+    both = np.concatenate([mean, mean])  # F's channels, then B's
     for level in range(levels + 1):
         h = max(1, round(h0 ** (level / levels)))
         w = max(1, round(w0 ** (level / levels)))
-        img = _resize_nearest(image, h, w)
+        img = _resize_nearest(channels_first, h, w)
         a = _resize_nearest(alpha, h, w)
-        fg = _resize_nearest(fg, h, w)
-        bg = _resize_nearest(bg, h, w)
+        both = _resize_nearest(both, h, w)
         known = None
-        if background is not None:
+        if plate is not None:
             known = np.ones((h, w), bool) if background_known is None else _resize_nearest(background_known, h, w)
-            bg[known] = _resize_nearest(np.asarray(background, np.float32), h, w)[known]
+            both[3:, known] = _resize_nearest(plate, h, w)[:, known]
         # Edge pixels repeat themselves as neighbours: w·(F − F) = 0 there, as if absent.
         system = _Level(img, a, regularization, gradient_weight, known, ceiling)
         sweeps = small_iterations if (h <= small_size and w <= small_size) else big_iterations
-        border = ((1, 1), (1, 1), (0, 0))
-        fg_padded, bg_padded = np.pad(fg, border, mode="edge"), np.pad(bg, border, mode="edge")
+        padded = np.pad(both, ((0, 0), (1, 1), (1, 1)), mode="edge")
         for _ in range(sweeps):
-            system.sweep(fg_padded, bg_padded)
-        fg, bg = fg_padded[1:-1, 1:-1], bg_padded[1:-1, 1:-1]
-    return fg.astype(np.float32), bg.astype(np.float32)
+            system.sweep(padded)
+        both = padded[:, 1:-1, 1:-1]
+    return (np.ascontiguousarray(both[:3].transpose(1, 2, 0), dtype=np.float32),
+            np.ascontiguousarray(both[3:].transpose(1, 2, 0), dtype=np.float32))
 
 
 def match_compositing(image: np.ndarray, alpha: np.ndarray, fg: np.ndarray,
