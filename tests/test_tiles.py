@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from threadpoolctl import threadpool_info, threadpool_limits
+
 import ofx_dipmatte
 from ofx_dipmatte import PRESETS
+from ofx_dipmatte.engine import classical
 from ofx_dipmatte.engine.region import Window, box_window, canvas_shape, holds, keep_or_box
 from ofx_dipmatte.engine.closed_form import shrink_trimap
-from ofx_dipmatte.engine.device import MAX_TILE_WORKERS, tile_workers
+from ofx_dipmatte.engine.device import MAX_TILE_WORKERS, _ProcessSetting, tile_workers
 from ofx_dipmatte.engine.tiles import band_windows, blend_weight, union_window
 
 
@@ -297,3 +300,60 @@ def test_tile_workers_follow_the_thread_budget(monkeypatch):
     assert tile_workers() == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # unreadable: the next source
     assert tile_workers() == 3
+
+
+def blas_threads() -> dict[str, int]:
+    return {info["filepath"]: info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+
+def test_blas_runs_on_one_thread_while_the_tiles_are_solved_and_is_restored_after(ring_case, monkeypatch):
+    # OpenBLAS's idle threads spin on the cores the tile threads need (device.single_threaded_blas).
+    image, trimap, _ = ring_case
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    seen = []
+    solve = classical.closed_form_alpha
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(classical, "closed_form_alpha", spy)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert before and set(before.values()) == {2}
+        result = ofx_dipmatte.ClipSession(PRESETS["balanced"].replace(tile_size=128)).matte(0, image, trimap)
+        assert result.stats.tiles > 1 and len(seen) >= result.stats.tiles
+        assert all(threads == {path: 1 for path in before} for threads in seen)
+        assert blas_threads() == before
+
+
+def test_a_process_setting_is_restored_when_the_last_solve_leaves_not_the_first():
+    setting = _ProcessSetting()
+    state = {"value": "original", "applied": 0}
+
+    def apply():
+        state["value"], state["applied"] = "set", state["applied"] + 1
+        return lambda: state.update(value="original")
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    during = []
+
+    def first():
+        with setting.held(apply):
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second():
+        first_in.wait(5)
+        with setting.held(apply):
+            second_in.set()
+            first_out.wait(5)
+            during.append(state["value"])  # the first solve has left; this one is still inside
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert during == ["set"] and state == {"value": "original", "applied": 1}

@@ -22,7 +22,7 @@ from .chroma import detect_subsampling, restore_chroma
 from .classical import Colours, classical_matte, colours_for, colours_in_context
 from .clean_plate import match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
-from .device import op_threads_shared_by, resolve_device, tile_batch, tile_workers
+from .device import op_threads_shared_by, resolve_device, single_threaded_blas, tile_batch, tile_workers
 from .noise import window_noise
 from .presets import Preset, resolve_preset
 from .region import Padded, Window, assemble, canvas_shape, pad_to_canvas, round_up, solve_window
@@ -227,7 +227,7 @@ class ClipSession:
                 plate = (match_to_image(plate[0], working, (tri == 0.0) & plate[1]), plate[1])
         carry = clean_plate is None and self.carries_background
         stacked = self._as_stacked(image, working, is_float, layout) if carry else None
-        with self._lock:
+        with self._lock, single_threaded_blas():
             if stacked is not None:
                 plate = self._carried_plate(float(frame), stacked, tri, working, is_float, stats)
             result = self._solve(float(frame), caller_rgb, working, is_float, tri, stats, start, progress,

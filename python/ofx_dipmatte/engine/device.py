@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
+from threadpoolctl import threadpool_limits
 
 if TYPE_CHECKING:
     from .presets import Preset
@@ -64,33 +65,67 @@ def tile_batch(cfg: "Preset", device: torch.device) -> int:
     return GPU_TILE_BATCH if device.type == "cuda" else 1
 
 
-_op_threads_lock = threading.Lock()
-_op_threads_users = 0
-_op_threads_before = 0
+class _ProcessSetting:
+    """A process-wide setting held while any solve is inside :meth:`held`: the first one
+    in applies it, the last one out restores what was there before. Sessions solving at
+    once share it, and none of them waits for another."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._restore: Callable[[], None] | None = None
+
+    @contextlib.contextmanager
+    def held(self, apply: Callable[[], Callable[[], None]]) -> Iterator[None]:
+        """``apply()`` sets the value and returns what restores the old one."""
+        with self._lock:
+            if self._users == 0:
+                self._restore = apply()
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0 and self._restore is not None:
+                    self._restore()
+                    self._restore = None
 
 
-@contextlib.contextmanager
-def op_threads_shared_by(tiles: int):
+_op_threads = _ProcessSetting()
+
+
+def op_threads_shared_by(tiles: int) -> "contextlib.AbstractContextManager[None]":
     """Torch's intra-op threads divided among ``tiles`` fitted side by side (at least 1
-    each), restored when the last solve inside leaves. Small convolutions are bound by
-    per-op overhead, which several threads on one op do not share out: measured on 2
-    cores, two DIP tiles on two threads of one op thread each ran 1.5× the steps a
-    second that the same tiles did one after another on two op threads. The setting is
-    process-wide: sessions solving at once share it (the first one in sets it), and
-    none of them waits for another."""
-    global _op_threads_users, _op_threads_before
-    with _op_threads_lock:
-        if _op_threads_users == 0:
-            _op_threads_before = torch.get_num_threads()
-            torch.set_num_threads(max(1, _op_threads_before // max(1, tiles)))
-        _op_threads_users += 1
-    try:
-        yield
-    finally:
-        with _op_threads_lock:
-            _op_threads_users -= 1
-            if _op_threads_users == 0:
-                torch.set_num_threads(_op_threads_before)
+    each) while a solve is inside (:class:`_ProcessSetting`). Small convolutions are
+    bound by per-op overhead, which several threads on one op do not share out: measured
+    on 2 cores, two DIP tiles on two threads of one op thread each ran 1.5× the steps a
+    second that the same tiles did one after another on two op threads."""
+    def apply() -> Callable[[], None]:
+        before = torch.get_num_threads()
+        torch.set_num_threads(max(1, before // max(1, tiles)))
+        return lambda: torch.set_num_threads(before)
+
+    return _op_threads.held(apply)
+
+
+_blas_threads = _ProcessSetting()
+
+
+def single_threaded_blas() -> "contextlib.AbstractContextManager[None]":
+    """numpy's and scipy's BLAS (OpenBLAS in their wheels, one library each) on one
+    thread while a solve is inside (:class:`_ProcessSetting`). The solves call BLAS only
+    in small pieces (SuperLU's supernodes, 3×3 inverses), where more threads gain
+    nothing, and OpenBLAS's idle threads spin on the cores waiting for the next call:
+    measured on 2 cores, a 1080p frame of ``balanced`` took 17.5 s and 33 s of CPU with
+    both libraries on two threads, 12.0 s and 21 s on one (one thread took nothing from
+    a single-window solve either: 20 s either way, 29 against 20 s of CPU). Both
+    libraries must be limited: either one alone spinning costs the same."""
+    def apply() -> Callable[[], None]:
+        limiter = threadpool_limits(limits=1, user_api="blas")
+        return limiter.restore_original_limits
+
+    return _blas_threads.held(apply)
 
 
 def use_all_cores() -> None:
