@@ -129,11 +129,12 @@ def test_a_foreground_sweep_solves_each_pixel_from_its_neighbours_red_pixels_fir
                     rhs = [a * image[y, x, ch] + sum(wt * old_f[n][ch] for wt, n in zip(weights, near)),
                            (1 - a) * image[y, x, ch] + sum(wt * old_b[n][ch] for wt, n in zip(weights, near))]
                     ref_f[y, x, ch], ref_b[y, x, ch] = np.clip(np.linalg.solve(matrix, rhs), 0.0, 1.0)
-    level = _Level(image, alpha, 1e-5, 1.0, None)
-    padded_f, padded_b = (np.pad(c, ((1, 1), (1, 1), (0, 0)), mode="edge") for c in (fg, bg))
-    level.sweep(padded_f, padded_b)
-    assert np.abs(padded_f[1:-1, 1:-1] - ref_f).max() < 1e-4
-    assert np.abs(padded_b[1:-1, 1:-1] - ref_b).max() < 1e-4
+    # The level holds colours channel-first, F's three channels then B's.
+    level = _Level(image.transpose(2, 0, 1), alpha, 1e-5, 1.0, None)
+    padded = np.pad(np.concatenate([fg, bg], axis=-1).transpose(2, 0, 1), ((0, 0), (1, 1), (1, 1)), mode="edge")
+    level.sweep(padded)
+    assert np.abs(padded[:3, 1:-1, 1:-1].transpose(1, 2, 0) - ref_f).max() < 1e-4
+    assert np.abs(padded[3:, 1:-1, 1:-1].transpose(1, 2, 0) - ref_b).max() < 1e-4
 
 
 def test_foreground_and_background_are_recovered_where_they_show():
