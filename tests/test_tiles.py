@@ -327,6 +327,19 @@ def test_blas_runs_on_one_thread_while_the_tiles_are_solved_and_is_restored_afte
         assert blas_threads() == before
 
 
+def test_a_blas_library_that_cannot_be_limited_does_not_stop_the_solve(monkeypatch):
+    from ofx_dipmatte.engine import device
+
+    def broken(**_):
+        raise OSError("no such symbol: openblas_set_num_threads")
+
+    monkeypatch.setattr(device, "threadpool_limits", broken)
+    image = np.random.default_rng(0).random((24, 24, 3), dtype=np.float32)
+    trimap = np.zeros((24, 24), np.float32)
+    trimap[:, 8:16], trimap[:, 16:] = 0.5, 1.0
+    assert ofx_dipmatte.matte(image, trimap).alpha.shape == (24, 24)
+
+
 def test_a_process_setting_is_restored_when_the_last_solve_leaves_not_the_first():
     setting = _ProcessSetting()
     state = {"value": "original", "applied": 0}
