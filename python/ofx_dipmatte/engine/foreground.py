@@ -79,7 +79,8 @@ class _Level:
     """One pyramid level's 2×2 systems, split red-black: the pixels whose row plus column
     is even (two sub-lattices: even rows and columns, odd rows and columns), then the odd
     ones. A pixel's neighbours are all of the other colour, so each half-sweep solves
-    only its own pixels, from strided views of the other colour."""
+    only its own pixels, from strided views of the other colour. ``image``: 3×h×w
+    (channel-first); ``alpha`` and ``known_bg`` (where a clean plate gives B): h×w."""
 
     def __init__(self, image: np.ndarray, alpha: np.ndarray, regularization: float, gradient_weight: float,
                  known_bg: np.ndarray | None, ceiling: float = 1.0):
