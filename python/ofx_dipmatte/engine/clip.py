@@ -556,5 +556,7 @@ def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balan
         >>> res.alpha.shape, res.foreground.shape
         ((64, 64), (64, 64, 3))
     """
-    return ClipSession(preset=preset, device=device, seed=seed).matte(0, image, trimap, progress=progress,
+    # One frame: no later frame to carry its background to (stacking it took 0.4 s at 1080p).
+    config = resolve_preset(preset).replace(carry_background=False)
+    return ClipSession(preset=config, device=device, seed=seed).matte(0, image, trimap, progress=progress,
                                                                       clean_plate=clean_plate)
