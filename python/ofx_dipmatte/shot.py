@@ -279,7 +279,7 @@ class ShotJob:
 
     def __post_init__(self) -> None:
         self.config = resolve_preset(self.preset)
-        if self.independent_frames:
+        if self.independent_frames or not self.plate.is_sequence:  # a still: nothing to carry it to
             self.config = self.config.replace(carry_background=False)
         if not self.outputs.items():
             raise ShotError("no outputs: give -o DIR or at least one of --alpha, --fg, --bg, --rgba")
