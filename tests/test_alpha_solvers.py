@@ -362,9 +362,7 @@ def test_under_a_plate_grain_does_not_bias_the_data_term_upward(monkeypatch):
     trimap = np.where(xx < 12, 1.0, np.where(xx >= 52, 0.0, 0.5)).astype(np.float32)
     laplacian = matting_laplacian(image, unknown=trimap == 0.5)
     start = closed_form_alpha(image, trimap, laplacian=laplacian)
-    targets = []
-
-    weights = []
+    targets, weights = [], []
 
     def solve(laplacian, trimap, confidence, estimate, **kw):
         targets.append(estimate)

@@ -118,9 +118,10 @@ def single_threaded_blas() -> "contextlib.AbstractContextManager[None]":
     in small pieces (SuperLU's supernodes, 3×3 inverses), where more threads gain
     nothing, and OpenBLAS's idle threads spin on the cores waiting for the next call:
     measured on 2 cores, a 1080p frame of ``balanced`` took 17.5 s and 33 s of CPU with
-    both libraries on two threads, 12.0 s and 21 s on one (one thread took nothing from
-    a single-window solve either: 20 s either way, 29 against 20 s of CPU). Both
-    libraries must be limited: either one alone spinning costs the same."""
+    both libraries on two threads, 12.0 s and 21 s on one (with its tiles solved one
+    after another, 20 s either way: 29 against 20 s of CPU, so the second BLAS thread
+    never shortened a solve). Both libraries must be limited: either one alone spinning
+    costs the same."""
     def apply() -> Callable[[], None]:
         try:
             limiter = threadpool_limits(limits=1, user_api="blas")
