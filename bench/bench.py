@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import OpenImageIO as oiio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseline  # noqa: E402
@@ -28,6 +27,8 @@ import ofx_dipmatte  # noqa: E402
 
 
 def load(path: Path) -> np.ndarray:
+    import OpenImageIO as oiio  # here, so scripts that only borrow markdown() need none
+
     buf = oiio.ImageBuf(str(path))
     if buf.has_error:
         raise SystemExit(f"cannot read {path}: {buf.geterror()}")
@@ -37,6 +38,8 @@ def load(path: Path) -> np.ndarray:
 def load_native(path: Path) -> np.ndarray:
     """Pixels in the file's own type: an 8-bit PNG is display-referred, and the engine
     should see it as a user's PNG (uint8), not as scene-linear float."""
+    import OpenImageIO as oiio
+
     buf = oiio.ImageBuf(str(path))
     if buf.has_error:
         raise SystemExit(f"cannot read {path}: {buf.geterror()}")

@@ -10,8 +10,11 @@ come to what this machine can do.
 3. The same step under the settings worth trying: bf16 autocast on/off, channels_last
    on/off, 1 vs all threads, and `torch.compile` when it compiles here.
 
+``--device cuda``: the same on a GPU (a larger peak test; kernels timed on the device;
+the convolutions' share from their kernels' device time; no thread settings).
+
 Usage:
-    python bench/profile_step.py [--size 256] [--steps 10] [--markdown FILE]
+    python bench/profile_step.py [--size 256] [--steps 10] [--device cpu] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -31,24 +34,33 @@ from ofx_dipmatte import PRESETS  # noqa: E402
 from ofx_dipmatte.engine.solver import Nets, WindowInputs, fit  # noqa: E402
 
 
-def peak_flops(dtype: torch.dtype, repeats: int = 5) -> dict:
-    a = torch.randn(2048, 2048, dtype=dtype)
-    b = torch.randn(2048, 2048, dtype=dtype)
-    x = torch.randn(1, 64, 256, 256).to(memory_format=torch.channels_last, dtype=dtype)
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last, dtype=dtype)
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_flops(dtype: torch.dtype, device: torch.device, repeats: int = 5) -> dict:
+    # Large enough that launch overhead does not count: 2048² on a CPU, 8192² on a GPU.
+    n, batch = (8192, 16) if device.type == "cuda" else (2048, 1)
+    a = torch.randn(n, n, dtype=dtype, device=device)
+    b = torch.randn(n, n, dtype=dtype, device=device)
+    x = torch.randn(batch, 64, 256, 256, device=device).to(memory_format=torch.channels_last, dtype=dtype)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device=device, memory_format=torch.channels_last, dtype=dtype)
 
     def best(fn, flops):
         fn()
         times = []
         for _ in range(repeats):
+            _synchronize(device)
             start = time.perf_counter()
             fn()
+            _synchronize(device)
             times.append(time.perf_counter() - start)
         return flops / min(times)
 
     with torch.no_grad():
-        mm = best(lambda: a @ b, 2 * 2048 ** 3)
-        cv = best(lambda: conv(x), 2 * 64 * 64 * 9 * 256 * 256)
+        mm = best(lambda: a @ b, 2 * n ** 3)
+        cv = best(lambda: conv(x), 2 * 64 * 64 * 9 * 256 * 256 * batch)
     return {"matmul GFLOP/s": mm / 1e9, "conv 64→64 3×3 GFLOP/s": cv / 1e9}
 
 
@@ -79,46 +91,64 @@ def conv_flops_per_step(nets: Nets, inputs: WindowInputs) -> float:
 
     handles = [m.register_forward_hook(hook) for net in nets.modules() for m in net.modules()
                if isinstance(m, torch.nn.Conv2d)]
+    device = next(nets.image_alpha.parameters()).device  # a fit left them there
     with torch.no_grad():
-        nets.image_alpha(inputs.noise_image_alpha)
-        nets.fg(inputs.noise_fg)
-        nets.bg(inputs.noise_bg)
+        nets.image_alpha(inputs.noise_image_alpha.to(device))
+        nets.fg(inputs.noise_fg.to(device))
+        nets.bg(inputs.noise_bg.to(device))
     for h in handles:
         h.remove()
     return 3.0 * total[0]
 
 
-def step_seconds(cfg, inputs: WindowInputs, steps: int, compiled: bool = False) -> float:
+def step_seconds(cfg, inputs: WindowInputs, steps: int, device: torch.device, compiled: bool = False) -> float:
+    """Seconds per step (a fit reads its losses back every step, so the device is in step)."""
     nets = Nets.build(cfg, 0)
     if compiled:
         for net in nets.modules():
             net.forward = torch.compile(net.forward)
-    fit(nets, inputs, cfg, torch.device("cpu"), 3, None)  # warm-up: allocator, oneDNN kernels
+    fit(nets, inputs, cfg, device, 3, None)  # warm-up: allocator, oneDNN / cuDNN kernels
+    _synchronize(device)
     start = time.perf_counter()
-    fit(nets, inputs, cfg, torch.device("cpu"), steps, None)
+    fit(nets, inputs, cfg, device, steps, None)
+    _synchronize(device)
     return (time.perf_counter() - start) / steps
 
 
-def profile(cfg, inputs: WindowInputs, steps: int) -> dict:
+#: The leaf convolution ops whose (device) time is the convolutions' on a GPU: their
+#: kernels' names are cuDNN's own and say nothing of convolution.
+CUDA_CONV_OPS = ("aten::cudnn_convolution", "aten::convolution_backward")
+
+
+def profile(cfg, inputs: WindowInputs, steps: int, device: torch.device) -> tuple[dict, list]:
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
+    on_gpu = device.type == "cuda"
     nets = Nets.build(cfg, 0)
-    fit(nets, inputs, cfg, torch.device("cpu"), 3, None)
-    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+    fit(nets, inputs, cfg, device, 3, None)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_gpu else [])
+    with torch_profile(activities=activities) as prof:
+        _synchronize(device)
         start = time.perf_counter()
-        fit(nets, inputs, cfg, torch.device("cpu"), steps, None)
+        fit(nets, inputs, cfg, device, steps, None)
+        _synchronize(device)
         wall = time.perf_counter() - start
-    conv = 0.0
-    events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
-    top = [{"case": e.key, "share of step": e.self_cpu_time_total / 1e6 / wall, "calls per step": e.count / steps}
-           for e in events[:12]]
-    for event in prof.key_averages():
-        name = event.key
+    events = prof.key_averages()
+
+    def own(e) -> float:  # seconds of the event itself, on the device that ran it
+        return (getattr(e, "self_device_time_total", 0.0) if on_gpu else e.self_cpu_time_total) / 1e6
+
+    ranked = sorted(events, key=lambda e: -own(e))
+    top = [{"case": e.key, "share of step": own(e) / wall, "calls per step": e.count / steps} for e in ranked[:12]]
+    if on_gpu:
+        conv = sum(getattr(e, "device_time_total", 0.0) for e in events if e.key in CUDA_CONV_OPS) / 1e6
+        busy = sum(own(e) for e in events)
+    else:
         # Leaf kernels only (self time), so nothing is counted twice.
-        if "conv" in name and "transpose" not in name:
-            conv += event.self_cpu_time_total / 1e6
+        conv = sum(e.self_cpu_time_total for e in events if "conv" in e.key and "transpose" not in e.key) / 1e6
+        busy = wall
     flops = conv_flops_per_step(nets, inputs) * steps
-    return {"step s (profiled)": wall / steps, "conv share": conv / wall,
+    return {"step s (profiled)": wall / steps, "device busy share": busy / wall, "conv share": conv / wall,
             "conv GFLOP/s achieved": flops / max(conv, 1e-9) / 1e9}, top
 
 
@@ -126,16 +156,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile (minutes to compile here)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
-    threads = torch.get_num_threads()
-    rows = [{"case": "peak, float32", **peak_flops(torch.float32)},
-            {"case": "peak, bfloat16", **peak_flops(torch.bfloat16)}]
-    text = markdown(rows, f"Machine peak ({threads} threads)")
+    device = torch.device(args.device)
+    on_gpu = device.type == "cuda"
+    where = torch.cuda.get_device_name(device) if on_gpu else f"{torch.get_num_threads()} threads"
+    rows = [{"case": "peak, float32", **peak_flops(torch.float32, device)},
+            {"case": "peak, bfloat16", **peak_flops(torch.bfloat16, device)}]
+    text = markdown(rows, f"Machine peak ({where})")
     base = PRESETS["dip"]
     inputs = window_inputs(args.size, base)
-    prof, top = profile(base, inputs, args.steps)
+    prof, top = profile(base, inputs, args.steps, device)
     text += "\n" + markdown([{"case": f"dip, {args.size}² window", **prof}], "One DIP step, profiled")
     text += "\n" + markdown(top, "The step's largest operators (self time)")
     variants = {
@@ -144,19 +177,22 @@ def main() -> None:
         "contiguous (not channels_last)": base.replace(channels_last=False),
         "float32, contiguous": base.replace(bf16=False, channels_last=False),
     }
+    threads = torch.get_num_threads()
     rows = []
     for label, cfg in variants.items():
-        rows.append({"case": label, "threads": threads, "step s": step_seconds(cfg, inputs, args.steps)})
+        rows.append({"case": label, "threads": threads, "step s": step_seconds(cfg, inputs, args.steps, device)})
     try:
         if args.no_compile:
             raise RuntimeError("skipped (--no-compile)")
         rows.append({"case": "torch.compile (inductor)", "threads": threads,
-                     "step s": step_seconds(base, inputs, args.steps, compiled=True)})
+                     "step s": step_seconds(base, inputs, args.steps, device, compiled=True)})
     except Exception as error:  # no C++ compiler, or an op inductor cannot lower here
         print(f"torch.compile failed here: {type(error).__name__}: {str(error)[:200]}", file=sys.stderr)
-    torch.set_num_threads(1)
-    rows.append({"case": "dip, 1 thread", "threads": 1, "step s": step_seconds(base, inputs, args.steps)})
-    torch.set_num_threads(threads)
+    if not on_gpu:
+        torch.set_num_threads(1)
+        rows.append({"case": "dip, 1 thread", "threads": 1,
+                     "step s": step_seconds(base, inputs, args.steps, device)})
+        torch.set_num_threads(threads)
     base_step = rows[0]["step s"]
     for row in rows:
         row["× dip"] = row["step s"] / base_step
