@@ -9,12 +9,14 @@ come to what this machine can do.
    per image; backward about twice that).
 3. The same step under the settings worth trying: bf16 autocast on/off, channels_last
    on/off, 1 vs all threads, and `torch.compile` when it compiles here.
+4. ``--batches 1 4 16``: `draft` tiles of that window fitted as one batch
+   (engine/batched_fit.py) against a lone fit, seconds a step and a tile.
 
 ``--device cuda``: the same on a GPU (a larger peak test; kernels timed on the device;
 the convolutions' share from their kernels' device time; no thread settings).
 
 Usage:
-    python bench/profile_step.py [--size 256] [--steps 10] [--device cpu] [--markdown FILE]
+    python bench/profile_step.py [--size 256] [--steps 10] [--device cpu] [--batches 1 4 16] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import markdown  # noqa: E402
 
 from ofx_dipmatte import PRESETS  # noqa: E402
+from ofx_dipmatte.engine.batched_fit import TileJob, fit_batch_within_memory  # noqa: E402
 from ofx_dipmatte.engine.solver import Nets, WindowInputs, fit  # noqa: E402
 
 
@@ -115,6 +118,27 @@ def step_seconds(cfg, inputs: WindowInputs, steps: int, device: torch.device, co
     return (time.perf_counter() - start) / steps
 
 
+def batch_rows(size: int, steps: int, device: torch.device, batches: list[int]) -> list[dict]:
+    """``draft`` on a size² window: a lone fit's step, then batches of each size's."""
+    cfg = PRESETS["draft"]
+    inputs = window_inputs(size, cfg)
+    rows = [{"case": "draft, lone fit", "tiles": 1, "step s": step_seconds(cfg, inputs, steps, device)}]
+    for batch in batches:
+        def run(cap: int) -> float:
+            jobs = [TileJob(Nets.build(cfg, i), inputs, cap, None) for i in range(batch)]
+            _synchronize(device)
+            start = time.perf_counter()
+            fit_batch_within_memory(jobs, cfg, device, None)  # a batch of one is fitted alone
+            _synchronize(device)
+            return time.perf_counter() - start
+
+        run(2)  # warm-up
+        rows.append({"case": f"draft, batch of {batch}", "tiles": batch, "step s": run(steps) / steps})
+    for row in rows:
+        row["s a tile-step"] = row["step s"] / row["tiles"]
+    return rows
+
+
 #: The leaf convolution ops whose (device) time is the convolutions' on a GPU: their
 #: kernels' names are cuDNN's own and say nothing of convolution.
 CUDA_CONV_OPS = ("aten::cudnn_convolution", "aten::convolution_backward")
@@ -158,6 +182,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile (minutes to compile here)")
+    ap.add_argument("--batches", type=int, nargs="*", default=[],
+                    help="also time draft tiles fitted as batches of these sizes")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
     device = torch.device(args.device)
@@ -197,6 +223,9 @@ def main() -> None:
     for row in rows:
         row["× dip"] = row["step s"] / base_step
     text += "\n" + markdown(rows, "Step time by setting")
+    if args.batches:
+        text += "\n" + markdown(batch_rows(args.size, args.steps, device, args.batches),
+                                 f"Tiles fitted as one batch ({args.size}² windows)")
     print(text)
     if args.markdown:
         args.markdown.write_text(text)
