@@ -115,9 +115,31 @@ def test_a_batch_needs_windows_of_one_size_and_stops_on_cancel():
                   progress=lambda iteration, cap, losses: iteration < 3)
 
 
-def test_a_session_that_batches_its_tiles_solves_as_one_that_does_not():
+def window_sizes(session, frame):
+    return {fitted[2][2:] for fitted in session.export_state(frame)["windows"].values()}
+
+
+def same_windows(monkeypatch):
+    """Sessions that fit one tile at a time get the windows of one size a batching session gets."""
+    import ofx_dipmatte.engine.clip as clip
+    from ofx_dipmatte.engine.tiles import band_windows
+
+    monkeypatch.setattr(clip, "band_windows", lambda *args, **kwargs: band_windows(*args, **{**kwargs,
+                                                                                          "same_size": True}))
+
+
+def test_a_session_that_batches_its_tiles_solves_as_one_that_does_not(monkeypatch):
     preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=4, warm_max_iterations=3,
                                       width=8, fb_width=4, levels=3, fb_scale=2, bf16=False)
+    # A batching session gives every tile a whole cell's window, so they make one batch.
+    sizes = {}
+    for batch in (1, 4):
+        session = ofx_dipmatte.ClipSession(preset=preset.replace(tile_batch=batch), device="cpu")
+        session.matte(0, *moving_ring(0))
+        sizes[batch] = window_sizes(session, 0)
+    assert len(sizes[1]) > 1 and sizes[4] == {(80, 80)}  # a 64 px cell and 8 px margins
+    # On the same windows, batched and one at a time give the same mattes.
+    same_windows(monkeypatch)
     runs = {}
     for batch in (1, 4):
         session = ofx_dipmatte.ClipSession(preset=preset.replace(tile_batch=batch), device="cpu")
@@ -171,10 +193,11 @@ def test_a_batch_too_big_for_the_gpu_is_fitted_in_halves(monkeypatch):
             untouched.append(all(torch.equal(a[k], b[k]) for a, b in zip(before, jobs[0].nets.state()) for k in a))
 
     monkeypatch.setattr(batched, "fit_batch", small_gpu)
+    same_windows(monkeypatch)  # for the comparison with one tile at a time below
     bar = []
     session = ofx_dipmatte.ClipSession(preset=preset.replace(tile_batch=8), device="cpu")
     halved = session.matte(0, *moving_ring(0), progress=lambda done, total, _: bar.append(done))
-    monkeypatch.undo()
+    monkeypatch.setattr(batched, "fit_batch", real)
     alone = ofx_dipmatte.matte(*moving_ring(0), preset=preset.replace(tile_batch=1), device="cpu")
     assert max(sizes) > 2 and any(size <= 2 for size in sizes) and untouched and all(untouched)
     # The host's bar never goes back, however the batch was split, and ends full.

@@ -42,6 +42,22 @@ def test_windows_cover_the_band_and_skip_what_it_does_not_touch():
     assert not covered[200, 200] and not covered[5, 5]
 
 
+def test_windows_for_batches_are_one_size_inside_the_canvas_around_their_band():
+    trimap = ring_trimap()
+    canvas = canvas_shape(*trimap.shape, 16)
+    loose = band_windows(trimap == 0.5, canvas, cell=64, margin=8, size_unit=16, origin_unit=2)
+    same = band_windows(trimap == 0.5, canvas, cell=64, margin=8, size_unit=16, origin_unit=2, same_size=True)
+    assert len({(w.height, w.width) for w in loose}) > 1
+    assert [w.cell for w in same] == [w.cell for w in loose]
+    for small, big in zip(loose, same):
+        assert (big.height, big.width) == (80, 80)  # the cell and its margins
+        assert big.y0 >= 0 and big.x0 >= 0 and big.y0 + 80 <= canvas[0] and big.x0 + 80 <= canvas[1]
+        assert big.y0 % 2 == 0 and big.x0 % 2 == 0  # the F/B nets' half resolution
+        # It holds all the smaller window held: the cell's band and its margin.
+        assert big.y0 <= small.y0 and big.x0 <= small.x0
+        assert big.y0 + 80 >= small.y0 + small.height and big.x0 + 80 >= small.x0 + small.width
+
+
 def test_blend_weight_ramps_only_on_edges_shared_with_the_frame():
     canvas = (256, 256)
     from ofx_dipmatte.engine.region import Window

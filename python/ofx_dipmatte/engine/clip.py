@@ -286,7 +286,8 @@ class ClipSession:
             # Cells whose window (cell + margins) is a whole number of the nets' size unit:
             # a 256² cell's window rounded up to draft's 128 px unit would be 384² (2.25×).
             cell = round_up(cfg.tile_size + 2 * cfg.margin, unit) - 2 * cfg.margin
-            windows = band_windows(unknown, canvas, cell, cfg.margin, unit, scale, fitted)
+            batched = cfg.alpha_source != "prior" and tile_batch(cfg, self.device) > 1
+            windows = band_windows(unknown, canvas, cell, cfg.margin, unit, scale, fitted, same_size=batched)
             window = union_window(windows)
         stats.window = (window.x0, window.y0, window.width, window.height)
         stats.tiles = len(windows)

@@ -60,22 +60,24 @@ def pad_to_canvas(array: np.ndarray, canvas: tuple[int, int],
     return np.pad(array, pads, mode=mode)
 
 
-def _axis_window(lo: int, hi: int, margin: int, size_unit: int, origin_unit: int, limit: int) -> tuple[int, int]:
+def _axis_window(lo: int, hi: int, margin: int, size_unit: int, origin_unit: int, limit: int,
+                 at_least: int = 0) -> tuple[int, int]:
     lo = max(lo - margin, 0) // origin_unit * origin_unit
     hi = min(hi + margin, limit)
-    size = min(max(round_up(hi - lo, size_unit), 2 * size_unit), limit)
+    size = min(max(round_up(hi - lo, size_unit), 2 * size_unit, at_least), limit)
     lo = min(lo, limit - size)
     return lo, size
 
 
 def box_window(y0: int, y1: int, x0: int, x1: int, canvas: tuple[int, int], margin: int, size_unit: int,
-               origin_unit: int) -> Window:
+               origin_unit: int, at_least: int = 0) -> Window:
     """The box rows y0:y1, columns x0:x1 grown by ``margin`` pixels, its origin on a
     multiple of ``origin_unit`` and its size a multiple of ``size_unit`` (at least two
-    units, see :func:`canvas_shape`), inside the canvas (whose sides are multiples of
-    ``size_unit``)."""
-    wy0, h = _axis_window(y0, y1, margin, size_unit, origin_unit, canvas[0])
-    wx0, w = _axis_window(x0, x1, margin, size_unit, origin_unit, canvas[1])
+    units, see :func:`canvas_shape`, and at least ``at_least``, a multiple of
+    ``size_unit``, where the canvas is that large), inside the canvas (whose sides are
+    multiples of ``size_unit``)."""
+    wy0, h = _axis_window(y0, y1, margin, size_unit, origin_unit, canvas[0], at_least)
+    wx0, w = _axis_window(x0, x1, margin, size_unit, origin_unit, canvas[1], at_least)
     return Window(wy0, wx0, h, w)
 
 
@@ -88,7 +90,7 @@ def holds(window: Window, y0: int, y1: int, x0: int, x1: int, context: int, canv
 
 
 def keep_or_box(previous: Window | None, y0: int, y1: int, x0: int, x1: int, canvas: tuple[int, int],
-                margin: int, size_unit: int, origin_unit: int) -> Window:
+                margin: int, size_unit: int, origin_unit: int, at_least: int = 0) -> Window:
     """``previous`` (the window the nets were last fitted on) while it still holds the box
     with half the margin around it, else :func:`box_window`. The U-Nets are not shift
     invariant (their strided levels see a window moved by a few pixels on another
@@ -98,7 +100,7 @@ def keep_or_box(previous: Window | None, y0: int, y1: int, x0: int, x1: int, can
     if (previous is not None and previous.y0 + previous.height <= canvas[0]
             and previous.x0 + previous.width <= canvas[1] and holds(previous, y0, y1, x0, x1, margin // 2, canvas)):
         return previous
-    return box_window(y0, y1, x0, x1, canvas, margin, size_unit, origin_unit)
+    return box_window(y0, y1, x0, x1, canvas, margin, size_unit, origin_unit, at_least)
 
 
 def solve_window(unknown: np.ndarray, canvas: tuple[int, int], margin: int, size_unit: int, origin_unit: int,

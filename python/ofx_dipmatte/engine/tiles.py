@@ -28,11 +28,15 @@ from .solver import Cancelled, FitResult, ProgressCallback
 
 
 def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin: int, size_unit: int,
-                 origin_unit: int, previous: dict[tuple[int, int], Window] | None = None) -> list[Window]:
+                 origin_unit: int, previous: dict[tuple[int, int], Window] | None = None,
+                 same_size: bool = False) -> list[Window]:
     """One window per ``cell``×``cell`` cell of the frame that holds unknown pixels, in
     row-major order, each holding its cell's (row, column) (see the module's docstring).
     ``previous``: cell → the window its nets were last fitted on, kept while it still
-    fits (:func:`.region.keep_or_box`)."""
+    fits (:func:`.region.keep_or_box`). ``same_size``: every window as large as a whole
+    cell's with its margins (as the canvas allows), moved inside the canvas, so that
+    tiles fitted as batches of one size (:mod:`.batched_fit`) make few batches: on a GPU a
+    720p plate's 8 tiles came in 4 sizes, batches of 1–3 (docs/benchmarks.md)."""
     previous = previous or {}
     h, w = unknown.shape
     windows = []
@@ -48,7 +52,8 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
             cols = np.flatnonzero(part.any(axis=0))
             key = (y // cell, x // cell)
             window = keep_or_box(previous.get(key), y + int(rows[0]), y + int(rows[-1]) + 1, x + int(cols[0]),
-                                 x + int(cols[-1]) + 1, canvas, margin, size_unit, origin_unit)
+                                 x + int(cols[-1]) + 1, canvas, margin, size_unit, origin_unit,
+                                 cell + 2 * margin if same_size else 0)
             windows.append(dataclasses.replace(window, cell=key))
     return windows
 
