@@ -28,7 +28,7 @@ from .presets import Preset, resolve_preset
 from .region import Padded, Window, assemble, canvas_shape, pad_to_canvas, round_up, solve_window
 from .results import MatteResult, MatteStats
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
-from .tiles import band_windows, blend, edge_anchor, solve_in_threads, union_window
+from .tiles import band_depth, band_windows, blend, edge_anchor, solve_in_threads, union_window
 from .warm_start import WarmStarts
 
 
@@ -287,7 +287,11 @@ class ClipSession:
             # a 256² cell's window rounded up to draft's 128 px unit would be 384² (2.25×).
             cell = round_up(cfg.tile_size + 2 * cfg.margin, unit) - 2 * cfg.margin
             batched = cfg.alpha_source != "prior" and tile_batch(cfg, self.device) > 1
-            windows = band_windows(unknown, canvas, cell, cfg.margin, unit, scale, fitted, same_size=batched)
+            # A classical solve's tiles get margins as deep as their band (band_depth); the
+            # nets' windows keep theirs (their fits' cost grows with the window).
+            depth = band_depth(unknown) if cfg.alpha_source == "prior" else None
+            windows = band_windows(unknown, canvas, cell, cfg.margin, unit, scale, fitted, same_size=batched,
+                                   depth=depth)
             window = union_window(windows)
         stats.window = (window.x0, window.y0, window.width, window.height)
         stats.tiles = len(windows)

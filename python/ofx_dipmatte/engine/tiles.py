@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Callable
 
 import numpy as np
+from scipy import ndimage
 
 from .region import Window, keep_or_box
 from .solver import Cancelled, FitResult, ProgressCallback
@@ -29,14 +30,17 @@ from .solver import Cancelled, FitResult, ProgressCallback
 
 def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin: int, size_unit: int,
                  origin_unit: int, previous: dict[tuple[int, int], Window] | None = None,
-                 same_size: bool = False) -> list[Window]:
+                 same_size: bool = False, depth: np.ndarray | None = None) -> list[Window]:
     """One window per ``cell``×``cell`` cell of the frame that holds unknown pixels, in
     row-major order, each holding its cell's (row, column) (see the module's docstring).
     ``previous``: cell → the window its nets were last fitted on, kept while it still
     fits (:func:`.region.keep_or_box`). ``same_size``: every window as large as a whole
     cell's with its margins (as the canvas allows), moved inside the canvas, so that
     tiles fitted as batches of one size (:mod:`.batched_fit`) make few batches: on a GPU a
-    720p plate's 8 tiles came in 4 sizes, batches of 1–3 (docs/benchmarks.md)."""
+    720p plate's 8 tiles came in 4 sizes, batches of 1–3 (docs/benchmarks.md).
+    ``depth``: H×W, each unknown pixel's distance to the nearest known one
+    (:func:`band_depth`): a cell's margin is then at least its band's depth there, up to
+    :data:`DEEPEST_CONTEXT`."""
     previous = previous or {}
     h, w = unknown.shape
     windows = []
@@ -51,11 +55,33 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
             rows = np.flatnonzero(part.any(axis=1))
             cols = np.flatnonzero(part.any(axis=0))
             key = (y // cell, x // cell)
+            context = margin
+            if depth is not None:
+                deepest = float(depth[y:y + cell, x:x + cell].max())
+                context = max(margin, min(DEEPEST_CONTEXT, int(np.ceil(deepest))))
             window = keep_or_box(previous.get(key), y + int(rows[0]), y + int(rows[-1]) + 1, x + int(cols[0]),
-                                 x + int(cols[-1]) + 1, canvas, margin, size_unit, origin_unit,
+                                 x + int(cols[-1]) + 1, canvas, context, size_unit, origin_unit,
                                  cell + 2 * margin if same_size else 0)
             windows.append(dataclasses.replace(window, cell=key))
     return windows
+
+
+#: The most context (pixels) a tile gets for a deep band. On the 1080p plate, whose hair
+#: band is over 100 px deep, 64 took 1.5× the time of 32 and 128 1.7× (SAD 90.4 and 88.3
+#: against 99.2); 4K with 128: 3.3× the time and 3.6 GiB.
+DEEPEST_CONTEXT = 64
+
+
+def band_depth(unknown: np.ndarray) -> np.ndarray:
+    """Each unknown pixel's distance (pixels) to the nearest known one; 0 on known pixels.
+    Closed-form's alpha at a band pixel is set by known pixels up to about this far, and
+    further along the band where its colours are ambiguous: a tile cut closer than that
+    solves another problem than the whole band. On dev512's *hair_b* (a band up to 64 px
+    deep) cut into 192 px cells with 32 px margins, the default's SAD was 3.43 against 2.50
+    as one window (closed-form alone 4.21 against 3.32); with margins of the band's depth,
+    2.27 (docs/benchmarks.md). The plates of ``bench/plate_case.py`` hid this: their
+    foreground is one smooth colour field."""
+    return ndimage.distance_transform_edt(unknown).astype(np.float32)
 
 
 def union_window(windows: list[Window]) -> Window:
