@@ -3,8 +3,10 @@
 On a plate the unknown band is a ribbon around the subject while its bounding box covers
 most of the frame. A grid of ``cell``-sized cells is laid over the frame; every cell the
 band touches gets a window: the bounding box of its unknown pixels plus ``margin`` pixels
-of context. Cost and memory then follow the band: cells inside the subject or in the
-clear background are never solved, and no window is larger than a cell plus its margin.
+of context, or as many as the band is deep there (:func:`band_depth`, up to
+:data:`DEEPEST_CONTEXT`). Cost and memory then follow the band: cells inside the subject
+or in the clear background are never solved, and no window is larger than a cell plus
+its margins.
 
 Neighbouring windows overlap by about twice the margin. Near its edge a window's solve
 sees less context, so each window's pixels count with a weight that ramps from near 0
@@ -66,9 +68,10 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
     return windows
 
 
-#: The most context (pixels) a tile gets for a deep band. On the 1080p plate, whose hair
-#: band is over 100 px deep, 64 took 1.5× the time of 32 and 128 1.7× (SAD 90.4 and 88.3
-#: against 99.2); 4K with 128: 3.3× the time and 3.6 GiB.
+#: The most context (pixels) a tile gets for a deep band: its window's cost grows with
+#: it. On the 1080p plate, whose hair band is over 100 px deep, 64 took 22.5 s against
+#: 15.2 s for 32 (SAD 90.4 against 99.2, one run each); 128 in a benchmark run 25.1 s (SAD
+#: 88.3), and at 4K 152 s and 3.6 GiB against 92 s and 3.2 GiB for 64 (docs/benchmarks.md).
 DEEPEST_CONTEXT = 64
 
 
