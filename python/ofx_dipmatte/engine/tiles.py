@@ -68,11 +68,12 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
     return windows
 
 
-#: The most context (pixels) a tile gets for a deep band: its window's cost grows with
-#: it. On the 1080p plate, whose hair band is over 100 px deep, 64 took 22.5 s against
-#: 15.2 s for 32 (SAD 90.4 against 99.2, one run each); 128 in a benchmark run 25.1 s (SAD
-#: 88.3), and at 4K 152 s and 3.6 GiB against 92 s and 3.2 GiB for 64 (docs/benchmarks.md).
-DEEPEST_CONTEXT = 64
+#: The most context (pixels) a tile gets for a deep band (half a default 256 px cell): its
+#: window's cost grows with it. dev512's *hair_b* enlarged to 1024² (a band 128 px deep,
+#: 256 px cells): SAD 21.03 with 32 px margins, 19.62 with up to 64, 17.72 with up to 128
+#: (closed-form 18.29, one window 16.88); 11.9 / 17.3 / 27.4 s. The 4K plate with 128:
+#: 152 s and 3.6 GiB, against 92 s and 3.2 GiB with 64 (docs/benchmarks.md).
+DEEPEST_CONTEXT = 128
 
 
 def band_depth(unknown: np.ndarray) -> np.ndarray:
