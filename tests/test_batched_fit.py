@@ -60,8 +60,8 @@ def rounding_spread(inputs, caps, thresholds) -> float:
     """How far two fits of their own of the same tiles differ on this machine when only
     the order of floating-point sums changes (one thread against all): Adam turns tiny
     gradient differences into whole steps, so below this a batched fit cannot be told
-    from a lone one. 0 here (2 cores); a 16-core machine's CPU put batched and lone fits
-    5.5e-3 apart."""
+    from a lone one. 8e-7 here (2 cores); a 16-core machine's CPU put batched and lone
+    fits 5.5e-3 apart."""
     threads = torch.get_num_threads()
     fits = []
     for count in (1, threads):

@@ -30,6 +30,14 @@ from .region import Window, keep_or_box
 from .solver import Cancelled, FitResult, ProgressCallback
 
 
+#: The most context (pixels) a tile gets for a deep band (half a default 256 px cell): its
+#: window's cost grows with it. dev512's *hair_b* enlarged to 1024² (a band 128 px deep,
+#: 256 px cells): SAD 21.03 with 32 px margins, 19.62 with up to 64, 17.72 with up to 128
+#: (closed-form 18.29, one window 16.88); 11.9 / 17.3 / 27.4 s. The 4K plate with 128:
+#: 152 s and 3.6 GiB, against 92 s and 3.2 GiB with 64 (docs/benchmarks.md).
+DEEPEST_CONTEXT = 128
+
+
 def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin: int, size_unit: int,
                  origin_unit: int, previous: dict[tuple[int, int], Window] | None = None,
                  same_size: bool = False, depth: np.ndarray | None = None) -> list[Window]:
@@ -66,14 +74,6 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
                                  cell + 2 * margin if same_size else 0)
             windows.append(dataclasses.replace(window, cell=key))
     return windows
-
-
-#: The most context (pixels) a tile gets for a deep band (half a default 256 px cell): its
-#: window's cost grows with it. dev512's *hair_b* enlarged to 1024² (a band 128 px deep,
-#: 256 px cells): SAD 21.03 with 32 px margins, 19.62 with up to 64, 17.72 with up to 128
-#: (closed-form 18.29, one window 16.88); 11.9 / 17.3 / 27.4 s. The 4K plate with 128:
-#: 152 s and 3.6 GiB, against 92 s and 3.2 GiB with 64 (docs/benchmarks.md).
-DEEPEST_CONTEXT = 128
 
 
 def band_depth(unknown: np.ndarray) -> np.ndarray:
