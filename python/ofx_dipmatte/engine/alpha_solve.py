@@ -24,7 +24,12 @@ from .ordering import nested_dissection
 #: A per-pixel data term: (confidence, estimate), both H×W.
 DataTerm = tuple[np.ndarray, np.ndarray]
 
-DIRECT_SOLVE_LIMIT = 250_000  # unknowns; measured 6 s for 130k (512² hair), CG from 0.5 took 37 s
+#: Unknowns solved directly; more go to conjugate gradients. Covers a 512² window all
+#: unknown, the largest a default tile's closed-form solve gets (a 256 px cell with 128 px
+#: of context each side, :data:`.tiles.DEEPEST_CONTEXT`): dev256 *smoke* enlarged to 1024²
+#: (windows up to 257,136 unknowns) took 26 s a frame with such windows solved directly
+#: (3.3 s and 0.4 GiB for the largest), 76 s by conjugate gradients (docs/benchmarks.md).
+DIRECT_SOLVE_LIMIT = 512 * 512
 
 
 class Stopped(RuntimeError):
