@@ -442,9 +442,22 @@ def test_a_process_setting_is_restored_when_the_last_solve_leaves_not_the_first(
     assert during == ["set"] and state == {"value": "original", "applied": 1}
 
 
-def test_the_largest_classical_tile_is_solved_directly():
+def test_the_largest_classical_tile_is_solved_directly(monkeypatch):
     # A cell with DEEPEST_CONTEXT on each side, all unknown (smoke at plate size): its
     # window's closed-form solve took 3.3 s directly, 33 s by conjugate gradients.
-    from ofx_dipmatte.engine.alpha_solve import DIRECT_SOLVE_LIMIT
+    import scipy.sparse as sp
 
-    assert (PRESETS["balanced"].tile_size + 2 * DEEPEST_CONTEXT) ** 2 <= DIRECT_SOLVE_LIMIT
+    from ofx_dipmatte.engine import alpha_solve
+
+    side = PRESETS["balanced"].tile_size + 2 * DEEPEST_CONTEXT
+    trimap = np.full((side, side), 0.5, np.float32)
+    trimap[0, 0] = 0.0
+    solved = []
+
+    def direct(matrix, rhs, order=None):
+        solved.append(rhs.size)
+        return np.zeros_like(rhs)
+
+    monkeypatch.setattr(alpha_solve, "direct_solve", direct)
+    alpha_solve.solve_alpha(sp.identity(side * side, format="csr"), trimap)
+    assert solved == [side * side - 1]
