@@ -206,11 +206,15 @@ def colours_in_context(padded: Padded, window: Window,
                   where=part == 0.5)
     inner = (slice(window.y0 - y0, window.y0 - y0 + window.height),
              slice(window.x0 - x0, window.x0 - x0 + window.width))
+    # F and B are used on the window's band only (the refinement's data term, and the
+    # colours returned, which are matched to the alpha: F is the pixel where α = 1, B where 0).
+    wanted = np.zeros(around.shape, bool)
+    wanted[inner] = padded.trimap_mirrored[window.slices] == 0.5
 
     def estimate(_image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0) -> Colours:
         full = around.copy()
         full[inner] = alpha
-        fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers)
+        fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers, wanted=wanted)
         return fg[inner], bg[inner]
 
     return estimate

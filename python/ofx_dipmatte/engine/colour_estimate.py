@@ -46,23 +46,30 @@ def sharpen_matte(alpha: np.ndarray, strength: float, sigma: float = SHARPEN_SIG
 
 
 def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
-                     background: np.ndarray | None = None,
-                     background_known: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     background: np.ndarray | None = None, background_known: np.ndarray | None = None,
+                     wanted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Straight F and B (H×W×3 each) for ``image`` under ``alpha``, as
     :func:`~.foreground.estimate_foreground_background` (``background``,
     ``background_known``: a clean plate and where it holds), with F taken, as far as the
     background is the busier layer and the sharpened matte explains the pixels at least
     as well, from a second estimate fitted to :func:`sharpen_matte` (``sharpen`` its
     strength; 0: the plain estimate). Where a clean plate gives B, F is the plain
-    estimate's."""
-    fg, bg = estimate_foreground_background(image, alpha, background=background, background_known=background_known)
+    estimate's. ``wanted``: H×W bool, the pixels whose F and B are used (default all);
+    elsewhere they are only approximate (``estimate_foreground_background``'s)."""
+    inner = wanted
+    if wanted is not None and sharpen > 0.0:
+        # The residuals that choose F are compared over a few pixels around each wanted one.
+        reach = int(np.ceil(4.0 * RESIDUAL_SCALE))  # gaussian_filter's default radius
+        inner = ndimage.maximum_filter(np.asarray(wanted, bool), size=2 * reach + 1, mode="constant")
+    fg, bg = estimate_foreground_background(image, alpha, background=background, background_known=background_known,
+                                            wanted=inner)
     plate_everywhere = background is not None and (background_known is None or bool(np.all(background_known)))
     if sharpen <= 0.0 or plate_everywhere:  # B seen everywhere: F keeps the plain estimate (below)
         return fg, bg
     alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
     sharpened = sharpen_matte(alpha, sharpen)
     sharp_fg, _ = estimate_foreground_background(image, sharpened, background=background,
-                                                 background_known=background_known)
+                                                 background_known=background_known, wanted=inner)
     var_f = local_colour_variance(image, alpha ** 2)
     var_b = local_colour_variance(image, (1.0 - alpha) ** 2)
     if background is not None:  # B is seen, not estimated: nothing for F to make up

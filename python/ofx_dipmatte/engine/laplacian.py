@@ -16,9 +16,9 @@ def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1,
                       unknown: np.ndarray | None = None) -> sp.csr_matrix:
     """The matting Laplacian of an H×W×3 float image (N×N, N = H·W).
 
-    ``unknown`` (H×W bool): only the windows holding an unknown pixel are summed. The rows
-    of unknown pixels, all a solve with the known pixels fixed reads, are then exact, at
-    the cost of the band rather than of the whole image.
+    ``unknown`` (H×W bool): only the rows of unknown pixels, all a solve with the known
+    pixels fixed reads, are built (the other rows are empty), from the windows holding an
+    unknown pixel: the cost of the band rather than of the whole image.
     """
     h, w, _ = image.shape
     image = image.astype(np.float64, copy=False)
@@ -43,26 +43,37 @@ def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1,
     vals /= -n_win
     diagonal = np.arange(n_win)
     vals[:, diagonal, diagonal] += 1.0
-    return _windows_to_csr(vals, pixels, dy, dx, h, w, radius)
+    rows = None if unknown is None else np.flatnonzero(unknown)
+    return _windows_to_csr(vals, pixels, dy, dx, h, w, radius, rows)
 
 
 def _windows_to_csr(vals: np.ndarray, pixels: np.ndarray, dy: np.ndarray, dx: np.ndarray,
-                    h: int, w: int, radius: int) -> sp.csr_matrix:
+                    h: int, w: int, radius: int, rows: np.ndarray | None = None) -> sp.csr_matrix:
     """Sum every window's (pixel a, pixel b) entries into the (4·radius + 1)² diagonals
     of a banded matrix, then lay the band out as CSR directly: each row's columns are
     its pixel plus fixed offsets, already sorted, so no COO triplets (81 per window) are
     built and sorted. ``vals[k, a, b]``: window k, its pixels a and b (``pixels[k, a]``,
-    at (dy[a], dx[a]) in the window)."""
+    at (dy[a], dx[a]) in the window). ``rows``: the pixels whose rows are built, ascending
+    (default all); a tile's known pixels are most of its window, and their rows would be
+    most of the matrix every solve slices."""
+    n = h * w
+    rows = np.arange(n) if rows is None else rows
+    slot = np.full(n, -1)  # a pixel's row of the band, -1 where its row is not built
+    slot[rows] = np.arange(rows.size)
     reach = 2 * radius
     offsets = [(oy, ox) for oy in range(-reach, reach + 1) for ox in range(-reach, reach + 1)]
-    band = np.zeros((h * w, len(offsets)))  # band[p, o]: L[p, p + offsets[o]]
+    band = np.zeros((rows.size, len(offsets)))  # band[slot[p], o]: L[p, p + offsets[o]]
     for a in range(len(dy)):
         # Row a of every window: one pixel per window, so the indices are distinct.
         columns = [offsets.index((dy[b] - dy[a], dx[b] - dx[a])) for b in range(len(dy))]
-        band[pixels[:, a, None], columns] += vals[:, a, :]
-    yy, xx = np.divmod(np.arange(h * w), w)
+        target = slot[pixels[:, a]]
+        built = target >= 0
+        band[target[built, None], columns] += vals[built, a, :]
+    yy, xx = np.divmod(rows, w)
     valid = np.stack([(yy + oy >= 0) & (yy + oy < h) & (xx + ox >= 0) & (xx + ox < w) for oy, ox in offsets], -1)
     flat = np.array([oy * w + ox for oy, ox in offsets])  # ascending, so each row's columns come sorted
-    cols = np.arange(h * w)[:, None] + flat
-    indptr = np.concatenate([[0], np.cumsum(valid.sum(axis=1))])
-    return sp.csr_matrix((band[valid], cols[valid], indptr), shape=(h * w, h * w))
+    cols = rows[:, None] + flat
+    counts = np.zeros(n, np.int64)
+    counts[rows] = valid.sum(axis=1)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((band[valid], cols[valid], indptr), shape=(n, n))
