@@ -17,6 +17,11 @@ sparse ribbon (``1920x1080/2/0.2``: 7 % of the frame) can be set against the def
 one batch (0: the engine's default for the device; 1: one at a time); the peak GPU memory
 is reported too.
 
+A cold frame that takes a few seconds (the 256² still) is solved again in fresh sessions,
+up to five times while they add up to under 10 s, and "cold s" is their median: the first
+solve in a process also pays one-off costs (about 0.2 s of a 1 s still here), and the
+seconds per band megapixel compare the still with the plates.
+
 Usage:
     python bench/bench_plate.py [--sizes 256x256 1920x1080 3840x2160 1920x1080/2/0.2] [--preset balanced]
         [--device auto] [--tile-batch 0] [--no-baseline] [--markdown FILE]
@@ -31,6 +36,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+#: Cold frames are solved again, up to 5 times in all, while their total stays under this
+#: (seconds); "cold s" is then the median, "first cold s" the first one.
+REPEAT_UNDER_S = 10.0
 
 
 def parse_size(text: str) -> tuple[int, int, int, float]:
@@ -77,6 +85,15 @@ def engine_run(width: int, height: int, preset: str, device: str = "auto", tile_
         out[f"{key} tiles"] = result.stats.tiles
         out[f"{key} it"] = result.stats.iterations  # summed over tiles
         out[f"{key} stop"] = result.stats.stop_reason
+    # A frame of a second is timed again (fresh sessions): the first solve in a process
+    # pays one-off costs (about 0.2 s here), which are no part of its cost per band pixel.
+    colds = [out["cold s"]]
+    while sum(colds) < REPEAT_UNDER_S and len(colds) < 5:
+        fresh = ofx_dipmatte.ClipSession(preset=config, seed=0, device=device)
+        start = time.perf_counter()
+        fresh.matte(0, np.round(frames[0][0] * 255).astype(np.uint8), frames[0][1])
+        colds.append(time.perf_counter() - start)
+    out["first cold s"], out["cold s"], out["cold runs"] = colds[0], float(np.median(colds)), len(colds)
     out["peak GiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     out["device"] = str(session.device)
     if session.device.type == "cuda":

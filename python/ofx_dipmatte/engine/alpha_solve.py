@@ -13,7 +13,8 @@ gradients, which then converge in a few dozen steps.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, overload
+from dataclasses import dataclass
+from typing import Callable, Optional, Union, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +50,29 @@ def add_terms(first: DataTerm | None, second: DataTerm | None) -> DataTerm | Non
     confidence = first[0] + second[0]
     estimate = (first[0] * first[1] + second[0] * second[1]) / np.maximum(confidence, 1e-12)
     return confidence, estimate
+
+
+@dataclass(frozen=True)
+class BandSystem:
+    """A Laplacian's rows of a trimap's unknown pixels, split into their unknown columns
+    (``a_uu``, as the solvers take it) and their known ones (``a_uk``): all that a solve
+    with that trimap reads. A window's refinement solves the same split seven times;
+    slicing the Laplacian again each time took 8 % of a 1080p frame."""
+
+    unknown: np.ndarray  # the trimap's unknown pixels, flat
+    a_uu: sp.csc_matrix
+    a_uk: sp.csr_matrix
+
+    @classmethod
+    def split(cls, laplacian: sp.spmatrix, trimap: np.ndarray) -> "BandSystem":
+        unknown = (trimap == 0.5).ravel()
+        rows = laplacian.tocsr()[unknown]
+        return cls(unknown, rows[:, unknown].tocsc(), rows[:, ~unknown])
+
+
+#: What the solvers smooth alpha with: an N×N Laplacian (N = H·W), or its rows already
+#: split for the trimap (:class:`BandSystem`).
+Smoothness = Union[sp.spmatrix, BandSystem]
 
 
 #: Steps of iterative refinement after the single-precision factorisation.
@@ -103,13 +127,14 @@ def _factorise(matrix: sp.csc_matrix, permc_spec: str) -> spla.SuperLU:
     return spla.splu(matrix, permc_spec=permc_spec, diag_pivot_thresh=0.0, options={"SymmetricMode": True})
 
 
-def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarray | None = None,
+def solve_alpha(laplacian: Smoothness, trimap: np.ndarray, confidence: np.ndarray | None = None,
                 estimate: np.ndarray | None = None, initial: np.ndarray | None = None,
                 should_stop: Optional[Callable[[], bool]] = None, rtol: float = 1e-6) -> np.ndarray:
     """Minimise ``αᵀ L α + Σ c (α − α̂)²`` with α fixed to the snapped trimap where known.
 
     Args:
-        laplacian: N×N (N = H·W), e.g. :func:`~.laplacian.matting_laplacian`.
+        laplacian: N×N (N = H·W), e.g. :func:`~.laplacian.matting_laplacian`, or its
+            :class:`BandSystem` for ``trimap``.
         trimap: H×W, 0 / 0.5 / 1.
         confidence, estimate: H×W data term (both or neither); only unknown pixels count.
         initial: H×W starting point for the iterative solver.
@@ -128,10 +153,11 @@ def solve_alpha(laplacian: sp.spmatrix, trimap: np.ndarray, confidence: np.ndarr
     if not unknown.any():
         return alpha.reshape(trimap.shape).astype(np.float32)
     check()
-    known = ~unknown
-    rows = laplacian.tocsr()[unknown]
-    a_uu = rows[:, unknown].tocsc()
-    rhs = -(rows[:, known] @ alpha[known])
+    system = laplacian if isinstance(laplacian, BandSystem) else BandSystem.split(laplacian, trimap)
+    if not np.array_equal(system.unknown, unknown):
+        raise ValueError("solve_alpha: the Laplacian was split for another trimap")
+    a_uu = system.a_uu
+    rhs = -(system.a_uk @ alpha[~unknown])
     if confidence is not None:
         c_u = np.asarray(confidence, dtype=np.float64).ravel()[unknown]
         a_uu = a_uu + sp.diags(c_u, format="csc")

@@ -15,10 +15,9 @@ from functools import partial
 from typing import Callable, Optional
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
-from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
+from .alpha_solve import BandSystem, DataTerm, Smoothness, Stopped, add_terms, solve_alpha
 from .closed_form import closed_form_alpha
 from .colour_estimate import estimate_colours
 from .dip_features import fit_dip_features
@@ -82,7 +81,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         background_estimate = background_estimate or estimate_colours
     try:
         laplacian = matting_laplacian(image, unknown=trimap == 0.5)
-        alpha = closed_form_alpha(image, trimap, laplacian=laplacian, should_stop=should_stop, anchor=anchor)
+        system = BandSystem.split(laplacian, trimap)  # every solve below reads these rows
+        alpha = closed_form_alpha(image, trimap, laplacian=system, should_stop=should_stop, anchor=anchor)
         if cfg.affinity != "closed_form" and (trimap == 0.5).any():
             # Non-local flows: denser than the Laplacian, so conjugate gradients from the
             # closed-form matte rather than a direct solve.
@@ -90,9 +90,10 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             if cfg.affinity == "dip_features":
                 features = fit_dip_features(image, trimap, steps=cfg.feature_steps, seed=seed, device=device,
                                             should_stop=should_stop)
-            laplacian, flow = information_flow_system(image, trimap, features, local=laplacian)
+            flows, flow = information_flow_system(image, trimap, features, local=laplacian)
+            system = BandSystem.split(flows, trimap)
             anchor = add_terms(anchor, flow)
-            alpha = solve_alpha(laplacian, trimap, *anchor, initial=alpha, should_stop=should_stop)
+            alpha = solve_alpha(system, trimap, *anchor, initial=alpha, should_stop=should_stop)
         colours = estimate(image, alpha) if cfg.foreground == "estimated" else None
         trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background, colours)
         if cfg.alpha_prior == "refined" and np.any(trust > 0):
@@ -103,7 +104,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                 go_on = progress is None or progress(done, rounds, {}) is not False
                 return go_on and not (should_stop is not None and should_stop())
 
-            alpha = refine_alpha(image, trimap, alpha, rounds, cfg.refine_strength, laplacian=laplacian,
+            alpha = refine_alpha(image, trimap, alpha, rounds, cfg.refine_strength, laplacian=system,
                                  should_stop=should_stop, round_done=round_done,
                                  texture=cfg.refine_confidence == "texture", anchor=anchor,
                                  colours=estimate, start_colours=colours, exact_background=exact_background,
@@ -113,7 +114,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             if cfg.remove_leaks:
                 alpha = remove_leaks(alpha, trimap == 0.5)
             for _ in range(cfg.trusted_passes):
-                alpha = trusted_pass(cfg, image, trimap, alpha, laplacian, estimate, anchor=anchor,
+                alpha = trusted_pass(cfg, image, trimap, alpha, system, estimate, anchor=anchor,
                                      exact_background=exact_background, should_stop=should_stop)
             if np.any(trust < 1):
                 alpha = (unrefined + trust * (alpha - unrefined)).astype(np.float32)
@@ -145,7 +146,7 @@ def refinement_trust_map(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trim
 
 
 def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,
-                 laplacian: sp.spmatrix | None, estimate: ColourEstimate, *, anchor: DataTerm | None = None,
+                 laplacian: Smoothness | None, estimate: ColourEstimate, *, anchor: DataTerm | None = None,
                  exact_background: "bool | np.ndarray" = False,
                  should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
     """``alpha`` moved toward one more refinement round, made from F and B estimated
@@ -153,8 +154,8 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
     Colours from the refined matte are better than the first ones where they are
     trusted and drift with their own errors elsewhere (more plain rounds gain on some
     images and lose on others), so the round's change is weighted per pixel by its
-    confidence against the band's median confidence. ``laplacian``: the image's, if
-    already built; ``estimate``: (image, alpha) → F, B, as for the refinement."""
+    confidence against the band's median confidence. ``laplacian``: the image's (or its
+    :class:`~.alpha_solve.BandSystem`), if already built; ``estimate``: (image, alpha) → F, B, as for the refinement."""
     unknown = trimap == 0.5
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import numpy as np
-import scipy.sparse as sp
 
 from scipy import ndimage
 
-from .alpha_solve import DIRECT_SOLVE_LIMIT, DataTerm, Stopped, solve_alpha
+from .alpha_solve import DIRECT_SOLVE_LIMIT, DataTerm, Smoothness, Stopped, solve_alpha
 from .laplacian import matting_laplacian
 
 __all__ = ["Stopped", "closed_form_alpha"]
@@ -22,10 +21,11 @@ __all__ = ["Stopped", "closed_form_alpha"]
 
 def closed_form_alpha(image: np.ndarray, trimap: np.ndarray, eps: float = 1e-7,
                       should_stop: Optional[Callable[[], bool]] = None,
-                      laplacian: sp.spmatrix | None = None, anchor: DataTerm | None = None) -> np.ndarray:
+                      laplacian: Smoothness | None = None, anchor: DataTerm | None = None) -> np.ndarray:
     """Alpha for an H×W×3 image in [0, 1] and a snapped H×W trimap (0 / 0.5 / 1).
 
-    ``laplacian``: the image's matting Laplacian if the caller already built it.
+    ``laplacian``: the image's matting Laplacian (or its :class:`~.alpha_solve.BandSystem`)
+    if the caller already built it.
     ``anchor``: a data term (confidence, estimate) added to the Laplacian, e.g. a coarse
     matte on a tile's edges (:mod:`.tiles`); None: closed-form matting as published.
 

@@ -199,7 +199,7 @@ def _rectangles(region: np.ndarray) -> list[tuple[int, int, int, int]]:
     strip bridged (fewer, larger rectangles: each costs a dozen numpy calls a sweep).
     Their corners are even, so each keeps the level's red-black colouring."""
     h, w = region.shape
-    rectangles = []
+    rectangles: list[tuple[int, int, int, int]] = []
     for y0 in range(0, h, STRIP):
         y1 = min(y0 + STRIP, h)
         columns = np.flatnonzero(region[y0:y1].any(axis=0))

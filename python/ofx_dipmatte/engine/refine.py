@@ -22,10 +22,9 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import numpy as np
-import scipy.sparse as sp
 from scipy import ndimage
 
-from .alpha_solve import DataTerm, Stopped, add_terms, solve_alpha
+from .alpha_solve import DataTerm, Smoothness, Stopped, add_terms, solve_alpha
 from .foreground import estimate_foreground_background
 from .laplacian import matting_laplacian
 from .plate_grain import alpha_noise, plate_disagreement, plate_share
@@ -102,7 +101,7 @@ def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimat
 
 
 def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, iterations: int = 4,
-                 strength: float = 0.01, laplacian: sp.spmatrix | None = None,
+                 strength: float = 0.01, laplacian: Smoothness | None = None,
                  should_stop: Optional[Callable[[], bool]] = None,
                  round_done: Optional[Callable[[int], bool]] = None, texture: bool = True,
                  colours: Optional[Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]] = None,
@@ -119,7 +118,8 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
     Args:
         image: H×W×3 in [0, 1]; trimap: snapped H×W; alpha: the starting matte (e.g.
             closed-form's), equal to the trimap where known.
-        laplacian: the image's matting Laplacian, if already built.
+        laplacian: the image's matting Laplacian (or its split, :class:`~.alpha_solve.BandSystem`),
+            if already built.
         should_stop: polled inside each solve (raises :class:`~.alpha_solve.Stopped`).
         round_done: called with the number of rounds done; False stops (``Stopped``).
         texture: see :func:`colour_confidence`.
@@ -172,7 +172,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
 
 
 def refinement_round(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, fg: np.ndarray, bg: np.ndarray,
-                     strength: float, laplacian: sp.spmatrix, *,
+                     strength: float, laplacian: Smoothness, *,
                      should_stop: Optional[Callable[[], bool]] = None, texture: bool = True,
                      anchor: DataTerm | None = None, exact_background: "bool | np.ndarray" = False,
                      plate_strength: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
