@@ -5,12 +5,13 @@ from __future__ import annotations
 from functools import partial
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import ndimage
 import pytest
 from conftest import make_case, make_hair_case
 
 import ofx_dipmatte
-from ofx_dipmatte.engine.alpha_solve import direct_solve, solve_alpha
+from ofx_dipmatte.engine.alpha_solve import BandSystem, direct_solve, solve_alpha
 from ofx_dipmatte.engine.closed_form import closed_form_alpha
 from ofx_dipmatte.engine.colour_estimate import estimate_colours
 from ofx_dipmatte.engine.foreground import estimate_foreground_background, match_compositing
@@ -43,6 +44,24 @@ def test_the_band_only_laplacian_has_the_unknown_rows_exactly():
     assert abs(full[rows] - band[rows]).max() < 1e-12
     known = np.flatnonzero(~unknown.ravel())
     assert band[known].nnz == 0  # rows no solve reads cost nothing to build
+
+
+def test_a_laplacian_split_once_solves_as_the_whole_matrix_does():
+    image, trimap, *_ = make_case(48)
+    lap = matting_laplacian(image, unknown=trimap == 0.5)
+    system = BandSystem.split(lap, trimap)
+    rng = np.random.default_rng(2)
+    confidence, estimate = rng.random(trimap.shape), rng.random(trimap.shape)
+    c_u = confidence.ravel()[system.unknown]
+    assert abs(system.plus_diagonal(c_u) - (system.a_uu + sp.diags(c_u))).max() == 0
+    for kwargs in ({}, {"confidence": confidence, "estimate": estimate},
+                   {"confidence": confidence, "estimate": estimate, "initial": np.full(trimap.shape, 0.5)}):
+        assert np.array_equal(solve_alpha(system, trimap, **kwargs), solve_alpha(lap, trimap, **kwargs))
+    other = trimap.copy()
+    other[trimap == 0.5] = 1.0
+    other[0, 0] = 0.5
+    with pytest.raises(ValueError, match="another trimap"):
+        solve_alpha(system, other)
 
 
 def test_the_mixed_precision_direct_solve_matches_double_precision():

@@ -62,12 +62,27 @@ class BandSystem:
     unknown: np.ndarray  # the trimap's unknown pixels, flat
     a_uu: sp.csc_matrix
     a_uk: sp.csr_matrix
+    #: Where a_uu's diagonal entries sit in its data (None: not every one is stored).
+    diagonal_at: np.ndarray | None
 
     @classmethod
     def split(cls, laplacian: sp.spmatrix, trimap: np.ndarray) -> "BandSystem":
         unknown = (trimap == 0.5).ravel()
         rows = laplacian.tocsr()[unknown]
-        return cls(unknown, rows[:, unknown].tocsc(), rows[:, ~unknown])
+        a_uu = rows[:, unknown].tocsc()
+        a_uu.sort_indices()
+        columns = np.repeat(np.arange(a_uu.shape[1]), np.diff(a_uu.indptr))
+        diagonal_at = np.flatnonzero(a_uu.indices == columns)
+        return cls(unknown, a_uu, rows[:, ~unknown], diagonal_at if diagonal_at.size == a_uu.shape[0] else None)
+
+    def plus_diagonal(self, c_u: np.ndarray) -> sp.csc_matrix:
+        """``a_uu + diag(c_u)``: the data term's confidences added in place of a sparse
+        sum (a refinement round's solve is a few dozen products with it)."""
+        if self.diagonal_at is None:
+            return self.a_uu + sp.diags(c_u, format="csc")
+        data = self.a_uu.data.copy()
+        data[self.diagonal_at] += c_u
+        return sp.csc_matrix((data, self.a_uu.indices, self.a_uu.indptr), shape=self.a_uu.shape)
 
 
 #: What the solvers smooth alpha with: an N×N Laplacian (N = H·W), or its rows already
@@ -158,11 +173,13 @@ def solve_alpha(laplacian: Smoothness, trimap: np.ndarray, confidence: np.ndarra
         raise ValueError("solve_alpha: the Laplacian was split for another trimap")
     a_uu = system.a_uu
     rhs = -(system.a_uk @ alpha[~unknown])
+    direct = initial is None and unknown.sum() <= DIRECT_SOLVE_LIMIT
     if confidence is not None:
         c_u = np.asarray(confidence, dtype=np.float64).ravel()[unknown]
-        a_uu = a_uu + sp.diags(c_u, format="csc")
+        # The factorisation gets the canonical sum (its sparsity pattern sets the fill).
+        a_uu = a_uu + sp.diags(c_u, format="csc") if direct else system.plus_diagonal(c_u)
         rhs = rhs + c_u * np.asarray(estimate, dtype=np.float64).ravel()[unknown]
-    if initial is None and unknown.sum() <= DIRECT_SOLVE_LIMIT:
+    if direct:
         # A tiny ridge keeps isolated unknown regions (no known neighbour) solvable.
         ys, xs = np.divmod(np.flatnonzero(unknown), trimap.shape[1])  # the unknown pixels
         a_u = direct_solve(a_uu + 1e-9 * sp.identity(a_uu.shape[0], format="csc"), rhs,
