@@ -85,6 +85,8 @@ class _Cells:
         self.weights = [np.ascontiguousarray(weight[inside]) for weight in weights]
         self.fixed = {name: np.ascontiguousarray(values[inside]) for name, values in fixed.items()}
         self.empty = self.fixed["a00"].size == 0
+        # Whether a clean plate gives B on any of these pixels (the plate's path, below).
+        self.plate = "known_bg" in self.fixed and bool(self.fixed["known_bg"].any())
         # Right-hand sides and scratch for the sweeps (F and B, then one layer), allocated once a level.
         six, three = self.fixed["data"].shape, (3,) + self.fixed["a00"].shape
         self.buffers = (np.empty(six, np.float32), np.empty(six, np.float32),
@@ -104,7 +106,6 @@ class _Level:
                  known_bg: np.ndarray | None, ceiling: float = 1.0,
                  rectangles: list[tuple[int, int, int, int]] | None = None):
         self.ceiling = ceiling
-        self.known_bg = known_bg is not None
         around = np.pad(alpha, 1, mode="edge")  # every pixel's neighbours, edges repeated
         lattices = (((0, 0), (1, 1)), ((0, 1), (1, 0)))
         self.colours: list[list[_Cells]] = [[], []]
@@ -121,7 +122,7 @@ class _Level:
                      # a00·a11 − a01², written without the cancellation (which float32 would feel).
                      "inv_det": 1.0 / (w_sum * (a0 * a0 + a1 * a1 + w_sum))}
             if known_bg is not None:
-                fixed.update(known_bg=known_bg[y0:y1, x0:x1], image=img, a0=a0, a1=a1, w_sum=w_sum)
+                fixed.update(known_bg=known_bg[y0:y1, x0:x1], image=img, a0=a0, a1=a1, only_f=a0 * a0 + w_sum)
             for colour, pair in zip(self.colours, lattices):
                 colour.extend(cells for cells in (_Cells(fixed, weights, row, col, (y0, x0)) for row, col in pair)
                               if not cells.empty)
@@ -156,14 +157,17 @@ class _Level:
         t1 *= fixed["inv_det"]
         new_b = np.clip(t1, 0.0, self.ceiling, out=t1)
         here = padded[cells.at]
-        if self.known_bg:
-            # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per channel.
-            a0, bg = fixed["a0"], here[3:]
-            near_f = b0 - fixed["data"][:3]
-            only_f = np.clip((a0 * (fixed["image"] - fixed["a1"] * bg) + near_f) / (a0 * a0 + fixed["w_sum"]),
-                             0.0, self.ceiling)
-            new_f = np.where(fixed["known_bg"], only_f, new_f)
-            new_b = np.where(fixed["known_bg"], bg, new_b)
+        if cells.plate:
+            # F alone minimises (αF + (1 − α)B − I)² + Σ w (F − F_n)²: one unknown per
+            # channel, (α (I − (1 − α) B) + Σ w F_n) / (α² + Σ w); B stays the plate's.
+            bg = here[3:]
+            only_f = np.multiply(fixed["a1"], bg, out=scratch[:3])
+            np.subtract(fixed["image"], only_f, out=only_f)
+            only_f *= fixed["a0"]
+            only_f += np.subtract(b0, fixed["data"][:3], out=scratch[3:])  # Σ w F_n
+            only_f /= fixed["only_f"]
+            np.copyto(new_f, np.clip(only_f, 0.0, self.ceiling, out=only_f), where=fixed["known_bg"])
+            np.copyto(new_b, bg, where=fixed["known_bg"])
         here[:3] = new_f
         here[3:] = new_b
 
@@ -252,7 +256,7 @@ def estimate_foreground_background(
         known = None
         if plate is not None:
             known = np.ones((h, w), bool) if background_known is None else _resize_nearest(background_known, h, w)
-            both[3:, known] = _resize_nearest(plate, h, w)[:, known]
+            np.copyto(both[3:], _resize_nearest(plate, h, w), where=known)
         # Edge pixels repeat themselves as neighbours: w·(F − F) = 0 there, as if absent.
         system = _Level(img, a, regularization, gradient_weight, known, ceiling,
                         None if region is None else _rectangles(region))
