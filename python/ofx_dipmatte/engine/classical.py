@@ -155,7 +155,8 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
     trusted and drift with their own errors elsewhere (more plain rounds gain on some
     images and lose on others), so the round's change is weighted per pixel by its
     confidence against the band's median confidence. ``laplacian``: the image's (or its
-    :class:`~.alpha_solve.BandSystem`), if already built; ``estimate``: (image, alpha) → F, B, as for the refinement."""
+    :class:`~.alpha_solve.BandSystem`), if already built; ``estimate``: (image, alpha) →
+    F, B, as for the refinement."""
     unknown = trimap == 0.5
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)

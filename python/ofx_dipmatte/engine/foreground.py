@@ -50,12 +50,6 @@ def _resize_nearest(a: np.ndarray, h: int, w: int) -> np.ndarray:
     return a[..., rows, :][..., cols]
 
 
-def _neighbours(x: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Up, down, left, right neighbours of every pixel of an H×W array, edges repeated."""
-    p = np.pad(x, 1, mode="edge")
-    return p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]
-
-
 def _repeat_edges(padded: np.ndarray) -> None:
     """Refill the one-pixel border of a C×H×W array with the edge pixels (as np.pad's
     "edge"), in place."""

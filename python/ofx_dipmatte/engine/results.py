@@ -51,11 +51,11 @@ class MatteResult:
         alpha: float32 H×W in [0, 1]; equal to the trimap wherever the trimap is known.
         foreground: float32 H×W×3 straight (not premultiplied) colour, in the input's
             encoding (0–1 for integer images; scene-linear for float). The image itself
-            wherever the trimap is known (outside the unknown band the foreground is
-            only meaningful where alpha > 0).
+            where the trimap is known foreground; on known background near the band,
+            an extrapolation with no meaning (alpha is 0 there), else the image.
         background: float32 H×W×3, the background behind the foreground (estimated,
-            the B net's, or the clean plate's); the image itself wherever the trimap is
-            known background.
+            the B net's, or the clean plate's); the image itself where the trimap is
+            known background; on known foreground near the band, an extrapolation.
         stats: see :class:`MatteStats`.
     """
 
