@@ -192,6 +192,9 @@ def test_colours_wanted_on_a_thin_band_are_exactly_the_whole_estimates_for_less_
     # Elsewhere the coarser levels' extrapolation: near the full estimate, not equal to it.
     assert not np.array_equal(fg_w, fg)
     assert np.abs(fg_w - fg).mean() < 0.02
+    swept[:] = []
+    estimate_foreground_background(image, alpha, wanted=np.zeros_like(wanted), **plate)
+    assert sum(swept) < 0.01 * everywhere  # nothing wanted: only the coarsest levels
 
 
 def test_matched_colours_reproduce_the_image_with_the_least_change():

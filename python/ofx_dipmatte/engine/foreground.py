@@ -103,7 +103,8 @@ class _Level:
         around = np.pad(alpha, 1, mode="edge")  # every pixel's neighbours, edges repeated
         lattices = (((0, 0), (1, 1)), ((0, 1), (1, 0)))
         self.colours: list[list[_Cells]] = [[], []]
-        for y0, y1, x0, x1 in rectangles or [(0, alpha.shape[0], 0, alpha.shape[1])]:
+        whole = [(0, alpha.shape[0], 0, alpha.shape[1])]
+        for y0, y1, x0, x1 in whole if rectangles is None else rectangles:
             a0 = alpha[y0:y1, x0:x1]
             near = (around[y0:y1, x0 + 1:x1 + 1], around[y0 + 2:y1 + 2, x0 + 1:x1 + 1],
                     around[y0 + 1:y1 + 1, x0:x1], around[y0 + 1:y1 + 1, x0 + 2:x1 + 2])
