@@ -176,7 +176,8 @@ def solve_alpha(laplacian: Smoothness, trimap: np.ndarray, confidence: np.ndarra
     direct = initial is None and unknown.sum() <= DIRECT_SOLVE_LIMIT
     if confidence is not None:
         c_u = np.asarray(confidence, dtype=np.float64).ravel()[unknown]
-        # The factorisation gets the canonical sum (its sparsity pattern sets the fill).
+        # The factorisation keeps the sparse sum (it drops stored zeros, so SuperLU sees
+        # the pattern, and gives the factors, it always did); the rounds' products do not care.
         a_uu = a_uu + sp.diags(c_u, format="csc") if direct else system.plus_diagonal(c_u)
         rhs = rhs + c_u * np.asarray(estimate, dtype=np.float64).ravel()[unknown]
     if direct:

@@ -41,13 +41,17 @@ from scipy import ndimage
 STRIP = 32
 
 
+def _nearest(source: int, size: int) -> np.ndarray:
+    """For each of ``size`` positions, the one of ``source`` it is read from when a side
+    is resized to the nearest pixel (:func:`_resize_nearest`, :func:`_swept_regions`)."""
+    return np.minimum((np.arange(size) * source) // size, source - 1)
+
+
 def _resize_nearest(a: np.ndarray, h: int, w: int) -> np.ndarray:
     """``a`` (…×H×W: the last two axes are the image's) at h×w, nearest pixel."""
     if a.shape[-2:] == (h, w):
         return a  # the finest level: read, never written
-    rows = np.minimum((np.arange(h) * a.shape[-2]) // h, a.shape[-2] - 1)
-    cols = np.minimum((np.arange(w) * a.shape[-1]) // w, a.shape[-1] - 1)
-    return a[..., rows, :][..., cols]
+    return a[..., _nearest(a.shape[-2], h), :][..., _nearest(a.shape[-1], w)]
 
 
 def _repeat_edges(padded: np.ndarray) -> None:
@@ -184,11 +188,9 @@ def _swept_regions(wanted: np.ndarray, sizes: list[tuple[int, int]],
             break  # this level and the coarser ones are swept whole
         regions[level] = region
         (h, w), (fine_h, fine_w) = sizes[level - 1], sizes[level]
-        rows = np.minimum((np.arange(fine_h) * h) // fine_h, h - 1)
-        cols = np.minimum((np.arange(fine_w) * w) // fine_w, w - 1)
         needed = np.zeros((h, w), bool)
         ys, xs = np.nonzero(region)
-        needed[rows[ys], cols[xs]] = True
+        needed[_nearest(h, fine_h)[ys], _nearest(w, fine_w)[xs]] = True
     return regions
 
 
