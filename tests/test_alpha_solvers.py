@@ -124,36 +124,56 @@ def test_the_direct_solve_in_nested_dissection_order_matches_the_default_order()
     assert np.abs(direct_solve(a_uu, rhs, order=shuffled) - ordered).max() < 1e-5
 
 
-def test_a_foreground_sweep_solves_each_pixel_from_its_neighbours_red_pixels_first():
-    from ofx_dipmatte.engine.foreground import _Level
+@pytest.mark.parametrize("with_plate", [False, True])
+def test_a_foreground_sweep_solves_each_pixel_from_its_neighbours_red_pixels_first(with_plate):
+    from ofx_dipmatte.engine._foreground_sweeps import sweep_level
 
     rng = np.random.default_rng(4)
     h, w = 5, 6
     image = rng.random((h, w, 3), dtype=np.float32)
     alpha = rng.random((h, w), dtype=np.float32)
     fg, bg = rng.random((h, w, 3), dtype=np.float32), rng.random((h, w, 3), dtype=np.float32)
-    # The reference: pixel by pixel, (y + x) even first, each from its neighbours' values
-    # before its half-sweep (an edge pixel's missing neighbour is itself).
-    ref_f, ref_b = fg.astype(np.float64), bg.astype(np.float64)
+    swept = rng.random((h, w)) < 0.8
+    known = (rng.random((h, w)) < 0.5) if with_plate else None
+    f32 = np.float32
+    # The reference: pixel by pixel in single precision, (y + x) even first, each from its
+    # neighbours' values before its half-sweep (an edge pixel's missing neighbour is
+    # itself); the 2×2 system [[α² + Σw, α(1 − α)], [α(1 − α), (1 − α)² + Σw]] [F, B] =
+    # [αI + Σ w F_n, (1 − α)I + Σ w B_n] solved by its inverse, clipped to [0, 1]; where a
+    # plate gives B, F alone from (αF + (1 − α)B − I)² + Σ w (F − F_n)².
+    ref_f, ref_b = fg.copy(), bg.copy()
     for parity in (0, 1):
         old_f, old_b = ref_f.copy(), ref_b.copy()
         for y in range(h):
             for x in range((y + parity) % 2, w, 2):
+                if not swept[y, x]:
+                    continue
                 near = [(min(max(y + dy, 0), h - 1), min(max(x + dx, 0), w - 1))
                         for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
-                weights = [1e-5 + abs(alpha[y, x] - alpha[n]) for n in near]
-                a = float(alpha[y, x])
-                matrix = np.array([[a * a + sum(weights), a * (1 - a)], [a * (1 - a), (1 - a) ** 2 + sum(weights)]])
+                a0 = alpha[y, x]
+                a1 = f32(1) - a0
+                weights = [f32(1e-5) + np.abs(a0 - alpha[n]) for n in near]
+                w_sum = weights[0] + weights[1] + weights[2] + weights[3]
+                inv_det = f32(1) / (w_sum * (a0 * a0 + a1 * a1 + w_sum))
                 for ch in range(3):
-                    rhs = [a * image[y, x, ch] + sum(wt * old_f[n][ch] for wt, n in zip(weights, near)),
-                           (1 - a) * image[y, x, ch] + sum(wt * old_b[n][ch] for wt, n in zip(weights, near))]
-                    ref_f[y, x, ch], ref_b[y, x, ch] = np.clip(np.linalg.solve(matrix, rhs), 0.0, 1.0)
-    # The level holds colours channel-first, F's three channels then B's.
-    level = _Level(image.transpose(2, 0, 1), alpha, 1e-5, 1.0, None)
-    padded = np.pad(np.concatenate([fg, bg], axis=-1).transpose(2, 0, 1), ((0, 0), (1, 1), (1, 1)), mode="edge")
-    level.sweep(padded)
-    assert np.abs(padded[:3, 1:-1, 1:-1].transpose(1, 2, 0) - ref_f).max() < 1e-4
-    assert np.abs(padded[3:, 1:-1, 1:-1].transpose(1, 2, 0) - ref_b).max() < 1e-4
+                    b0, b1 = a0 * image[y, x, ch], a1 * image[y, x, ch]
+                    for wt, n in zip(weights, near):
+                        b0, b1 = b0 + wt * old_f[n][ch], b1 + wt * old_b[n][ch]
+                    if known is not None and known[y, x]:
+                        only_f = ((image[y, x, ch] - a1 * old_b[y, x, ch]) * a0 + (b0 - a0 * image[y, x, ch]))
+                        ref_f[y, x, ch] = np.clip(only_f / (a0 * a0 + w_sum), 0, 1)
+                        continue
+                    ref_f[y, x, ch] = np.clip((((a1 * a1 + w_sum) * b0) - (a0 * a1) * b1) * inv_det, 0, 1)
+                    ref_b[y, x, ch] = np.clip((((a0 * a0 + w_sum) * b1) - (a0 * a1) * b0) * inv_det, 0, 1)
+    # The kernel holds colours channel-first, F's three channels then B's; the same to the bit.
+    colours = np.ascontiguousarray(np.concatenate([fg, bg], axis=-1).transpose(2, 0, 1))
+    sweep_level(colours, np.ascontiguousarray(image.transpose(2, 0, 1)), alpha, swept, known, 1e-5, 1.0, 1.0, 1)
+    assert np.array_equal(colours[:3].transpose(1, 2, 0), ref_f)
+    assert np.array_equal(colours[3:].transpose(1, 2, 0), ref_b)
+    assert np.array_equal(colours[:3].transpose(1, 2, 0)[~swept], fg[~swept])  # not swept: kept
+    with pytest.raises(ValueError):  # a wrongly shaped mask is refused, not read out of bounds
+        sweep_level(colours, np.ascontiguousarray(image.transpose(2, 0, 1)), alpha, swept[:-1], None,
+                    1e-5, 1.0, 1.0, 1)
 
 
 def test_foreground_and_background_are_recovered_where_they_show():
@@ -180,10 +200,15 @@ def test_colours_wanted_on_a_thin_band_are_exactly_the_whole_estimates_for_less_
     plate = {}
     if with_plate:
         plate = {"background": rng.random((h, w, 3), dtype=np.float32), "background_known": xx < 150}
-    swept = []
-    real_solve = foreground._Level._solve
-    monkeypatch.setattr(foreground._Level, "_solve",
-                        lambda self, cells, padded: swept.append(cells.fixed["a00"].size) or real_solve(self, cells, padded))
+    swept = []  # pixel updates per level
+    real_sweep = foreground.sweep_level
+
+    def counted(colours, image, alpha, region, known, *args):
+        sweeps = args[-1]
+        swept.append(sweeps * (alpha.size if region is None else int(region.sum())))
+        real_sweep(colours, image, alpha, region, known, *args)
+
+    monkeypatch.setattr(foreground, "sweep_level", counted)
     fg, bg = estimate_foreground_background(image, alpha, **plate)
     everywhere, swept[:] = sum(swept), []
     fg_w, bg_w = estimate_foreground_background(image, alpha, wanted=wanted, **plate)

@@ -55,12 +55,14 @@ def add_terms(first: DataTerm | None, second: DataTerm | None) -> DataTerm | Non
 @dataclass(frozen=True)
 class BandSystem:
     """A Laplacian's rows of a trimap's unknown pixels, split into their unknown columns
-    (``a_uu``, as the solvers take it) and their known ones (``a_uk``): all that a solve
-    with that trimap reads. A window's refinement solves the same split seven times;
-    slicing the Laplacian again each time took 8 % of a 1080p frame."""
+    (``a_uu``) and their known ones (``a_uk``): all that a solve with that trimap reads.
+    A window's refinement solves the same split seven times; slicing the Laplacian again
+    each time took 8 % of a 1080p frame. Both by rows: a conjugate-gradient step's product
+    with a_uu took 0.85× the time of the same product by columns (a 100k-unknown tile), and
+    sums each row in the same order, so the mattes are the same to the bit."""
 
     unknown: np.ndarray  # the trimap's unknown pixels, flat
-    a_uu: sp.csc_matrix
+    a_uu: sp.csr_matrix
     a_uk: sp.csr_matrix
     #: Where a_uu's diagonal entries sit in its data (None: not every one is stored).
     diagonal_at: np.ndarray | None
@@ -69,20 +71,20 @@ class BandSystem:
     def split(cls, laplacian: sp.spmatrix, trimap: np.ndarray) -> "BandSystem":
         unknown = (trimap == 0.5).ravel()
         rows = laplacian.tocsr()[unknown]
-        a_uu = rows[:, unknown].tocsc()
+        a_uu = rows[:, unknown].tocsr()
         a_uu.sort_indices()
-        columns = np.repeat(np.arange(a_uu.shape[1]), np.diff(a_uu.indptr))
-        diagonal_at = np.flatnonzero(a_uu.indices == columns)
+        row_of = np.repeat(np.arange(a_uu.shape[0]), np.diff(a_uu.indptr))
+        diagonal_at = np.flatnonzero(a_uu.indices == row_of)
         return cls(unknown, a_uu, rows[:, ~unknown], diagonal_at if diagonal_at.size == a_uu.shape[0] else None)
 
-    def plus_diagonal(self, c_u: np.ndarray) -> sp.csc_matrix:
+    def plus_diagonal(self, c_u: np.ndarray) -> sp.csr_matrix:
         """``a_uu + diag(c_u)``: the data term's confidences added in place of a sparse
         sum (a refinement round's solve is a few dozen products with it)."""
         if self.diagonal_at is None:
-            return self.a_uu + sp.diags(c_u, format="csc")
+            return self.a_uu + sp.diags(c_u, format="csr")
         data = self.a_uu.data.copy()
         data[self.diagonal_at] += c_u
-        return sp.csc_matrix((data, self.a_uu.indices, self.a_uu.indptr), shape=self.a_uu.shape)
+        return sp.csr_matrix((data, self.a_uu.indices, self.a_uu.indptr), shape=self.a_uu.shape)
 
 
 #: What the solvers smooth alpha with: an N×N Laplacian (N = H·W), or its rows already
@@ -178,12 +180,12 @@ def solve_alpha(laplacian: Smoothness, trimap: np.ndarray, confidence: np.ndarra
         c_u = np.asarray(confidence, dtype=np.float64).ravel()[unknown]
         # The factorisation keeps the sparse sum (it drops stored zeros, so SuperLU sees
         # the pattern, and gives the factors, it always did); the rounds' products do not care.
-        a_uu = a_uu + sp.diags(c_u, format="csc") if direct else system.plus_diagonal(c_u)
+        a_uu = a_uu + sp.diags(c_u, format="csr") if direct else system.plus_diagonal(c_u)
         rhs = rhs + c_u * np.asarray(estimate, dtype=np.float64).ravel()[unknown]
     if direct:
         # A tiny ridge keeps isolated unknown regions (no known neighbour) solvable.
         ys, xs = np.divmod(np.flatnonzero(unknown), trimap.shape[1])  # the unknown pixels
-        a_u = direct_solve(a_uu + 1e-9 * sp.identity(a_uu.shape[0], format="csc"), rhs,
+        a_u = direct_solve(a_uu + 1e-9 * sp.identity(a_uu.shape[0], format="csr"), rhs,
                            order=nested_dissection(ys, xs))
     else:
         x0 = np.full(rhs.shape, 0.5) if initial is None else np.asarray(initial, np.float64).ravel()[unknown]

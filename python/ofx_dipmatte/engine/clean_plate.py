@@ -182,7 +182,8 @@ class PlateStack:
         # frame (zero elsewhere): at 4K faster than gathering and scattering those pixels.
         self._count += seen
         delta = (colour - self._mean) * seen[..., None]
-        step = delta / np.maximum(self._count, 1)[..., None]
+        # The count as float32: divided by int32, a frame-sized array went through float64.
+        step = delta / np.maximum(self._count, 1).astype(np.float32)[..., None]
         self._mean += step
         self._square += delta * (delta - step)  # (x − old mean)(x − new mean)
         self.frames += 1
