@@ -33,6 +33,29 @@ def test_the_laplacian_is_symmetric_and_its_rows_sum_to_zero():
     assert np.abs(lap.sum(axis=1)).max() < 1e-8  # constants cost nothing
 
 
+def test_the_laplacian_is_the_sum_of_its_windows_textbook_terms():
+    rng = np.random.default_rng(3)
+    h, w, eps = 7, 9, 1e-7
+    image = rng.random((h, w, 3))
+    image[:3, :3] = 0.5  # a flat window: its covariance is the regulariser alone
+    image[4:, 5:, 1] = image[4:, 5:, 0]  # colours on a line: a singular covariance without it
+    # Levin et al., eq. 12: Σ over 3×3 windows k holding pixels i and j of
+    # δ_ij − (1 + (I_i − μ_k)ᵀ (Σ_k + ε/9 · I)⁻¹ (I_j − μ_k)) / 9.
+    dense = np.zeros((h * w, h * w))
+    for y in range(1, h - 1):
+        for x in range(1, w - 1):
+            index = np.array([(y + dy) * w + x + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+            colours = image.reshape(-1, 3)[index]
+            centred = colours - colours.mean(axis=0)
+            inverse = np.linalg.inv(centred.T @ centred / 9 + eps / 9 * np.eye(3))
+            dense[np.ix_(index, index)] += np.eye(9) - (1 + centred @ inverse @ centred.T) / 9
+    lap = matting_laplacian(image, eps=eps).toarray()
+    assert np.abs(lap - dense).max() < 1e-9 * np.abs(dense).max()
+    # Each row holds its pixel's 5×5 neighbourhood inside the image, and nothing else.
+    csr = matting_laplacian(image, eps=eps).tocsr()
+    assert np.diff(csr.indptr)[0] == 9 and np.diff(csr.indptr)[3 * w + 4] == 25
+
+
 def test_the_band_only_laplacian_has_the_unknown_rows_exactly():
     rng = np.random.default_rng(1)
     image = rng.random((20, 24, 3))
