@@ -41,11 +41,8 @@ struct Level {
                                       y * w + (x > 0 ? x - 1 : x), y * w + (x + 1 < w ? x + 1 : x)};
         const float a0 = alpha[at], a1 = 1.0f - a0;
         float weight[4];
-        float w_sum = 0.0f;
-        for (int k = 0; k < 4; ++k) {
-            weight[k] = regularization + gradient_weight * std::fabs(a0 - alpha[near[k]]);
-            w_sum = k == 0 ? weight[0] : w_sum + weight[k];
-        }
+        for (int k = 0; k < 4; ++k) weight[k] = regularization + gradient_weight * std::fabs(a0 - alpha[near[k]]);
+        const float w_sum = weight[0] + weight[1] + weight[2] + weight[3];
         const float a00 = a0 * a0 + w_sum, a11 = a1 * a1 + w_sum, a01 = a0 * a1;
         const float inv_det = 1.0f / (w_sum * (a0 * a0 + a1 * a1 + w_sum));
         const bool plate = known_bg != nullptr && known_bg[at];
