@@ -283,6 +283,28 @@ def test_confidence_is_low_where_foreground_and_background_look_alike():
     assert conf_off[0, 2] < 0.5 * conf[0, 2]
 
 
+@pytest.mark.parametrize("shape", [(37, 53), (5, 3), (1, 9)])
+def test_the_local_colour_variance_is_the_blurred_moments_and_only_where_asked(shape):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(6)
+    image = rng.random((*shape, 3), dtype=np.float32) * 2.0
+    weight = rng.random(shape, dtype=np.float32) ** 2
+
+    def blur(x):
+        return ndimage.gaussian_filter(x, refine.TEXTURE_SCALE, mode="nearest")
+
+    # The definition, by scipy: E[I²] − E[I]² per channel under weight × Gaussian, summed.
+    total = blur(weight) + 1e-6
+    mean = np.stack([blur(image[..., c] * weight) for c in range(3)], axis=-1) / total[..., None]
+    mean_sq = np.stack([blur(image[..., c] ** 2 * weight) for c in range(3)], axis=-1) / total[..., None]
+    expected = np.maximum(mean_sq - mean ** 2, 0.0).sum(axis=-1)
+    assert np.array_equal(refine.local_colour_variance(image, weight), expected)
+    where = rng.random(shape) < 0.2
+    some = refine.local_colour_variance(image, weight, where=where)
+    assert np.array_equal(some[where], expected[where]) and not some[~where].any()
+
+
 def test_the_solve_keeps_known_pixels_and_follows_a_confident_estimate():
     image, trimap, alpha, *_ = make_case(48)
     lap = matting_laplacian(image)

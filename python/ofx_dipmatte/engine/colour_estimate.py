@@ -70,8 +70,8 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     sharpened = sharpen_matte(alpha, sharpen)
     sharp_fg, _ = estimate_foreground_background(image, sharpened, background=background,
                                                  background_known=background_known, wanted=inner)
-    var_f = local_colour_variance(image, alpha ** 2)
-    var_b = local_colour_variance(image, (1.0 - alpha) ** 2)
+    var_f = local_colour_variance(image, alpha ** 2, where=wanted)
+    var_b = local_colour_variance(image, (1.0 - alpha) ** 2, where=wanted)
     if background is not None:  # B is seen, not estimated: nothing for F to make up
         var_b = np.where(True if background_known is None else background_known, 0.0, var_b)
     weight = var_b / np.maximum(var_f + var_b, 1e-12)
