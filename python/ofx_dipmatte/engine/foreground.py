@@ -15,7 +15,7 @@ a pixel's neighbours are all of the other colour, so each half-sweep updates one
 from the other, in single precision. Written as numpy array passes (the first version)
 the sweeps were a dozen passes over memory per sub-lattice, 4.8× slower on a 512² window
 and 2.7× on a band through it; the kernel computes each value with the same operations
-in the same order, so the colours are the same to the bit (tests/test_foreground.py).
+in the same order, so the colours are the same to the bit (tests/test_alpha_solvers.py).
 F is reliable where alpha is high and B where it is low; where alpha is 0 (or 1) F
 (or B) is only an extrapolation from its surroundings.
 
