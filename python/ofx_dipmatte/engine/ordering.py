@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._nested_dissection import nested_dissection as _nested_dissection
+
 #: Parts at most this many pixels are not split further (16: fastest of 4–256 measured).
 LEAF_SIZE = 16
 
@@ -22,27 +24,12 @@ LEAF_SIZE = 16
 def nested_dissection(rows: np.ndarray, cols: np.ndarray, reach: int = 2) -> np.ndarray:
     """An elimination order (a permutation of ``range(len(rows))``) of the pixels at
     (``rows``, ``cols``), for a system that couples pixels at most ``reach`` apart in
-    each direction. Any order is correct; this one keeps the fill low."""
-    rows, cols = np.asarray(rows), np.asarray(cols)
-    order: list[np.ndarray] = []
+    each direction. Any order is correct; this one keeps the fill low.
 
-    def dissect(part: np.ndarray) -> None:
-        # Each half holds at most half the part (the cut is its median): at most
-        # log2(pixels) calls deep, whatever the band's shape.
-        if part.size <= LEAF_SIZE:
-            order.append(part)
-            return
-        # Cut across the longer side, at the median pixel.
-        r, c = rows[part], cols[part]
-        across = r if np.ptp(r) >= np.ptp(c) else c
-        cut = int(np.partition(across, across.size // 2)[across.size // 2])
-        before, after = part[across < cut], part[across >= cut + reach]
-        if before.size == 0 or after.size == 0:  # nothing to separate
-            order.append(part)
-            return
-        dissect(before)
-        dissect(after)
-        order.append(part[(across >= cut) & (across < cut + reach)])
-
-    dissect(np.arange(rows.size))
-    return np.concatenate(order) if order else np.zeros(0, np.intp)
+    Each part is cut across its longer side at its median pixel (so each half holds at
+    most half of it: at most log2(pixels) levels deep, whatever the band's shape) into
+    the pixels before the cut, those ``reach`` or more past it, and the strip between;
+    ordered first half, second half, strip; parts of at most :data:`LEAF_SIZE` pixels,
+    or that no cut separates, as they are. A compiled kernel
+    (``kernels/nested_dissection.cpp``) does the recursion."""
+    return _nested_dissection(np.asarray(rows, np.int64), np.asarray(cols, np.int64), reach, LEAF_SIZE)
