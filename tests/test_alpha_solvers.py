@@ -130,6 +130,17 @@ def test_nested_dissection_orders_every_pixel_once_and_keeps_the_factors_sparse(
     assert dissected < fill(lap, "MMD_AT_PLUS_A")
 
 
+def test_nested_dissection_cuts_at_the_median_and_orders_halves_then_strip():
+    # A row of 40 pixels, reach 2, parts of at most 16 left whole: cut at column 20 (the
+    # median), each half cut again at its own median (10, and 31 for columns 22–39).
+    cols = np.arange(40)
+    order = nested_dissection(np.zeros(40, int), cols).tolist()
+    first, second = [*range(10), *range(12, 20), 10, 11], [*range(22, 31), *range(33, 40), 31, 32]
+    assert order == first + second + [20, 21]
+    # The longer side is cut: the same pixels as a column give the same order.
+    assert nested_dissection(cols, np.zeros(40, int)).tolist() == order
+
+
 def test_the_direct_solve_in_nested_dissection_order_matches_the_default_order():
     import scipy.sparse as sp
 
