@@ -1,7 +1,7 @@
 // Nested dissection of a set of pixels (python/ofx_dipmatte/engine/ordering.py says
 // why): cut across the longer side at the median pixel, order the two halves the same
 // way, then the strip between them. The recursion went through a hundred thousand
-// Python calls on a 1080p tile (4 % of its frame); here it is one call, and it returns
+// Python calls on a 1080p frame's tiles (4 % of the frame); here it is one call, and it returns
 // the order the Python recursion gave, element for element.
 
 #include <pybind11/numpy.h>

@@ -71,7 +71,7 @@ class BandSystem:
     def split(cls, laplacian: sp.spmatrix, trimap: np.ndarray) -> "BandSystem":
         unknown = (trimap == 0.5).ravel()
         rows = laplacian.tocsr()[unknown]
-        a_uu = rows[:, unknown].tocsr()
+        a_uu = rows[:, unknown]
         a_uu.sort_indices()
         row_of = np.repeat(np.arange(a_uu.shape[0]), np.diff(a_uu.indptr))
         diagonal_at = np.flatnonzero(a_uu.indices == row_of)

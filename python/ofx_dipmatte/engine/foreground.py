@@ -12,9 +12,9 @@ coarse to fine (each level's result, upsampled, starts the next), which carries
 colour across wide unknown bands in a few sweeps. Each level is swept red-black
 (checkerboard) Gauss–Seidel by a compiled kernel (``kernels/foreground_sweeps.cpp``):
 a pixel's neighbours are all of the other colour, so each half-sweep updates one colour
-from the other, in single precision. Written as numpy array passes (the first version)
-the sweeps were a dozen passes over memory per sub-lattice, 4.8× slower on a 512² window
-and 2.7× on a band through it; the kernel computes each value with the same operations
+from the other, in single precision. Written as numpy array passes (the first version),
+a dozen passes over memory per sub-lattice, the estimate took 4.8× as long on a 512²
+window and 2.7× on a band through it; the kernel computes each value with the same operations
 in the same order, so the colours are the same to the bit (tests/test_alpha_solvers.py).
 F is reliable where alpha is high and B where it is low; where alpha is 0 (or 1) F
 (or B) is only an extrapolation from its surroundings.
@@ -96,7 +96,7 @@ def estimate_foreground_background(
     come out exactly as they would otherwise, and the others are left as coarser levels
     extrapolated them (see the module's docstring).
     """
-    # Single precision: colours need no more, and the sweeps run about twice as fast.
+    # Single precision: colours need no more (the kernel sweeps float32).
     image = np.asarray(image, dtype=np.float32)
     # Channel-first and contiguous once: every level reads a resize of the plate (of a
     # transposed view, those took twice as long: 0.7 s of a 1080p warm frame).
