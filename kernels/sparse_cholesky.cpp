@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace py = pybind11;
@@ -29,13 +30,13 @@ using Indices = py::array_t<std::int32_t, py::array::c_style | py::array::forcec
 using Values = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 // Fortran BLAS/LAPACK signatures, as scipy.linalg.cython_blas / cython_lapack export them.
-using potrf_t = void(char*, int*, double*, int*, int*);
-using trsm_t = void(char*, char*, char*, char*, int*, int*, double*, double*, int*, double*, int*);
-using syrk_t = void(char*, char*, int*, int*, double*, double*, int*, double*, double*, int*);
-using gemv_t = void(char*, int*, int*, double*, double*, int*, double*, int*, double*, double*, int*);
-using trsv_t = void(char*, char*, char*, int*, double*, int*, double*, int*);
-
+template <class T>
 struct Blas {
+    using potrf_t = void(char*, int*, T*, int*, int*);
+    using trsm_t = void(char*, char*, char*, char*, int*, int*, T*, T*, int*, T*, int*);
+    using syrk_t = void(char*, char*, int*, int*, T*, T*, int*, T*, T*, int*);
+    using gemv_t = void(char*, int*, int*, T*, T*, int*, T*, int*, T*, T*, int*);
+    using trsv_t = void(char*, char*, char*, int*, T*, int*, T*, int*);
     potrf_t* potrf = nullptr;
     trsm_t* trsm = nullptr;
     syrk_t* syrk = nullptr;
@@ -43,7 +44,15 @@ struct Blas {
     trsv_t* trsv = nullptr;
 };
 
-Blas blas;
+Blas<float> blas_single;
+Blas<double> blas_double;
+
+template <class T>
+const Blas<T>& blas();
+template <>
+const Blas<float>& blas<float>() { return blas_single; }
+template <>
+const Blas<double>& blas<double>() { return blas_double; }
 
 template <class F>
 F* exported(const char* module, const char* name) {
@@ -53,13 +62,20 @@ F* exported(const char* module, const char* name) {
     return reinterpret_cast<F*>(pointer);
 }
 
+template <class T>
+void load(Blas<T>& b, char prefix) {
+    const std::string p(1, prefix);
+    b.trsm = exported<typename Blas<T>::trsm_t>("scipy.linalg.cython_blas", (p + "trsm").c_str());
+    b.syrk = exported<typename Blas<T>::syrk_t>("scipy.linalg.cython_blas", (p + "syrk").c_str());
+    b.gemv = exported<typename Blas<T>::gemv_t>("scipy.linalg.cython_blas", (p + "gemv").c_str());
+    b.trsv = exported<typename Blas<T>::trsv_t>("scipy.linalg.cython_blas", (p + "trsv").c_str());
+    b.potrf = exported<typename Blas<T>::potrf_t>("scipy.linalg.cython_lapack", (p + "potrf").c_str());
+}
+
 void load_blas() {
-    if (blas.potrf != nullptr) return;
-    blas.trsm = exported<trsm_t>("scipy.linalg.cython_blas", "dtrsm");
-    blas.syrk = exported<syrk_t>("scipy.linalg.cython_blas", "dsyrk");
-    blas.gemv = exported<gemv_t>("scipy.linalg.cython_blas", "dgemv");
-    blas.trsv = exported<trsv_t>("scipy.linalg.cython_blas", "dtrsv");
-    blas.potrf = exported<potrf_t>("scipy.linalg.cython_lapack", "dpotrf");
+    if (blas_double.potrf != nullptr) return;
+    load(blas_single, 's');
+    load(blas_double, 'd');
 }
 
 // A symmetric matrix by rows, both triangles stored (so row j is also column j).
@@ -77,22 +93,31 @@ bool relaxed(Index columns, double zeros) {
     return columns <= 4 || (columns <= 16 && zeros < 0.8) || (columns <= 48 && zeros < 0.1) || zeros < 0.05;
 }
 
-struct Factor {
+// Where L's entries are: its supernodes, their rows, and where their blocks lie.
+struct Structure {
     Index n = 0;
     std::vector<Index> first;            // supernode s holds columns first[s] .. first[s + 1] - 1
     std::vector<Index> rows_at;          // its rows below them: rows[rows_at[s] .. rows_at[s + 1])
     std::vector<Index> rows;
     std::vector<Index> values_at;        // its block of L, (columns + rows) × columns, column-major
-    std::vector<double> values;
+    std::vector<Index> parent;           // the supernode its update matrix goes to (-1: none)
 
     Index supernodes() const { return static_cast<Index>(first.size()) - 1; }
 
     void analyse(const Symmetric& a);
-    void factorise(const Symmetric& a);
-    void solve(double* x) const;  // x ← L⁻ᵀ L⁻¹ x
 };
 
-void Factor::analyse(const Symmetric& a) {
+// L's values in precision T.
+template <class T>
+struct Factor {
+    const Structure& structure;
+    std::vector<T> values;
+
+    void factorise(const Symmetric& a);  // throws where a pivot is not positive
+    void solve(T* x) const;              // x ← L⁻ᵀ L⁻¹ x
+};
+
+void Structure::analyse(const Symmetric& a) {
     n = a.n;
     // The elimination tree (Liu's algorithm with path compression).
     std::vector<Index> parent(n, -1), ancestor(n, -1);
@@ -163,9 +188,10 @@ void Factor::analyse(const Symmetric& a) {
     for (Index s = 0; s < count_s; ++s)
         for (Index j = first[s]; j < first[s + 1]; ++j) owner[j] = s;
     std::vector<std::vector<Index>> kids(count_s);
+    this->parent.assign(count_s, -1);
     for (Index s = 0; s < count_s; ++s) {
         const Index up = parent[first[s + 1] - 1];
-        if (up != -1) kids[owner[up]].push_back(s);
+        if (up != -1) kids[owner[up]].push_back(s), this->parent[s] = owner[up];
     }
     std::fill(mark.begin(), mark.end(), -1);
     rows_at.assign(1, 0);
@@ -193,95 +219,92 @@ void Factor::analyse(const Symmetric& a) {
     }
 }
 
-void Factor::factorise(const Symmetric& a) {
-    const Index count_s = supernodes();
-    values.assign(static_cast<size_t>(values_at.back()), 0.0);
-    std::vector<Index> local(n, -1);
-    std::vector<std::vector<double>> update(count_s);  // each supernode's, until its parent takes it
-    std::vector<Index> parent_s(count_s, -1);
-    {
-        std::vector<Index> owner(n);
-        for (Index s = 0; s < count_s; ++s)
-            for (Index j = first[s]; j < first[s + 1]; ++j) owner[j] = s;
-        for (Index s = 0; s < count_s; ++s)
-            if (rows_at[s + 1] > rows_at[s]) parent_s[s] = owner[rows[rows_at[s]]];
-    }
+template <class T>
+void Factor<T>::factorise(const Symmetric& a) {
+    const Structure& st = structure;
+    const Blas<T>& b = blas<T>();
+    const Index count_s = st.supernodes();
+    values.assign(static_cast<size_t>(st.values_at.back()), T(0));
+    std::vector<Index> local(st.n, -1);
+    std::vector<std::vector<T>> update(count_s);  // each supernode's, until its parent takes it
     std::vector<std::vector<Index>> kids(count_s);
     for (Index s = 0; s < count_s; ++s)
-        if (parent_s[s] != -1) kids[parent_s[s]].push_back(s);
-    std::vector<double> front;
+        if (st.parent[s] != -1) kids[st.parent[s]].push_back(s);
+    std::vector<T> front;
     for (Index s = 0; s < count_s; ++s) {
-        const Index f = first[s], columns = first[s + 1] - f;
-        const Index below = rows_at[s + 1] - rows_at[s], size = columns + below;
+        const Index f = st.first[s], columns = st.first[s + 1] - f;
+        const Index below = st.rows_at[s + 1] - st.rows_at[s], size = columns + below;
         for (Index c = 0; c < columns; ++c) local[f + c] = c;
-        for (Index r = 0; r < below; ++r) local[rows[rows_at[s] + r]] = columns + r;
-        front.assign(static_cast<size_t>(size * size), 0.0);  // column-major, lower triangle used
+        for (Index r = 0; r < below; ++r) local[st.rows[st.rows_at[s] + r]] = columns + r;
+        front.assign(static_cast<size_t>(size * size), T(0));  // column-major, lower triangle used
         for (Index c = 0; c < columns; ++c) {
             const Index j = f + c;
             for (Index p = a.indptr[j]; p < a.indptr[j + 1]; ++p) {
                 const Index i = a.indices[p];
-                if (i >= j) front[static_cast<size_t>(c * size + local[i])] += a.data[p];
+                if (i >= j) front[static_cast<size_t>(c * size + local[i])] += static_cast<T>(a.data[p]);
             }
         }
         for (Index kid : kids[s]) {  // extend-add: the children's rows all lie in this front
-            const Index* kid_rows = rows.data() + rows_at[kid];
-            const Index m = rows_at[kid + 1] - rows_at[kid];
-            const std::vector<double>& u = update[kid];
+            const Index* kid_rows = st.rows.data() + st.rows_at[kid];
+            const Index m = st.rows_at[kid + 1] - st.rows_at[kid];
+            const std::vector<T>& u = update[kid];
             for (Index cb = 0; cb < m; ++cb) {
-                double* column = front.data() + local[kid_rows[cb]] * size;
-                const double* from = u.data() + cb * m;
+                T* column = front.data() + local[kid_rows[cb]] * size;
+                const T* from = u.data() + cb * m;
                 for (Index rb = cb; rb < m; ++rb) column[local[kid_rows[rb]]] += from[rb];
             }
-            std::vector<double>().swap(update[kid]);
+            std::vector<T>().swap(update[kid]);
         }
         int nc = static_cast<int>(columns), nb = static_cast<int>(below), ld = static_cast<int>(size), info = 0;
         char lower = 'L', right = 'R', transpose = 'T', no = 'N';
-        double one = 1.0, minus_one = -1.0;
-        blas.potrf(&lower, &nc, front.data(), &ld, &info);
-        if (info != 0)
-            throw std::runtime_error("sparse Cholesky: the matrix is not positive definite");
+        T one = 1, minus_one = -1;
+        b.potrf(&lower, &nc, front.data(), &ld, &info);
+        if (info != 0) throw std::runtime_error("sparse Cholesky: the matrix is not positive definite");
         if (below > 0) {
-            double* l21 = front.data() + columns;
-            blas.trsm(&right, &lower, &transpose, &no, &nb, &nc, &one, front.data(), &ld, l21, &ld);
-            double* l22 = front.data() + columns * size + columns;
-            blas.syrk(&lower, &no, &nb, &nc, &minus_one, l21, &ld, &one, l22, &ld);
-            std::vector<double>& u = update[s];
+            T* l21 = front.data() + columns;
+            b.trsm(&right, &lower, &transpose, &no, &nb, &nc, &one, front.data(), &ld, l21, &ld);
+            T* l22 = front.data() + columns * size + columns;
+            b.syrk(&lower, &no, &nb, &nc, &minus_one, l21, &ld, &one, l22, &ld);
+            std::vector<T>& u = update[s];
             u.resize(static_cast<size_t>(below * below));
             for (Index c = 0; c < below; ++c)
                 std::copy(l22 + c * size + c, l22 + c * size + below, u.data() + c * below + c);
         }
-        double* block = values.data() + values_at[s];
+        T* block = values.data() + st.values_at[s];
         for (Index c = 0; c < columns; ++c)
             std::copy(front.data() + c * size, front.data() + c * size + size, block + c * size);
     }
 }
 
-void Factor::solve(double* x) const {
-    const Index count_s = supernodes();
-    std::vector<double> part;
+template <class T>
+void Factor<T>::solve(T* x) const {
+    const Structure& st = structure;
+    const Blas<T>& b = blas<T>();
+    const Index count_s = st.supernodes();
+    std::vector<T> part;
     int incx = 1;
     char lower = 'L', transpose = 'T', no = 'N';
-    double one = 1.0, minus_one = -1.0, zero = 0.0;
+    T one = 1, minus_one = -1, zero = 0;
     for (Index s = 0; s < count_s; ++s) {  // L y = b
-        const Index f = first[s], columns = first[s + 1] - f, below = rows_at[s + 1] - rows_at[s];
+        const Index f = st.first[s], columns = st.first[s + 1] - f, below = st.rows_at[s + 1] - st.rows_at[s];
         int nc = static_cast<int>(columns), nb = static_cast<int>(below), ld = static_cast<int>(columns + below);
-        double* block = const_cast<double*>(values.data() + values_at[s]);
-        blas.trsv(&lower, &no, &no, &nc, block, &ld, x + f, &incx);
+        T* block = const_cast<T*>(values.data() + st.values_at[s]);
+        b.trsv(&lower, &no, &no, &nc, block, &ld, x + f, &incx);
         if (below == 0) continue;
-        part.assign(static_cast<size_t>(below), 0.0);
-        blas.gemv(&no, &nb, &nc, &one, block + columns, &ld, x + f, &incx, &zero, part.data(), &incx);
-        for (Index r = 0; r < below; ++r) x[rows[rows_at[s] + r]] -= part[r];
+        part.assign(static_cast<size_t>(below), T(0));
+        b.gemv(&no, &nb, &nc, &one, block + columns, &ld, x + f, &incx, &zero, part.data(), &incx);
+        for (Index r = 0; r < below; ++r) x[st.rows[st.rows_at[s] + r]] -= part[r];
     }
     for (Index s = count_s - 1; s >= 0; --s) {  // Lᵀ x = y
-        const Index f = first[s], columns = first[s + 1] - f, below = rows_at[s + 1] - rows_at[s];
+        const Index f = st.first[s], columns = st.first[s + 1] - f, below = st.rows_at[s + 1] - st.rows_at[s];
         int nc = static_cast<int>(columns), nb = static_cast<int>(below), ld = static_cast<int>(columns + below);
-        double* block = const_cast<double*>(values.data() + values_at[s]);
+        T* block = const_cast<T*>(values.data() + st.values_at[s]);
         if (below > 0) {
             part.resize(static_cast<size_t>(below));
-            for (Index r = 0; r < below; ++r) part[r] = x[rows[rows_at[s] + r]];
-            blas.gemv(&transpose, &nb, &nc, &minus_one, block + columns, &ld, part.data(), &incx, &one, x + f, &incx);
+            for (Index r = 0; r < below; ++r) part[r] = x[st.rows[st.rows_at[s] + r]];
+            b.gemv(&transpose, &nb, &nc, &minus_one, block + columns, &ld, part.data(), &incx, &one, x + f, &incx);
         }
-        blas.trsv(&lower, &transpose, &no, &nc, block, &ld, x + f, &incx);
+        b.trsv(&lower, &transpose, &no, &nc, block, &ld, x + f, &incx);
     }
 }
 
@@ -294,8 +317,27 @@ void multiply(const Symmetric& a, const double* x, double* out) {
     }
 }
 
+// x with A x = b, from factors in precision T and ``refinements`` steps of iterative
+// refinement (residual in double, correction from the same factors).
+template <class T>
+void solve_refined(const Symmetric& a, const Structure& structure, const double* b, double* x, int refinements) {
+    Factor<T> factor{structure, {}};
+    factor.factorise(a);
+    const Index n = a.n;
+    std::vector<T> work(b, b + n);
+    factor.solve(work.data());
+    std::copy(work.begin(), work.end(), x);
+    std::vector<double> product(static_cast<size_t>(n));
+    for (int step = 0; step < refinements; ++step) {
+        multiply(a, x, product.data());
+        for (Index i = 0; i < n; ++i) work[i] = static_cast<T>(b[i] - product[i]);
+        factor.solve(work.data());
+        for (Index i = 0; i < n; ++i) x[i] += static_cast<double>(work[i]);
+    }
+}
+
 py::array_t<double> solve_spd(const Indices& indptr, const Indices& indices, const Values& data, const Values& rhs,
-                              int refinements) {
+                              bool single, int refinements) {
     const Index n = static_cast<Index>(rhs.size());
     if (indptr.ndim() != 1 || indptr.size() != n + 1 || indices.size() != data.size() ||
         (n > 0 && indptr.at(n) != indices.size()))
@@ -306,22 +348,14 @@ py::array_t<double> solve_spd(const Indices& indptr, const Indices& indices, con
         if (a.indices[p] < 0 || a.indices[p] >= n) throw std::invalid_argument("solve_spd: a column index is out of range");
     py::array_t<double> out(n);
     if (n == 0) return out;
-    double* x = out.mutable_data();
-    const double* b = rhs.data();
     {
         py::gil_scoped_release release;  // tiles solve side by side on threads
-        Factor factor;
-        factor.analyse(a);
-        factor.factorise(a);
-        std::copy(b, b + n, x);
-        factor.solve(x);
-        std::vector<double> residual(static_cast<size_t>(n));
-        for (int step = 0; step < refinements; ++step) {  // iterative refinement, in double
-            multiply(a, x, residual.data());
-            for (Index i = 0; i < n; ++i) residual[i] = b[i] - residual[i];
-            factor.solve(residual.data());
-            for (Index i = 0; i < n; ++i) x[i] += residual[i];
-        }
+        Structure structure;
+        structure.analyse(a);
+        if (single)
+            solve_refined<float>(a, structure, rhs.data(), out.mutable_data(), refinements);
+        else
+            solve_refined<double>(a, structure, rhs.data(), out.mutable_data(), refinements);
     }
     return out;
 }
@@ -331,7 +365,8 @@ py::array_t<double> solve_spd(const Indices& indptr, const Indices& indices, con
 PYBIND11_MODULE(_sparse_cholesky, m) {
     m.doc() = "Supernodal multifrontal Cholesky solve of a sparse symmetric positive definite system.";
     m.def("solve_spd", &solve_spd, py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("rhs"),
-          py::arg("refinements") = 0,
+          py::arg("single") = false, py::arg("refinements") = 0,
           "x with A x = rhs, A symmetric positive definite given by rows (both triangles), in its elimination "
-          "order. Raises RuntimeError where a pivot is not positive.");
+          "order; factors in single precision if ``single``, then ``refinements`` steps of iterative "
+          "refinement in double. Raises RuntimeError where a pivot is not positive.");
 }

@@ -101,9 +101,11 @@ def test_the_mixed_precision_direct_solve_matches_double_precision():
     # Two linked pixels with no known neighbour: their block is singular but for the 1e-9
     # ridge, which single precision loses next to 1. It falls back to double.
     isolated = sp.block_diag([a_uu, sp.csr_matrix(np.array([[1.0, -1.0], [-1.0, 1.0]]) + 1e-9 * np.eye(2))])
-    solved = direct_solve(isolated, np.concatenate([rhs, [1e-9, 1e-9]]))
-    assert np.all(np.isfinite(solved)) and np.allclose(solved[-2:], [1.0, 1.0], atol=1e-4)
-    assert np.abs(solved[:-2] - exact).max() < 1e-5
+    # The same in an elimination order: the Cholesky factorisation then goes to double.
+    for order in (None, np.arange(isolated.shape[0])):
+        solved = direct_solve(isolated, np.concatenate([rhs, [1e-9, 1e-9]]), order=order)
+        assert np.all(np.isfinite(solved)) and np.allclose(solved[-2:], [1.0, 1.0], atol=1e-4)
+        assert np.abs(solved[:-2] - exact).max() < 1e-5
 
 
 @pytest.mark.parametrize("shape", ["grid", "band", "random"])
@@ -127,18 +129,19 @@ def test_the_sparse_cholesky_solves_what_a_general_solver_solves(shape):
     rhs = rng.standard_normal(a.shape[0])
     exact = spla.spsolve(a.tocsc(), rhs)
     permuted = a[order][:, order].tocsr()
-    for refinements in (0, 1):
+    for single, refinements, tolerance in ((False, 0, 1e-8), (False, 1, 1e-8), (True, 0, 1e-2), (True, 2, 1e-8)):
         x = np.empty_like(rhs)
-        x[order] = solve_spd(permuted.indptr, permuted.indices, permuted.data, rhs[order], refinements)
-        assert np.abs(x - exact).max() <= 1e-8 * np.abs(exact).max()
+        x[order] = solve_spd(permuted.indptr, permuted.indices, permuted.data, rhs[order], single, refinements)
+        assert np.abs(x - exact).max() <= tolerance * np.abs(exact).max()
 
 
 def test_the_sparse_cholesky_refuses_what_it_cannot_factorise():
     from ofx_dipmatte.engine._sparse_cholesky import solve_spd
 
     indefinite = sp.csr_matrix(np.array([[1.0, 2.0], [2.0, 1.0]]))
-    with pytest.raises(RuntimeError, match="not positive definite"):
-        solve_spd(indefinite.indptr, indefinite.indices, indefinite.data, np.ones(2))
+    for single in (False, True):
+        with pytest.raises(RuntimeError, match="not positive definite"):
+            solve_spd(indefinite.indptr, indefinite.indices, indefinite.data, np.ones(2), single)
     with pytest.raises(ValueError):
         solve_spd(indefinite.indptr, indefinite.indices, indefinite.data, np.ones(3))
     assert solve_spd(np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0), np.zeros(0)).size == 0

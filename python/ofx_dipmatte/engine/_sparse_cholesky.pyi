@@ -2,8 +2,9 @@
 import numpy as np
 
 def solve_spd(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, rhs: np.ndarray,
-              refinements: int = 0) -> np.ndarray:
+              single: bool = False, refinements: int = 0) -> np.ndarray:
     """x (float64) with A x = rhs: A symmetric positive definite, n×n by rows (int32
     ``indptr``/``indices``, both triangles stored), already in its elimination order;
-    ``refinements`` steps of iterative refinement in double. Raises RuntimeError where a
+    factors in single precision if ``single``, then ``refinements`` steps of iterative
+    refinement in double. Raises RuntimeError where a
     pivot is not positive: :func:`ofx_dipmatte.engine.alpha_solve.direct_solve`."""
