@@ -341,7 +341,7 @@ class ClipSession:
         # same-size tiles as one batch instead (Preset.tile_batch).
         workers = 1 if networks and self.device.type != "cpu" else threads
         if batch > 1:
-            # The tiles' classical priors are CPU work (SuperLU and numpy release the GIL):
+            # The tiles' classical priors are CPU work (the sparse Cholesky and numpy release the GIL):
             # side by side on threads, while the device waits for its first batch.
             def prepare(win: Window, sided: bool) -> Callable:
                 return lambda stop: self._prepare_window(frame, win, padded, None, stop, *part(win, sided))

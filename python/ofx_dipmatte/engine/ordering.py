@@ -8,7 +8,8 @@ half, strip, each half ordered the same way in turn, the factors fill in only wh
 the strips meet. On four 384² tiles of a 1080p plate (25k–72k unknowns) SuperLU
 factorised in that order in 0.69–0.87× the time it took in its own minimum-degree
 order (0.77–1.02× with the time to find the order), with 6–14 % less fill; the larger
-the tile, the larger the gain.
+the tile, the larger the gain. The direct solves' Cholesky factorisation
+(``kernels/sparse_cholesky.cpp``) eliminates in this order too.
 """
 
 from __future__ import annotations

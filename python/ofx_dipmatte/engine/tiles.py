@@ -158,7 +158,7 @@ def blend(windows: list[Window], union: Window, image: np.ndarray, fits: list[Fi
 def solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallback | None,
                      should_stop, rounds: int) -> list:
     """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads;
-    their results in order. The classical solves spend their time in SuperLU and numpy,
+    their results in order. The classical solves spend their time in the sparse Cholesky and numpy,
     the nets' fits in torch's ops, and all three release the GIL, so tiles run side by
     side. The host's callbacks are only ever called from this (the caller's) thread:
     progress once per finished tile (``rounds`` steps each, as a serial solve counts
