@@ -114,14 +114,15 @@ _blas_threads = _ProcessSetting()
 
 def single_threaded_blas() -> "contextlib.AbstractContextManager[None]":
     """numpy's and scipy's BLAS (OpenBLAS in their wheels, one library each) on one
-    thread while a solve is inside (:class:`_ProcessSetting`). The solves call BLAS only
-    in small pieces (SuperLU's supernodes, 3×3 inverses), where more threads gain
-    nothing, and OpenBLAS's idle threads spin on the cores waiting for the next call:
-    measured on 2 cores, a 1080p frame of ``balanced`` took 17.5 s and 33 s of CPU with
-    both libraries on two threads, 12.0 s and 21 s on one (with its tiles solved one
-    after another, 20 s either way: 29 against 20 s of CPU, so the second BLAS thread
-    never shortened a solve). Both libraries must be limited: either one alone spinning
-    costs the same."""
+    thread while a solve is inside (:class:`_ProcessSetting`). The solves call BLAS in
+    pieces too small for more threads to gain (the sparse Cholesky's dense blocks, at
+    most a few thousand rows; 3×3 inverses), and OpenBLAS's idle threads spin on the
+    cores waiting for the next call: measured on 2 cores, a 1080p frame of ``balanced``
+    took 17.5 s and 33 s of CPU with both libraries on two threads, 12.0 s and 21 s on
+    one (with its tiles solved one after another, 20 s either way: 29 against 20 s of
+    CPU, so the second BLAS thread never shortened a solve); with the Cholesky, dev512's
+    *hair_b* (one window) 1.07–1.10 s on one thread, 1.11 s and twice the CPU on two.
+    Both libraries must be limited: either one alone spinning costs the same."""
     def apply() -> Callable[[], None]:
         try:
             limiter = threadpool_limits(limits=1, user_api="blas")
