@@ -1,15 +1,16 @@
 // A supernodal multifrontal Cholesky factorisation and solve of a sparse symmetric
-// positive definite system, already permuted into its elimination order
-// (python/ofx_dipmatte/engine/cholesky.py says why and how it is used).
+// positive definite system, already permuted into its elimination order: the direct
+// solves of python/ofx_dipmatte/engine/alpha_solve.py (direct_solve says why and when).
 //
 // Symbolic: the elimination tree, each column's count in L (by row subtrees), columns
-// merged into supernodes (fundamental ones, then small ones relaxed into their parent as
-// CHOLMOD does, a few explicit zeros bought for dense blocks), and each supernode's rows
-// below its columns. Numeric, supernode by supernode in column order (children first):
-// its front assembled from the matrix and its children's update matrices, then a dense
-// Cholesky of the pivot block (LAPACK potrf), the block below it (BLAS trsm) and the
-// update matrix passed to the parent (syrk). The dense work goes to the BLAS scipy ships
-// with, whose functions scipy exports through its Cython modules' capsules.
+// merged into supernodes (fundamental ones, then small ones relaxed into their parent by
+// CHOLMOD's default thresholds: a few explicit zeros bought for dense blocks), and each
+// supernode's rows below its columns. Numeric, in single or double precision, supernode
+// by supernode in column order (children first): its front assembled from the matrix and
+// its children's update matrices, then a dense Cholesky of the pivot block (LAPACK potrf),
+// the block below it (BLAS trsm) and the update matrix passed to the parent (syrk). The
+// dense work goes to the BLAS scipy ships with, whose functions scipy exports through its
+// Cython modules' capsules.
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -120,13 +121,13 @@ struct Factor {
 void Structure::analyse(const Symmetric& a) {
     n = a.n;
     // The elimination tree (Liu's algorithm with path compression).
-    std::vector<Index> parent(n, -1), ancestor(n, -1);
+    std::vector<Index> tree(n, -1), ancestor(n, -1);  // tree: each column's parent
     for (Index k = 0; k < n; ++k) {
         for (Index p = a.indptr[k]; p < a.indptr[k + 1]; ++p) {
             for (Index i = a.indices[p]; i != -1 && i < k;) {
                 const Index next = ancestor[i];
                 ancestor[i] = k;
-                if (next == -1) parent[i] = k;
+                if (next == -1) tree[i] = k;
                 i = next;
             }
         }
@@ -137,18 +138,18 @@ void Structure::analyse(const Symmetric& a) {
     for (Index k = 0; k < n; ++k) {
         mark[k] = k;
         for (Index p = a.indptr[k]; p < a.indptr[k + 1]; ++p) {
-            for (Index j = a.indices[p]; j < k && mark[j] != k; j = parent[j]) {
+            for (Index j = a.indices[p]; j < k && mark[j] != k; j = tree[j]) {
                 mark[j] = k;
                 ++count[j];
             }
         }
-        if (parent[k] != -1) ++children[parent[k]];
+        if (tree[k] != -1) ++children[tree[k]];
     }
     // Fundamental supernodes: a column joins the one before it when it is that column's
     // parent, its only child, and has the same rows below.
     std::vector<Index> fundamental{0};
     for (Index j = 1; j < n; ++j)
-        if (!(parent[j - 1] == j && count[j - 1] == count[j] + 1 && children[j] == 1)) fundamental.push_back(j);
+        if (!(tree[j - 1] == j && count[j - 1] == count[j] + 1 && children[j] == 1)) fundamental.push_back(j);
     fundamental.push_back(n);
     // Relaxed: a supernode merged with the one after it when that is its parent and the
     // merged block stays small or dense enough.
@@ -163,7 +164,7 @@ void Structure::analyse(const Symmetric& a) {
         for (Index j = fundamental[s]; j < fundamental[s + 1]; ++j) nonzeros += static_cast<double>(count[j]);
         const Index last = fundamental[s + 1] - 1;
         bool merge = false;
-        if (s + 1 < fcount && parent[last] != -1 && snode_of[parent[last]] == s + 1) {
+        if (s + 1 < fcount && tree[last] != -1 && snode_of[tree[last]] == s + 1) {
             // The merged block: columns start .. end of the next one, rows below as the next one's.
             const Index next_first = fundamental[s + 1], next_last = fundamental[s + 2] - 1;
             const Index columns = next_last - start + 1;
@@ -188,10 +189,10 @@ void Structure::analyse(const Symmetric& a) {
     for (Index s = 0; s < count_s; ++s)
         for (Index j = first[s]; j < first[s + 1]; ++j) owner[j] = s;
     std::vector<std::vector<Index>> kids(count_s);
-    this->parent.assign(count_s, -1);
+    parent.assign(count_s, -1);
     for (Index s = 0; s < count_s; ++s) {
-        const Index up = parent[first[s + 1] - 1];
-        if (up != -1) kids[owner[up]].push_back(s), this->parent[s] = owner[up];
+        const Index up = tree[first[s + 1] - 1];
+        if (up != -1) kids[owner[up]].push_back(s), parent[s] = owner[up];
     }
     std::fill(mark.begin(), mark.end(), -1);
     rows_at.assign(1, 0);
