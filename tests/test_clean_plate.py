@@ -120,32 +120,6 @@ def test_a_plate_stacks_the_background_the_frames_show():
     assert abs(int(plate[0, 5, 0]) - round(128 / 255 * 65535)) <= 1
 
 
-def test_the_stack_s_running_mean_and_spread_are_welford_s_to_the_bit():
-    from ofx_dipmatte.engine._plate_stack import welford_update
-
-    rng = np.random.default_rng(7)
-    shape = (9, 13)
-    count = np.zeros(shape, np.int32)
-    mean = np.zeros(shape + (3,), np.float32)
-    square = np.zeros_like(mean)
-    ref_count, ref_mean, ref_square = count.copy(), mean.copy(), square.copy()
-    for _ in range(6):  # frames whose background shows in random places, colours above 1 too
-        colour = (rng.random(shape + (3,)) * rng.choice([1.0, 40.0])).astype(np.float32)
-        seen = rng.random(shape) < 0.6
-        welford_update(colour, seen, count, mean, square)
-        ref_count += seen  # the numpy formulation the kernel replaced
-        delta = (colour - ref_mean) * seen[..., None]
-        step = delta / np.maximum(ref_count, 1).astype(np.float32)[..., None]
-        ref_mean += step
-        ref_square += delta * (delta - step)
-        assert np.array_equal(count, ref_count) and np.array_equal(mean, ref_mean)
-        assert np.array_equal(square, ref_square)
-    with pytest.raises(TypeError):  # in place: a copy would lose the update
-        welford_update(colour, seen, count.astype(np.int64), mean, square)
-    with pytest.raises(ValueError):
-        welford_update(colour[:3], seen, count, mean, square)
-
-
 def test_a_bright_scene_linear_shot_is_not_taken_for_a_moving_one():
     rng = np.random.default_rng(1)
     background = 2.0 + 6.0 * rng.random((16, 20, 3)).astype(np.float32)  # a bright exterior, linear

@@ -22,7 +22,6 @@ import numpy as np
 
 from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap, to_unit_float
-from ._plate_stack import welford_update
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
 MIN_MATCH_PIXELS = 64
@@ -179,10 +178,14 @@ class PlateStack:
             self._add_solved(colour, trimap == 0.5, alpha, foreground, where)
         if not known:
             return
-        # Welford's update where the trimap shows the background, in one pass over the
-        # frame (a compiled kernel, the same to the bit as numpy's six).
-        welford_update(np.ascontiguousarray(colour, np.float32), np.ascontiguousarray(seen), self._count,
-                       self._mean, self._square)
+        # Welford's update where the trimap shows the background, computed over the whole
+        # frame (zero elsewhere): at 4K faster than gathering and scattering those pixels.
+        self._count += seen
+        delta = (colour - self._mean) * seen[..., None]
+        # The count as float32: divided by int32, a frame-sized array went through float64.
+        step = delta / np.maximum(self._count, 1).astype(np.float32)[..., None]
+        self._mean += step
+        self._square += delta * (delta - step)  # (x − old mean)(x − new mean)
         self.frames += 1
 
     def _add_solved(self, colour: np.ndarray, band: np.ndarray, alpha: np.ndarray, foreground: np.ndarray,
