@@ -27,6 +27,28 @@ def test_the_plate_is_matched_to_the_image_exposure():
     assert match_to_image(plate, image, np.zeros_like(known)) is plate  # nothing to fit on
 
 
+def test_the_exposure_sums_are_those_of_the_masked_pixels():
+    from ofx_dipmatte.engine._exposure_match import exposure_sums, matched_rms
+
+    rng = np.random.default_rng(3)
+    a = (rng.random((23, 17, 3)) * 2).astype(np.float32)
+    b = rng.random((23, 17, 3)).astype(np.float32)
+    mask = rng.random((23, 17)) < 0.4
+    count, s_a, s_b, s_ab, s_aa, top = exposure_sums(a, b, mask)
+    seen, target = a[mask].astype(np.float64), b[mask].astype(np.float64)
+    assert count == mask.sum() and top == target.max()
+    for got, want in ((s_a, seen.sum(0)), (s_b, target.sum(0)), (s_ab, (seen * target).sum(0)),
+                      (s_aa, (seen * seen).sum(0))):
+        assert np.allclose(got, want, rtol=1e-12, atol=0)
+    gain, offset = np.float32([1.2, 0.9, 1.0]), np.float32([0.05, -0.1, 0.0])
+    matched = np.clip(a[mask] * gain + offset, 0.0, 1.5)
+    want = np.sqrt(np.square(matched.astype(np.float64) - target).sum(-1).mean())
+    assert np.isclose(matched_rms(a, b, mask, gain, offset, 1.5), want, rtol=1e-12)
+    assert exposure_sums(a, b, np.zeros_like(mask))[0] == 0
+    with pytest.raises(ValueError):
+        exposure_sums(a, b[:, :5], mask)
+
+
 def test_with_a_known_background_only_the_foreground_is_estimated():
     image, _, alpha, fg, bg = make_case(64)
     f, b = estimate_foreground_background(image, alpha, background=bg)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap, to_unit_float
+from ._exposure_match import exposure_sums, matched_rms
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
 MIN_MATCH_PIXELS = 64
@@ -60,22 +61,33 @@ def match_to_image(plate: np.ndarray, image: np.ndarray, known_background: np.nd
     """``plate`` with a per-channel gain and offset that make it agree, in least squares,
     with ``image`` on the ``known_background`` pixels (H×W bool); clipped to [0, 1] (to the
     image's brightest value, where that is above 1)."""
-    count = np.count_nonzero(known_background)
-    if count < MIN_MATCH_PIXELS:
+    line = exposure_line(plate, image, known_background)
+    if line is None:
         return plate
-    seen, target = plate[known_background], image[known_background]
-    # The least-squares line per channel from its sums (a 4K frame's millions of pixels:
-    # 20× faster than a solver on the N×2 design), accumulated in double precision.
-    mean_seen = seen.sum(axis=0, dtype=np.float64) / count
-    mean_target = target.sum(axis=0, dtype=np.float64) / count
-    covariance = np.einsum("nc,nc->c", seen, target, dtype=np.float64) / count - mean_seen * mean_target
-    variance = np.einsum("nc,nc->c", seen, seen, dtype=np.float64) / count - mean_seen ** 2
+    gain, offset = line
+    matched = plate * gain + offset
+    return np.clip(matched, 0.0, max(1.0, float(image.max()))).astype(plate.dtype, copy=False)
+
+
+def exposure_line(plate: np.ndarray, image: np.ndarray, known_background: np.ndarray,
+                  sums: tuple | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The per-channel gain and offset (float32) of :func:`match_to_image`: the least-squares
+    line from ``plate`` to ``image`` (H×W×3 float32 each) over ``known_background``; None
+    where it holds fewer than :data:`MIN_MATCH_PIXELS` pixels. ``sums``: those pixels'
+    :func:`exposure_sums`, if already taken."""
+    count, s_seen, s_target, s_cross, s_square, _ = sums or exposure_sums(plate, image, known_background)
+    if count < MIN_MATCH_PIXELS:
+        return None
+    # The line from the sums, in double precision (a kernel sums the pixels where the mask
+    # holds, without gathering them: a 4K frame's millions of pixels).
+    mean_seen = np.asarray(s_seen) / count
+    mean_target = np.asarray(s_target) / count
+    covariance = np.asarray(s_cross) / count - mean_seen * mean_target
+    variance = np.asarray(s_square) / count - mean_seen ** 2
     flat = variance <= 1e-12 * np.maximum(mean_seen ** 2, 1.0)  # a flat channel: an offset only
     gain = np.where(flat, 1.0, covariance / np.where(flat, 1.0, variance))
     offset = mean_target - gain * mean_seen
-    matched = plate * gain.astype(np.float32) + offset.astype(np.float32)
-    return np.clip(matched, 0.0, max(1.0, float(image.max()))).astype(plate.dtype, copy=False)
-
+    return gain.astype(np.float32), offset.astype(np.float32)
 
 
 #: Spread (RMS over the plate, 0–1 units) of the frames' background around their mean
@@ -268,12 +280,16 @@ class PlateStack:
             return None
         colour = to_unit_float(np.asarray(image)[..., :3], "frame").astype(np.float32)
         shared = (snap_trimap(trimap) == 0.0) & self.shown()
-        if colour.shape != self._mean.shape or np.count_nonzero(shared) < MIN_MATCH_PIXELS:
+        if colour.shape != self._mean.shape:
             return None
-        seen, target = self._mean[shared], colour[shared]
-        matched = match_to_image(seen[:, None], target[:, None], np.ones((len(seen), 1), bool))[:, 0]
-        level = max(1.0, float(target.mean()))
-        return float(np.sqrt(np.square(matched - target).sum(axis=-1).mean())) / level
+        sums = exposure_sums(self._mean, colour, shared)
+        line = exposure_line(self._mean, colour, shared, sums)
+        if line is None:
+            return None
+        count, _, s_target, _, _, brightest = sums
+        level = max(1.0, sum(s_target) / (3 * count))
+        rms = matched_rms(self._mean, colour, shared, *line, max(1.0, brightest))
+        return rms / level
 
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at
