@@ -58,9 +58,9 @@ def prepare_clean_plate(plate: np.ndarray, shape: tuple[int, int],
 
 
 def match_to_image(plate: np.ndarray, image: np.ndarray, known_background: np.ndarray) -> np.ndarray:
-    """``plate`` with a per-channel gain and offset that make it agree, in least squares,
-    with ``image`` on the ``known_background`` pixels (H×W bool); clipped to [0, 1] (to the
-    image's brightest value, where that is above 1)."""
+    """``plate`` (H×W×3) with a per-channel gain and offset that make it agree, in least
+    squares, with ``image`` (H×W×3) on the ``known_background`` pixels (H×W bool); clipped
+    to [0, 1] (to the image's brightest value, where that is above 1)."""
     line = exposure_line(plate, image, known_background)
     if line is None:
         return plate
