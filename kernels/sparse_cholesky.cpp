@@ -1,5 +1,5 @@
 // A supernodal multifrontal Cholesky factorisation and solve of a sparse symmetric
-// positive definite system, already permuted into its elimination order: the direct
+// positive definite system, eliminated in a given order: the direct
 // solves of python/ofx_dipmatte/engine/alpha_solve.py (direct_solve says why and when).
 //
 // Symbolic: the elimination tree, each column's count in L (by row subtrees), columns
@@ -29,6 +29,7 @@ namespace {
 using Index = std::int64_t;
 using Indices = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 using Values = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using Orders = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 
 // Fortran BLAS/LAPACK signatures, as scipy.linalg.cython_blas / cython_lapack export them.
 template <class T>
@@ -337,26 +338,64 @@ void solve_refined(const Symmetric& a, const Structure& structure, const double*
     }
 }
 
+// The matrix given by rows, its rows and columns put in ``order`` (new index k holds old
+// index order[k]): each row's entries in the order they were stored, as scipy's
+// A[order][:, order] gives them, so the sums over a row are the same.
+struct Permuted {
+    std::vector<std::int32_t> indptr, indices;
+    std::vector<double> data;
+
+    Permuted(const Symmetric& a, const std::int64_t* order) : indptr(a.n + 1, 0) {
+        std::vector<std::int32_t> inverse(a.n);
+        for (Index k = 0; k < a.n; ++k) inverse[order[k]] = static_cast<std::int32_t>(k);
+        for (Index k = 0; k < a.n; ++k) indptr[k + 1] = indptr[k] + (a.indptr[order[k] + 1] - a.indptr[order[k]]);
+        indices.resize(static_cast<size_t>(indptr[a.n]));
+        data.resize(indices.size());
+        for (Index k = 0; k < a.n; ++k)
+            for (Index p = a.indptr[order[k]], q = indptr[k]; p < a.indptr[order[k] + 1]; ++p, ++q)
+                indices[q] = inverse[a.indices[p]], data[q] = a.data[p];
+    }
+
+    Symmetric matrix(Index n) const { return {n, indptr.data(), indices.data(), data.data()}; }
+};
+
 py::array_t<double> solve_spd(const Indices& indptr, const Indices& indices, const Values& data, const Values& rhs,
-                              bool single, int refinements) {
+                              const Orders& order, bool single, int refinements) {
     const Index n = static_cast<Index>(rhs.size());
     if (indptr.ndim() != 1 || indptr.size() != n + 1 || indices.size() != data.size() ||
         (n > 0 && indptr.at(n) != indices.size()))
         throw std::invalid_argument("solve_spd: indptr, indices and data must be an n×n matrix by rows, rhs n long");
+    if (order.ndim() != 1 || order.size() != n)
+        throw std::invalid_argument("solve_spd: order must be a permutation of the n unknowns");
     load_blas();
-    const Symmetric a{n, indptr.data(), indices.data(), data.data()};
+    const Symmetric given{n, indptr.data(), indices.data(), data.data()};
     for (Index p = 0; p < static_cast<Index>(indices.size()); ++p)
-        if (a.indices[p] < 0 || a.indices[p] >= n) throw std::invalid_argument("solve_spd: a column index is out of range");
+        if (given.indices[p] < 0 || given.indices[p] >= n)
+            throw std::invalid_argument("solve_spd: a column index is out of range");
+    std::vector<bool> seen(static_cast<size_t>(n), false);
+    for (Index k = 0; k < n; ++k) {
+        const std::int64_t i = order.data()[k];
+        if (i < 0 || i >= n || seen[static_cast<size_t>(i)])
+            throw std::invalid_argument("solve_spd: order must be a permutation of the n unknowns");
+        seen[static_cast<size_t>(i)] = true;
+    }
     py::array_t<double> out(n);
     if (n == 0) return out;
     {
         py::gil_scoped_release release;  // tiles solve side by side on threads
+        const std::int64_t* o = order.data();
+        const Permuted permuted(given, o);
+        const Symmetric a = permuted.matrix(n);
+        std::vector<double> b(static_cast<size_t>(n)), x(static_cast<size_t>(n));
+        for (Index k = 0; k < n; ++k) b[k] = rhs.data()[o[k]];
         Structure structure;
         structure.analyse(a);
         if (single)
-            solve_refined<float>(a, structure, rhs.data(), out.mutable_data(), refinements);
+            solve_refined<float>(a, structure, b.data(), x.data(), refinements);
         else
-            solve_refined<double>(a, structure, rhs.data(), out.mutable_data(), refinements);
+            solve_refined<double>(a, structure, b.data(), x.data(), refinements);
+        double* result = out.mutable_data();
+        for (Index k = 0; k < n; ++k) result[o[k]] = x[k];
     }
     return out;
 }
@@ -366,8 +405,8 @@ py::array_t<double> solve_spd(const Indices& indptr, const Indices& indices, con
 PYBIND11_MODULE(_sparse_cholesky, m) {
     m.doc() = "Supernodal multifrontal Cholesky solve of a sparse symmetric positive definite system.";
     m.def("solve_spd", &solve_spd, py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("rhs"),
-          py::arg("single") = false, py::arg("refinements") = 0,
-          "x with A x = rhs, A symmetric positive definite given by rows (both triangles), in its elimination "
-          "order; factors in single precision if ``single``, then ``refinements`` steps of iterative "
+          py::arg("order"), py::arg("single") = false, py::arg("refinements") = 0,
+          "x with A x = rhs, A symmetric positive definite given by rows (both triangles), eliminated in "
+          "``order``; factors in single precision if ``single``, then ``refinements`` steps of iterative "
           "refinement in double. Raises RuntimeError where a pivot is not positive.");
 }

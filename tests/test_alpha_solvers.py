@@ -128,11 +128,14 @@ def test_the_sparse_cholesky_solves_what_a_general_solver_solves(shape):
         order = nested_dissection(*np.nonzero(unknown))
     rhs = rng.standard_normal(a.shape[0])
     exact = spla.spsolve(a.tocsc(), rhs)
-    permuted = a[order][:, order].tocsr()
     for single, refinements, tolerance in ((False, 0, 1e-8), (False, 1, 1e-8), (True, 0, 1e-2), (True, 2, 1e-8)):
-        x = np.empty_like(rhs)
-        x[order] = solve_spd(permuted.indptr, permuted.indices, permuted.data, rhs[order], single, refinements)
+        x = solve_spd(a.indptr, a.indices, a.data, rhs, order, single, refinements)
         assert np.abs(x - exact).max() <= tolerance * np.abs(exact).max()
+    # Put in order by the kernel or beforehand (as scipy's a[order][:, order]): the same bits.
+    permuted = a[order][:, order].tocsr()
+    x = np.empty_like(rhs)
+    x[order] = solve_spd(permuted.indptr, permuted.indices, permuted.data, rhs[order], np.arange(rhs.size), True, 2)
+    assert np.array_equal(x, solve_spd(a.indptr, a.indices, a.data, rhs, order, True, 2))
 
 
 def test_the_sparse_cholesky_refuses_what_it_cannot_factorise():
@@ -141,10 +144,13 @@ def test_the_sparse_cholesky_refuses_what_it_cannot_factorise():
     indefinite = sp.csr_matrix(np.array([[1.0, 2.0], [2.0, 1.0]]))
     for single in (False, True):
         with pytest.raises(RuntimeError, match="not positive definite"):
-            solve_spd(indefinite.indptr, indefinite.indices, indefinite.data, np.ones(2), single)
+            solve_spd(indefinite.indptr, indefinite.indices, indefinite.data, np.ones(2), np.arange(2), single)
     with pytest.raises(ValueError):
-        solve_spd(indefinite.indptr, indefinite.indices, indefinite.data, np.ones(3))
-    assert solve_spd(np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0), np.zeros(0)).size == 0
+        solve_spd(indefinite.indptr, indefinite.indices, indefinite.data, np.ones(3), np.arange(3))
+    for order in ([0, 0], [0, 2], [1]):  # not a permutation of the unknowns
+        with pytest.raises(ValueError, match="permutation"):
+            solve_spd(indefinite.indptr, indefinite.indices, indefinite.data, np.ones(2), np.array(order))
+    assert solve_spd(np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0), np.zeros(0), np.zeros(0, int)).size == 0
     # direct_solve then answers by SuperLU, whose LU needs no positive pivots.
     assert np.allclose(direct_solve(indefinite, np.array([3.0, 3.0]), order=np.array([0, 1])), [1.0, 1.0])
 
