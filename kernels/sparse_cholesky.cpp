@@ -102,7 +102,7 @@ struct Structure {
     std::vector<Index> rows_at;          // its rows below them: rows[rows_at[s] .. rows_at[s + 1])
     std::vector<Index> rows;
     std::vector<Index> values_at;        // its block of L, (columns + rows) × columns, column-major
-    std::vector<Index> parent;           // the supernode its update matrix goes to (-1: none)
+    std::vector<std::vector<Index>> children;  // the supernodes whose update matrices it takes
 
     Index supernodes() const { return static_cast<Index>(first.size()) - 1; }
 
@@ -135,7 +135,7 @@ void Structure::analyse(const Symmetric& a) {
     }
     // Each column's count in L: row k of L holds the columns of its row subtree, the
     // tree's nodes from each of A's entries left of the diagonal up to k.
-    std::vector<Index> count(n, 1), mark(n, -1), children(n, 0);
+    std::vector<Index> count(n, 1), mark(n, -1), child_count(n, 0);
     for (Index k = 0; k < n; ++k) {
         mark[k] = k;
         for (Index p = a.indptr[k]; p < a.indptr[k + 1]; ++p) {
@@ -144,13 +144,13 @@ void Structure::analyse(const Symmetric& a) {
                 ++count[j];
             }
         }
-        if (tree[k] != -1) ++children[tree[k]];
+        if (tree[k] != -1) ++child_count[tree[k]];
     }
     // Fundamental supernodes: a column joins the one before it when it is that column's
     // parent, its only child, and has the same rows below.
     std::vector<Index> fundamental{0};
     for (Index j = 1; j < n; ++j)
-        if (!(tree[j - 1] == j && count[j - 1] == count[j] + 1 && children[j] == 1)) fundamental.push_back(j);
+        if (!(tree[j - 1] == j && count[j - 1] == count[j] + 1 && child_count[j] == 1)) fundamental.push_back(j);
     fundamental.push_back(n);
     // Relaxed: a supernode merged with the one after it when that is its parent and the
     // merged block stays small or dense enough.
@@ -189,11 +189,10 @@ void Structure::analyse(const Symmetric& a) {
     std::vector<Index> owner(n);
     for (Index s = 0; s < count_s; ++s)
         for (Index j = first[s]; j < first[s + 1]; ++j) owner[j] = s;
-    std::vector<std::vector<Index>> kids(count_s);
-    parent.assign(count_s, -1);
+    children.assign(count_s, {});
     for (Index s = 0; s < count_s; ++s) {
         const Index up = tree[first[s + 1] - 1];
-        if (up != -1) kids[owner[up]].push_back(s), parent[s] = owner[up];
+        if (up != -1) children[owner[up]].push_back(s);
     }
     std::fill(mark.begin(), mark.end(), -1);
     rows_at.assign(1, 0);
@@ -208,7 +207,7 @@ void Structure::analyse(const Symmetric& a) {
                 const Index i = a.indices[p];
                 if (i > last && mark[i] != s) mark[i] = s, found.push_back(i);
             }
-        for (Index kid : kids[s])
+        for (Index kid : children[s])
             for (Index p = rows_at[kid]; p < rows_at[kid + 1]; ++p) {
                 const Index i = rows[p];
                 if (i > last && mark[i] != s) mark[i] = s, found.push_back(i);
@@ -229,9 +228,6 @@ void Factor<T>::factorise(const Symmetric& a) {
     values.assign(static_cast<size_t>(st.values_at.back()), T(0));
     std::vector<Index> local(st.n, -1);
     std::vector<std::vector<T>> update(count_s);  // each supernode's, until its parent takes it
-    std::vector<std::vector<Index>> kids(count_s);
-    for (Index s = 0; s < count_s; ++s)
-        if (st.parent[s] != -1) kids[st.parent[s]].push_back(s);
     std::vector<T> front;
     for (Index s = 0; s < count_s; ++s) {
         const Index f = st.first[s], columns = st.first[s + 1] - f;
@@ -246,7 +242,7 @@ void Factor<T>::factorise(const Symmetric& a) {
                 if (i >= j) front[static_cast<size_t>(c * size + local[i])] += static_cast<T>(a.data[p]);
             }
         }
-        for (Index kid : kids[s]) {  // extend-add: the children's rows all lie in this front
+        for (Index kid : st.children[s]) {  // extend-add: the children's rows all lie in this front
             const Index* kid_rows = st.rows.data() + st.rows_at[kid];
             const Index m = st.rows_at[kid + 1] - st.rows_at[kid];
             const std::vector<T>& u = update[kid];

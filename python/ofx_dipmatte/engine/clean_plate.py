@@ -75,7 +75,9 @@ def exposure_line(plate: np.ndarray, image: np.ndarray, known_background: np.nda
     line from ``plate`` to ``image`` (H×W×3 float32 each) over ``known_background``; None
     where it holds fewer than :data:`MIN_MATCH_PIXELS` pixels. ``sums``: those pixels'
     :func:`exposure_sums`, if already taken."""
-    count, s_seen, s_target, s_cross, s_square, _ = sums or exposure_sums(plate, image, known_background)
+    if sums is None:
+        sums = exposure_sums(plate, image, known_background)
+    count, s_seen, s_target, s_cross, s_square, _ = sums
     if count < MIN_MATCH_PIXELS:
         return None
     # The line from the sums, in double precision (a kernel sums the pixels where the mask
