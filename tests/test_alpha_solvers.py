@@ -155,6 +155,94 @@ def test_the_sparse_cholesky_refuses_what_it_cannot_factorise():
     assert np.allclose(direct_solve(indefinite, np.array([3.0, 3.0]), order=np.array([0, 1])), [1.0, 1.0])
 
 
+def _ribbon_system(seed: int = 4, size: tuple[int, int] = (70, 60)):
+    """A matting window's band system with a data term, as a refinement round solves it:
+    (system, confidences, right-hand side, start)."""
+    rng = np.random.default_rng(seed)
+    image = rng.random((*size, 3))
+    trimap = np.zeros(size, np.float32)
+    trimap[size[0] // 2:] = 1.0
+    trimap[ndimage.binary_dilation(rng.random(size) < 0.01, iterations=4)] = 0.5
+    system = BandSystem.split(matting_laplacian(image, unknown=trimap == 0.5), trimap)
+    n = system.a_uu.shape[0]
+    c_u = 0.05 * rng.random(n)
+    rhs = c_u * rng.random(n) - system.a_uk @ (trimap.ravel()[~system.unknown].astype(np.float64))
+    return system, c_u, rhs, np.full(n, 0.5)
+
+
+def test_the_stencil_kernel_runs_scipys_conjugate_gradients():
+    import scipy.sparse.linalg as spla
+    from ofx_dipmatte.engine._stencil_cg import conjugate_gradients
+
+    system, c_u, rhs, x0 = _ribbon_system()
+    a = system.plus_diagonal(c_u)
+    for rtol in (1e-4, 1e-8):
+        steps = []
+        expected, _ = spla.cg(a, rhs, x0=x0, M=sp.diags(1.0 / a.diagonal()), rtol=rtol,
+                              callback=lambda _: steps.append(1))
+        x, taken, outcome = conjugate_gradients(*system.stencil, c_u, rhs, x0, rtol, 3000)
+        assert outcome == "converged" and taken == len(steps)  # the same iterates, step for step
+        # Against the exact matrix: the coefficients in single precision move the residual by
+        # about 1e-7 of the right-hand side, far below the 1e-4 the refinement asks for.
+        assert np.linalg.norm(rhs - a @ x) < (rtol + 1e-6) * np.linalg.norm(rhs)
+        assert np.abs(x - expected).max() < 1e-5
+    # Out of steps, it says so; a zero right-hand side answers zero, as scipy does.
+    assert conjugate_gradients(*system.stencil, c_u, rhs, x0, 1e-12, 3, None)[1:] == (3, "max_steps")
+    zero, _, outcome = conjugate_gradients(*system.stencil, c_u, np.zeros_like(rhs), x0, 1e-4, 3000)
+    assert outcome == "converged" and not zero.any()
+
+
+def test_the_stencil_holds_each_row_as_its_pixels_neighbourhood():
+    from ofx_dipmatte.engine._stencil_cg import build_stencil
+
+    system, _, _, _ = _ribbon_system(size=(30, 20))
+    coef, diagonal, place, grid = system.stencil
+    assert grid == (34, 24)  # two pixels of padding each side
+    ys, xs = np.divmod(np.flatnonzero(system.unknown), 20)
+    assert np.array_equal(place, (ys + 2) * 24 + xs + 2)
+    dense = system.a_uu.toarray()
+    assert np.array_equal(diagonal, np.diag(dense))
+    for i in range(0, ys.size, 7):  # every tap is the entry for the neighbour that far away
+        for tap in range(25):
+            dy, dx = divmod(tap, 5)
+            j = np.flatnonzero((ys == ys[i] + dy - 2) & (xs == xs[i] + dx - 2))
+            expected = 0.0 if tap == 12 or j.size == 0 else dense[i, j[0]]
+            assert coef[i, tap] == np.float32(expected)
+    # A row reaching three pixels away (information flow's neighbours) is not a stencil.
+    far = sp.csr_matrix(np.array([[2.0, -1.0], [-1.0, 2.0]]))
+    args = (far.indptr, far.indices, far.data)
+    assert build_stencil(*args, np.array([0, 0]), np.array([0, 3]), 1, 4) is None
+    assert build_stencil(*args, np.array([0, 0]), np.array([0, 2]), 1, 4) is not None
+    with pytest.raises(ValueError):
+        build_stencil(far.indptr[:-1], far.indices, far.data, np.array([0, 0]), np.array([0, 2]), 1, 4)
+
+
+def test_the_iterative_solve_stops_when_asked_and_falls_back_where_not_definite():
+    from ofx_dipmatte.engine import alpha_solve
+    from ofx_dipmatte.engine._stencil_cg import conjugate_gradients
+
+    system, c_u, rhs, x0 = _ribbon_system(size=(200, 160))
+    polls = []
+
+    def stop():
+        polls.append(1)
+        return True
+
+    _, _, outcome = conjugate_gradients(*system.stencil, c_u, rhs, x0, 1e-300, 10**9, stop)
+    assert outcome == "stopped" and polls  # polled every 20 ms, so within a step or two of 20 ms
+    with pytest.raises(alpha_solve.Stopped):
+        alpha_solve._iterative_solve(system, system.plus_diagonal(c_u), c_u, rhs, x0, 1e-300, stop)
+    # A negative diagonal makes the matrix indefinite: the kernel says so and scipy answers.
+    import scipy.sparse.linalg as spla
+
+    bad = -2.0 * np.abs(system.stencil[1])
+    assert conjugate_gradients(*system.stencil, bad, rhs, x0, 1e-6, 3000)[2] == "breakdown"
+    a = system.plus_diagonal(bad)
+    expected, _ = spla.cg(a, rhs, x0=x0, M=sp.diags(1.0 / np.maximum(a.diagonal(), 1e-12)), rtol=1e-6,
+                          maxiter=alpha_solve.MAX_CG_STEPS)
+    assert np.array_equal(alpha_solve._iterative_solve(system, a, bad, rhs, x0, 1e-6, None), expected)
+
+
 def test_nested_dissection_orders_every_pixel_once_and_keeps_the_factors_sparse():
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
