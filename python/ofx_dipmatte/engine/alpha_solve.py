@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Optional, Union, overload
+from typing import TYPE_CHECKING, Callable, Optional, Union, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,6 +26,9 @@ import scipy.sparse.linalg as spla
 from ._sparse_cholesky import solve_spd
 from ._stencil_cg import build_stencil, conjugate_gradients
 from .ordering import nested_dissection
+
+if TYPE_CHECKING:
+    from ._stencil_cg import Stencil  # a type of the stub only
 
 #: A per-pixel data term: (confidence, estimate), both H×W.
 DataTerm = tuple[np.ndarray, np.ndarray]
@@ -88,7 +91,7 @@ class BandSystem:
                    (int(trimap.shape[0]), int(trimap.shape[1])))
 
     @cached_property
-    def stencil(self) -> tuple | None:
+    def stencil(self) -> Stencil | None:
         """``a_uu`` as the conjugate-gradient kernel reads it: per unknown pixel its 25
         coefficients of the 5×5 neighbourhood (single precision), its diagonal and its
         place on the window's grid; built once for a window's several solves. None when
