@@ -231,7 +231,7 @@ def test_the_iterative_solve_stops_when_asked_and_falls_back_where_not_definite(
     _, _, outcome = conjugate_gradients(*system.stencil, c_u, rhs, x0, 1e-300, 10**9, stop)
     assert outcome == "stopped" and polls  # polled every 20 ms, so within a step or two of 20 ms
     with pytest.raises(alpha_solve.Stopped):
-        alpha_solve._iterative_solve(system, system.plus_diagonal(c_u), c_u, rhs, x0, 1e-300, stop)
+        alpha_solve._iterative_solve(system, c_u, rhs, x0, 1e-300, stop)
     # A negative diagonal makes the matrix indefinite: the kernel says so and scipy answers.
     import scipy.sparse.linalg as spla
 
@@ -240,7 +240,7 @@ def test_the_iterative_solve_stops_when_asked_and_falls_back_where_not_definite(
     a = system.plus_diagonal(bad)
     expected, _ = spla.cg(a, rhs, x0=x0, M=sp.diags(1.0 / np.maximum(a.diagonal(), 1e-12)), rtol=1e-6,
                           maxiter=alpha_solve.MAX_CG_STEPS)
-    assert np.array_equal(alpha_solve._iterative_solve(system, a, bad, rhs, x0, 1e-6, None), expected)
+    assert np.array_equal(alpha_solve._iterative_solve(system, bad, rhs, x0, 1e-6, None), expected)
 
 
 def test_nested_dissection_orders_every_pixel_once_and_keeps_the_factors_sparse():

@@ -210,23 +210,21 @@ def solve_alpha(laplacian: Smoothness, trimap: np.ndarray, confidence: np.ndarra
     system = laplacian if isinstance(laplacian, BandSystem) else BandSystem.split(laplacian, trimap)
     if not np.array_equal(system.unknown, unknown):
         raise ValueError("solve_alpha: the Laplacian was split for another trimap")
-    a_uu = system.a_uu
     rhs = -(system.a_uk @ alpha[~unknown])
-    direct = initial is None and unknown.sum() <= DIRECT_SOLVE_LIMIT
-    if confidence is not None:
-        c_u = np.asarray(confidence, dtype=np.float64).ravel()[unknown]
-        # The factorisation keeps the sparse sum (it drops stored zeros, so the factorisation
-        # sees the pattern, and gives the factors, it always did); the rounds' products do not care.
-        a_uu = a_uu + sp.diags(c_u, format="csr") if direct else system.plus_diagonal(c_u)
+    c_u = None if confidence is None else np.asarray(confidence, dtype=np.float64).ravel()[unknown]
+    if c_u is not None:
         rhs = rhs + c_u * np.asarray(estimate, dtype=np.float64).ravel()[unknown]
-    if direct:
+    if initial is None and unknown.sum() <= DIRECT_SOLVE_LIMIT:
+        # The factorisation keeps the sparse sum (it drops stored zeros, so the factorisation
+        # sees the pattern, and gives the factors, it always did).
+        a_uu = system.a_uu if c_u is None else system.a_uu + sp.diags(c_u, format="csr")
         # A tiny ridge keeps isolated unknown regions (no known neighbour) solvable.
         ys, xs = np.divmod(np.flatnonzero(unknown), trimap.shape[1])  # the unknown pixels
         a_u = direct_solve(a_uu + 1e-9 * sp.identity(a_uu.shape[0], format="csr"), rhs,
                            order=nested_dissection(ys, xs))
     else:
         x0 = np.full(rhs.shape, 0.5) if initial is None else np.asarray(initial, np.float64).ravel()[unknown]
-        a_u = _iterative_solve(system, a_uu, c_u if confidence is not None else None, rhs, x0, rtol, should_stop)
+        a_u = _iterative_solve(system, c_u, rhs, x0, rtol, should_stop)
     alpha[unknown] = a_u
     return np.clip(alpha, 0.0, 1.0).reshape(trimap.shape).astype(np.float32)
 
@@ -235,9 +233,9 @@ def solve_alpha(laplacian: Smoothness, trimap: np.ndarray, confidence: np.ndarra
 MAX_CG_STEPS = 3000
 
 
-def _iterative_solve(system: BandSystem, a_uu: sp.csr_matrix, c_u: np.ndarray | None, rhs: np.ndarray,
-                     x0: np.ndarray, rtol: float, should_stop: Optional[Callable[[], bool]]) -> np.ndarray:
-    """``a_uu⁻¹ rhs`` (``a_uu`` = ``system.a_uu`` + diag(``c_u``)) by conjugate gradients with a
+def _iterative_solve(system: BandSystem, c_u: np.ndarray | None, rhs: np.ndarray, x0: np.ndarray, rtol: float,
+                     should_stop: Optional[Callable[[], bool]]) -> np.ndarray:
+    """``(system.a_uu + diag(c_u))⁻¹ rhs`` by conjugate gradients with a
     Jacobi preconditioner from ``x0``, to a residual of ``rtol`` of ``rhs``: by the stencil
     kernel where the system fits one, as scipy's ``cg`` would (the same steps; on 16
     refinement solves of a 960×540 plate's tiles, 45k–50k unknowns, the same step counts,
@@ -256,6 +254,7 @@ def _iterative_solve(system: BandSystem, a_uu: sp.csr_matrix, c_u: np.ndarray | 
         if outcome != "breakdown":
             return x
     # Not a stencil, or not definite in single precision along some direction: scipy, exactly.
+    a_uu = system.a_uu if c_u is None else system.plus_diagonal(c_u)
     precond = sp.diags(1.0 / np.maximum(a_uu.diagonal(), 1e-12))
     x, _ = spla.cg(a_uu, rhs, x0=x0, M=precond, rtol=rtol, maxiter=MAX_CG_STEPS,
                    callback=lambda _: _stop_if(should_stop))
