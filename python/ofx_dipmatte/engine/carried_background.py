@@ -29,7 +29,7 @@ import hashlib
 import numpy as np
 from scipy import ndimage
 
-from .clean_plate import MOVING_SPREAD, PlateStack, SolvedBackground
+from .clean_plate import MOVING_SPREAD, MatchedFrame, PlateStack, SolvedBackground
 
 #: Mean difference (per channel over 5×5 pixels, then its length over the channels, 0–1
 #: units) between the frame's known background and the matched stack above which the
@@ -117,11 +117,25 @@ class CarriedBackground:
             foreground: np.ndarray) -> None:
         """Stack a solved frame (once per frame time): its known background, unless it
         was shown, and the band pixels its matte found nearly bare."""
+        matched = self.begin_add(frame, image, trimap)
+        if matched is not None:
+            self.finish_add(frame, matched, alpha, foreground)
+
+    def begin_add(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> MatchedFrame | None:
+        """:meth:`add` before the solve is known: the frame's known background stacked
+        (it counts as shown from now on) and the frame matched for :meth:`finish_add`;
+        None when ``frame`` was added before. The frame's solve must not read the stack
+        meanwhile: it takes its plate (:meth:`plate_for`) first."""
         if frame in self._added:
-            return
+            return None
         self._start_for(image)
-        self._stack.add(image, trimap, alpha=alpha, foreground=foreground, known=frame not in self._shown)
+        matched = self._stack.begin_add(image, trimap, known=frame not in self._shown)
         self._shown.add(frame)
+        return matched
+
+    def finish_add(self, frame: float, matched: MatchedFrame, alpha: np.ndarray, foreground: np.ndarray) -> None:
+        """The rest of :meth:`add`: the band pixels ``frame``'s matte found nearly bare."""
+        self._stack.finish_add(matched, alpha, foreground)
         self._added.add(frame)
         assert self._stack.last_solved is not None  # set by an add with a solve
         self._records[frame] = self._stack.last_solved

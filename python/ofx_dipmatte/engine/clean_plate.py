@@ -122,6 +122,15 @@ class SolvedBackground:
                    np.asarray(arrays["background"], np.float32).reshape(-1, 3))
 
 
+@dataclass(frozen=True)
+class MatchedFrame:
+    """A frame :meth:`PlateStack.begin_add` matched to the stack's exposure, waiting for its solve."""
+
+    colour: np.ndarray  # H×W×3 float32, at the stack's exposure
+    band: np.ndarray    # H×W bool, its trimap's unknown pixels
+    where: str          # which frame, for messages
+
+
 class PlateStack:
     """A clean plate stacked from a locked-off shot. Per pixel it is the mean of the
     frames whose trimap says background there (the mean also averages the grain away).
@@ -164,6 +173,19 @@ class PlateStack:
         :class:`~ofx_dipmatte.MatteResult` gives them), its nearly bare band pixels too.
         ``known=False``: the frame's trimap background was added before (without a solve);
         only the solve's bare pixels are added now, and the frame is not counted again."""
+        if (alpha is None) != (foreground is None):
+            raise ValueError(f"frame {self.frames}: give a first solve's alpha and foreground together (or neither)")
+        if alpha is not None and foreground is not None:  # checked before anything is stacked
+            self._solve_checked(alpha, foreground, np.shape(image), f"frame {self.frames}")
+        matched = self.begin_add(image, trimap, known)
+        if alpha is not None and foreground is not None:
+            self.finish_add(matched, alpha, foreground)
+
+    def begin_add(self, image: np.ndarray, trimap: np.ndarray, known: bool = True) -> "MatchedFrame":
+        """:meth:`add`'s part that needs no solve: the frame matched to the stack's exposure
+        and, with ``known``, its trimap's background stacked. A :class:`~.clip.ClipSession`
+        does it while the frame is being solved (its solve reads the plate taken before);
+        :meth:`finish_add` then adds the solve's bare pixels from the frame it returns."""
         image = np.asarray(image)
         self._integer = not np.issubdtype(image.dtype, np.floating)
         colour = to_unit_float(image[..., :3], "frame").astype(np.float32)
@@ -186,12 +208,9 @@ class PlateStack:
         # both show the background): under a light that drifts, each pixel would otherwise
         # get the exposure of whichever frames showed it, which no one match can undo.
         colour = match_to_image(colour, self._mean, seen & (self._count > 0))
-        if (alpha is None) != (foreground is None):
-            raise ValueError(f"{where}: give a first solve's alpha and foreground together (or neither)")
-        if alpha is not None and foreground is not None:
-            self._add_solved(colour, trimap == 0.5, alpha, foreground, where)
+        matched = MatchedFrame(colour, trimap == 0.5, where)
         if not known:
-            return
+            return matched
         # Welford's update where the trimap shows the background, computed over the whole
         # frame (zero elsewhere): at 4K faster than gathering and scattering those pixels.
         self._count += seen
@@ -201,16 +220,29 @@ class PlateStack:
         self._mean += step
         self._square += delta * (delta - step)  # (x − old mean)(x − new mean)
         self.frames += 1
+        return matched
+
+    def finish_add(self, matched: "MatchedFrame", alpha: np.ndarray, foreground: np.ndarray) -> None:
+        """The bare band pixels of a solve of the frame :meth:`begin_add` matched."""
+        self._add_solved(matched.colour, matched.band, alpha, foreground, matched.where)
+
+    @staticmethod
+    def _solve_checked(alpha: np.ndarray, foreground: np.ndarray, shape: tuple[int, ...],
+                       where: str) -> tuple[np.ndarray, np.ndarray]:
+        """A solve's alpha and straight RGB foreground as float32, for a frame of ``shape``
+        (H, W); ValueError when they are of another size or not finite."""
+        alpha = np.asarray(alpha, dtype=np.float32)
+        foreground = np.asarray(foreground, dtype=np.float32)[..., :3]
+        if alpha.shape != shape[:2] or foreground.shape != (*shape[:2], 3):
+            raise ValueError(f"{where}: the first solve's alpha and foreground must be the image's size "
+                             f"{shape[1]}×{shape[0]} (alpha H×W, foreground H×W×3)")
+        if not (np.isfinite(alpha).all() and np.isfinite(foreground).all()):
+            raise ValueError(f"{where}: the first solve's alpha or foreground has NaN or infinite values")
+        return alpha, foreground
 
     def _add_solved(self, colour: np.ndarray, band: np.ndarray, alpha: np.ndarray, foreground: np.ndarray,
                     where: str) -> None:
-        alpha = np.asarray(alpha, dtype=np.float32)
-        foreground = np.asarray(foreground, dtype=np.float32)[..., :3]
-        if alpha.shape != band.shape or foreground.shape != colour.shape:
-            raise ValueError(f"{where}: the first solve's alpha and foreground must be the image's size "
-                             f"{colour.shape[1]}×{colour.shape[0]} (alpha H×W, foreground H×W×3)")
-        if not (np.isfinite(alpha).all() and np.isfinite(foreground).all()):
-            raise ValueError(f"{where}: the first solve's alpha or foreground has NaN or infinite values")
+        alpha, foreground = self._solve_checked(alpha, foreground, colour.shape, where)
         bare = band & (alpha <= SOLVED_BACKGROUND_ALPHA)
         a = np.clip(alpha[bare], 0.0, SOLVED_BACKGROUND_ALPHA)[:, None]
         background = (colour[bare] - a * foreground[bare]) / (1.0 - a)
