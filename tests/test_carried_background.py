@@ -322,3 +322,33 @@ def test_shown_frames_with_subsampled_chroma_are_stacked_as_they_are_solved():
     carried = [session.matte(t, video[t], trimaps[t]) for t in range(3)]
     assert [r.stats.background_frames for r in carried] == [3, 3, 3]
     assert all(r.stats.chroma_restored == "4:2:2" and not r.stats.warnings for r in carried)
+
+
+def test_stacking_beside_the_solve_stacks_what_stacking_after_it_did():
+    # A session takes each frame's plate, then stacks the frame's known background while
+    # the frame is solved, and its solve's bare pixels after: the same stack as adding
+    # every solved frame whole, one after another.
+    images, trimaps, _, _ = moving_hair_shot(frames=3, step=6)
+    session = ofx_dipmatte.ClipSession("balanced")
+    stack = PlateStack()
+    for t in range(3):
+        result = session.matte(t, images[t], trimaps[t])
+        stack.add(images[t], trimaps[t], alpha=result.alpha, foreground=result.foreground)
+    carried = session._background._stack
+    assert carried.frames == stack.frames == 3
+    assert np.array_equal(carried.plate(), stack.plate())
+
+
+def test_a_cancelled_frame_leaves_its_known_background_stacked_once():
+    images, trimaps, _, _ = moving_hair_shot(frames=2, step=6)
+    session = ofx_dipmatte.ClipSession("balanced")
+    session.matte(0, images[0], trimaps[0])
+    try:
+        session.matte(1, images[1], trimaps[1], should_stop=lambda: True)
+    except ofx_dipmatte.Cancelled:
+        pass
+    else:
+        raise AssertionError("the solve should have been cancelled")
+    assert session._background.frames == 2  # frame 1's trimap background, stacked beside the solve
+    assert session.matte(1, images[1], trimaps[1]).stats.background_frames == 2  # not counted twice
+    assert session._background.frames == 2
