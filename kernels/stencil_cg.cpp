@@ -5,7 +5,7 @@
 // neighbourhood (the 3×3 windows of the matting Laplacian that hold it). scipy's CSR
 // product reads an 8-byte value and a 4-byte column index for each of those entries, and
 // its conjugate gradients then pass over the vectors about ten more times an iteration:
-// on a 1080p plate that was 29 % of a frame, memory-bound. Here each row keeps its 25
+// on a 1080p plate that was 29 % of a frame's thread time. Here each row keeps its 25
 // off-diagonal coefficients in single precision (zero where the neighbour is known or
 // outside the window) and its diagonal in double; the search direction lives on the
 // window's pixel grid (known pixels stay 0), so a neighbour is a fixed offset away, and

@@ -103,7 +103,7 @@ class BandSystem:
 
     def plus_diagonal(self, c_u: np.ndarray) -> sp.csr_matrix:
         """``a_uu + diag(c_u)``: the data term's confidences added in place of a sparse
-        sum (a refinement round's solve is a few dozen products with it)."""
+        sum, for scipy's conjugate gradients where the stencil kernel cannot run."""
         if self.diagonal_at is None:
             return self.a_uu + sp.diags(c_u, format="csr")
         data = self.a_uu.data.copy()
@@ -237,10 +237,10 @@ def _iterative_solve(system: BandSystem, c_u: np.ndarray | None, rhs: np.ndarray
                      should_stop: Optional[Callable[[], bool]]) -> np.ndarray:
     """``(system.a_uu + diag(c_u))⁻¹ rhs`` by conjugate gradients with a
     Jacobi preconditioner from ``x0``, to a residual of ``rtol`` of ``rhs``: by the stencil
-    kernel where the system fits one, as scipy's ``cg`` would (the same steps; on 16
-    refinement solves of a 960×540 plate's tiles, 45k–50k unknowns, the same step counts,
-    alpha within 10⁻⁶, 0.6× the time: scipy's product reads an index and a double for every
-    entry, and its vectors are passed over ten times a step).
+    kernel where the system fits one, as scipy's ``cg`` would (on 16 refinement solves of
+    a 960×540 plate's tiles, 45k–50k unknowns: the same step counts, alpha within 10⁻⁶,
+    half the time; scipy's product reads an index and a double for every entry, and its
+    vectors are passed over ten times a step).
 
     Raises:
         Stopped: ``should_stop`` said so.

@@ -222,10 +222,6 @@ class PlateStack:
         self.frames += 1
         return matched
 
-    def finish_add(self, matched: "MatchedFrame", alpha: np.ndarray, foreground: np.ndarray) -> None:
-        """The bare band pixels of a solve of the frame :meth:`begin_add` matched."""
-        self._add_solved(matched.colour, matched.band, alpha, foreground, matched.where)
-
     @staticmethod
     def _solve_checked(alpha: np.ndarray, foreground: np.ndarray, shape: tuple[int, ...],
                        where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -240,9 +236,10 @@ class PlateStack:
             raise ValueError(f"{where}: the first solve's alpha or foreground has NaN or infinite values")
         return alpha, foreground
 
-    def _add_solved(self, colour: np.ndarray, band: np.ndarray, alpha: np.ndarray, foreground: np.ndarray,
-                    where: str) -> None:
-        alpha, foreground = self._solve_checked(alpha, foreground, colour.shape, where)
+    def finish_add(self, matched: "MatchedFrame", alpha: np.ndarray, foreground: np.ndarray) -> None:
+        """The bare band pixels of a solve of the frame :meth:`begin_add` matched."""
+        colour, band = matched.colour, matched.band
+        alpha, foreground = self._solve_checked(alpha, foreground, colour.shape, matched.where)
         bare = band & (alpha <= SOLVED_BACKGROUND_ALPHA)
         a = np.clip(alpha[bare], 0.0, SOLVED_BACKGROUND_ALPHA)[:, None]
         background = (colour[bare] - a * foreground[bare]) / (1.0 - a)

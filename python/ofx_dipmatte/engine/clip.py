@@ -324,7 +324,7 @@ class ClipSession:
             plate = plate.result()
         if plate is not None:
             padded = replace(padded, clean_plate=pad_to_canvas(plate[0], canvas, "reflect"),
-                                         plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
+                             plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
         if len(windows) == 1:
             result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
