@@ -58,6 +58,22 @@ def test_windows_for_batches_are_one_size_inside_the_canvas_around_their_band():
         assert big.y0 + 80 >= small.y0 + small.height and big.x0 + 80 >= small.x0 + small.width
 
 
+def test_the_band_depth_is_exact_up_to_its_limit():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(2)
+    unknown = np.zeros((300, 400), bool)
+    unknown[60:200, 90:330] = ndimage.binary_dilation(rng.random((140, 240)) < 0.002, iterations=12)
+    unknown[100:130, 150:200] = True  # a deep part
+    full = ndimage.distance_transform_edt(unknown)
+    for limit in (5, 10, 128):
+        depth = band_depth(unknown, limit)
+        near = full <= limit
+        assert np.array_equal(depth[near], full[near].astype(np.float32))
+        assert (depth[~near] > limit).all()
+    assert not band_depth(np.zeros((5, 5), bool)).any()
+
+
 def test_a_cells_margin_is_as_deep_as_its_band_up_to_a_limit():
     trimap = ring_trimap(size=400, radius=120, width=40)  # a band up to 40 px from known pixels
     unknown = trimap == 0.5
