@@ -14,7 +14,8 @@ from ofx_dipmatte.engine import classical
 from ofx_dipmatte.engine.region import Window, box_window, canvas_shape, holds, keep_or_box
 from ofx_dipmatte.engine.closed_form import shrink_trimap
 from ofx_dipmatte.engine.device import MAX_TILE_WORKERS, _ProcessSetting, tile_workers
-from ofx_dipmatte.engine.tiles import DEEPEST_CONTEXT, band_depth, band_windows, blend_weight, union_window
+from ofx_dipmatte.engine.tiles import (DEEPEST_CONTEXT, FULL_CONTEXT, band_depth, band_windows, blend_weight,
+                                       deep_context, union_window)
 
 
 def ring_trimap(size=400, radius=120, width=10):
@@ -82,7 +83,6 @@ def test_a_cells_margin_is_as_deep_as_its_band_up_to_a_limit():
     canvas = canvas_shape(*trimap.shape, 1)
     shallow = band_windows(unknown, canvas, cell=128, margin=8, size_unit=1, origin_unit=1)
     deep = band_windows(unknown, canvas, cell=128, margin=8, size_unit=1, origin_unit=1, depth=depth)
-    capped = band_windows(unknown, canvas, cell=64, margin=8, size_unit=1, origin_unit=1, depth=depth * 4)
     for small, big in zip(shallow, deep):
         # The same cell's band with as much context as its band is deep (8 px before).
         assert big.cell == small.cell
@@ -91,7 +91,26 @@ def test_a_cells_margin_is_as_deep_as_its_band_up_to_a_limit():
         assert big.y0 == max(small.y0 - extra, 0) and big.x0 == max(small.x0 - extra, 0)
         assert big.y0 + big.height == min(small.y0 + small.height + extra, canvas[0])
     assert max(w.height for w in deep) > max(w.height for w in shallow)
-    assert max(w.height for w in capped) == 64 + 2 * DEEPEST_CONTEXT  # a deeper band gets no more
+
+
+def test_a_context_deeper_than_the_full_one_is_given_only_within_the_direct_solves_limit():
+    from ofx_dipmatte.engine.alpha_solve import DIRECT_SOLVE_LIMIT
+    from ofx_dipmatte.engine.tiles import _unknowns_table
+
+    ribbon = np.zeros((1200, 1200), bool)
+    ribbon[500:700, :] = True  # a band 100 px deep: a 256 px cell's window holds little of it
+    table = _unknowns_table(ribbon)
+    cell = (500, 700, 400, 656)
+    assert deep_context(100, cell, table) == 100  # as deep as the band
+    assert deep_context(1000, cell, table) == DEEPEST_CONTEXT  # a deeper band gets no more
+    whole = _unknowns_table(np.ones((1200, 1200), bool))  # a band that fills its windows (smoke)
+    assert deep_context(1000, (400, 656, 400, 656), whole) == FULL_CONTEXT
+    # Just over the limit at the deepest context: 16 px less, and what it holds fits.
+    side = int(np.sqrt(DIRECT_SOLVE_LIMIT))  # 512: a window 512² holds exactly the limit
+    box = (400, 400 + side - 2 * 176, 400, 400 + side - 2 * 176)
+    assert deep_context(1000, box, whole) == 176
+    counted = table[700, 700] - table[400, 700] - table[700, 400] + table[400, 400]
+    assert counted == ribbon[400:700, 400:700].sum()
 
 
 def deep_soft_edge(size=288):
@@ -459,13 +478,14 @@ def test_a_process_setting_is_restored_when_the_last_solve_leaves_not_the_first(
 
 
 def test_the_largest_classical_tile_is_solved_directly(monkeypatch):
-    # A cell with DEEPEST_CONTEXT on each side, all unknown (smoke at plate size): its
-    # window's closed-form solve took 3.3 s directly, 33 s by conjugate gradients.
+    # A cell with FULL_CONTEXT on each side, all unknown (smoke at plate size; a deeper
+    # context is given only within the direct solve's limit): its window's closed-form
+    # solve took 3.3 s directly, 33 s by conjugate gradients.
     import scipy.sparse as sp
 
     from ofx_dipmatte.engine import alpha_solve
 
-    side = PRESETS["balanced"].tile_size + 2 * DEEPEST_CONTEXT
+    side = PRESETS["balanced"].tile_size + 2 * FULL_CONTEXT
     trimap = np.full((side, side), 0.5, np.float32)
     trimap[0, 0] = 0.0
     solved = []

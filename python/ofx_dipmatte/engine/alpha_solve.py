@@ -35,7 +35,8 @@ DataTerm = tuple[np.ndarray, np.ndarray]
 
 #: Unknowns solved directly; more go to conjugate gradients. Covers a 512² window all
 #: unknown, the largest a default tile's closed-form solve gets (a 256 px cell with 128 px
-#: of context each side, :data:`.tiles.DEEPEST_CONTEXT`): dev256 *smoke* enlarged to 1024²
+#: of context each side, :data:`.tiles.FULL_CONTEXT`; deeper contexts only within this
+#: limit, :func:`.tiles.deep_context`): dev256 *smoke* enlarged to 1024²
 #: (windows up to 257,136 unknowns) took 26 s a frame with such windows solved directly
 #: by SuperLU (3.3 s and 0.4 GiB for the largest), 76 s by conjugate gradients
 #: (docs/benchmarks.md). With the Cholesky a whole 512² window (258k unknowns) takes

@@ -26,16 +26,22 @@ from typing import Callable
 import numpy as np
 from scipy import ndimage
 
+from .alpha_solve import DIRECT_SOLVE_LIMIT
 from .region import Window, keep_or_box
 from .solver import Cancelled, FitResult, ProgressCallback
 
 
-#: The most context (pixels) a tile gets for a deep band (half a default 256 px cell): its
-#: window's cost grows with it. dev512's *hair_b* enlarged to 1024² (a band 128 px deep,
-#: 256 px cells): SAD 21.03 with 32 px margins, 19.62 with up to 64, 17.72 with up to 128
-#: (closed-form 18.29, one window 16.88); 11.9 / 17.3 / 27.4 s. The 4K plate with 128:
-#: 152 s and 3.6 GiB, against 92 s and 3.2 GiB with 64 (docs/benchmarks.md).
-DEEPEST_CONTEXT = 128
+#: Context (pixels) a tile gets as deep as its band, whatever its window holds (half a
+#: default 256 px cell). dev512's *hair_b* enlarged to 1024² (a band 128 px deep, 256 px
+#: cells): SAD 21.03 with 32 px margins, 19.62 with up to 64, 17.72 with up to 128
+#: (closed-form 18.29, one window 16.88); 11.9 / 17.3 / 27.4 s (docs/benchmarks.md).
+FULL_CONTEXT = 128
+#: The most context a tile gets: beyond :data:`FULL_CONTEXT` only while its window holds at
+#: most :data:`~.alpha_solve.DIRECT_SOLVE_LIMIT` unknown pixels (:func:`deep_context`). The
+#: 4K plate, whose band is over 128 px deep in 33 of its 61 cells: SAD 421.2 → 395.2 (0.74 →
+#: 0.69× closed-form's), 48.5 → 54.9 s; dev *smoke* enlarged 4×, whose windows its band
+#: fills, would take 8.6 → 52.9 s unbounded, and keeps 128 (docs/benchmarks.md).
+DEEPEST_CONTEXT = 192
 
 
 def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin: int, size_unit: int,
@@ -50,10 +56,11 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
     720p plate's 8 tiles came in 4 sizes, batches of 1–3 (docs/benchmarks.md).
     ``depth``: H×W, each unknown pixel's distance to the nearest known one
     (:func:`band_depth`): a cell's margin is then at least its band's depth there, up to
-    :data:`DEEPEST_CONTEXT`."""
+    :func:`deep_context`'s limits."""
     previous = previous or {}
     h, w = unknown.shape
     windows = []
+    counts = None if depth is None else _unknowns_table(unknown)
     rows_any = [np.asarray(unknown[y:y + cell].any(axis=0)) for y in range(0, h, cell)]
     for i, y in enumerate(range(0, h, cell)):
         if not rows_any[i].any():
@@ -65,15 +72,43 @@ def band_windows(unknown: np.ndarray, canvas: tuple[int, int], cell: int, margin
             rows = np.flatnonzero(part.any(axis=1))
             cols = np.flatnonzero(part.any(axis=0))
             key = (y // cell, x // cell)
+            box = (y + int(rows[0]), y + int(rows[-1]) + 1, x + int(cols[0]), x + int(cols[-1]) + 1)
             context = margin
-            if depth is not None:
-                deepest = float(depth[y:y + cell, x:x + cell].max())
-                context = max(margin, min(DEEPEST_CONTEXT, int(np.ceil(deepest))))
-            window = keep_or_box(previous.get(key), y + int(rows[0]), y + int(rows[-1]) + 1, x + int(cols[0]),
-                                 x + int(cols[-1]) + 1, canvas, context, size_unit, origin_unit,
+            if depth is not None and counts is not None:
+                deepest = int(np.ceil(float(depth[y:y + cell, x:x + cell].max())))
+                context = max(margin, deep_context(deepest, box, counts))
+            window = keep_or_box(previous.get(key), *box, canvas, context, size_unit, origin_unit,
                                  cell + 2 * margin if same_size else 0)
             windows.append(dataclasses.replace(window, cell=key))
     return windows
+
+
+def deep_context(deepest: int, box: tuple[int, int, int, int], counts: np.ndarray) -> int:
+    """The context for a cell whose band is ``deepest`` pixels deep and whose unknown
+    pixels lie in ``box`` (y0, y1, x0, x1): as deep as the band, up to :data:`FULL_CONTEXT`
+    always and up to :data:`DEEPEST_CONTEXT` in steps of 16 px while the window (the box
+    grown by the context, within the frame) holds at most
+    :data:`~.alpha_solve.DIRECT_SOLVE_LIMIT` unknown pixels (``counts``: the frame's
+    unknown pixels summed, :func:`_unknowns_table`). A band that fills its window (smoke)
+    would pay for a deeper context with direct solves far larger than the cell's."""
+    context = min(DEEPEST_CONTEXT, deepest)
+    h, w = counts.shape[0] - 1, counts.shape[1] - 1
+    y0, y1, x0, x1 = box
+    while context > FULL_CONTEXT:
+        top, bottom = max(y0 - context, 0), min(y1 + context, h)
+        left, right = max(x0 - context, 0), min(x1 + context, w)
+        held = counts[bottom, right] - counts[top, right] - counts[bottom, left] + counts[top, left]
+        if held <= DIRECT_SOLVE_LIMIT:
+            break
+        context = max(FULL_CONTEXT, context - 16)
+    return context
+
+
+def _unknowns_table(unknown: np.ndarray) -> np.ndarray:
+    """(H + 1)×(W + 1): the unknown pixels above and left of each corner, for box counts."""
+    table = np.zeros((unknown.shape[0] + 1, unknown.shape[1] + 1), np.int64)
+    np.cumsum(np.cumsum(unknown, axis=0, dtype=np.int64), axis=1, out=table[1:, 1:])
+    return table
 
 
 def band_depth(unknown: np.ndarray, limit: int = DEEPEST_CONTEXT) -> np.ndarray:
