@@ -4,7 +4,7 @@ On a plate the unknown band is a ribbon around the subject while its bounding bo
 most of the frame. A grid of ``cell``-sized cells is laid over the frame; every cell the
 band touches gets a window: the bounding box of its unknown pixels plus ``margin`` pixels
 of context, or as many as the band is deep there (:func:`band_depth`, up to
-:data:`DEEPEST_CONTEXT`). Cost and memory then follow the band: cells inside the subject
+:func:`deep_context`'s limits). Cost and memory then follow the band: cells inside the subject
 or in the clear background are never solved, and no window is larger than a cell plus
 its margins.
 
