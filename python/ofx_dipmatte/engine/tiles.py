@@ -106,8 +106,8 @@ def deep_context(deepest: int, box: tuple[int, int, int, int], counts: np.ndarra
 
 def _unknowns_table(unknown: np.ndarray) -> np.ndarray:
     """(H + 1)×(W + 1): the unknown pixels above and left of each corner, for box counts."""
-    table = np.zeros((unknown.shape[0] + 1, unknown.shape[1] + 1), np.int64)
-    np.cumsum(np.cumsum(unknown, axis=0, dtype=np.int64), axis=1, out=table[1:, 1:])
+    table = np.zeros((unknown.shape[0] + 1, unknown.shape[1] + 1), np.int32)  # counts of a frame under 2³¹ px
+    np.cumsum(np.cumsum(unknown, axis=0, dtype=np.int32), axis=1, out=table[1:, 1:])
     return table
 
 
