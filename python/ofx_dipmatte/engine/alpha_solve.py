@@ -75,8 +75,6 @@ class BandSystem:
     unknown: np.ndarray  # the trimap's unknown pixels, flat
     a_uu: sp.csr_matrix
     a_uk: sp.csr_matrix
-    #: Where a_uu's diagonal entries sit in its data (None: not every one is stored).
-    diagonal_at: np.ndarray | None
     #: The trimap's height and width.
     shape: tuple[int, int]
 
@@ -86,10 +84,7 @@ class BandSystem:
         rows = laplacian.tocsr()[unknown]
         a_uu = rows[:, unknown]
         a_uu.sort_indices()
-        row_of = np.repeat(np.arange(a_uu.shape[0]), np.diff(a_uu.indptr))
-        diagonal_at = np.flatnonzero(a_uu.indices == row_of)
-        return cls(unknown, a_uu, rows[:, ~unknown], diagonal_at if diagonal_at.size == a_uu.shape[0] else None,
-                   (int(trimap.shape[0]), int(trimap.shape[1])))
+        return cls(unknown, a_uu, rows[:, ~unknown], (int(trimap.shape[0]), int(trimap.shape[1])))
 
     @cached_property
     def stencil(self) -> Stencil | None:
@@ -101,6 +96,14 @@ class BandSystem:
         a_uu = self.a_uu
         return build_stencil(a_uu.indptr.astype(np.int32, copy=False), a_uu.indices.astype(np.int32, copy=False),
                              a_uu.data, ys, xs, *self.shape)
+
+    @cached_property
+    def diagonal_at(self) -> np.ndarray | None:
+        """Where ``a_uu``'s diagonal entries sit in its data (None: not every one is
+        stored); found when :meth:`plus_diagonal` first needs it, not for every window."""
+        row_of = np.repeat(np.arange(self.a_uu.shape[0]), np.diff(self.a_uu.indptr))
+        at = np.flatnonzero(self.a_uu.indices == row_of)
+        return at if at.size == self.a_uu.shape[0] else None
 
     def plus_diagonal(self, c_u: np.ndarray) -> sp.csr_matrix:
         """``a_uu + diag(c_u)``: the data term's confidences added in place of a sparse

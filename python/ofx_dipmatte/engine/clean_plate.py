@@ -175,11 +175,12 @@ class PlateStack:
         only the solve's bare pixels are added now, and the frame is not counted again."""
         if (alpha is None) != (foreground is None):
             raise ValueError(f"frame {self.frames}: give a first solve's alpha and foreground together (or neither)")
+        solve = None
         if alpha is not None and foreground is not None:  # checked before anything is stacked
-            self._solve_checked(alpha, foreground, np.shape(image), f"frame {self.frames}")
+            solve = self._solve_checked(alpha, foreground, np.shape(image), f"frame {self.frames}")
         matched = self.begin_add(image, trimap, known)
-        if alpha is not None and foreground is not None:
-            self.finish_add(matched, alpha, foreground)
+        if solve is not None:
+            self._stack_solved(matched, *solve)
 
     def begin_add(self, image: np.ndarray, trimap: np.ndarray, known: bool = True) -> "MatchedFrame":
         """:meth:`add`'s part that needs no solve: the frame matched to the stack's exposure
@@ -238,8 +239,11 @@ class PlateStack:
 
     def finish_add(self, matched: "MatchedFrame", alpha: np.ndarray, foreground: np.ndarray) -> None:
         """The bare band pixels of a solve of the frame :meth:`begin_add` matched."""
+        self._stack_solved(matched, *self._solve_checked(alpha, foreground, matched.colour.shape, matched.where))
+
+    def _stack_solved(self, matched: "MatchedFrame", alpha: np.ndarray, foreground: np.ndarray) -> None:
+        """:meth:`finish_add` with ``alpha`` and ``foreground`` checked (:meth:`_solve_checked`)."""
         colour, band = matched.colour, matched.band
-        alpha, foreground = self._solve_checked(alpha, foreground, colour.shape, matched.where)
         bare = band & (alpha <= SOLVED_BACKGROUND_ALPHA)
         a = np.clip(alpha[bare], 0.0, SOLVED_BACKGROUND_ALPHA)[:, None]
         background = (colour[bare] - a * foreground[bare]) / (1.0 - a)
