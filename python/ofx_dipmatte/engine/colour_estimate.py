@@ -19,6 +19,11 @@ sharpened matte overshoots, and a smooth F explains the pixels worse under it th
 plain F under the plain matte: w is scaled by min(1, 2 r / (r + r_s)), r and r_s those
 compositing residuals over a few pixels (1 when the sharpened matte explains them at
 least as well).
+
+Under a clean plate the same holds: B is seen, but closed-form's matte is no less
+washed out, so F is mixed by the same rule (var_B read from the image, as without one).
+A plate with holes (the background a shot carried from its other frames) gives F as
+without a plate where it does not cover (:func:`estimate_colours`).
 """
 
 from __future__ import annotations
@@ -53,9 +58,31 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     ``background_known``: a clean plate and where it holds), with F taken, as far as the
     background is the busier layer and the sharpened matte explains the pixels at least
     as well, from a second estimate fitted to :func:`sharpen_matte` (``sharpen`` its
-    strength; 0: the plain estimate). Where a clean plate gives B, F is the plain
-    estimate's. ``wanted``: H×W bool, the pixels whose F and B are used (default all);
-    elsewhere they are only approximate (``estimate_foreground_background``'s)."""
+    strength; 0: the plain estimate). ``wanted``: H×W bool, the pixels whose F and B are
+    used (default all); elsewhere they are only approximate.
+
+    Under a plate the sharpened F is chosen by the same rule: closed-form's matte is as
+    washed out with B seen as without, and F overshoots as much to explain the pixels
+    (docs/benchmarks.md, *F under a clean plate*). Where a plate with holes (the
+    background a shot carried) does not cover, F is estimated as without a plate: the
+    plate's B, pinned on the pixels beside, leaves F alone to explain a matte that is
+    too low there, and F's overshoot spreads to the pixels the plate misses.
+    """
+    fg, bg = _estimate(image, alpha, sharpen, background, background_known, wanted)
+    if background is None or background_known is None or bool(np.all(background_known)):
+        return fg, bg
+    uncovered = ~np.asarray(background_known, bool)
+    free_wanted = uncovered if wanted is None else np.asarray(wanted, bool) & uncovered
+    if not free_wanted.any():
+        return fg, bg
+    free, _ = _estimate(image, alpha, sharpen, None, None, free_wanted)
+    return np.where(uncovered[..., None], free, fg).astype(np.float32), bg
+
+
+def _estimate(image: np.ndarray, alpha: np.ndarray, sharpen: float, background: np.ndarray | None,
+              background_known: np.ndarray | None, wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`estimate_colours` with one plate throughout: F from the plain and the
+    sharpened estimates, both against the plate where it covers."""
     inner = wanted
     if wanted is not None and sharpen > 0.0:
         # The residuals that choose F are compared over a few pixels around each wanted one.
@@ -63,8 +90,7 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
         inner = ndimage.maximum_filter(np.asarray(wanted, bool), size=2 * reach + 1, mode="constant")
     fg, bg = estimate_foreground_background(image, alpha, background=background, background_known=background_known,
                                             wanted=inner)
-    plate_everywhere = background is not None and (background_known is None or bool(np.all(background_known)))
-    if sharpen <= 0.0 or plate_everywhere:  # B seen everywhere: F keeps the plain estimate (below)
+    if sharpen <= 0.0:
         return fg, bg
     alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
     sharpened = sharpen_matte(alpha, sharpen)
@@ -72,8 +98,6 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
                                                  background_known=background_known, wanted=inner)
     var_f = local_colour_variance(image, alpha ** 2, where=wanted)
     var_b = local_colour_variance(image, (1.0 - alpha) ** 2, where=wanted)
-    if background is not None:  # B is seen, not estimated: nothing for F to make up
-        var_b = np.where(True if background_known is None else background_known, 0.0, var_b)
     weight = var_b / np.maximum(var_f + var_b, 1e-12)
     weight *= np.clip(2.0 * _explains_better(image, alpha, fg, sharpened, sharp_fg, bg), 0.0, 1.0)
     return (fg + weight[..., None].astype(np.float32) * (sharp_fg - fg)).astype(np.float32), bg
