@@ -71,7 +71,8 @@ class Preset:
             sharpened by this much on its mixed pixels (α + s(α − G₁ α)), as far as the
             background is the busier layer there and the sharpened matte explains the
             pixels at least as well: closed-form's too-smooth matte makes F overshoot
-            (:mod:`.colour_estimate`). 0: F from the matte as it is.
+            (:mod:`.colour_estimate`), with or without a clean plate. 0: F from the matte
+            as it is.
         remove_leaks: after the refinement ("refined" only), take back the faint alpha
             the Laplacian spreads beside strands: 0 below t = min(0.05, a tenth of the
             strongest alpha within 5 px), easing back to alpha at 2t; mirrored inside
