@@ -1,7 +1,6 @@
 """engine/colour_estimate.py: F fitted to a sharpened matte, where the background is the busier layer."""
 
 import numpy as np
-import pytest
 from scipy import ndimage
 
 from ofx_dipmatte.engine.colour_estimate import estimate_colours, sharpen_matte
