@@ -68,42 +68,37 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     plate's B, pinned on the pixels beside, leaves F alone to explain a matte that is
     too low there, and F's overshoot spreads to the pixels the plate misses.
     """
-    partial = background is not None and background_known is not None and not bool(np.all(background_known))
-    if not partial:
-        return _estimate(image, alpha, sharpen, background, background_known, wanted, wanted)
-    uncovered = ~np.asarray(background_known, bool)
-    wanted = np.ones(uncovered.shape, bool) if wanted is None else np.asarray(wanted, bool)
-    # B wherever wanted, F only where the plate covers: the sharpened estimate under the
-    # plate sweeps no more than it must.
-    fg, bg = _estimate(image, alpha, sharpen, background, background_known, wanted, wanted & ~uncovered)
-    if (wanted & uncovered).any():
-        free, _ = _estimate(image, alpha, sharpen, None, None, wanted & uncovered, wanted & uncovered)
-        fg = np.where(uncovered[..., None], free, fg).astype(np.float32)
+    fg, bg = _estimate(image, alpha, sharpen, background, background_known, wanted)
+    if background is None or background_known is None:
+        return fg, bg
+    beside = ~np.asarray(background_known, bool)  # the pixels a plate with holes does not cover
+    if wanted is not None:
+        beside &= np.asarray(wanted, bool)
+    if beside.any():
+        free, _ = _estimate(image, alpha, sharpen, None, None, beside)
+        fg = np.where(beside[..., None], free, fg).astype(np.float32)
     return fg, bg
 
 
 def _estimate(image: np.ndarray, alpha: np.ndarray, sharpen: float, background: np.ndarray | None,
-              background_known: np.ndarray | None, wanted: np.ndarray | None,
-              fg_wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+              background_known: np.ndarray | None, wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`estimate_colours` with one plate throughout: F from the plain and the
-    sharpened estimates, both against the plate where it covers; B exact on ``wanted``,
-    F on ``fg_wanted`` (a part of it; None: every pixel)."""
-    inner = fg_wanted
-    if fg_wanted is not None and sharpen > 0.0:
+    sharpened estimates, both against the plate where it covers."""
+    inner = wanted
+    if wanted is not None and sharpen > 0.0:
         # The residuals that choose F are compared over a few pixels around each wanted one.
         reach = int(np.ceil(4.0 * RESIDUAL_SCALE))  # gaussian_filter's default radius
-        inner = ndimage.maximum_filter(np.asarray(fg_wanted, bool), size=2 * reach + 1, mode="constant")
-    swept = None if wanted is None or inner is None else np.asarray(wanted, bool) | inner
+        inner = ndimage.maximum_filter(np.asarray(wanted, bool), size=2 * reach + 1, mode="constant")
     fg, bg = estimate_foreground_background(image, alpha, background=background, background_known=background_known,
-                                            wanted=swept)
-    if sharpen <= 0.0 or (inner is not None and not inner.any()):
+                                            wanted=inner)
+    if sharpen <= 0.0:
         return fg, bg
     alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
     sharpened = sharpen_matte(alpha, sharpen)
     sharp_fg, _ = estimate_foreground_background(image, sharpened, background=background,
                                                  background_known=background_known, wanted=inner)
-    var_f = local_colour_variance(image, alpha ** 2, where=fg_wanted)
-    var_b = local_colour_variance(image, (1.0 - alpha) ** 2, where=fg_wanted)
+    var_f = local_colour_variance(image, alpha ** 2, where=wanted)
+    var_b = local_colour_variance(image, (1.0 - alpha) ** 2, where=wanted)
     weight = var_b / np.maximum(var_f + var_b, 1e-12)
     weight *= np.clip(2.0 * _explains_better(image, alpha, fg, sharpened, sharp_fg, bg), 0.0, 1.0)
     return (fg + weight[..., None].astype(np.float32) * (sharp_fg - fg)).astype(np.float32), bg
