@@ -26,6 +26,14 @@ def test_snap_rejects_bad_trimaps(bad):
         snap_trimap(bad)
 
 
+def test_snap_rejects_8bit_levels_stored_as_floats_and_keeps_overshoot():
+    levels = np.array([[0.0, 128.0, 255.0]], np.float32)  # a PNG read without scaling
+    with pytest.raises(ValueError, match="divide 8-bit levels by 255"):
+        snap_trimap(levels)
+    # a filtered float trimap overshooting 1 a little is still foreground
+    np.testing.assert_array_equal(snap_trimap(np.array([[1.08, 0.5, -0.01]], np.float32)), [[1, 0.5, 0]])
+
+
 def test_rough_matte_to_trimap_opens_a_band_of_the_given_width():
     m = np.zeros((64, 64), np.float32)
     m[:, 32:] = 1.0

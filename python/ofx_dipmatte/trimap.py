@@ -17,6 +17,10 @@ from scipy import ndimage
 #: foreground, 0–5 is background; everything between is unknown.
 SNAP_TOLERANCE = 0.02
 
+#: Above this a float trimap is taken as integer levels stored as floats (0–255), an
+#: error; a float trimap slightly above 1 (filtering overshoot) still snaps to foreground.
+MAX_FLOAT_LEVEL = 1.5
+
 BACKGROUND = 0.0
 UNKNOWN = 0.5
 FOREGROUND = 1.0
@@ -55,6 +59,12 @@ def snap_trimap(trimap: np.ndarray, tolerance: float = SNAP_TOLERANCE) -> np.nda
     t = to_unit_float(t, "trimap")
     if not np.all(np.isfinite(t)):
         raise ValueError("trimap: contains NaN or Inf values; repaint or clean the trimap")
+    if t.size and float(t.max()) > MAX_FLOAT_LEVEL:
+        # 0 / 128 / 255 stored as floats would snap every value ≥ 1 to foreground: no
+        # unknown band left, and a matte that looks solved but is only the trimap.
+        raise ValueError(f"trimap: float values go up to {float(t.max()):g}, but a float trimap is "
+                         "0 (background), 0.5 (unknown), 1 (foreground); divide 8-bit levels "
+                         "by 255 (16-bit by 65535) or pass the integer array")
     out = np.full(t.shape, UNKNOWN, dtype=np.float32)
     out[t <= tolerance] = BACKGROUND
     out[t >= 1.0 - tolerance] = FOREGROUND
