@@ -53,6 +53,32 @@ def test_shared_chroma_is_found_with_its_layout(hair, weights, rows, cols, name)
     assert layout == Subsampling(rows, cols) and layout.name == name
 
 
+def split_pairs(image: np.ndarray, lone: int) -> np.ndarray:
+    """4:2:2 as MLT hands on an odd width: pairs up to column ``lone``, which keeps its own
+    chroma, and pairs again after it."""
+    out = image.copy()
+    out[:, :lone] = through_ycbcr(image[:, :lone], eight_bit=True)
+    out[:, lone + 1:] = through_ycbcr(image[:, lone + 1:], eight_bit=True)
+    out[:, lone] = np.round(image[:, lone] * 255) / 255
+    return out
+
+
+def test_pairs_that_change_phase_once_are_found_and_each_side_restored():
+    image = make_hair_case(size=97, seed=1)[0]  # an odd width
+    delivered = split_pairs(image, lone=48)
+    layout = detect_subsampling(delivered)
+    assert layout == Subsampling(1, 2, col_split=48) and layout.name == "4:2:2"
+    restored = restore_chroma(delivered, layout)
+    assert np.array_equal(restored[:, 48], delivered[:, 48])  # the lone column as delivered
+    assert np.abs(restored - image).mean() < 0.6 * np.abs(delivered - image).mean()
+    # pairs from the left edge are never taken for a split
+    assert detect_subsampling(through_ycbcr(image, eight_bit=True)) == Subsampling(1, 2)
+    # luma is kept on every pixel, and each side's chroma on average
+    assert np.abs(luma(restored) - luma(delivered)).max() < 1e-5
+    for side in (slice(0, 48), slice(49, 97)):
+        assert np.abs(restored[:, side].mean(axis=(0, 1)) - delivered[:, side].mean(axis=(0, 1))).max() < 2e-3
+
+
 @pytest.mark.parametrize("weights", ["Rec. 601", "Rec. 709"])
 def test_restored_chroma_keeps_what_was_delivered_and_recovers_the_detail(hair, weights):
     image = hair[0]
