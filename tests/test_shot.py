@@ -142,6 +142,30 @@ def test_explicit_outputs_frames_and_formats(tmp_path, capsys):
     assert not (out / "a.0001.png").exists() and not (out / "a.0004.png").exists()
 
 
+def test_png_plates_and_outputs_keep_their_stored_colour_whatever_their_alpha(tmp_path, capsys):
+    """A PNG plate whose alpha is not the picture's (here the trimap, as MLT users keep it)
+    is matted on its stored colour, and a PNG foreground holds the straight colour as is:
+    OpenImageIO's default would multiply the plate by that alpha on reading (black where
+    it is 0) and divide the foreground by alpha on writing."""
+    image, trimap, *_ = make_hair_case(48)
+    image8 = np.round(image * 255).astype(np.uint8)
+    write_image(tmp_path / "opaque.png", image8)
+    write_image(tmp_path / "with_alpha.png", np.dstack([image8, np.round(trimap * 255).astype(np.uint8)]),
+                channel_names=list("RGBA"), straight=True)
+    write_image(tmp_path / "trimap.png", trimap)
+    alphas = {}
+    for name in ("opaque", "with_alpha"):
+        code, report = run_json(capsys, "matte", str(tmp_path / f"{name}.png"), str(tmp_path / "trimap.png"),
+                                "--alpha", str(tmp_path / f"{name}.alpha.exr"), "--fg", str(tmp_path / f"{name}.fg.png"))
+        assert code == 0, report
+        alphas[name] = read_image_file(tmp_path / f"{name}.alpha.exr").pixels[..., 0]
+    np.testing.assert_array_equal(alphas["with_alpha"], alphas["opaque"])
+    fg = read_image_file(tmp_path / "opaque.fg.png").pixels.astype(np.float32) / 255
+    expected = ofx_dipmatte.matte(image8, trimap).foreground
+    assert np.abs(fg[..., :3] - expected).max() <= 0.5 / 255 + 1e-6
+    np.testing.assert_allclose(fg[..., 3], alphas["opaque"], atol=0.5 / 255 + 1e-6)
+
+
 def test_preroll_solves_earlier_frames_without_writing_them(tmp_path, capsys):
     plate, trimap = write_shot(tmp_path / "in", [1, 2, 3, 4])
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), "--frames", "3-4",
@@ -348,6 +372,27 @@ def test_a_trimap_without_unknown_pixels_is_written_as_alpha(tmp_path, capsys):
     assert code == 0 and report["frames"][0]["stop_reason"] == "no_unknown"
     alpha = read_image_file(report["frames"][0]["outputs"]["alpha"]).pixels[..., 0]
     np.testing.assert_array_equal(alpha, known)
+
+
+def test_a_trimap_or_rough_matte_held_in_alpha_under_flat_colour_is_read_from_alpha(tmp_path):
+    """A roto written as RGBA with black colour: the matte is its A channel."""
+    image, trimap, *_ = make_hair_case(48)
+    write_image(tmp_path / "plate.png", image)
+    write_image(tmp_path / "rgba_trimap.png", np.dstack([np.zeros_like(image), trimap]), channel_names=list("RGBA"),
+                straight=True)
+    write_image(tmp_path / "plain_trimap.png", trimap)
+    from ofx_dipmatte.shot import read_frame
+
+    plate = FramePattern(str(tmp_path / "plate.png"))
+    _, _, in_alpha = read_frame(plate, FramePattern(str(tmp_path / "rgba_trimap.png")), 0)
+    _, _, plain = read_frame(plate, FramePattern(str(tmp_path / "plain_trimap.png")), 0)
+    np.testing.assert_array_equal(in_alpha, plain)
+    assert (ofx_dipmatte.snap_trimap(in_alpha) == 0.5).any()
+    # colour that carries the trimap wins over an alpha that is something else
+    write_image(tmp_path / "rgb_and_alpha.png", np.dstack([np.repeat(trimap[..., None], 3, 2), 1 - trimap]),
+                channel_names=list("RGBA"), straight=True)
+    _, _, coloured = read_frame(plate, FramePattern(str(tmp_path / "rgb_and_alpha.png")), 0)
+    np.testing.assert_array_equal(coloured, plain)
 
 
 def test_bad_usage_exits_2(tmp_path, capsys):

@@ -364,7 +364,7 @@ def _run_trimap(args) -> int:
         raise _UsageError(f"-o {out}: a sequence of masks needs a frame token in the output name")
     for frame in frames:
         source = read_image_file(mask.path(frame))
-        trimap = trimap_from_rough_matte(to_unit_float(source.pixels[..., 0], str(source.path)), band=args.band)
+        trimap = trimap_from_rough_matte(to_unit_float(source.matte_channel(), str(source.path)), band=args.band)
         print(write_image(out.path(frame), trimap, overwrite=args.overwrite, like=source, colour=False))
     return 0
 
@@ -404,7 +404,7 @@ def _run_clean_plate(args) -> int:
     assert first is not None  # _frames: at least one frame
     like = dataclasses.replace(first, stored_type="float" if first.is_float else "uint16")
     path = write_image(args.out, stack.plate(), overwrite=args.overwrite, channel_names=["R", "G", "B", "A"],
-                       like=like, exr_type="float")
+                       like=like, exr_type="float", straight=True)  # A: where it shows the background
     coverage, spread = stack.coverage(), stack.spread()
     warning = None if unusable is None else f"{unusable}; track it to each frame or leave it out"
     summary = {"clean_plate": str(path), "frames": stack.frames, "coverage": coverage, "spread": spread,

@@ -506,12 +506,13 @@ class ShotJob:
 
     def _write(self, frame: int, res: MatteResult, plate: ImageFile, outputs: ShotOutputs) -> dict:
         alpha = res.alpha[..., None]
-        # kind → (pixels, channel names, is colour); made only for the outputs asked for
+        # kind → (pixels, channel names, is colour, straight); made only for the outputs asked for
         images = {
-            "alpha": lambda: (alpha, ["A"], False),
-            "fg": lambda: (np.concatenate([res.foreground, alpha], axis=-1), ["R", "G", "B", "A"], True),
-            "bg": lambda: (res.background, ["R", "G", "B"], True),
-            "rgba": lambda: (np.concatenate([res.foreground * alpha, alpha], axis=-1), ["R", "G", "B", "A"], True),
+            "alpha": lambda: (alpha, ["A"], False, False),
+            "fg": lambda: (np.concatenate([res.foreground, alpha], axis=-1), ["R", "G", "B", "A"], True, True),
+            "bg": lambda: (res.background, ["R", "G", "B"], True, False),
+            "rgba": lambda: (np.concatenate([res.foreground * alpha, alpha], axis=-1), ["R", "G", "B", "A"], True,
+                             False),
         }
         written = {}
         for kind, pattern in outputs.items():
@@ -519,9 +520,9 @@ class ShotJob:
             if path.exists() and not self.overwrite:  # left by an interrupted run: keep it
                 written[kind] = str(path)
                 continue
-            pixels, names, colour = images[kind]()
+            pixels, names, colour, straight = images[kind]()
             written[kind] = str(write_image(path, pixels, overwrite=self.overwrite, channel_names=names,
-                                            like=plate, colour=colour))
+                                            like=plate, colour=colour, straight=straight))
         return written
 
 
@@ -543,7 +544,7 @@ def read_frame(plate: FramePattern, guide: FramePattern, frame: int, rough_matte
         gh, gw = guide_file.pixels.shape[:2]
         raise ShotError(f"{guide_path}{where}: is {gw}×{gh} but the plate {plate_path} is {w}×{h}; "
                         "render the trimap at the plate's resolution")
-    first = guide_file.pixels[..., 0]
+    first = guide_file.matte_channel()
     if rough_matte:
         trimap = trimap_from_rough_matte(to_unit_float(first, str(guide_path)), band=band)
     else:

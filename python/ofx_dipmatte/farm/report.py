@@ -86,7 +86,7 @@ def contact_sheet(out: "str | Path", status: dict, path: "str | Path", rows: int
     for frame in dict.fromkeys(picks):
         plate = read_image_file(FramePattern(shot.plate).path(frame)).pixels[..., :3]
         guide_file = read_image_file(FramePattern(shot.guide).path(frame))
-        guide = to_unit_float(guide_file.pixels[..., 0], str(guide_file.path))
+        guide = to_unit_float(guide_file.matte_channel(), str(guide_file.path))
         trimap = trimap_from_rough_matte(guide, band=shot.band) if shot.rough_matte else guide
         alpha = read_image_file(outputs.alpha.path(frame)).pixels[..., 0]
         fg = read_image_file(outputs.fg.path(frame)).pixels[..., :3]

@@ -56,6 +56,18 @@ class ImageFile:
             return None
         return self.pixels[..., index]
 
+    def matte_channel(self) -> np.ndarray:
+        """H×W: the channel a trimap or a rough matte is read from. The first, unless the
+        file has an alpha channel and the first is flat while alpha is not: a roto or
+        trimap written as RGBA with black (or white) colour holds its matte in A."""
+        first = self.pixels[..., 0]
+        alpha = self.channels("A")
+        if alpha is not None and self.pixels.shape[-1] > 1:
+            alpha = alpha[..., 0]
+            if first.min() == first.max() and alpha.min() != alpha.max():
+                return alpha
+        return first
+
 
 def read_image_file(path: "str | os.PathLike") -> ImageFile:
     """Read an image with its metadata.
@@ -68,7 +80,12 @@ def read_image_file(path: "str | os.PathLike") -> ImageFile:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
-    inp = oiio.ImageInput.open(str(path))
+    # Pixels as stored: by default OpenImageIO multiplies a PNG's or TIFF's colour by its
+    # (unassociated) alpha, and a plate's alpha is ignored here, or is a trimap (MLT's
+    # convention): its colour would come back black where that alpha is 0.
+    config = oiio.ImageSpec()
+    config.attribute("oiio:UnassociatedAlpha", 1)
+    inp = oiio.ImageInput.open(str(path), config)
     if inp is None:
         raise ValueError(f"{path}: cannot read image: {oiio.geterror()}")
     try:
@@ -113,7 +130,7 @@ def _file_type(path: Path, like: Optional[ImageFile], exr_type: Optional[str]) -
 
 def write_image(path: "str | os.PathLike", pixels: np.ndarray, overwrite: bool = False,
                 channel_names: "Sequence[str] | None" = None, like: Optional[ImageFile] = None,
-                exr_type: Optional[str] = None, colour: bool = True) -> Path:
+                exr_type: Optional[str] = None, colour: bool = True, straight: bool = False) -> Path:
     """Write H×W or H×W×C pixels atomically (temporary file, then rename). Float pixels are
     written as they are; uint8 and uint16 ones are read as 0–1 (divided by 255 or 65535).
 
@@ -121,7 +138,10 @@ def write_image(path: "str | os.PathLike", pixels: np.ndarray, overwrite: bool =
     else float). PNG is 8-bit (16-bit when ``like`` is 16-bit or float), TIFF and DPX
     16-bit, JPEG 8-bit; integer formats clamp to 0–1. From ``like`` (the plate), the data
     and display windows and pixel aspect are kept, and the colour space too when
-    ``colour`` (not for alpha-only outputs).
+    ``colour`` (not for alpha-only outputs). ``straight``: the colour is not premultiplied
+    by the alpha channel, and formats that store it so (PNG, TIFF) get it as it is;
+    otherwise it is premultiplied, and PNG stores it divided by alpha, as PNG holds colour.
+    EXR stores either as given.
 
     Raises:
         FileExistsError: the file exists and ``overwrite`` is False.
@@ -153,6 +173,8 @@ def write_image(path: "str | os.PathLike", pixels: np.ndarray, overwrite: bool =
         spec.attribute("PixelAspectRatio", float(like.pixel_aspect))
         if colour and like.colorspace:
             spec.attribute("oiio:ColorSpace", like.colorspace)
+    if straight:
+        spec.attribute("oiio:UnassociatedAlpha", 1)
     if file_type in ("uint8", "uint16"):
         pixels = np.clip(pixels, 0.0, 1.0)
 
