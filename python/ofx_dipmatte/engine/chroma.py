@@ -161,7 +161,7 @@ def restore_chroma(image: np.ndarray, layout: Subsampling) -> np.ndarray:
 def _restore(image: np.ndarray, layout: Subsampling, drifted: tuple[int, ...]) -> np.ndarray:
     for axis, split in ((1, layout.col_split), (0, layout.row_split)):
         if split is not None:
-            whole = replace(layout, **{"col_split" if axis else "row_split": None})
+            whole = replace(layout, col_split=None) if axis else replace(layout, row_split=None)
             out = image.copy()
             for part in (slice(0, split), slice(split + 1, image.shape[axis])):
                 index = (slice(None), part) if axis else (part,)

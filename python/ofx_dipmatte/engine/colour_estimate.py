@@ -68,22 +68,31 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     plate's B, pinned on the pixels beside, leaves F alone to explain a matte that is
     too low there, and F's overshoot spreads to the pixels the plate misses.
     """
-    fg, bg = _estimate(image, alpha, sharpen, background, background_known, wanted)
+    # The layers' colour variances (which F to take) depend on the image and the matte
+    # alone: computed once for both estimates below, exact on every wanted pixel.
+    variances = None
+    if sharpen > 0.0:
+        weights = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
+        variances = (local_colour_variance(image, weights ** 2, where=wanted),
+                     local_colour_variance(image, (1.0 - weights) ** 2, where=wanted))
+    fg, bg = _estimate(image, alpha, sharpen, background, background_known, wanted, variances)
     if background is None or background_known is None:
         return fg, bg
     beside = ~np.asarray(background_known, bool)  # the pixels a plate with holes does not cover
     if wanted is not None:
         beside &= np.asarray(wanted, bool)
     if beside.any():
-        free, _ = _estimate(image, alpha, sharpen, None, None, beside)
+        free, _ = _estimate(image, alpha, sharpen, None, None, beside, variances)
         fg = np.where(beside[..., None], free, fg).astype(np.float32)
     return fg, bg
 
 
 def _estimate(image: np.ndarray, alpha: np.ndarray, sharpen: float, background: np.ndarray | None,
-              background_known: np.ndarray | None, wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+              background_known: np.ndarray | None, wanted: np.ndarray | None,
+              variances: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`estimate_colours` with one plate throughout: F from the plain and the
-    sharpened estimates, both against the plate where it covers."""
+    sharpened estimates, both against the plate where it covers; ``variances``: var_F and
+    var_B of :func:`estimate_colours`, read on ``wanted``."""
     inner = wanted
     if wanted is not None and sharpen > 0.0:
         # The residuals that choose F are compared over a few pixels around each wanted one.
@@ -97,24 +106,45 @@ def _estimate(image: np.ndarray, alpha: np.ndarray, sharpen: float, background: 
     sharpened = sharpen_matte(alpha, sharpen)
     sharp_fg, _ = estimate_foreground_background(image, sharpened, background=background,
                                                  background_known=background_known, wanted=inner)
-    var_f = local_colour_variance(image, alpha ** 2, where=wanted)
-    var_b = local_colour_variance(image, (1.0 - alpha) ** 2, where=wanted)
+    assert variances is not None  # estimate_colours computes them whenever it sharpens
+    var_f, var_b = variances
     weight = var_b / np.maximum(var_f + var_b, 1e-12)
-    weight *= np.clip(2.0 * _explains_better(image, alpha, fg, sharpened, sharp_fg, bg), 0.0, 1.0)
+    weight *= np.clip(2.0 * _explains_better(image, alpha, fg, sharpened, sharp_fg, bg, wanted), 0.0, 1.0)
     return (fg + weight[..., None].astype(np.float32) * (sharp_fg - fg)).astype(np.float32), bg
 
 
 def _explains_better(image: np.ndarray, alpha: np.ndarray, fg: np.ndarray, sharpened: np.ndarray,
-                     sharp_fg: np.ndarray, bg: np.ndarray) -> np.ndarray:
+                     sharp_fg: np.ndarray, bg: np.ndarray, wanted: np.ndarray | None = None) -> np.ndarray:
     """Per pixel, r / (r + r_s): r and r_s the compositing residuals, over a few pixels
     (Gaussian σ :data:`RESIDUAL_SCALE`), of the plain matte with its F and of the
     sharpened matte with its own. Above ½ where the smooth F explains the pixels better
     under the sharpened matte: closed-form's matte was too smooth there. Where it was
     right (noise-free strands a few pixels wide), sharpening overshoots and the
-    residual says so."""
+    residual says so. Exact on ``wanted`` (default all); ½ outside the pixels within the
+    blur's reach of them, which are all it reads."""
+    out = np.full(alpha.shape, 0.5, np.float32)
+    box = _reach_box(wanted, int(np.ceil(4.0 * RESIDUAL_SCALE)))  # gaussian_filter's default radius
+    if box is None:
+        return out
+    image, alpha, fg, sharpened, sharp_fg, bg = (x[box] for x in (image, alpha, fg, sharpened, sharp_fg, bg))
+
     def residual(a: np.ndarray, f: np.ndarray) -> np.ndarray:
         a = a[..., None]
         return ndimage.gaussian_filter(np.square(image - a * f - (1.0 - a) * bg).sum(axis=-1), RESIDUAL_SCALE)
 
     plain, sharp = residual(alpha, fg), residual(sharpened, sharp_fg)
-    return plain / np.maximum(plain + sharp, 1e-12)
+    out[box] = plain / np.maximum(plain + sharp, 1e-12)
+    return out
+
+
+def _reach_box(wanted: np.ndarray | None, reach: int) -> tuple[slice, slice] | None:
+    """The bounding box of ``wanted`` grown by ``reach`` pixels, within the frame (None:
+    nothing wanted). A blur of that crop equals the whole frame's on ``wanted``: every
+    pixel it reads lies inside, and the crop's edges are the frame's or out of reach."""
+    if wanted is None:
+        return slice(None), slice(None)
+    rows, cols = np.flatnonzero(wanted.any(axis=1)), np.flatnonzero(wanted.any(axis=0))
+    if rows.size == 0:
+        return None
+    return (slice(max(int(rows[0]) - reach, 0), int(rows[-1]) + reach + 1),
+            slice(max(int(cols[0]) - reach, 0), int(cols[-1]) + reach + 1))
