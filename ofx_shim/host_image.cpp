@@ -95,9 +95,20 @@ unsigned char* pixel_address(const HostImage& image, int x, int y) {
 }  // namespace
 
 void pack_region(const HostImage& image, const OfxRectI& region, unsigned char* packed) {
-  const size_t row = static_cast<size_t>(region.x2 - region.x1) * image.pixel_bytes();
-  for (int y = region.y2 - 1; y >= region.y1; --y, packed += row)  // top row first
-    std::memcpy(packed, pixel_address(image, region.x1, y), row);
+  const size_t px = image.pixel_bytes();
+  const size_t row = static_cast<size_t>(region.x2 - region.x1) * px;
+  const OfxRectI held = intersect(region, image.bounds);
+  for (int y = region.y2 - 1; y >= region.y1; --y, packed += row) {  // top row first
+    if (y < held.y1 || y >= held.y2 || empty(held)) {
+      std::memset(packed, 0, row);
+      continue;
+    }
+    const size_t left = static_cast<size_t>(held.x1 - region.x1) * px;
+    const size_t inside = static_cast<size_t>(held.x2 - held.x1) * px;
+    std::memset(packed, 0, left);
+    std::memcpy(packed + left, pixel_address(image, held.x1, y), inside);
+    std::memset(packed + left + inside, 0, row - left - inside);
+  }
 }
 
 void unpack_region(const unsigned char* packed, const OfxRectI& packed_region, const OfxRectI& window,

@@ -41,7 +41,8 @@ OfxRectI intersect(const OfxRectI& a, const OfxRectI& b);
 bool contains(const OfxRectI& outer, const OfxRectI& inner);
 bool empty(const OfxRectI& r);
 
-// Copies `region` (inside image.bounds) into packed top-down rows.
+// Copies `region` into packed top-down rows; its pixels outside image.bounds are zero
+// (OFX: an image is black and transparent outside its bounds).
 void pack_region(const HostImage& image, const OfxRectI& region, unsigned char* packed);
 
 // Writes packed top-down rows covering `packed_region` into `image`, limited to

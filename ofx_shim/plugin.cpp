@@ -307,7 +307,7 @@ OfxStatus frames_needed(OfxImageEffectHandle effect, OfxPropertySetHandle in_arg
 
 // Shows the session the background frames around `time`, nearest first: each one's
 // Source (and Trimap) packed like the rendered frame's and sent with show_only. A frame
-// the host cannot give, that does not cover `frame`, or that the engine refuses as input
+// the host cannot give, whose Source does not cover `frame`, or that the engine refuses as input
 // is skipped: it would only have helped. An engine that fails ends the showing (the
 // render then says why, once). False when the host aborted.
 bool show_background_frames(Instance* inst, const Runtime* runtime, void* session, OfxTime time,
@@ -333,9 +333,7 @@ bool show_background_frames(Instance* inst, const Runtime* runtime, void* sessio
     std::string ignored;
     if (!try_fetch_image(source_clip, shown, source_holder, source, ignored) || !contains(source.bounds, frame))
       continue;
-    if (trimap_clip && (!try_fetch_image(trimap_clip, shown, trimap_holder, trimap, ignored) ||
-                        !contains(trimap.bounds, frame)))
-      continue;
+    if (trimap_clip && !try_fetch_image(trimap_clip, shown, trimap_holder, trimap, ignored)) continue;
     std::vector<unsigned char> source_pixels, guide_pixels;
     DipRenderRequest request{};
     request.time = shown;
@@ -413,10 +411,9 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
     trimap_clip = clip_handle(effect, kTrimapClip);
     if (!clip_connected(trimap_clip)) trimap_clip = nullptr;
     if (trimap_clip) {
+      // A trimap smaller than the Source (a Roto node's bounds are its shapes') is
+      // background outside its bounds, as OFX has every image black outside them.
       HostImage trimap = fetch_image(trimap_clip, time, trimap_holder, "Trimap");
-      if (!contains(trimap.bounds, frame))
-        throw RenderError("Trimap: the trimap image does not cover the Source frame; give the Trimap input "
-                          "the same format as the Source");
       request.guide = packed_view(guide_pixels, trimap, frame);
       pack_region(trimap, frame, guide_pixels.data());
     }

@@ -517,6 +517,25 @@ def test_trimap_input_problems_fail_with_a_message_that_says_what_to_do(host):
     assert "no alpha channel" in host.persistent_message(rgb)
 
 
+def test_a_trimap_smaller_than_the_source_is_background_outside_its_bounds(host):
+    """A Roto node's image covers its shapes' bounding box only; OFX has every image black
+    outside its bounds, so the trimap is background there (it used to fail the render)."""
+    image, trimap, *_ = make_case(SIZE, band=3)
+    y0, y1, x0, x1 = 3, SIZE - 4, 2, SIZE - 5  # the Roto's bounds, inside the frame
+    trimap = np.where(np.pad(np.ones((y1 - y0, x1 - x0), bool), ((y0, SIZE - y1), (x0, SIZE - x1))), trimap, 0)
+    assert (trimap[y0:y1, x0:x1] == 0.5).any() and (trimap[y0:y1, x0:x1] == 1).any()
+    inst = new_instance(host)
+    host.set_output_format(inst, DEPTHS["float32"], "OfxImageComponentRGBA", top_down=False)
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
+    # OFX rows count up from the bottom: the crop's bottom row is SIZE - y1 from the frame's
+    host.set_image(inst, "Trimap", 0.0, **to_host(trimap[y0:y1, x0:x1, None], origin=(int(x0), int(SIZE - y1))))
+    out = render(host, inst)
+    assert host.persistent_message(inst) == ""
+    res = ofx_dipmatte.matte(image, trimap, preset=draft(), seed=0)
+    assert_close(out, expected_premultiplied(res, "float32", 4))
+    host.destroy_instance(inst)
+
+
 @BOTH_ENGINES
 def test_nan_pixels_fail_the_render_with_a_message(host, engine):
     image, trimap, *_ = make_case(SIZE, band=3)
