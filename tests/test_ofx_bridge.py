@@ -38,6 +38,14 @@ def test_trimap_sources():
     rough = trimap_for(np.dstack([image, alpha]), None,
                        RenderParams(trimap_source="source_alpha_rough", band=4, render_scale=0.5))
     np.testing.assert_array_equal(rough, ofx_dipmatte.trimap_from_rough_matte(alpha, band=2))
+    # a Roto's alpha handed on as RGBA with black colour: the trimap is its alpha
+    in_alpha = np.dstack([np.zeros_like(image), trimap])
+    np.testing.assert_array_equal(trimap_for(rgba, in_alpha, RenderParams()), trimap)
+    # colour that holds the trimap wins over an alpha that is something else
+    np.testing.assert_array_equal(trimap_for(rgba, np.dstack([np.repeat(trimap[..., None], 3, 2), 1 - trimap]),
+                                             RenderParams()), trimap)
+    with pytest.raises(ValueError, match="black everywhere"):  # black in every channel
+        trimap_for(rgba, np.zeros((16, 16, 4), np.float32), RenderParams())
     with pytest.raises(ValueError, match="not connected"):
         trimap_for(rgba, None, RenderParams())
     with pytest.raises(ValueError, match="black everywhere"):

@@ -41,6 +41,17 @@ def to_unit_float(array: np.ndarray, what: str) -> np.ndarray:
     raise ValueError(f"{what}: unsupported dtype {array.dtype}; use float32, uint8 or uint16")
 
 
+def matte_channel(pixels: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """H×W: the channel of ``pixels`` (H×W×C) a trimap or a rough matte is read from: the
+    first, unless it is flat while ``alpha`` (H×W, the image's alpha channel, if it has
+    one) is not. A roto written as RGBA with black colour, or a host handing a Roto
+    node's alpha-only output on as RGBA, holds the matte in A."""
+    first = pixels[..., 0]
+    if alpha is not None and first.min() == first.max() and alpha.min() != alpha.max():
+        return alpha
+    return first
+
+
 def snap_trimap(trimap: np.ndarray, tolerance: float = SNAP_TOLERANCE) -> np.ndarray:
     """Return the trimap as float32 H×W with values exactly 0, 0.5 or 1.
 

@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..trimap import matte_channel as trimap_matte_channel
+
 # Bit depth written per format when the caller does not say: EXR keeps the plate's
 # half or float; integer formats keep a 16-bit plate's depth and otherwise use their
 # usual one.
@@ -57,16 +59,10 @@ class ImageFile:
         return self.pixels[..., index]
 
     def matte_channel(self) -> np.ndarray:
-        """H×W: the channel a trimap or a rough matte is read from. The first, unless the
-        file has an alpha channel and the first is flat while alpha is not: a roto or
-        trimap written as RGBA with black (or white) colour holds its matte in A."""
-        first = self.pixels[..., 0]
-        alpha = self.channels("A")
-        if alpha is not None and self.pixels.shape[-1] > 1:
-            alpha = alpha[..., 0]
-            if first.min() == first.max() and alpha.min() != alpha.max():
-                return alpha
-        return first
+        """H×W: the channel a trimap or a rough matte is read from (:func:`~ofx_dipmatte.trimap.matte_channel`):
+        the first, or A when the colour is flat."""
+        alpha = self.channels("A") if self.pixels.shape[-1] > 1 else None
+        return trimap_matte_channel(self.pixels, None if alpha is None else alpha[..., 0])
 
 
 def read_image_file(path: "str | os.PathLike") -> ImageFile:

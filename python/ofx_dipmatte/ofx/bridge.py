@@ -23,7 +23,7 @@ import numpy as np
 
 from ..engine import Cancelled, ClipSession, MatteResult
 from ..engine.presets import Preset, with_limits
-from ..trimap import snap_trimap, to_unit_float, trimap_from_rough_matte
+from ..trimap import matte_channel, snap_trimap, to_unit_float, trimap_from_rough_matte
 
 OUTPUT_MODES = ("premultiplied", "straight", "alpha", "background", "trimap")
 TRIMAP_SOURCES = ("trimap", "source_alpha", "source_alpha_rough")
@@ -71,7 +71,7 @@ def trimap_for(source: np.ndarray, guide: Optional[np.ndarray], params: RenderPa
         if guide is None:
             raise ValueError("the Trimap input is not connected: connect a trimap (0 background, 1 foreground, "
                              "grey unknown) or set 'Trimap source' to 'Source alpha'")
-        trimap = guide[..., 0]
+        trimap = matte_channel(guide, guide[..., 3] if guide.shape[2] == 4 else None)
         if not np.any(trimap):
             raise ValueError("the Trimap input is black everywhere, so it has no foreground or unknown pixels. "
                              "Some hosts (DaVinci Resolve) report an unplugged input as connected and black: "
