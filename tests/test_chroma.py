@@ -79,6 +79,35 @@ def test_pairs_that_change_phase_once_are_found_and_each_side_restored():
         assert np.abs(restored[:, side].mean(axis=(0, 1)) - delivered[:, side].mean(axis=(0, 1))).max() < 2e-3
 
 
+def pairing_ratio(step: np.ndarray, lone: int) -> float:
+    """Mean step inside pairs over mean step between two pairs, pairs from the left with
+    pixel ``lone`` alone (beyond the end: none), by walking the pixels."""
+    groups, j = [], 0
+    while j <= len(step):
+        width = 1 if j == lone or j + 1 > len(step) or j + 1 == lone else 2
+        groups.append(list(range(j, j + width)))
+        j += width
+    inside = [step[g[0]] for g in groups if len(g) == 2]
+    across = [step[a[-1]] for a, b in zip(groups, groups[1:]) if len(a) == len(b) == 2]
+    return np.mean(inside) / np.mean(across) if inside and across else np.inf
+
+
+@pytest.mark.parametrize("length", [4, 5, 9, 10, 17, 22])
+def test_the_pairing_search_measures_each_layout_as_a_walk_over_the_pixels(monkeypatch, length):
+    from ofx_dipmatte.engine import chroma
+
+    c = np.random.default_rng(length).random((3, length, 2)).astype(np.float32)
+    step = np.abs(np.diff(c, axis=1)).mean(axis=(0, 2))
+    monkeypatch.setattr(chroma, "MIN_CHROMA_DETAIL", 0.0)
+    monkeypatch.setattr(chroma, "SHARED_RATIO", np.inf)  # pairs from the edge always fit
+    ratio, split = chroma._pair_split(c, 1)
+    assert split is None and ratio == pytest.approx(pairing_ratio(step, length if length % 2 == 0 else length - 1))
+    monkeypatch.setattr(chroma, "SHARED_RATIO", 0.0)  # never: the best split is searched
+    ratio, split = chroma._pair_split(c, 1)
+    walked = {lone: pairing_ratio(step, lone) for lone in range(0, length - 1, 2)}
+    assert ratio == pytest.approx(min(walked.values())) and walked[split] == pytest.approx(ratio)
+
+
 @pytest.mark.parametrize("weights", ["Rec. 601", "Rec. 709"])
 def test_restored_chroma_keeps_what_was_delivered_and_recovers_the_detail(hair, weights):
     image = hair[0]

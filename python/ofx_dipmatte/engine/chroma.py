@@ -92,22 +92,24 @@ def _pair_split(chroma: np.ndarray, axis: int) -> tuple[float, int | None]:
     np.cumsum(np.where(np.arange(length - 1) % 2 == 1, step, 0.0), out=odd[1:])
 
     def ratio(split: int) -> float:
-        """Pairs (0, 1) … (split − 2, split − 1), ``split`` alone, then (split + 1, split + 2) …"""
-        left_in, left_across = even[max(split - 1, 0)], odd[max(split - 2, 0)]
-        n_left_in, n_left_across = split // 2, max(split // 2 - 1, 0)
-        rest = length - 1 - (split + 1)  # steps after the lone pixel
-        first, last = split + 1, length - 1  # the right side's pairs start at steps split + 1, + 3 …
-        inside, across = (odd, even) if first % 2 else (even, odd)
-        right_in = inside[last] - inside[min(first, last)]
-        right_across = across[last] - across[min(first + 1, last)]
-        n_right_in, n_right_across = (rest + 1) // 2, rest // 2
-        n_in, n_across = n_left_in + n_right_in, n_left_across + n_right_across
+        """Pairs (0, 1) … (split − 2, split − 1), ``split`` alone, then (split + 1, split + 2) …
+        (a last pixel without a partner alone too); inside: the steps within pairs, across:
+        the steps between two pairs."""
+        pairs_left, pairs_right = split // 2, max(length - 1 - split, 0) // 2
+        inside = even[max(split - 1, 0)]
+        across = odd[max(split - 2, 0)]
+        if pairs_right:
+            first = split + 1  # the right side's first step within a pair; then every second one
+            same, other = (odd, even) if first % 2 else (even, odd)
+            inside += same[first + 2 * pairs_right - 1] - same[first]
+            across += other[first + 2 * pairs_right - 2] - other[first + 1]
+        n_in, n_across = pairs_left + pairs_right, max(pairs_left - 1, 0) + max(pairs_right - 1, 0)
         if n_in == 0 or n_across == 0:
             return np.inf
-        across_mean = (left_across + right_across) / n_across
+        across_mean = across / n_across
         if across_mean < MIN_CHROMA_DETAIL:
             return np.inf
-        return float((left_in + right_in) / n_in / across_mean)
+        return float(inside / n_in / across_mean)
 
     regular = ratio(length if length % 2 == 0 else length - 1)
     if regular < SHARED_RATIO:
