@@ -80,7 +80,10 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 1, kOfxBitDepthShort);
   g_props->propSetString(props, kOfxImageEffectPropSupportedPixelDepths, 2, kOfxBitDepthFloat);
   g_props->propSetInt(props, kOfxImageEffectPropSupportsTiles, 0, 0);  // the solve needs the whole frame
-  g_props->propSetInt(props, kOfxImageEffectPropSupportsMultiResolution, 0, 0);
+  // Inputs of other sizes are taken: the Source sets the frame (the general context's
+  // default RoD is its own), a smaller Trimap is background outside its bounds (a Roto
+  // node's are its shapes'; Natron refuses to connect one to a plugin without this).
+  g_props->propSetInt(props, kOfxImageEffectPropSupportsMultiResolution, 0, 1);
   g_props->propSetInt(props, kOfxImageEffectPropTemporalClipAccess, 0, 1);  // Background frames
   g_props->propSetInt(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0, 0);
   g_props->propSetInt(props, kOfxImageEffectPluginPropSingleInstance, 0, 0);

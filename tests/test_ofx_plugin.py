@@ -112,6 +112,7 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
     props = host.plugin_properties()
     assert props["OfxImageEffectPropSupportedPixelDepths"] == ["OfxBitDepthByte", "OfxBitDepthShort", "OfxBitDepthFloat"]
     assert props["OfxImageEffectPropSupportsTiles"] == [0]
+    assert props["OfxImageEffectPropSupportsMultiResolution"] == [1]  # a Roto's smaller Trimap connects
     assert props["OfxImageEffectPluginRenderThreadSafety"] == ["OfxImageEffectRenderInstanceSafe"]
     assert props["OfxImageEffectInstancePropSequentialRender"] == [2]
 
