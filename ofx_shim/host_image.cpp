@@ -111,6 +111,18 @@ void pack_region(const HostImage& image, const OfxRectI& region, unsigned char* 
   }
 }
 
+bool alpha_holds_anything(const HostImage& image) {
+  if (image.channels != 4) return false;
+  const size_t px = image.pixel_bytes(), at = 3 * static_cast<size_t>(image.channel_bytes);
+  for (int y = image.bounds.y1; y < image.bounds.y2; ++y) {
+    const unsigned char* p = pixel_address(image, image.bounds.x1, y) + at;
+    for (int x = image.bounds.x1; x < image.bounds.x2; ++x, p += px)
+      for (int b = 0; b < image.channel_bytes; ++b)
+        if (p[b] != 0) return true;
+  }
+  return false;
+}
+
 void unpack_region(const unsigned char* packed, const OfxRectI& packed_region, const OfxRectI& window,
                    HostImage& image) {
   const OfxRectI target = intersect(window, image.bounds);

@@ -45,6 +45,9 @@ bool empty(const OfxRectI& r);
 // (OFX: an image is black and transparent outside its bounds).
 void pack_region(const HostImage& image, const OfxRectI& region, unsigned char* packed);
 
+// Whether an RGBA image's alpha is anything but zero somewhere (false for RGB and Alpha).
+bool alpha_holds_anything(const HostImage& image);
+
 // Writes packed top-down rows covering `packed_region` into `image`, limited to
 // `window`; the part of `window` outside `packed_region` is set to zero.
 void unpack_region(const unsigned char* packed, const OfxRectI& packed_region, const OfxRectI& window,

@@ -424,9 +424,12 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
     if (clip_connected(plate_clip)) {
       HostImage plate = fetch_image(plate_clip, time, plate_holder, "CleanPlate");
       if (plate.channels < 3) throw RenderError("CleanPlate: give it RGB or RGBA, like the Source");
-      if (!contains(plate.bounds, frame))
-        throw RenderError("CleanPlate: the clean plate does not cover the Source frame; give it the same "
-                          "format as the Source");
+      // Smaller than the Source: outside its bounds it is black with alpha 0, which says
+      // "no background here" — only an alpha that holds something says so (an RGB plate, or
+      // one with an empty alpha, counts as covering everything: black would be taken as B).
+      if (!contains(plate.bounds, frame) && !alpha_holds_anything(plate))
+        throw RenderError("CleanPlate: the clean plate does not cover the Source frame and has no alpha to say "
+                          "where it holds; give it the Source's format, or alpha 1 where it shows the background");
       request.clean_plate = packed_view(plate_pixels, plate, frame);
       pack_region(plate, frame, plate_pixels.data());
     }

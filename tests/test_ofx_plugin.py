@@ -272,6 +272,31 @@ def test_a_clean_plate_with_holes_keeps_them(host, plate_dtype):
     host.destroy_instance(inst)
 
 
+def test_a_clean_plate_smaller_than_the_source_holds_only_within_its_bounds(host):
+    """A patch painted as a clean plate (RotoPaint's bounds are its strokes'): with alpha,
+    the plate holds inside its bounds and B is estimated outside; without one there is
+    nothing to say where it holds, and the render says what to give."""
+    image, trimap, _, _, bg = make_case(SIZE, band=3, seed=1)
+    source = np.dstack([image, np.ones_like(trimap)]).astype(np.float32)
+    y0, y1, x0, x1 = 0, SIZE, SIZE // 3, SIZE  # the right two thirds
+    inst = new_instance(host, preset=1)
+    host.set_output_format(inst, DEPTHS["float32"], "OfxImageComponentRGBA")
+    host.set_image(inst, "Source", 0.0, **to_host(source))
+    host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None].astype(np.float32)))
+    patch = np.dstack([bg, np.ones_like(trimap)])[y0:y1, x0:x1].astype(np.float32)
+    host.set_image(inst, "CleanPlate", 0.0, **to_host(patch, origin=(x0, SIZE - y1)))
+    out = render(host, inst)
+    padded = np.zeros((SIZE, SIZE, 4), np.float32)
+    padded[y0:y1, x0:x1] = patch
+    res = ofx_dipmatte.matte(image, trimap, preset=with_limits("balanced", ITERATIONS), seed=0, clean_plate=padded)
+    assert_close(out, expected_premultiplied(res, "float32", 4))
+    for no_alpha in (patch[..., :3], np.dstack([patch[..., :3], 0 * patch[..., 3]])):  # RGB, or an empty alpha
+        host.set_image(inst, "CleanPlate", 0.0, **to_host(np.ascontiguousarray(no_alpha), origin=(x0, SIZE - y1)))
+        assert host.render(inst, 0.0) == FAILED
+        assert "alpha 1 where it shows the background" in host.persistent_message(inst)
+    host.destroy_instance(inst)
+
+
 @BOTH_ENGINES
 def test_filter_context_reads_the_trimap_from_source_alpha(host, engine):
     image, trimap, *_ = make_case(SIZE, band=3)
