@@ -70,10 +70,11 @@ def snap_trimap(trimap: np.ndarray, tolerance: float = SNAP_TOLERANCE) -> np.nda
     t = to_unit_float(t, "trimap")
     if not np.all(np.isfinite(t)):
         raise ValueError("trimap: contains NaN or Inf values; repaint or clean the trimap")
-    if t.size and float(t.max()) > MAX_FLOAT_LEVEL:
+    top = float(t.max()) if t.size else 0.0
+    if top > MAX_FLOAT_LEVEL:
         # 0 / 128 / 255 stored as floats would snap every value ≥ 1 to foreground: no
         # unknown band left, and a matte that looks solved but is only the trimap.
-        raise ValueError(f"trimap: float values go up to {float(t.max()):g}, but a float trimap is "
+        raise ValueError(f"trimap: float values go up to {top:g}, but a float trimap is "
                          "0 (background), 0.5 (unknown), 1 (foreground); divide 8-bit levels "
                          "by 255 (16-bit by 65535) or pass the integer array")
     out = np.full(t.shape, UNKNOWN, dtype=np.float32)

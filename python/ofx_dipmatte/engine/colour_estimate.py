@@ -28,17 +28,33 @@ without a plate where it does not cover (:func:`estimate_colours`).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy import ndimage
 
 from .foreground import estimate_foreground_background
 from .refine import local_colour_variance
+from .region import reach_box
 
 #: Gaussian σ (pixels) of the blur the sharpening subtracts: the Laplacian's 3×3 windows.
 SHARPEN_SIGMA = 1.0
 #: Gaussian σ (pixels) over which the two mattes' compositing residuals are compared:
 #: a strand and its flanks.
 RESIDUAL_SCALE = 2.0
+#: How far that comparison reads (gaussian_filter's default radius, 4σ).
+RESIDUAL_REACH = int(np.ceil(4.0 * RESIDUAL_SCALE))
+
+
+class _Sharpened(NamedTuple):
+    """What choosing F needs from the matte alone, whatever plate F is estimated against:
+    the matte clipped to [0, 1], its sharpened version, and the local colour variances of
+    the pixels F and B are read from (exact on the wanted pixels)."""
+
+    alpha: np.ndarray
+    matte: np.ndarray
+    var_f: np.ndarray
+    var_b: np.ndarray
 
 
 def sharpen_matte(alpha: np.ndarray, strength: float, sigma: float = SHARPEN_SIGMA) -> np.ndarray:
@@ -68,48 +84,41 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     plate's B, pinned on the pixels beside, leaves F alone to explain a matte that is
     too low there, and F's overshoot spreads to the pixels the plate misses.
     """
-    # The layers' colour variances (which F to take) depend on the image and the matte
-    # alone: computed once for both estimates below, exact on every wanted pixel.
-    variances = None
-    if sharpen > 0.0:
-        weights = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
-        variances = (local_colour_variance(image, weights ** 2, where=wanted),
-                     local_colour_variance(image, (1.0 - weights) ** 2, where=wanted))
-    fg, bg = _estimate(image, alpha, sharpen, background, background_known, wanted, variances)
+    sharpened = None
+    if sharpen > 0.0:  # once, for both estimates below
+        clipped = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
+        sharpened = _Sharpened(clipped, sharpen_matte(clipped, sharpen),
+                               local_colour_variance(image, clipped ** 2, where=wanted),
+                               local_colour_variance(image, (1.0 - clipped) ** 2, where=wanted))
+    fg, bg = _estimate(image, alpha, sharpened, background, background_known, wanted)
     if background is None or background_known is None:
         return fg, bg
     beside = ~np.asarray(background_known, bool)  # the pixels a plate with holes does not cover
     if wanted is not None:
         beside &= np.asarray(wanted, bool)
     if beside.any():
-        free, _ = _estimate(image, alpha, sharpen, None, None, beside, variances)
+        free, _ = _estimate(image, alpha, sharpened, None, None, beside)
         fg = np.where(beside[..., None], free, fg).astype(np.float32)
     return fg, bg
 
 
-def _estimate(image: np.ndarray, alpha: np.ndarray, sharpen: float, background: np.ndarray | None,
-              background_known: np.ndarray | None, wanted: np.ndarray | None,
-              variances: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`estimate_colours` with one plate throughout: F from the plain and the
-    sharpened estimates, both against the plate where it covers; ``variances``: var_F and
-    var_B of :func:`estimate_colours`, read on ``wanted``."""
+def _estimate(image: np.ndarray, alpha: np.ndarray, sharpened: _Sharpened | None, background: np.ndarray | None,
+              background_known: np.ndarray | None, wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`estimate_colours` with one plate throughout: F from the plain estimate and,
+    with ``sharpened``, the one fitted to its matte, both against the plate where it covers."""
     inner = wanted
-    if wanted is not None and sharpen > 0.0:
+    if wanted is not None and sharpened is not None:
         # The residuals that choose F are compared over a few pixels around each wanted one.
-        reach = int(np.ceil(4.0 * RESIDUAL_SCALE))  # gaussian_filter's default radius
-        inner = ndimage.maximum_filter(np.asarray(wanted, bool), size=2 * reach + 1, mode="constant")
+        inner = ndimage.maximum_filter(np.asarray(wanted, bool), size=2 * RESIDUAL_REACH + 1, mode="constant")
     fg, bg = estimate_foreground_background(image, alpha, background=background, background_known=background_known,
                                             wanted=inner)
-    if sharpen <= 0.0:
+    if sharpened is None:
         return fg, bg
-    alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
-    sharpened = sharpen_matte(alpha, sharpen)
-    sharp_fg, _ = estimate_foreground_background(image, sharpened, background=background,
+    sharp_fg, _ = estimate_foreground_background(image, sharpened.matte, background=background,
                                                  background_known=background_known, wanted=inner)
-    assert variances is not None  # estimate_colours computes them whenever it sharpens
-    var_f, var_b = variances
-    weight = var_b / np.maximum(var_f + var_b, 1e-12)
-    weight *= np.clip(2.0 * _explains_better(image, alpha, fg, sharpened, sharp_fg, bg, wanted), 0.0, 1.0)
+    weight = sharpened.var_b / np.maximum(sharpened.var_f + sharpened.var_b, 1e-12)
+    weight *= np.clip(2.0 * _explains_better(image, sharpened.alpha, fg, sharpened.matte, sharp_fg, bg, wanted),
+                      0.0, 1.0)
     return (fg + weight[..., None].astype(np.float32) * (sharp_fg - fg)).astype(np.float32), bg
 
 
@@ -123,7 +132,7 @@ def _explains_better(image: np.ndarray, alpha: np.ndarray, fg: np.ndarray, sharp
     residual says so. Exact on ``wanted`` (default all); ½ outside the pixels within the
     blur's reach of them, which are all it reads."""
     out = np.full(alpha.shape, 0.5, np.float32)
-    box = _reach_box(wanted, int(np.ceil(4.0 * RESIDUAL_SCALE)))  # gaussian_filter's default radius
+    box = (slice(None), slice(None)) if wanted is None else reach_box(wanted, RESIDUAL_REACH)
     if box is None:
         return out
     image, alpha, fg, sharpened, sharp_fg, bg = (x[box] for x in (image, alpha, fg, sharpened, sharp_fg, bg))
@@ -135,16 +144,3 @@ def _explains_better(image: np.ndarray, alpha: np.ndarray, fg: np.ndarray, sharp
     plain, sharp = residual(alpha, fg), residual(sharpened, sharp_fg)
     out[box] = plain / np.maximum(plain + sharp, 1e-12)
     return out
-
-
-def _reach_box(wanted: np.ndarray | None, reach: int) -> tuple[slice, slice] | None:
-    """The bounding box of ``wanted`` grown by ``reach`` pixels, within the frame (None:
-    nothing wanted). A blur of that crop equals the whole frame's on ``wanted``: every
-    pixel it reads lies inside, and the crop's edges are the frame's or out of reach."""
-    if wanted is None:
-        return slice(None), slice(None)
-    rows, cols = np.flatnonzero(wanted.any(axis=1)), np.flatnonzero(wanted.any(axis=0))
-    if rows.size == 0:
-        return None
-    return (slice(max(int(rows[0]) - reach, 0), int(rows[-1]) + reach + 1),
-            slice(max(int(cols[0]) - reach, 0), int(cols[-1]) + reach + 1))

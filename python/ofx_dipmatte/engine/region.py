@@ -103,6 +103,18 @@ def keep_or_box(previous: Window | None, y0: int, y1: int, x0: int, x1: int, can
     return box_window(y0, y1, x0, x1, canvas, margin, size_unit, origin_unit, at_least)
 
 
+def reach_box(mask: np.ndarray, reach: int) -> tuple[slice, slice] | None:
+    """The bounding box of ``mask`` (H×W bool) grown by ``reach`` pixels, within the
+    frame, as slices (None: an empty mask). A filter of at most that reach, run on the
+    crop, equals the whole frame's on ``mask``: every pixel it reads lies inside, and the
+    crop's edges are the frame's or out of reach."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return (slice(max(int(rows[0]) - reach, 0), int(rows[-1]) + reach + 1),
+            slice(max(int(cols[0]) - reach, 0), int(cols[-1]) + reach + 1))
+
+
 def solve_window(unknown: np.ndarray, canvas: tuple[int, int], margin: int, size_unit: int, origin_unit: int,
                  previous: Window | None = None) -> Window:
     """:func:`keep_or_box` of the bounding box of ``unknown`` (H×W bool, frame-sized)."""

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from .alpha_solve import DIRECT_SOLVE_LIMIT
-from .region import Window, keep_or_box
+from .region import Window, keep_or_box, reach_box
 from .solver import Cancelled, FitResult, ProgressCallback
 
 
@@ -124,13 +124,9 @@ def band_depth(unknown: np.ndarray, limit: int = DEEPEST_CONTEXT) -> np.ndarray:
     2.27 (docs/benchmarks.md). The plates of ``bench/plate_case.py`` hid this: their
     foreground is one smooth colour field."""
     depth = np.zeros(unknown.shape, np.float32)
-    rows, cols = np.flatnonzero(unknown.any(axis=1)), np.flatnonzero(unknown.any(axis=0))
-    if rows.size == 0:
-        return depth
-    reach = limit + 1
-    box = (slice(max(int(rows[0]) - reach, 0), int(rows[-1]) + reach + 1),
-           slice(max(int(cols[0]) - reach, 0), int(cols[-1]) + reach + 1))
-    depth[box] = ndimage.distance_transform_edt(unknown[box])
+    box = reach_box(unknown, limit + 1)
+    if box is not None:
+        depth[box] = ndimage.distance_transform_edt(unknown[box])
     return depth
 
 
