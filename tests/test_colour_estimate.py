@@ -119,3 +119,21 @@ def test_where_a_plate_with_holes_does_not_cover_f_is_estimated_as_without_one()
     np.testing.assert_array_equal(fg[wanted & ~covers], free_fg[wanted & ~covers])
     np.testing.assert_array_equal(fg[wanted & covers], under_fg[wanted & covers])
     np.testing.assert_allclose(got_bg[covers], bg[covers], atol=1e-6)  # B is the plate where it covers
+
+
+def test_channel_sums_are_numpy_s_to_the_bit():
+    """The per-pixel sums the estimates and confidences read (engine/colour_norms.py) add
+    the channels in numpy's order, so every matte is as it was with numpy's reduction."""
+    from ofx_dipmatte.engine.colour_norms import channel_sum, squared_norm
+
+    rng = np.random.default_rng(0)
+    for shape in ((37, 53, 3), (500, 3), (9, 11, 1), (9, 11, 4)):
+        for dtype in (np.float32, np.float64):
+            x = rng.normal(0.0, 1.0, shape).astype(dtype)
+            np.testing.assert_array_equal(channel_sum(x), x.sum(axis=-1))
+            np.testing.assert_array_equal(squared_norm(x), np.square(x).sum(axis=-1))
+            assert squared_norm(x).dtype == dtype
+    view = rng.random((8, 8, 3), np.float32)[::2, ::2]  # strided input, untouched
+    before = view.copy()
+    channel_sum(view)
+    np.testing.assert_array_equal(view, before)

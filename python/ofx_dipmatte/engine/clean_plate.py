@@ -23,6 +23,7 @@ import numpy as np
 from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap, to_unit_float
 from ._exposure_match import exposure_sums, matched_rms
+from .colour_norms import channel_sum
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
 MIN_MATCH_PIXELS = 64
@@ -336,6 +337,6 @@ class PlateStack:
         twice = self._count > 1
         if not twice.any():
             return 0.0
-        variance = self._square[twice].sum(axis=-1) / (self._count[twice] - 1)
+        variance = channel_sum(self._square[twice]) / (self._count[twice] - 1)
         level = max(1.0, float(self._mean[twice].mean()))
         return float(np.sqrt(variance.mean())) / level

@@ -33,6 +33,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import ndimage
 
+from .colour_norms import squared_norm
 from .foreground import estimate_foreground_background
 from .refine import local_colour_variance
 from .region import reach_box
@@ -139,7 +140,7 @@ def _explains_better(image: np.ndarray, alpha: np.ndarray, fg: np.ndarray, sharp
 
     def residual(a: np.ndarray, f: np.ndarray) -> np.ndarray:
         a = a[..., None]
-        return ndimage.gaussian_filter(np.square(image - a * f - (1.0 - a) * bg).sum(axis=-1), RESIDUAL_SCALE)
+        return ndimage.gaussian_filter(squared_norm(image - a * f - (1.0 - a) * bg), RESIDUAL_SCALE)
 
     plain, sharp = residual(alpha, fg), residual(sharpened, sharp_fg)
     out[box] = plain / np.maximum(plain + sharp, 1e-12)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .colour_norms import squared_norm
 from .smooth_matte import mixed_pixels
 
 #: Spread (σ) of the per-pixel alpha estimate that the plate's disagreement with the frame
@@ -42,7 +43,7 @@ def plate_disagreement(image: np.ndarray, bg: np.ndarray, trimap: np.ndarray, co
     compared = np.broadcast_to(np.asarray(covers, bool), trimap.shape) & (trimap == 0.0)
     if compared.sum() < COMPARED:
         return 0.0
-    difference = np.square(image[compared] - bg[compared]).sum(axis=-1)
+    difference = squared_norm(image[compared] - bg[compared])
     return float(np.median(difference)) * 3.0 / _CHI2_3_MEDIAN
 
 
@@ -55,7 +56,7 @@ def alpha_noise(disagreement: float, trimap: np.ndarray, alpha: np.ndarray, fg: 
     mixed = np.broadcast_to(np.asarray(covers, bool), trimap.shape) & mixed_pixels(alpha, trimap == 0.5)
     if disagreement <= 0.0 or not mixed.any():
         return 0.0
-    contrast = float(np.median(np.square(fg[mixed] - bg[mixed]).sum(axis=-1)))
+    contrast = float(np.median(squared_norm(fg[mixed] - bg[mixed])))
     return float(np.sqrt(disagreement / max(contrast, 1e-6)))
 
 

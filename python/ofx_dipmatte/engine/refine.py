@@ -25,6 +25,7 @@ import numpy as np
 
 from ._colour_variance import local_colour_variance as _local_colour_variance
 from .alpha_solve import DataTerm, Smoothness, Stopped, add_terms, solve_alpha
+from .colour_norms import squared_norm
 from .foreground import estimate_foreground_background
 from .laplacian import matting_laplacian
 from .plate_grain import alpha_noise, plate_disagreement, plate_share
@@ -99,8 +100,8 @@ def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimat
     variances (:func:`local_colour_variance`)."""
     a = estimate[..., None]
     source = estimate if alpha is None else alpha
-    residual = np.square(a * fg + (1.0 - a) * bg - image).sum(axis=-1)
-    contrast = np.square(fg - bg).sum(axis=-1)
+    residual = squared_norm(a * fg + (1.0 - a) * bg - image)
+    contrast = squared_norm(fg - bg)
     if not texture:
         return (contrast * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
     var_f = local_colour_variance(image, source ** 2, where=where)
@@ -198,7 +199,7 @@ def refinement_round(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, f
     if grain > 0.0:
         # The estimate may leave [0, 1] by as much as grain moves it (GRAIN_MARGIN), and
         # the plate is trusted over an estimated B only as far as it agrees with the frame.
-        contrast = np.maximum(np.square(fg - bg).sum(axis=-1), 1e-6)
+        contrast = np.maximum(squared_norm(fg - bg), 1e-6)
         margin = np.minimum(GRAIN_MARGIN * np.sqrt(grain / contrast), 1.0)
         target = np.where(plate, np.clip(unclipped, -margin, 1.0 + margin), estimate).astype(np.float32)
         seen = plate_share(alpha_noise(grain, trimap, alpha, fg, bg, plate))

@@ -38,6 +38,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .colour_norms import squared_norm
+
 #: Mean 3×3 range at and below which closed-form's matte is kept as it is ...
 SMOOTH = 0.06
 #: ... and at and above which the refinement is kept in full.
@@ -84,7 +86,7 @@ def detail_energy(image: np.ndarray) -> np.ndarray:
     :data:`DETAIL_SIGMA`, averaged over a few pixels."""
     image = np.asarray(image, np.float32)
     blurred = ndimage.gaussian_filter(image, (DETAIL_SIGMA, DETAIL_SIGMA, 0), mode="nearest")
-    energy = np.square(image - blurred).sum(axis=-1)
+    energy = squared_norm(image - blurred)
     return ndimage.gaussian_filter(energy, 2 * DETAIL_SIGMA, mode="nearest")
 
 
