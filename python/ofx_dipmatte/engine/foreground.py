@@ -32,7 +32,10 @@ colours estimated from an independent matte and corrects them to the final alpha
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
+from collections import OrderedDict
 
 import numpy as np
 from scipy import ndimage
@@ -53,6 +56,33 @@ def _resize_nearest(a: np.ndarray, h: int, w: int) -> np.ndarray:
     # np.take along each axis: 3–7× faster than chained fancy indexing (whose last-axis
     # gather is slow), and C-contiguous, as the sweeps want their arrays.
     return np.take(np.take(a, _nearest(a.shape[-2], h), axis=-2), _nearest(a.shape[-1], w), axis=-1)
+
+
+#: The last few :func:`_swept_regions` (a window's estimates ask for the same pixels
+#: again and again: 7–14 times a tile of a 1080p frame), by a digest of what they were
+#: computed from; shared by the tiles' threads.
+_REGIONS: "OrderedDict[bytes, list[np.ndarray | None]]" = OrderedDict()
+_REGIONS_KEPT = 16
+_REGIONS_LOCK = threading.Lock()
+
+
+def _swept_regions_of(wanted: np.ndarray, sizes: list[tuple[int, int]],
+                      sweeps: list[int]) -> list[np.ndarray | None]:
+    """:func:`_swept_regions`, computed once for each mask (and levels) among the last
+    :data:`_REGIONS_KEPT` asked for. The regions are read only."""
+    digest = hashlib.blake2b(np.packbits(wanted).tobytes(), digest_size=16)
+    digest.update(repr((wanted.shape, sizes, sweeps)).encode())
+    key = digest.digest()
+    with _REGIONS_LOCK:
+        if key in _REGIONS:
+            _REGIONS.move_to_end(key)
+            return _REGIONS[key]
+    regions = _swept_regions(wanted, sizes, sweeps)
+    with _REGIONS_LOCK:
+        _REGIONS[key] = regions
+        while len(_REGIONS) > _REGIONS_KEPT:
+            _REGIONS.popitem(last=False)
+    return regions
 
 
 def _swept_regions(wanted: np.ndarray, sizes: list[tuple[int, int]],
@@ -116,7 +146,7 @@ def estimate_foreground_background(
     sizes = [(max(1, round(h0 ** (level / levels))), max(1, round(w0 ** (level / levels))))
              for level in range(levels + 1)]
     sweeps = [small_iterations if (h <= small_size and w <= small_size) else big_iterations for h, w in sizes]
-    regions = [None] * len(sizes) if wanted is None else _swept_regions(np.asarray(wanted, bool), sizes, sweeps)
+    regions = [None] * len(sizes) if wanted is None else _swept_regions_of(np.asarray(wanted, bool), sizes, sweeps)
     for (h, w), sweep_count, region in zip(sizes, sweeps, regions):
         img = _resize_nearest(channels_first, h, w)
         a = _resize_nearest(alpha, h, w)
