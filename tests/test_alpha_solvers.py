@@ -393,6 +393,38 @@ def test_colours_wanted_on_a_thin_band_are_exactly_the_whole_estimates_for_less_
     assert sum(swept) < 0.01 * everywhere  # nothing wanted: only the coarsest levels
 
 
+def test_a_mask_asked_for_again_reuses_its_regions_and_another_gets_its_own(monkeypatch):
+    from ofx_dipmatte.engine import foreground
+
+    computed = []
+    real = foreground._swept_regions
+
+    def counted(*args):
+        computed.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(foreground, "_swept_regions", counted)
+    monkeypatch.setattr(foreground, "_REGIONS", foreground.OrderedDict())
+    rng = np.random.default_rng(2)
+    image = rng.random((90, 120, 3)).astype(np.float32)
+    alpha = rng.random((90, 120)).astype(np.float32)
+    ring, other = np.zeros((90, 120), bool), np.zeros((90, 120), bool)
+    ring[40:44, 10:110] = True
+    other[40:44, 10:60] = True
+    first = estimate_foreground_background(image, alpha, wanted=ring)
+    again = estimate_foreground_background(image, alpha, wanted=ring.copy())
+    assert len(computed) == 1
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    fg_other, _ = estimate_foreground_background(image, alpha, wanted=other)
+    assert len(computed) == 2
+    uncached, _ = estimate_foreground_background(image, alpha)  # every pixel swept
+    np.testing.assert_array_equal(fg_other[other], uncached[other])
+    for shift in range(foreground._REGIONS_KEPT + 4):  # the cache stays bounded
+        estimate_foreground_background(image, alpha, wanted=np.roll(ring, shift + 1, axis=0))
+    assert len(foreground._REGIONS) == foreground._REGIONS_KEPT
+
+
 def test_matched_colours_reproduce_the_image_with_the_least_change():
     rng = np.random.default_rng(3)
     image, fg, bg = (rng.random((8, 8, 3)).astype(np.float32) for _ in range(3))
