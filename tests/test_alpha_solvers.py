@@ -425,6 +425,33 @@ def test_a_mask_asked_for_again_reuses_its_regions_and_another_gets_its_own(monk
     assert len(foreground._REGIONS) == foreground._REGIONS_KEPT
 
 
+def test_estimates_from_an_image_s_levels_are_those_from_the_image():
+    """A caller estimating from one image several times makes its levels once
+    (engine/foreground.py, ImageLevels): the colours are the same to the bit, with a plate
+    and without it, for any matte."""
+    from ofx_dipmatte.engine.foreground import ImageLevels
+
+    rng = np.random.default_rng(4)
+    image = rng.random((61, 83, 3)).astype(np.float32)
+    plate = rng.random((61, 83, 3)).astype(np.float32)
+    covers = rng.random((61, 83)) < 0.6
+    levels = ImageLevels(image, plate, covers)
+    for seed in range(3):  # the levels are reused, unchanged, by every estimate
+        alpha = np.random.default_rng(seed).random((61, 83)).astype(np.float32)
+        wanted = alpha > 0.5
+        for a, b in zip(estimate_foreground_background(levels, alpha, wanted=wanted),
+                        estimate_foreground_background(image, alpha, background=plate, background_known=covers,
+                                                       wanted=wanted)):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(estimate_foreground_background(levels.without_background(), alpha),
+                        estimate_foreground_background(image, alpha)):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="plate goes into"):
+        estimate_foreground_background(levels, alpha, background=plate)
+    with pytest.raises(ValueError, match="differ in size"):
+        estimate_foreground_background(levels, alpha[:-1])
+
+
 def test_matched_colours_reproduce_the_image_with_the_least_change():
     rng = np.random.default_rng(3)
     image, fg, bg = (rng.random((8, 8, 3)).astype(np.float32) for _ in range(3))

@@ -34,7 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from .colour_norms import squared_norm
-from .foreground import estimate_foreground_background
+from .foreground import ImageLevels, estimate_foreground_background
 from .refine import local_colour_variance
 from .region import reach_box
 
@@ -91,32 +91,32 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
         sharpened = _Sharpened(clipped, sharpen_matte(clipped, sharpen),
                                local_colour_variance(image, clipped ** 2, where=wanted),
                                local_colour_variance(image, (1.0 - clipped) ** 2, where=wanted))
-    fg, bg = _estimate(image, alpha, sharpened, background, background_known, wanted)
+    levels = ImageLevels(image, background, background_known)  # the image's levels, once for every estimate
+    fg, bg = _estimate(image, levels, alpha, sharpened, wanted)
     if background is None or background_known is None:
         return fg, bg
     beside = ~np.asarray(background_known, bool)  # the pixels a plate with holes does not cover
     if wanted is not None:
         beside &= np.asarray(wanted, bool)
     if beside.any():
-        free, _ = _estimate(image, alpha, sharpened, None, None, beside)
+        free, _ = _estimate(image, levels.without_background(), alpha, sharpened, beside)
         fg = np.where(beside[..., None], free, fg).astype(np.float32)
     return fg, bg
 
 
-def _estimate(image: np.ndarray, alpha: np.ndarray, sharpened: _Sharpened | None, background: np.ndarray | None,
-              background_known: np.ndarray | None, wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`estimate_colours` with one plate throughout: F from the plain estimate and,
-    with ``sharpened``, the one fitted to its matte, both against the plate where it covers."""
+def _estimate(image: np.ndarray, levels: ImageLevels, alpha: np.ndarray, sharpened: _Sharpened | None,
+              wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`estimate_colours` with one plate throughout (in ``levels``, the image's, or
+    none): F from the plain estimate and, with ``sharpened``, the one fitted to its matte,
+    both against the plate where it covers."""
     inner = wanted
     if wanted is not None and sharpened is not None:
         # The residuals that choose F are compared over a few pixels around each wanted one.
         inner = ndimage.maximum_filter(np.asarray(wanted, bool), size=2 * RESIDUAL_REACH + 1, mode="constant")
-    fg, bg = estimate_foreground_background(image, alpha, background=background, background_known=background_known,
-                                            wanted=inner)
+    fg, bg = estimate_foreground_background(levels, alpha, wanted=inner)
     if sharpened is None:
         return fg, bg
-    sharp_fg, _ = estimate_foreground_background(image, sharpened.matte, background=background,
-                                                 background_known=background_known, wanted=inner)
+    sharp_fg, _ = estimate_foreground_background(levels, sharpened.matte, wanted=inner)
     weight = sharpened.var_b / np.maximum(sharpened.var_f + sharpened.var_b, 1e-12)
     weight *= np.clip(2.0 * _explains_better(image, sharpened.alpha, fg, sharpened.matte, sharp_fg, bg, wanted),
                       0.0, 1.0)
