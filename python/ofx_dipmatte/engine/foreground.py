@@ -108,6 +108,25 @@ def _swept_regions(wanted: np.ndarray, sizes: list[tuple[int, int]],
     return regions
 
 
+class _Pyramid:
+    """An image channel-first at each size asked for, resized to the nearest pixel."""
+
+    def __init__(self, image: np.ndarray):
+        # Single precision: colours need no more (the kernel sweeps float32).
+        self.image = np.asarray(image, dtype=np.float32)
+        # Colours stay in [0, 1], or up to the brightest pixel of a scene-linear image.
+        self.ceiling = max(1.0, float(self.image.max())) if self.image.size else 1.0
+        self._finest = np.ascontiguousarray(self.image.transpose(2, 0, 1))
+        self.mean = self._finest.reshape(3, -1).mean(axis=1).reshape(3, 1, 1)
+        self._levels: dict[tuple[int, int], np.ndarray] = {}
+
+    def at(self, h: int, w: int) -> np.ndarray:
+        level = self._levels.get((h, w))
+        if level is None:
+            level = self._levels[(h, w)] = _resize_nearest(self._finest, h, w)
+        return level
+
+
 class ImageLevels:
     """An image, and a clean plate where one is given, channel-first at each size the
     estimator sweeps (:func:`estimate_foreground_background`), resized as first asked for
@@ -115,19 +134,10 @@ class ImageLevels:
     sharpened matte's, with the plate and beside it) read the same levels, which took 0.74 s
     of a 1080p warm frame's 17 thread-seconds made again for each. Not shared between threads."""
 
-    def __init__(self, image: np.ndarray, background: np.ndarray | None = None,
-                 background_known: np.ndarray | None = None, *, _image_levels: "ImageLevels | None" = None):
-        if _image_levels is not None:  # the same image's levels (without_background)
-            self.image, self.ceiling, self.mean = _image_levels.image, _image_levels.ceiling, _image_levels.mean
-            self._images = _image_levels._images
-        else:
-            # Single precision: colours need no more (the kernel sweeps float32).
-            self.image = np.asarray(image, dtype=np.float32)
-            # Colours stay in [0, 1], or up to the brightest pixel of a scene-linear image.
-            self.ceiling = max(1.0, float(self.image.max())) if self.image.size else 1.0
-            channels_first = np.ascontiguousarray(self.image.transpose(2, 0, 1))
-            self.mean = channels_first.reshape(3, -1).mean(axis=1).reshape(3, 1, 1)
-            self._images: dict[tuple[int, int], np.ndarray] = {channels_first.shape[1:]: channels_first}
+    def __init__(self, image: "np.ndarray | ImageLevels", background: np.ndarray | None = None,
+                 background_known: np.ndarray | None = None):
+        # Another's levels: the same image's, shared (with a plate of its own, or none).
+        self._pyramid: _Pyramid = image._pyramid if isinstance(image, ImageLevels) else _Pyramid(image)
         # Channel-first and contiguous once: every level reads a resize of the plate (of a
         # transposed view, those took twice as long: 0.7 s of a 1080p warm frame).
         self.plate = None if background is None else np.ascontiguousarray(
@@ -135,16 +145,28 @@ class ImageLevels:
         self.known = None if background_known is None else np.ascontiguousarray(background_known, dtype=bool)
         self._plates: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
+    @property
+    def image(self) -> np.ndarray:
+        """The image, H×W×3 float32."""
+        return self._pyramid.image
+
+    @property
+    def ceiling(self) -> float:
+        """The colours' upper bound: 1, or the brightest value of a scene-linear image."""
+        return self._pyramid.ceiling
+
+    @property
+    def mean(self) -> np.ndarray:
+        """The image's mean colour, 3×1×1: where every estimate starts."""
+        return self._pyramid.mean
+
     def without_background(self) -> "ImageLevels":
         """The same image's levels (shared), with no plate."""
-        return ImageLevels(self.image, _image_levels=self)
+        return ImageLevels(self)
 
     def at(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """The image (3×h×w), and the plate (3×h×w) with where it holds (h×w), at h×w."""
-        finest = next(iter(self._images.values()))
-        image = self._images.get((h, w))
-        if image is None:
-            image = self._images[(h, w)] = _resize_nearest(finest, h, w)
+        image = self._pyramid.at(h, w)
         if self.plate is None:
             return image, None, None
         plate = self._plates.get((h, w))
