@@ -13,7 +13,9 @@ import ofx_dipmatte
 from ofx_dipmatte.engine.classical import classical_matte, refinement_trust_map
 from ofx_dipmatte.engine.closed_form import closed_form_alpha
 from ofx_dipmatte.engine.colour_estimate import estimate_colours
+from ofx_dipmatte.engine.laplacian import matting_laplacian
 from ofx_dipmatte.engine.plate_grain import UNTRUSTED, alpha_noise, plate_disagreement
+from ofx_dipmatte.engine.sampled_density import sampled_density_matte
 from ofx_dipmatte.engine.smooth_matte import (EXPLAINED, OWN_DETAIL, SHARP, SMOOTH, detail_share, local_range,
                                               own_detail, refinement_trust, sharp_share)
 
@@ -111,8 +113,13 @@ def test_closed_form_is_kept_on_smoke_and_refined_on_hair():
     image, trimap, alpha, bg = make_smoke_case()
     closed_form = closed_form_alpha(image, trimap)
     assert refinement_trust(image, trimap, closed_form) == 0.0
-    kept, _ = classical_matte(DEFAULT, image, trimap)
+    kept, _ = classical_matte(DEFAULT.replace(smooth_samples=0.0), image, trimap)
     assert np.allclose(kept, closed_form, atol=1e-6)
+    # The default keeps closed-form held to the known regions' samples (engine/sampled_density.py).
+    sampled, _ = classical_matte(DEFAULT, image, trimap)
+    expected = sampled_density_matte(image, trimap, matting_laplacian(image, unknown=trimap == 0.5),
+                                     DEFAULT.smooth_samples)
+    assert np.allclose(sampled, expected, atol=1e-6)
     refined, _ = classical_matte(REFINED_EVERYWHERE, image, trimap)
     band = trimap == 0.5
     assert np.abs(refined - closed_form)[band].max() > 0.01
@@ -152,11 +159,13 @@ def test_under_a_plate_a_smooth_matte_is_refined_as_far_as_the_plate_agrees_with
     assert np.all(refinement_trust_map(DEFAULT, image, closed_form, trimap, covers, colours(background)) == 1.0)
     assert np.all(refinement_trust_map(DEFAULT, image, closed_form, trimap, covers, colours(grainy)) == 0.0)
     assert np.all(refinement_trust_map(DEFAULT, image, closed_form, trimap, True, colours(grainy)) == 0.0)
-    # The whole chain: heavy grain in the plate gives closed-form's matte, an exact plate refines it.
+    # The whole chain: heavy grain in the plate gives the kept matte (here closed-form's,
+    # without the known regions' samples), an exact plate refines it.
     with_plate = {}
     for name, plate in (("exact", background), ("grainy", grainy)):
         estimate = partial(estimate_colours, sharpen=1.0, background=plate, background_known=covers)
-        with_plate[name], _ = classical_matte(DEFAULT, image, trimap, estimate=estimate, exact_background=covers)
+        with_plate[name], _ = classical_matte(DEFAULT.replace(smooth_samples=0.0), image, trimap,
+                                              estimate=estimate, exact_background=covers)
     band = trimap == 0.5
     assert np.allclose(with_plate["grainy"], closed_form, atol=1e-6)
     assert np.abs(with_plate["exact"] - closed_form)[band].max() > 0.01

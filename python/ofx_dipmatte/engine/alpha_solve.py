@@ -210,7 +210,7 @@ def solve_alpha(laplacian: Smoothness, trimap: np.ndarray, confidence: np.ndarra
     alpha = trimap.astype(np.float64).ravel().copy()
     if not unknown.any():
         return alpha.reshape(trimap.shape).astype(np.float32)
-    _stop_if(should_stop)
+    stop_if(should_stop)
     system = laplacian if isinstance(laplacian, BandSystem) else BandSystem.split(laplacian, trimap)
     if not np.array_equal(system.unknown, unknown):
         raise ValueError("solve_alpha: the Laplacian was split for another trimap")
@@ -261,10 +261,10 @@ def _iterative_solve(system: BandSystem, c_u: np.ndarray | None, rhs: np.ndarray
     a_uu = system.a_uu if c_u is None else system.plus_diagonal(c_u)
     precond = sp.diags(1.0 / np.maximum(a_uu.diagonal(), 1e-12))
     x, _ = spla.cg(a_uu, rhs, x0=x0, M=precond, rtol=rtol, maxiter=MAX_CG_STEPS,
-                   callback=lambda _: _stop_if(should_stop))
+                   callback=lambda _: stop_if(should_stop))
     return x
 
 
-def _stop_if(should_stop: Optional[Callable[[], bool]]) -> None:
+def stop_if(should_stop: Optional[Callable[[], bool]]) -> None:
     if should_stop is not None and should_stop():
         raise Stopped("alpha solve stopped")

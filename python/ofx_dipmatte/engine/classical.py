@@ -3,7 +3,8 @@ its answer.
 
     closed-form (Levin et al.) → [information or DIP-feature flows] → F, B estimated
     (F fitted to the sharpened matte) → refinement by those colours → leaks taken back
-    → trusted passes → [kept as far as the closed-form matte was sharp]
+    → trusted passes → [kept as far as the closed-form matte was sharp; elsewhere closed-form
+    held to the known regions' colour samples]
 
 Each step is a module of its own; this one only chains them as a :class:`~.presets.Preset`
 says, and turns the colours it estimated into the F and B returned with the final alpha.
@@ -28,6 +29,7 @@ from .leaks import remove_leaks
 from .plate_grain import plate_trust
 from .presets import Preset
 from .refine import refine_alpha, refinement_round
+from .sampled_density import sampled_density_matte
 from .region import Padded, Window
 from .smooth_matte import refinement_trust
 from .solver import Cancelled, ProgressCallback
@@ -96,8 +98,13 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             alpha = solve_alpha(system, trimap, *anchor, initial=alpha, should_stop=should_stop)
         colours = estimate(image, alpha) if cfg.foreground == "estimated" else None
         trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background, colours)
+        # The matte kept where the refinement is not trusted: closed-form's, or held to the
+        # known regions' colour samples (smoke and veils, whose density it underestimates).
+        kept = alpha
+        if cfg.smooth_samples > 0 and np.any(trust < 1) and (trimap == 0.5).any():
+            kept = sampled_density_matte(image, trimap, system, cfg.smooth_samples, anchor=anchor,
+                                         should_stop=should_stop)
         if cfg.alpha_prior == "refined" and np.any(trust > 0):
-            unrefined = alpha
             rounds = cfg.refine_iterations
 
             def round_done(done: int) -> bool:
@@ -117,7 +124,9 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                 alpha = trusted_pass(cfg, image, trimap, alpha, system, estimate, anchor=anchor,
                                      exact_background=exact_background, should_stop=should_stop)
             if np.any(trust < 1):
-                alpha = (unrefined + trust * (alpha - unrefined)).astype(np.float32)
+                alpha = (kept + trust * (alpha - kept)).astype(np.float32)
+        else:
+            alpha = kept
     except Stopped:
         raise Cancelled("solve cancelled while computing the closed-form matte (or its refinement)") from None
     return alpha, colours

@@ -20,12 +20,13 @@ the non-local links follow what the net learned of this image instead of colour 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from .alpha_solve import DataTerm
+from .alpha_solve import DataTerm, stop_if
 from .laplacian import matting_laplacian
 
 
@@ -60,26 +61,52 @@ def pixel_features(image: np.ndarray, spatial: float, extra: np.ndarray | None =
     return np.concatenate(parts, axis=1)
 
 
+#: Queries per neighbour search between two polls of a ``should_stop``.
+QUERY_CHUNK = 1 << 15
+
+
 def _nearest(features: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int,
-             skip_self: bool) -> np.ndarray:
-    """Indices (into the flat image) of each query pixel's k nearest pool pixels."""
+             skip_self: bool, should_stop: Optional[Callable[[], bool]] = None, eps: float = 0.0) -> np.ndarray:
+    """Indices (into the flat image) of each query pixel's k nearest pool pixels.
+    ``should_stop`` is polled between chunks of :data:`QUERY_CHUNK` queries (a band of
+    150k pixels took seconds), and True raises :class:`~.alpha_solve.Stopped`."""
     k = min(k, len(pool) - int(skip_self))
-    tree = cKDTree(features[pool])
-    _, found = tree.query(features[queries], k=k + int(skip_self))
-    found = np.atleast_2d(found.reshape(len(queries), -1))
+    # Unbalanced and without node shrinking: the same neighbours (up to ties) in a seventh
+    # of the time where the queries lie far from the pool (a veil's band against its known
+    # background: 33.9 s → 4.6 s for 154k queries), and built as fast.
+    tree = cKDTree(features[pool], balanced_tree=False, compact_nodes=False)
+    found = np.empty((len(queries), k + int(skip_self)), np.int64)
+    for start in range(0, len(queries), QUERY_CHUNK):
+        stop_if(should_stop)
+        part = queries[start:start + QUERY_CHUNK]
+        _, hits = tree.query(features[part], k=k + int(skip_self), eps=eps)
+        found[start:start + len(part)] = np.reshape(hits, (len(part), -1))
     return pool[found[:, int(skip_self):]]
 
 
 def mixture_weights(features: np.ndarray, queries: np.ndarray, neighbours: np.ndarray,
                     regularization: float = 1e-3) -> np.ndarray:
     """Locally-linear-embedding weights: per query, the w (summing to one) that best write
-    its features as Σ w_q f_q over its neighbours. Q×K."""
-    diffs = features[neighbours] - features[queries][:, None, :]  # Q×K×D
-    gram = np.einsum("qkd,qld->qkl", diffs, diffs)
-    k = gram.shape[1]
-    trace = np.trace(gram, axis1=1, axis2=2)
-    gram += (regularization * trace + 1e-10)[:, None, None] * np.eye(k)
-    w = np.linalg.solve(gram, np.ones((len(queries), k, 1)))[..., 0]
+    its features as Σ w_q f_q over its neighbours. Q×K.
+
+    w ∝ G⁻¹ 1 with G = D Dᵀ + λ I, D the K×F differences to the neighbours and λ the
+    ridge (``regularization`` × trace G). With fewer features than neighbours (5 against
+    14 or 20) it is solved through the F×F system instead (Woodbury):
+    G⁻¹ 1 = (1 − D (λ I + Dᵀ D)⁻¹ Dᵀ 1) / λ — the same weights, up to rounding, in a
+    fraction of the time (batched K×K solves took 12 of a 1024² smoke frame's 48 s)."""
+    diffs = features[neighbours] - features[queries][:, None, :]  # Q×K×F
+    k, f = diffs.shape[1], diffs.shape[2]
+    ridge = regularization * np.einsum("qkf,qkf->q", diffs, diffs) + 1e-10  # λ: trace G = |D|²
+    if f < k:
+        small = np.einsum("qkf,qkg->qfg", diffs, diffs)
+        small[:, np.arange(f), np.arange(f)] += ridge[:, None]
+        summed = diffs.sum(axis=1)  # Dᵀ 1
+        inner = np.linalg.solve(small, summed[..., None])[..., 0]
+        w = (1.0 - np.einsum("qkf,qf->qk", diffs, inner)) / ridge[:, None]
+    else:
+        gram = np.einsum("qkf,qlf->qkl", diffs, diffs)
+        gram[:, np.arange(k), np.arange(k)] += ridge[:, None]
+        w = np.linalg.solve(gram, np.ones((len(queries), k, 1)))[..., 0]
     return w / w.sum(axis=1, keepdims=True)
 
 
@@ -99,10 +126,11 @@ def colour_mixture_laplacian(features: np.ndarray, unknown: np.ndarray, k: int =
 
 
 def known_to_unknown_term(features: np.ndarray, image: np.ndarray, trimap: np.ndarray, k: int = 7,
-                          regularization: float = 1e-3) -> DataTerm:
+                          regularization: float = 1e-3,
+                          should_stop: Optional[Callable[[], bool]] = None, eps: float = 0.0) -> DataTerm:
     """Alpha estimate and confidence per unknown pixel from its k nearest known foreground
     and k nearest known background pixels (zero confidence elsewhere, or with no known
-    pixels on one side)."""
+    pixels on one side). ``should_stop``: polled during the searches (see :func:`_nearest`)."""
     shape = trimap.shape
     flat = trimap.ravel()
     confidence = np.zeros(flat.size)
@@ -111,8 +139,8 @@ def known_to_unknown_term(features: np.ndarray, image: np.ndarray, trimap: np.nd
     fg_pool, bg_pool = np.flatnonzero(flat == 1.0), np.flatnonzero(flat == 0.0)
     if len(queries) == 0 or len(fg_pool) == 0 or len(bg_pool) == 0:
         return confidence.reshape(shape), estimate.reshape(shape)
-    near_fg = _nearest(features, queries, fg_pool, k, skip_self=False)
-    near_bg = _nearest(features, queries, bg_pool, k, skip_self=False)
+    near_fg = _nearest(features, queries, fg_pool, k, skip_self=False, should_stop=should_stop, eps=eps)
+    near_bg = _nearest(features, queries, bg_pool, k, skip_self=False, should_stop=should_stop, eps=eps)
     neighbours = np.concatenate([near_fg, near_bg], axis=1)
     w = mixture_weights(features, queries, neighbours, regularization)
     share = w[:, :near_fg.shape[1]].sum(axis=1)

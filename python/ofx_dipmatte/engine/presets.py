@@ -88,6 +88,12 @@ class Preset:
             semi-transparent matter with the background seen through it); the
             refinement where either says otherwise (strands), a share between
             (:mod:`.smooth_matte`); everywhere a clean plate gives B, the refinement.
+        smooth_samples: (with ``keep_smooth_mattes``) the matte kept there is closed-form's
+            solved with the known regions' colour samples (information flow's
+            known-to-unknown term) as a data term of this weight at a band 26 px deep,
+            scaled to the band's depth (:mod:`.sampled_density`): closed-form alone
+            leaves holes in smoke and veils wherever the background behind is dark. 0:
+            closed-form's matte as it is.
         alpha_source: "dip" (the alpha head's output) or "prior": the prior is the
             answer and no network is fitted (nothing to warm-start; seconds a frame).
         foreground: "dip" (the F and B nets' output) or "estimated": F and B re-estimated
@@ -145,6 +151,7 @@ class Preset:
     sharpen_foreground: float = 0.0
     carry_background: bool = False
     keep_smooth_mattes: bool = False
+    smooth_samples: float = 0.0
     alpha_source: str = "dip"
     foreground: str = "dip"
     restore_chroma: bool = True
@@ -167,6 +174,8 @@ class Preset:
                 raise ValueError(f"preset: unknown {name} {getattr(self, name)!r}; use one of {allowed}")
         if self.trusted_passes < 0:
             raise ValueError("preset: trusted_passes must be 0 (none) or more")
+        if self.smooth_samples < 0:
+            raise ValueError("preset: smooth_samples must be 0 (off) or more")
         if self.sharpen_foreground < 0:
             raise ValueError("preset: sharpen_foreground must be 0 (off) or more")
         if self.tile_batch < 0:
@@ -219,9 +228,12 @@ PRESETS: dict[str, Preset] = {
     # as smooth in closed-form's matte, shows its own detail and stays refined (the plates
     # unchanged to the digit). Veils lose: 0.4–0.8 % SAD, 10–20 % gradient error
     # (docs/benchmarks.md, eighteenth session).
+    # That kept matte is held to the known regions' colour samples (smooth_samples): on
+    # 30 smoke and veil composites never used to choose it, 0.38–0.98× closed-form's SAD;
+    # dev smoke 0.96× (docs/benchmarks.md, thirtieth session).
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_passes=2,
-        sharpen_foreground=1.0, carry_background=True, keep_smooth_mattes=True,
+        sharpen_foreground=1.0, carry_background=True, keep_smooth_mattes=True, smooth_samples=0.002,
         alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
