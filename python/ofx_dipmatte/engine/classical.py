@@ -29,8 +29,8 @@ from .leaks import remove_leaks
 from .plate_grain import plate_trust
 from .presets import Preset
 from .refine import refine_alpha, refinement_round
-from .sampled_density import sampled_density_matte
 from .region import Padded, Window
+from .sampled_density import sampled_density_matte
 from .smooth_matte import refinement_trust
 from .solver import Cancelled, ProgressCallback
 
