@@ -229,8 +229,8 @@ PRESETS: dict[str, Preset] = {
     # unchanged to the digit). Veils lose: 0.4–0.8 % SAD, 10–20 % gradient error
     # (docs/benchmarks.md, eighteenth session).
     # That kept matte is held to the known regions' colour samples (smooth_samples): on
-    # 25 held-out smoke and veil composites 0.29–0.98× closed-form's SAD (median 0.59),
-    # dev smoke 0.965× (docs/benchmarks.md, thirtieth session).
+    # 25 held-out smoke and veil composites 0.30–0.95× closed-form's SAD (median 0.59),
+    # dev smoke 0.954× (docs/benchmarks.md, thirtieth session).
     "balanced": Preset(
         name="balanced", alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_passes=2,
         sharpen_foreground=1.0, carry_background=True, keep_smooth_mattes=True, smooth_samples=0.002,
