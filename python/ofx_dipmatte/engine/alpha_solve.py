@@ -266,5 +266,6 @@ def _iterative_solve(system: BandSystem, c_u: np.ndarray | None, rhs: np.ndarray
 
 
 def stop_if(should_stop: Optional[Callable[[], bool]]) -> None:
+    """Raise :class:`Stopped` if ``should_stop`` says so (a host's abort, polled by long solves)."""
     if should_stop is not None and should_stop():
         raise Stopped("alpha solve stopped")

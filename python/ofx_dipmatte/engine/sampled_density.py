@@ -23,7 +23,7 @@ SAD; scaled, 0.95×, as at 256².
 Exposure: the samples weigh colour against position, and their confidence is a squared
 colour difference, so the window's image is seen at one level (its known pixels' RMS at
 :data:`REFERENCE_LEVEL`). Seen as it was, dev *smoke* as a scene-linear float four times
-as bright came out 1.18× closed-form's SAD (0.95× at its own exposure); normalised, 0.94×.
+as bright came out 1.18× closed-form's SAD (0.97× at its own exposure); normalised, 0.94×.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ REFERENCE_LEVEL = 0.5
 #: The neighbour searches' tolerance: samples within 1.2× the distance of the true nearest
 #: ones. The estimate is a noisy sample of the density either way; exact searches took
 #: 4.6× as long on dev *smoke* enlarged 4× (12.3 s against 2.7 s over its 16 tiles) for
-#: the same SAD (0.953× closed-form's; at 256², 0.957 against 0.965).
+#: the same SAD (0.953× closed-form's; at 256², 0.957 against 0.965; both measured before
+#: the exposure normalisation below).
 SEARCH_EPS = 0.2
 
 
