@@ -20,7 +20,8 @@ Protocol (one connected ``AF_UNIX`` stream socket, fd 3 in the worker):
   memory, which the plugin fills (source, guide, clean plate) and reads (output) — pixels
   never cross the socket. ``params`` is the bridge's ``RenderParams``.
 - While rendering, worker → plugin: ``{"op": "progress", "id", "fraction"}`` (at most
-  10 a second, and at least every few seconds while the closed-form prior is solved),
+  10 a second, and at least every few seconds while the closed-form prior is solved;
+  the first fraction of 1 always),
   then ``{"op": "done", "id", "status": "ok" | "cancelled" | "memory" | "input" |
   "error", "message"}``.
 - Plugin → worker at any time: ``{"op": "cancel", "id"}`` (the host aborted: the solve
@@ -174,15 +175,17 @@ class Worker:
 
         request_id = int(message["id"])
         reply: dict[str, Any] = {"op": "done", "id": request_id, "status": "ok", "message": ""}
-        last_sent = [0.0]
+        last_sent, finished_sent = [0.0], [False]
 
         def progress(fraction: float) -> bool:
             now = time.monotonic()
             # Fractions go out at most 10 times a second; a zero (the prior's polling) only
-            # as a heartbeat, so the plugin knows the worker is alive.
+            # as a heartbeat, so the plugin knows the worker is alive. The first full
+            # fraction always goes, so the host's bar ends full however fast the solve was.
             interval = PROGRESS_INTERVAL if fraction > 0.0 else HEARTBEAT_INTERVAL
-            if now - last_sent[0] >= interval:
-                last_sent[0] = now
+            finishing = fraction >= 1.0 and not finished_sent[0]
+            if finishing or now - last_sent[0] >= interval:
+                last_sent[0], finished_sent[0] = now, finished_sent[0] or fraction >= 1.0
                 self.channel.send({"op": "progress", "id": request_id, "fraction": float(fraction)})
             return not self.is_cancelled(request_id)
 
