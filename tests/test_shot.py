@@ -17,6 +17,7 @@ import pytest
 import ofx_dipmatte
 from ofx_dipmatte.cli import main
 from ofx_dipmatte.io import FramePattern, ImageFile, parse_frames, read_image_file, write_image
+from ofx_dipmatte.shot import ShotJob, ShotOutputs
 
 from conftest import make_case, make_hair_case
 
@@ -327,6 +328,64 @@ def test_missing_frames_are_named_before_anything_is_solved(tmp_path, capsys):
     assert code == 2 and report["status"] == "error"
     assert "plate.0003.exr" in report["error"] and "trimap.0003.png" in report["error"]
     assert not (tmp_path / "out").exists()
+
+
+def exr_window(path: Path, full: np.ndarray, box: tuple[int, int, int, int], display: tuple[int, int]) -> None:
+    """The pixels of ``full`` (a display-sized picture) inside ``box`` (x, y, w, h), written
+    as an EXR whose data window is that box in a display window of ``display`` (w, h)."""
+    x, y, w, h = box
+    like = ImageFile(pixels=full, path=path, origin=(x, y), display_window=(0, 0, *display))
+    write_image(path, full[y:y + h, x:x + w], like=like)
+
+
+def test_a_trimap_is_placed_where_its_data_window_lies_in_the_frame(tmp_path, capsys):
+    """An EXR plate whose data window is part of its frame (a render's bounding box): its
+    trimap given at the plate's pixels (a plain PNG), at the frame's size, or as an EXR
+    with a bounding box of its own gives one matte; one of another frame size is refused."""
+    plate, trimap = write_shot(tmp_path / "in", [1])  # 32² pixels at (10, 20) of a 52×72 frame
+    pixels = read_image_file(trimap.replace("####", "0001")).pixels[..., 0]
+    frame = np.zeros((72, 52), np.float32)
+    frame[20:52, 10:42] = pixels / 255.0
+    write_image(tmp_path / "frame_trimap.png", frame)
+    ys, xs = np.nonzero(frame)
+    box = (int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1))
+    assert box != (10, 20, 32, 32)  # the background at the plate's edges lies outside it
+    exr_window(tmp_path / "bbox_trimap.exr", frame[..., None], box, (52, 72))
+    alphas = []
+    for given in (trimap.replace("####", "0001"), tmp_path / "frame_trimap.png", tmp_path / "bbox_trimap.exr"):
+        code, report = run_json(capsys, "matte", plate.replace("####", "0001"), str(given), "-o",
+                                str(tmp_path / Path(given).stem), *FAST)
+        assert code == 0, report
+        written = read_image_file(report["frames"][0]["outputs"]["alpha"])
+        assert written.origin == (10, 20) and written.display_window == (0, 0, 52, 72)
+        alphas.append(written.pixels)
+    np.testing.assert_array_equal(alphas[0], alphas[1])
+    np.testing.assert_array_equal(alphas[0], alphas[2])
+
+    exr_window(tmp_path / "other.exr", np.zeros((80, 60, 1), np.float32), (10, 20, 32, 32), (60, 80))
+    code, report = run_json(capsys, "matte", plate.replace("####", "0001"), str(tmp_path / "other.exr"),
+                            "-o", str(tmp_path / "out"), *FAST)
+    assert code == 2
+    assert "32×32 at (10, 20) of a 60×80 frame" in report["error"] and "32×32 at (10, 20) of a 52×72 frame" in report["error"]
+
+
+def test_a_clean_plate_holding_part_of_the_plate_says_where_it_holds_it(tmp_path):
+    plate, trimap = write_shot(tmp_path / "in", [1])  # 32² pixels at (10, 20) of a 52×72 frame
+    background = np.random.default_rng(1).random((72, 52, 3)).astype(np.float32)
+    exr_window(tmp_path / "clean.exr", background, (0, 0, 30, 72), (52, 72))  # the frame's left 30 columns
+    job = ShotJob(plate=FramePattern(plate), guide=FramePattern(trimap), frames=[1], shot_frames=[1],
+                  outputs=ShotOutputs.defaults(tmp_path / "out", FramePattern(plate)),
+                  clean_plate=FramePattern(str(tmp_path / "clean.exr")))
+    image, _, _ = job.read_frame(1)
+    held = job.read_clean_plate(1, image)
+    assert held.shape == (32, 32, 4)
+    np.testing.assert_array_equal(held[:, :20, :3], background[20:52, 10:30])  # columns 10–29 of the frame
+    assert (held[:, :20, 3] == 1).all() and (held[:, 20:] == 0).all()
+    exr_window(tmp_path / "whole.exr", background, (0, 0, 52, 72), (52, 72))  # the whole frame: no alpha added
+    job = ShotJob(plate=FramePattern(plate), guide=FramePattern(trimap), frames=[1], shot_frames=[1],
+                  outputs=ShotOutputs.defaults(tmp_path / "out", FramePattern(plate)),
+                  clean_plate=FramePattern(str(tmp_path / "whole.exr")))
+    np.testing.assert_array_equal(job.read_clean_plate(1, image), background[20:52, 10:42])
 
 
 def test_size_mismatch_names_the_file_and_frame_and_keeps_earlier_frames(tmp_path, capsys):

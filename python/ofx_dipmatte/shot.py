@@ -16,7 +16,7 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Protocol
 
@@ -27,7 +27,7 @@ from .encoding import grey_to_rgb
 from .engine import ClipSession, MatteResult
 from .engine.clean_plate import PlateStack
 from .engine.presets import Preset, resolve_preset
-from .io import FramePattern, ImageFile, read_image_file, write_image
+from .io import FramePattern, ImageFile, aligned_to, covers, read_image_file, write_image
 from .preview import sheet_row, write_sheet
 from .trimap import to_unit_float, trimap_from_rough_matte
 
@@ -300,7 +300,8 @@ class ShotJob:
             if self.config.alpha_prior != "refined":
                 raise ShotError(f"--stack-plate: preset {self.config.name!r} does not use a clean plate; "
                                 "presets that refine the matte from colour estimates (balanced) do")
-        self._still_clean_plate: Optional[np.ndarray] = None  # read once: the same file serves every frame
+        self._still_clean_plate: Optional[np.ndarray] = None  # stacked once: it serves every frame
+        self._clean_plate_file: Optional[ImageFile] = None  # a single file, read once
         self.stacked_plate: Optional[dict] = None  # what --stack-plate stacked (ShotReport.stacked_plate)
         if self.preroll < 0:
             raise ShotError("--preroll must be 0 or more")
@@ -353,23 +354,30 @@ class ShotJob:
         """(plate file, RGB pixels, trimap) of ``frame``, checked."""
         return read_frame(self.plate, self.guide, frame, self.rough_matte, self.band)
 
-    def read_clean_plate(self, frame: int, shape: tuple[int, int]) -> Optional[np.ndarray]:
-        """The clean plate's pixels for ``frame`` (None: no clean plate): R,G,B, and A when
-        the file has it (where the plate holds the background), checked against the
-        plate's size ``shape``. A single file is read once for the whole shot."""
+    def read_clean_plate(self, frame: int, plate: ImageFile) -> Optional[np.ndarray]:
+        """The clean plate's pixels for ``frame`` (None: no clean plate) on ``plate``'s
+        data window (:func:`~.io.aligned_to`): R,G,B, and A when the file has it (where it
+        holds the background). One that holds only part of the plate's pixels and has no
+        A gets one: 0 where it holds nothing, so B is estimated there. A single file is
+        read once for the whole shot."""
         if self.stack_plate:
             return self._still_clean_plate  # stacked by _stack_shot (None: the background moves)
         if self.clean_plate is None:
             return None
-        if not self.clean_plate.is_sequence and self._still_clean_plate is not None:
-            return self._still_clean_plate
         path, where = self.clean_plate.path(frame), self._where(frame)
-        rgb = _colour(_read(path, where), path, where, keep_alpha=True)
-        if rgb.shape[:2] != shape:
-            raise ShotError(f"{path}{where}: is {rgb.shape[1]}×{rgb.shape[0]} but the plate is "
-                            f"{shape[1]}×{shape[0]}; give a clean plate of the plate's resolution")
-        if not self.clean_plate.is_sequence:
-            self._still_clean_plate = rgb
+        if self.clean_plate.is_sequence or self._clean_plate_file is None:
+            self._clean_plate_file = _read(path, where)
+        source = self._clean_plate_file
+        aligned = aligned_to(source, plate)
+        if aligned is None:
+            raise ShotError(f"{path}{where}: is {_extent(source)} but the plate is {_extent(plate)}; "
+                            "give a clean plate of the plate's resolution")
+        rgb = _colour(aligned, path, where, keep_alpha=True)
+        if rgb.shape[2] == 3 and not covers(source, plate):
+            full = np.iinfo(rgb.dtype).max if rgb.dtype.kind == "u" else 1.0
+            held = aligned_to(replace(source, pixels=np.full(source.pixels.shape[:2] + (1,), full, rgb.dtype)), plate)
+            assert held is not None  # the same windows as the pixels' just placed
+            rgb = np.concatenate([rgb, held.pixels], axis=2)
         return rgb
 
     def run(self, reporter: Optional[Reporter] = None) -> ShotReport:
@@ -480,7 +488,7 @@ class ShotJob:
                checkpoints: Checkpoints) -> FrameReport:
         begin = time.perf_counter()
         plate, rgb, trimap = self.read_frame(frame)
-        clean_plate = self.read_clean_plate(frame, rgb.shape[:2])
+        clean_plate = self.read_clean_plate(frame, plate)
         res = self._matte(session, frame, rgb, trimap, clean_plate, "solve" if outputs else "preroll", reporter)
         # A still has nothing to resume, nor has a frame solved without networks; a written
         # frame that carried the background keeps what it added to it.
@@ -537,13 +545,12 @@ def read_frame(plate: FramePattern, guide: FramePattern, frame: int, rough_matte
     or rough mattes made into trimaps with ``band`` when ``rough_matte``."""
     plate_path, guide_path = plate.path(frame), guide.path(frame)
     where = _where(plate, frame)
-    image, guide_file = _read(plate_path, where), _read(guide_path, where)
+    image, guide_read = _read(plate_path, where), _read(guide_path, where)
     rgb = _colour(image, plate_path, where)
-    if guide_file.pixels.shape[:2] != rgb.shape[:2]:
-        h, w = rgb.shape[:2]
-        gh, gw = guide_file.pixels.shape[:2]
-        raise ShotError(f"{guide_path}{where}: is {gw}×{gh} but the plate {plate_path} is {w}×{h}; "
-                        "render the trimap at the plate's resolution")
+    guide_file = aligned_to(guide_read, image)  # each pixel where it lies in the frame
+    if guide_file is None:
+        raise ShotError(f"{guide_path}{where}: is {_extent(guide_read)} but the plate {plate_path} is "
+                        f"{_extent(image)}; render the trimap at the plate's resolution")
     first = guide_file.matte_channel()
     if rough_matte:
         trimap = trimap_from_rough_matte(to_unit_float(first, str(guide_path)), band=band)
@@ -569,6 +576,15 @@ def read_first_solve(alpha: FramePattern, foreground: FramePattern, frame: int,
                             f"{shape[1]}×{shape[0]}; give the {name} that matte wrote for this plate")
         pixels[name] = to_unit_float(values, str(path))
     return pixels["alpha"][..., 0], pixels["foreground"]
+
+
+def _extent(image: ImageFile) -> str:
+    """"W×H", and where those pixels lie when the file has windows of its own."""
+    x, y, w, h = image.data_window
+    if image.is_plain:
+        return f"{w}×{h}"
+    fx, fy, fw, fh = image.display_window
+    return f"{w}×{h} at ({x}, {y}) of a {fw}×{fh} frame" + (f" from ({fx}, {fy})" if (fx, fy) != (0, 0) else "")
 
 
 def _read(path: Path, where: str) -> ImageFile:

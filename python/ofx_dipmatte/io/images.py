@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -58,6 +58,16 @@ class ImageFile:
             return None
         return self.pixels[..., index]
 
+    @property
+    def data_window(self) -> tuple[int, int, int, int]:
+        """(x, y, width, height) of the pixels held, in the frame's coordinates."""
+        return (*self.origin, self.pixels.shape[1], self.pixels.shape[0])
+
+    @property
+    def is_plain(self) -> bool:
+        """No windows of its own: its pixels are the whole frame (a PNG, a JPEG, most TIFFs)."""
+        return self.origin == (0, 0) and self.display_window[2:] in ((0, 0), self.pixels.shape[1::-1])
+
     def matte_channel(self) -> np.ndarray:
         """H×W: the channel a trimap or a rough matte is read from (:func:`~ofx_dipmatte.trimap.matte_channel`):
         the first, or A when the colour is flat."""
@@ -104,6 +114,39 @@ def read_image_file(path: "str | os.PathLike") -> ImageFile:
         )
     finally:
         inp.close()
+
+
+def aligned_to(image: ImageFile, plate: ImageFile) -> Optional[ImageFile]:
+    """``image`` (a trimap, a matte, a clean plate) on ``plate``'s data window, each pixel
+    where it lies in the frame, and 0 where ``image`` holds no pixels: outside its data
+    window an EXR is empty, as an OFX host's image is outside its bounds (a Nuke render's
+    bounding box, a Roto's). None when the two are not of one frame (display windows that
+    differ), except that a plain image (:attr:`ImageFile.is_plain`) the size of the
+    plate's pixels covers them pixel for pixel.
+    """
+    target_x, target_y, width, height = plate.data_window
+    if image.is_plain and image.pixels.shape[:2] == (height, width):
+        return image
+    if image.display_window != plate.display_window:
+        return None
+    source_x, source_y, source_w, source_h = image.data_window
+    pixels = np.zeros((height, width, image.pixels.shape[2]), image.pixels.dtype)
+    x0, x1 = max(target_x, source_x), min(target_x + width, source_x + source_w)
+    y0, y1 = max(target_y, source_y), min(target_y + height, source_y + source_h)
+    if x1 > x0 and y1 > y0:
+        pixels[y0 - target_y:y1 - target_y, x0 - target_x:x1 - target_x] = \
+            image.pixels[y0 - source_y:y1 - source_y, x0 - source_x:x1 - source_x]
+    return replace(image, pixels=pixels, origin=plate.origin)
+
+
+def covers(image: ImageFile, plate: ImageFile) -> bool:
+    """Whether ``image``'s pixels, placed as :func:`aligned_to` places them, hold every
+    pixel of ``plate``'s data window."""
+    if image.is_plain and image.pixels.shape[:2] == plate.pixels.shape[:2]:
+        return True
+    x, y, w, h = image.data_window
+    px, py, pw, ph = plate.data_window
+    return x <= px and y <= py and x + w >= px + pw and y + h >= py + ph
 
 
 def read_image(path: "str | os.PathLike") -> np.ndarray:
