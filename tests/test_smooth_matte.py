@@ -16,8 +16,8 @@ from ofx_dipmatte.engine.colour_estimate import estimate_colours
 from ofx_dipmatte.engine.laplacian import matting_laplacian
 from ofx_dipmatte.engine.plate_grain import UNTRUSTED, alpha_noise, plate_disagreement
 from ofx_dipmatte.engine.sampled_density import sampled_density_matte
-from ofx_dipmatte.engine.smooth_matte import (EXPLAINED, OWN_DETAIL, SHARP, SMOOTH, detail_share, local_range,
-                                              own_detail, refinement_trust, sharp_share)
+from ofx_dipmatte.engine.smooth_matte import (EXPLAINED, OWN_DETAIL, SHARP, SMEAR_TRUST, SMOOTH, detail_share,
+                                              local_range, own_detail, refinement_trust, sharp_share)
 
 #: The default, which keeps smooth mattes.
 DEFAULT = ofx_dipmatte.PRESETS["balanced"]
@@ -107,6 +107,44 @@ def test_detail_is_measured_against_the_known_layers_nearby():
     # The share is linear between the bounds.
     ratio = own_detail(strands, trimap, smooth)
     assert detail_share(strands, trimap, smooth) == min(1.0, max(0.0, (ratio - EXPLAINED) / (OWN_DETAIL - EXPLAINED)))
+
+
+def _motion_blur(size: int = 96, length: int = 21):
+    """A solid disc smeared over ``length`` px along x (its matte a sharp-edged ramp) over
+    a textured background. Returns (image, trimap)."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:size, 0:size]
+    disc = (np.hypot(yy - size / 2, xx - size / 2) < 0.28 * size).astype(np.float32)
+    alpha = ndimage.uniform_filter1d(disc, length, axis=1)
+    field = ndimage.gaussian_filter(rng.random((size, size, 3)), (2, 2, 0))
+    bg = 0.2 + 0.5 * (field - field.min()) / (field.max() - field.min())
+    image = (alpha[..., None] * np.array([0.8, 0.6, 0.4]) + (1 - alpha[..., None]) * bg).astype(np.float32)
+    trimap = np.zeros((size, size), np.float32)
+    trimap[ndimage.binary_dilation(alpha > 0.01, iterations=3)] = 0.5
+    trimap[ndimage.binary_erosion(alpha > 0.99, iterations=3)] = 1.0
+    return image, trimap
+
+
+def test_motion_blur_keeps_half_of_the_refinement_beside_the_samples():
+    # A smear: closed-form's matte is sharp, but the band shows only the background through it.
+    image, trimap = _motion_blur()
+    closed_form = closed_form_alpha(image, trimap)
+    assert sharp_share(closed_form, trimap == 0.5) == 1.0 and own_detail(image, trimap, closed_form) < EXPLAINED
+    assert refinement_trust(image, trimap, closed_form, SMEAR_TRUST) == SMEAR_TRUST
+    assert refinement_trust(image, trimap, closed_form) == 1.0  # a smear share of 1: the old rule
+    # The default keeps half of the refinement, half of closed-form held to the samples; with
+    # closed-form's own matte as the one kept (no samples) the refinement stays whole.
+    assert refinement_trust_map(DEFAULT, image, closed_form, trimap) == SMEAR_TRUST
+    assert refinement_trust_map(DEFAULT.replace(smooth_samples=0.0), image, closed_form, trimap) == 1.0
+    default, _ = classical_matte(DEFAULT, image, trimap)
+    refined, _ = classical_matte(REFINED_EVERYWHERE, image, trimap)
+    sampled = sampled_density_matte(image, trimap, matting_laplacian(image, unknown=trimap == 0.5),
+                                    DEFAULT.smooth_samples)
+    assert np.abs(refined - sampled)[trimap == 0.5].max() > 0.01
+    np.testing.assert_allclose(default, sampled + SMEAR_TRUST * (refined - sampled), atol=1e-5)
+    # Strands (detail of their own) keep the whole refinement under the same rule.
+    trimap, smooth, strands, _ = _strands_and_smoke()
+    assert refinement_trust(strands, trimap, smooth, SMEAR_TRUST) == 1.0
 
 
 def test_closed_form_is_kept_on_smoke_and_refined_on_hair():

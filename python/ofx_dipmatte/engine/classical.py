@@ -31,7 +31,7 @@ from .presets import Preset
 from .refine import refine_alpha, refinement_round
 from .region import Padded, Window
 from .sampled_density import sampled_density_matte
-from .smooth_matte import refinement_trust
+from .smooth_matte import SMEAR_TRUST, refinement_trust
 from .solver import Cancelled, ProgressCallback
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
@@ -145,12 +145,14 @@ def refinement_trust_map(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trim
     frame."""
     if not cfg.keep_smooth_mattes or cfg.alpha_prior != "refined":
         return np.ones((), np.float32)  # nothing to keep from: no refinement
+    # Motion blur keeps part of the kept matte only where that is held to the colour samples.
+    smear = SMEAR_TRUST if cfg.smooth_samples > 0 else 1.0
     if exact_background is False:
-        return np.asarray(np.float32(refinement_trust(image, trimap, alpha)))
+        return np.asarray(np.float32(refinement_trust(image, trimap, alpha, smear)))
     seen = 1.0 if colours is None else plate_trust(image, trimap, alpha, *colours, exact_background)
     if exact_background is True and seen >= 1.0:
         return np.ones((), np.float32)  # B seen everywhere, and clean enough: nothing to measure
-    trust = np.float32(refinement_trust(image, trimap, alpha))
+    trust = np.float32(refinement_trust(image, trimap, alpha, smear))
     return np.maximum(trust, np.float32(seen) * np.asarray(exact_background, np.float32))
 
 

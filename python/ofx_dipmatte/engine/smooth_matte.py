@@ -28,9 +28,11 @@ into the band over :data:`KNOWN_SCALE` px and faded by closed-form's alpha, acco
 α² E(F) + (1 − α)² E(B). Its median over the mixed pixels, measured on the same 72
 stills (each as one window): smoke 0.07–1.11, veils 0.59–1.11, motion blur 0.37–1.47,
 hair, fur, lace and hard edges 3.4–196; on the 1080p plate's tiles 7.0–497. Alone it
-would keep closed-form's matte on motion blur, where the refinement gains, so the
-refinement is kept where either measure says so: a sharp matte, or detail of its own in
-the band. Grain, added after compositing, raises smoke's reading (1.46 at σ 0.02).
+would keep closed-form's matte on motion blur, where the refinement gains over it; held to
+the known regions' colour samples (:mod:`.sampled_density`) the kept matte does as well
+there, and better where the blur is long, so a sharp matte without detail of its own
+keeps half of each (:data:`SMEAR_TRUST`), detail of its own all of the refinement.
+Grain, added after compositing, raises smoke's reading (1.46 at σ 0.02).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ DETAIL_SIGMA = 1.0
 #: Gaussian σ (pixels) over which the detail of the known regions is averaged and carried
 #: into the band: a texture's statistics hold over a few of its features.
 KNOWN_SCALE = 12.0
+#: The carried detail is averaged over blocks this many pixels wide before it is blurred.
+CARRY_POOL = 4
 #: Detail energy (summed over RGB) that is always there: 8-bit steps, mild grain.
 DETAIL_FLOOR = 1e-5
 #: Ratio of the band's detail to the known layers' at and below which the band shows
@@ -60,6 +64,14 @@ DETAIL_FLOOR = 1e-5
 EXPLAINED = 1.5
 #: ... and at and above which it does (strands): the refinement is kept in full.
 OWN_DETAIL = 2.5
+#: The share of the refinement kept where the matte is sharp but the band shows no detail
+#: of its own (motion blur) and the matte kept otherwise is held to the known regions'
+#: colour samples (``Preset.smooth_samples``). Measured on the 7 motion-blur stills of
+#: 83 composites (dev and held-out): SAD median 0.988×, worst 1.006×, gradient 0.91× the
+#: full refinement's (0 of it: 0.987×, worst 1.033×, gradient 0.85×); every other still
+#: has a sharp matte and detail of its own, or neither. Against closed-form's matte kept
+#: instead, half of it lost 2 % (docs/benchmarks.md).
+SMEAR_TRUST = 0.5
 
 
 def mixed_pixels(alpha: np.ndarray, unknown: np.ndarray) -> np.ndarray:
@@ -92,10 +104,25 @@ def detail_energy(image: np.ndarray) -> np.ndarray:
 
 def _carried(values: np.ndarray, where: np.ndarray) -> np.ndarray:
     """``values`` averaged over the pixels ``where`` within about :data:`KNOWN_SCALE` px of
-    each pixel (0 where there are none)."""
-    weight = ndimage.gaussian_filter(where.astype(np.float32), KNOWN_SCALE, mode="nearest")
-    total = ndimage.gaussian_filter(np.where(where, values, 0.0).astype(np.float32), KNOWN_SCALE, mode="nearest")
-    return total / np.maximum(weight, 1e-6)
+    each pixel (0 where there are none). Summed over :data:`CARRY_POOL`² blocks first and
+    blurred on that coarser grid: an average over this scale changes little from one
+    pixel to the next, and a 97-tap blur of every pixel was most of the measure's time."""
+    h, w = where.shape
+    rows, cols = -(-h // CARRY_POOL), -(-w // CARRY_POOL)
+
+    def pooled(plane: np.ndarray) -> np.ndarray:
+        blocks = np.zeros((rows * CARRY_POOL, cols * CARRY_POOL), np.float32)
+        blocks[:h, :w] = plane
+        return blocks.reshape(rows, CARRY_POOL, cols, CARRY_POOL).sum(axis=(1, 3))
+
+    sigma = KNOWN_SCALE / CARRY_POOL
+    weight = ndimage.gaussian_filter(pooled(where.astype(np.float32)), sigma, mode="nearest")
+    total = ndimage.gaussian_filter(pooled(np.where(where, values, 0.0)), sigma, mode="nearest")
+    mean = total / np.maximum(weight, 1e-6)
+    # Each block's value at its centre, interpolated between centres (edge blocks held).
+    ys = np.clip((np.arange(h) + 0.5) / CARRY_POOL - 0.5, 0, rows - 1)
+    xs = np.clip((np.arange(w) + 0.5) / CARRY_POOL - 0.5, 0, cols - 1)
+    return ndimage.map_coordinates(mean, np.meshgrid(ys, xs, indexing="ij"), order=1, mode="nearest")
 
 
 def own_detail(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> float:
@@ -124,10 +151,13 @@ def detail_share(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> fl
     return float(np.clip((own_detail(image, trimap, alpha) - EXPLAINED) / (OWN_DETAIL - EXPLAINED), 0.0, 1.0))
 
 
-def refinement_trust(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> float:
-    """The share (0 to 1) of the refinement to keep over closed-form's ``alpha`` (H×W) of
-    ``image`` (H×W×3) and its snapped ``trimap``: the larger of :func:`sharp_share` and
-    :func:`detail_share`, so closed-form's matte is kept only where it is smooth *and*
-    the band shows no detail the known layers do not account for."""
+def refinement_trust(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, smear: float = 1.0) -> float:
+    """The share (0 to 1) of the refinement to keep over the matte kept otherwise, from
+    closed-form's ``alpha`` (H×W) of ``image`` (H×W×3) and its snapped ``trimap``: all of
+    it where the band shows detail of its own (:func:`detail_share`); ``smear`` of it
+    where closed-form's matte is sharp (:func:`sharp_share`) but the band shows no detail
+    of its own (motion blur); none where the matte is smooth and the band shows nothing
+    of its own (smoke); in proportion between."""
     sharp = sharp_share(alpha, trimap == 0.5)
-    return 1.0 if sharp >= 1.0 else max(sharp, detail_share(image, trimap, alpha))
+    detail = detail_share(image, trimap, alpha)
+    return max(detail, sharp * (smear + (1.0 - smear) * detail))
