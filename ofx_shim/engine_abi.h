@@ -36,6 +36,8 @@ struct DipParams {
 
 // Return codes of dip_render. DIP_BAD_INPUT: the frame or the parameters cannot be
 // solved (the message says what to change); DIP_FAILED: the engine itself failed.
+// With DIP_OK the message buffer holds the engine's warnings about the matte (e.g. a
+// trimap with no known background), or is empty.
 enum { DIP_OK = 0, DIP_FAILED = 1, DIP_CANCELLED = 2, DIP_OUT_OF_MEMORY = 3, DIP_BAD_INPUT = 4 };
 
 // Called during the solve; returns nonzero to stop it (host abort).

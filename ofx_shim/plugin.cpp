@@ -57,14 +57,21 @@ void post_message(Instance* inst, const char* type, const std::string& text) {
   if (g_message1 && g_message1->message) g_message1->message(handle, type, "ofx_dipmatte", as_format(text).c_str());
 }
 
-void set_persistent(Instance* inst, const std::string& text) {
+// A message on the instance until cleared: an error (the render failed) or a warning (it
+// succeeded, but the artist should know something about the matte). A host without
+// persistent messages gets errors as plain messages; warnings are not posted there, as a
+// plain message is a dialog in some hosts, and a render comes every frame.
+void set_persistent(Instance* inst, const std::string& text, const char* type = kOfxMessageError) {
   std::lock_guard<std::mutex> lock(inst->message_mutex);
-  if (inst->persistent == text) return;  // some hosts append a line per call
-  inst->persistent = text;
-  if (g_message2 && g_message2->setPersistentMessage)
-    g_message2->setPersistentMessage(inst->handle, kOfxMessageError, "ofx_dipmatte", as_format(text).c_str());
-  else
-    post_message(inst, kOfxMessageError, text);
+  const std::string shown = std::string(type) + "\n" + text;
+  if (inst->persistent == shown) return;  // some hosts append a line per call
+  if (g_message2 && g_message2->setPersistentMessage) {
+    inst->persistent = shown;
+    g_message2->setPersistentMessage(inst->handle, type, "ofx_dipmatte", as_format(text).c_str());
+  } else if (std::strcmp(type, kOfxMessageError) == 0) {
+    inst->persistent = shown;
+    post_message(inst, type, text);
+  }
 }
 
 void clear_persistent(Instance* inst) {
@@ -456,7 +463,10 @@ OfxStatus render(Instance* inst, OfxPropertySetHandle in_args) {
     throw RenderError(text);
   }
   unpack_region(output_pixels.data(), frame, window, output);
-  clear_persistent(inst);
+  if (error[0] != '\0')  // on success the runtime leaves the engine's warnings there
+    set_persistent(inst, std::string("ofx_dipmatte: ") + error, kOfxMessageWarning);
+  else
+    clear_persistent(inst);
   return kOfxStatOK;
 }
 

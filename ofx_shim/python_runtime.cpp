@@ -282,6 +282,7 @@ DIP_EXPORT int dip_render(void* session, const DipRenderRequest* request, char* 
       return DIP_FAILED;
     }
     std::memcpy(o.data, out.data(), static_cast<size_t>(out.nbytes()));
+    set_error(error, error_size, py::str(static_cast<py::object*>(session)->attr("warning")));
     return DIP_OK;
   } catch (py::error_already_set& e) {
     return classify(e, error, error_size);

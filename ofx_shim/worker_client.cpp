@@ -441,6 +441,7 @@ int render(void* session, const DipRenderRequest* request, char* error, size_t e
         if (status == "ok") {
           if (request->output.data)  // absent when only showing a frame
             std::memcpy(request->output.data, frame.at(frame.output), image_bytes(request->output));
+          set_error(error, error_size, message["message"]);  // the engine's warnings, or ""
           return DIP_OK;
         }
         set_error(error, error_size, message["message"]);

@@ -546,6 +546,26 @@ def test_trimap_input_problems_fail_with_a_message_that_says_what_to_do(host):
     assert "no alpha channel" in host.persistent_message(rgb)
 
 
+@BOTH_ENGINES
+def test_a_matte_the_artist_should_know_about_renders_with_a_warning_on_the_instance(host, engine):
+    """A trimap with no known background still solves (B from the compositing equation
+    alone): the render succeeds, and the engine's warning stays on the instance as a
+    persistent warning until a render without one clears it."""
+    image, trimap, *_ = make_case(SIZE, band=3)
+    inst = new_instance(host, engine=engine)
+    host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, np.ones_like(trimap)])))
+    no_background = np.where(trimap == 0.0, 0.5, trimap).astype(np.float32)
+    host.set_image(inst, "Trimap", 0.0, **to_host(no_background[..., None]))
+    render(host, inst)
+    assert "trimap has no known background" in host.persistent_message(inst)
+    kind, _, text = host.messages(inst)[-1]
+    assert kind == "OfxMessageWarning" and text == host.persistent_message(inst)
+    host.set_image(inst, "Trimap", 0.0, **to_host(trimap[..., None]))
+    render(host, inst)
+    assert host.persistent_message(inst) == ""
+    host.destroy_instance(inst)
+
+
 def test_a_trimap_smaller_than_the_source_is_background_outside_its_bounds(host):
     """A Roto node's image covers its shapes' bounding box only; OFX has every image black
     outside its bounds, so the trimap is background there (it used to fail the render)."""

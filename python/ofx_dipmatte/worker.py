@@ -23,7 +23,7 @@ Protocol (one connected ``AF_UNIX`` stream socket, fd 3 in the worker):
   10 a second, and at least every few seconds while the closed-form prior is solved;
   the first fraction of 1 always),
   then ``{"op": "done", "id", "status": "ok" | "cancelled" | "memory" | "input" |
-  "error", "message"}``.
+  "error", "message"}`` (with "ok", the engine's warnings about the frame, or "").
 - Plugin → worker at any time: ``{"op": "cancel", "id"}`` (the host aborted: the solve
   stops at its next iteration), ``{"op": "close", "session"}`` (the instance was
   destroyed), ``{"op": "purge", "session"}`` (drop cached frames).
@@ -210,6 +210,7 @@ class Worker:
                                        int(out_layout["channels"]), out_layout["dtype"], clean_plate=clean_plate)
                 if output is not None:
                     output[...] = image
+                    reply["message"] = session.warning  # on "ok": what the artist should know
                 del source, guide, clean_plate, output  # views must go before the mapping closes
             finally:
                 memory.close()

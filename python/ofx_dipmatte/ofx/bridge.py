@@ -187,6 +187,7 @@ class InstanceSession:
         self._shown: dict[float, str] = {}
         self._lock = threading.Lock()
         self.solves = 0  # frames actually solved (cache misses), for tests and status
+        self.warning = ""  # what the last render has to tell the artist (:func:`artist_warning`)
 
     def purge(self) -> None:
         """Drop cached results (the host is short of memory); warm-start weights stay."""
@@ -212,6 +213,7 @@ class InstanceSession:
         if source.shape[:2] != (height, width):
             raise ValueError(f"Output is {width}×{height} but the Source is {source.shape[1]}×{source.shape[0]}")
         trimap = trimap_for(source, guide, p)
+        self.warning = ""
         if p.output_mode == "trimap":  # a check of what the solve would get: nothing to solve
             _log_render(self, time, source, p, True, 0.0)
             return trimap_view(trimap, channels, dtype)
@@ -231,6 +233,7 @@ class InstanceSession:
             else:
                 self._cache.move_to_end(cache_key)
             _log_render(self, time, source, p, cached, clock.perf_counter() - started)
+        self.warning = artist_warning(result.stats.warnings)
         return format_output(result, p.output_mode, channels, dtype)
 
     def show(self, time: float, source: np.ndarray, guide: Optional[np.ndarray], params: RenderParams) -> None:
@@ -291,6 +294,14 @@ def _log_render(session: "InstanceSession", time: float, source: np.ndarray, par
             "dtype": str(source.dtype), "cached": cached, "seconds": round(seconds, 3), **params.__dict__}
     with open(path, "a") as log:
         log.write(json.dumps(line) + "\n")
+
+
+def artist_warning(warnings: list[str]) -> str:
+    """The engine's warnings about a frame's inputs, one line for the host to show on the
+    instance after a successful render (a trimap with no known foreground or background,
+    a clean plate the preset ignores); "" when there are none. The carried background's
+    notes (started over at a camera move) are routine on a moving shot: not shown."""
+    return "; ".join(w for w in warnings if not w.startswith("carried background"))
 
 
 class _HostProgress:
