@@ -433,6 +433,19 @@ def test_a_trimap_without_unknown_pixels_is_written_as_alpha(tmp_path, capsys):
     np.testing.assert_array_equal(alpha, known)
 
 
+def test_a_soft_matte_given_as_a_trimap_is_solved_with_a_warning_that_says_what_to_give(tmp_path, capsys):
+    image, _, alpha = make_hair_case(48)[:3]
+    write_image(tmp_path / "plate.png", image)
+    write_image(tmp_path / "matte.png", alpha)
+    assert main(["matte", str(tmp_path / "plate.png"), str(tmp_path / "matte.png"), "-o", str(tmp_path / "out"),
+                 *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "warning: trimap:" in printed and "--rough-matte" in printed
+    code, report = run_json(capsys, "matte", str(tmp_path / "plate.png"), str(tmp_path / "matte.png"), "-o",
+                            str(tmp_path / "again"), *FAST)
+    assert code == 0 and any(w.startswith("trimap:") for w in report["frames"][0]["warnings"])
+
+
 def test_a_trimap_or_rough_matte_held_in_alpha_under_flat_colour_is_read_from_alpha(tmp_path):
     """A roto written as RGBA with black colour: the matte is its A channel."""
     image, trimap, *_ = make_hair_case(48)

@@ -57,3 +57,26 @@ def test_rough_matte_soft_pixels_become_unknown():
 def test_rough_matte_rejects_bad_band():
     with pytest.raises(ValueError, match="band"):
         trimap_from_rough_matte(np.zeros((4, 4)), band=0)
+
+
+def test_a_soft_matte_given_as_a_trimap_is_told_from_a_painted_or_resampled_one():
+    from scipy import ndimage
+
+    from conftest import make_hair_case
+
+    import ofx_dipmatte
+    from ofx_dipmatte.trimap import SOFT_MATTE_SHARE, between_levels_share
+
+    image, trimap, alpha = make_hair_case(seed=0)[:3]
+    painted = np.round(trimap * 255).astype(np.uint8)  # 0 / 128 / 255
+    assert between_levels_share(painted) == 0.0 and between_levels_share(trimap) == 0.0
+    # Resampled (a host scaling it by a non-square pixel aspect and back): its edges smear,
+    # but most of the band stays at the unknown level.
+    smeared = ndimage.zoom(ndimage.zoom(trimap, (1, 16 / 15), order=1), (1, 15 / 16), order=1)
+    assert 0.0 < between_levels_share(smeared[:, :trimap.shape[1]]) < SOFT_MATTE_SHARE
+    assert between_levels_share(alpha) > SOFT_MATTE_SHARE  # the matte itself, given as a trimap
+    assert between_levels_share(np.zeros((4, 4), np.float32)) == 0.0  # nothing unknown
+
+    warned = ofx_dipmatte.matte(image, alpha).stats.warnings
+    assert any(w.startswith("trimap:") and "rough matte" in w for w in warned)
+    assert not any(w.startswith("trimap:") for w in ofx_dipmatte.matte(image, trimap).stats.warnings)

@@ -87,6 +87,8 @@ class ConsoleReporter:
 
 
 def _describe(record) -> str:
+    from .engine.results import about_inputs
+
     if record.status == "skipped":
         return f"frame {record.frame}: skipped, outputs exist"
     start = "cold" if record.warm_start_from is None else f"warm from {record.warm_start_from}"
@@ -97,7 +99,8 @@ def _describe(record) -> str:
         return line + ", preroll (not written)"
     if record.status == "first_solve":
         return line + ", first solve for --stack-plate (not written)"
-    return line + "".join(f"\n  {kind}: {path}" for kind, path in record.outputs.items())
+    return line + "".join(f"\n  {kind}: {path}" for kind, path in record.outputs.items()) \
+        + "".join(f"\n  warning: {text}" for text in about_inputs(record.warnings))
 
 
 def _frames(args, plate) -> list[int]:

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from .clean_plate import MOVING_SPREAD, MatchedFrame, PlateStack, SolvedBackground
+from .results import CARRIED_NOTE
 
 #: Mean difference (per channel over 5×5 pixels, then its length over the channels, 0–1
 #: units) between the frame's known background and the matched stack above which the
@@ -96,7 +97,7 @@ class CarriedBackground:
             why = unusable or (f"this frame's known background differs from the earlier frames' (RMS "
                                f"{difference:.3f}): a moving camera, a cut or a changed light")
             self.clear()
-            return None, f"carried background: not used and started over: {why}"
+            return None, f"{CARRIED_NOTE}: not used and started over: {why}"
         return self._stack.plate(), None
 
     def show(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..encoding import grey_to_rgb, prepare_image
-from ..trimap import snap_trimap
+from ..trimap import SOFT_MATTE_SHARE, between_levels_share, snap_trimap
 from .alpha_solve import DataTerm, Stopped
 from .batched_fit import TileJob, fit_batch_within_memory
 from .carried_background import CarriedBackground, drop_changed
@@ -215,6 +215,12 @@ class ClipSession:
         working, layout = self._restored(working)
         if layout is not None:
             stats.chroma_restored = layout.name
+        soft = between_levels_share(trimap)
+        if soft > SOFT_MATTE_SHARE:
+            stats.warnings.append(
+                f"trimap: {soft:.0%} of its unknown pixels lie between its levels, as a soft matte's do; a "
+                "trimap is 0 (background), 0.5 (unknown), 1 (foreground). Give a soft matte as a rough matte "
+                "(the CLI's --rough-matte, the plugin's rough-matte trimap source): a band is opened around its edge")
         if not (tri == 1.0).any():
             stats.warnings.append("trimap has no known foreground: F is constrained only by the compositing equation")
         if not (tri == 0.0).any() and plate is None:

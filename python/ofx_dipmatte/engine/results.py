@@ -22,7 +22,8 @@ class MatteStats:
             box around all the tiles).
         tiles: how many windows the band was split into (1: one window around it all).
         device: where it ran.
-        warnings: notes about the input (e.g. a trimap without foreground).
+        warnings: notes about the input (e.g. a trimap without foreground; see
+            :func:`about_inputs`) and about the carried background (it started over).
         chroma_restored: the subsampled chroma the frame arrived with and was restored
             from before the solve (e.g. "4:2:2", :mod:`.chroma`), or None.
         background_frames: how many frames' background (solved before, or shown with
@@ -63,3 +64,15 @@ class MatteResult:
     foreground: np.ndarray
     background: np.ndarray
     stats: MatteStats
+
+
+#: How the carried background's notes begin (:mod:`.carried_background`).
+CARRIED_NOTE = "carried background"
+
+
+def about_inputs(warnings: list[str]) -> list[str]:
+    """The warnings an artist acts on: those about a frame's inputs (a trimap with no known
+    foreground, a soft matte given as a trimap, a clean plate the preset ignores). The
+    carried background's notes (it started over at a camera move) are routine on a
+    moving shot."""
+    return [w for w in warnings if not w.startswith(CARRIED_NOTE)]

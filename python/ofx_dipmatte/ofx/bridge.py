@@ -23,6 +23,7 @@ import numpy as np
 
 from ..engine import Cancelled, ClipSession, MatteResult
 from ..engine.presets import Preset, with_limits
+from ..engine.results import about_inputs
 from ..trimap import matte_channel, snap_trimap, to_unit_float, trimap_from_rough_matte
 
 OUTPUT_MODES = ("premultiplied", "straight", "alpha", "background", "trimap")
@@ -297,11 +298,10 @@ def _log_render(session: "InstanceSession", time: float, source: np.ndarray, par
 
 
 def artist_warning(warnings: list[str]) -> str:
-    """The engine's warnings about a frame's inputs, one line for the host to show on the
-    instance after a successful render (a trimap with no known foreground or background,
-    a clean plate the preset ignores); "" when there are none. The carried background's
-    notes (started over at a camera move) are routine on a moving shot: not shown."""
-    return "; ".join(w for w in warnings if not w.startswith("carried background"))
+    """The engine's warnings about a frame's inputs (:func:`~ofx_dipmatte.engine.results.about_inputs`)
+    as one line for the host to show on the instance after a successful render; "" when
+    there are none."""
+    return "; ".join(about_inputs(warnings))
 
 
 class _HostProgress:
