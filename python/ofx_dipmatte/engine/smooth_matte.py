@@ -159,5 +159,7 @@ def refinement_trust(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, s
     of its own (motion blur); none where the matte is smooth and the band shows nothing
     of its own (smoke); in proportion between."""
     sharp = sharp_share(alpha, trimap == 0.5)
+    if sharp >= 1.0 and smear >= 1.0:
+        return 1.0  # all of it whatever the band shows: the reading (a few blurs of the window) is not needed
     detail = detail_share(image, trimap, alpha)
     return max(detail, sharp * (smear + (1.0 - smear) * detail))
