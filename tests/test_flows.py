@@ -117,3 +117,39 @@ def test_a_window_without_unknown_pixels_has_no_flows():
     trimap[3:6, 3:6] = 1.0
     laplacian, (confidence, _) = information_flow_system(image, trimap)
     assert laplacian.nnz == 0 and not confidence.any()
+
+
+def test_a_frame_solved_as_one_window_searches_neighbours_on_the_cores_tiles_would_share(monkeypatch):
+    """A still's known-to-unknown searches (smoke, veils) query on the cores its tiles would
+    have shared; the same neighbours either way. Outside the solve, and so in tile threads,
+    one thread each."""
+    from ofx_dipmatte.engine import clip, information_flow
+
+    seen = []
+    tree_type = information_flow.cKDTree
+
+    class Recording:
+        def __init__(self, *args, **kwargs):
+            self.tree = tree_type(*args, **kwargs)
+
+        def query(self, *args, **kwargs):
+            seen.append(kwargs.get("workers", 1))
+            return self.tree.query(*args, **kwargs)
+
+    monkeypatch.setattr(information_flow, "cKDTree", Recording)
+    monkeypatch.setattr(clip, "tile_workers", lambda: 3)
+    image, trimap, *_ = make_case(48, seed=2)
+    features = pixel_features(image.astype(np.float64), 1.0)
+    for workers in (1, 2):
+        with information_flow.searches_on(workers):
+            term = known_to_unknown_term(features, image, ofx_dipmatte.snap_trimap(trimap))
+        assert seen[-1] == workers
+        if workers == 1:
+            first = term
+    assert all(np.array_equal(a, b) for a, b in zip(first, term))
+    assert information_flow._SEARCH_WORKERS.get() == 1  # restored
+    seen.clear()
+    from ofx_dipmatte.engine import classical
+    monkeypatch.setattr(classical, "refinement_trust", lambda *args, **kwargs: 0.0)  # the samples' solve runs
+    ofx_dipmatte.matte(image, trimap, "balanced", device="cpu")
+    assert seen and set(seen) == {3}

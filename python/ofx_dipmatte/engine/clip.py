@@ -24,6 +24,7 @@ from .classical import Colours, classical_matte, colours_for, colours_in_context
 from .clean_plate import MatchedFrame, match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, single_threaded_blas, tile_batch, tile_workers
+from .information_flow import searches_on
 from .noise import window_noise
 from .presets import Preset, resolve_preset
 from .region import Padded, Window, assemble, canvas_shape, pad_to_canvas, round_up, solve_window
@@ -332,7 +333,8 @@ class ClipSession:
             padded = replace(padded, clean_plate=pad_to_canvas(plate[0], canvas, "reflect"),
                              plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
         if len(windows) == 1:
-            result, source = self._solve_window(frame, window, padded, progress, should_stop)
+            with searches_on(tile_workers()):  # the cores tiles would share
+                result, source = self._solve_window(frame, window, padded, progress, should_stop)
         else:
             result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, progress,
                                                should_stop)

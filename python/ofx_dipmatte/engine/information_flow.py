@@ -19,8 +19,10 @@ the non-local links follow what the net learned of this image instead of colour 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,6 +66,21 @@ def pixel_features(image: np.ndarray, spatial: float, extra: np.ndarray | None =
 #: Queries per neighbour search between two polls of a ``should_stop``.
 QUERY_CHUNK = 1 << 15
 
+#: Threads a neighbour search queries on: one where tiles are solved side by side, each on
+#: a core of its own; a frame solved as one window gives its search the cores (:func:`searches_on`).
+_SEARCH_WORKERS: contextvars.ContextVar[int] = contextvars.ContextVar("ofx_dipmatte_search_workers", default=1)
+
+
+@contextlib.contextmanager
+def searches_on(workers: int) -> Iterator[None]:
+    """Neighbour searches started inside (in this thread) query on ``workers`` threads: the
+    same neighbours, sooner (dev *smoke*'s known-to-unknown searches: 0.20 → 0.12 s on 2 cores)."""
+    token = _SEARCH_WORKERS.set(max(1, workers))
+    try:
+        yield
+    finally:
+        _SEARCH_WORKERS.reset(token)
+
 
 def _nearest(features: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int,
              skip_self: bool, should_stop: Optional[Callable[[], bool]] = None, eps: float = 0.0) -> np.ndarray:
@@ -79,7 +96,7 @@ def _nearest(features: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int
     for start in range(0, len(queries), QUERY_CHUNK):
         stop_if(should_stop)
         part = queries[start:start + QUERY_CHUNK]
-        _, hits = tree.query(features[part], k=k + int(skip_self), eps=eps)
+        _, hits = tree.query(features[part], k=k + int(skip_self), eps=eps, workers=_SEARCH_WORKERS.get())
         found[start:start + len(part)] = np.reshape(hits, (len(part), -1))
     return pool[found[:, int(skip_self):]]
 
