@@ -153,3 +153,7 @@ def test_a_frame_solved_as_one_window_searches_neighbours_on_the_cores_tiles_wou
     monkeypatch.setattr(classical, "refinement_trust", lambda *args, **kwargs: 0.0)  # the samples' solve runs
     ofx_dipmatte.matte(image, trimap, "balanced", device="cpu")
     assert seen and set(seen) == {3}
+    seen.clear()  # tiles side by side: one thread each
+    image, trimap, *_ = make_case(160, seed=2)
+    result = ofx_dipmatte.matte(image, trimap, ofx_dipmatte.PRESETS["balanced"].replace(tile_size=64), device="cpu")
+    assert result.stats.tiles > 1 and seen and set(seen) == {1}
