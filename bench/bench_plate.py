@@ -22,9 +22,16 @@ up to five times while they add up to under 10 s, and "cold s" is their median: 
 solve in a process also pays one-off costs (about 0.2 s of a 1 s still here), and the
 seconds per band megapixel compare the still with the plates.
 
+``--rounds N``: the engine's runs of every size repeated N times, one size after the
+other in each round, so that each round's sizes are measured minutes apart; the table
+gives each size's median round, and "cold s per band Mpx ×first" the median over rounds
+of the ratio to the first size's figure in the same round (with 256x256 first: the
+plate's cost per band pixel against the still's, issue 11). On this shared 2-core machine
+a ratio from one run moved by ±10 % from one hour to the next.
+
 Usage:
     python bench/bench_plate.py [--sizes 256x256 1920x1080 3840x2160 1920x1080/2/0.2] [--preset balanced]
-        [--device auto] [--tile-batch 0] [--no-baseline] [--markdown FILE]
+        [--device auto] [--tile-batch 0] [--rounds 1] [--no-baseline] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -134,21 +141,35 @@ def main() -> None:
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--tile-batch", type=int, default=0,
                     help="same-size tiles fitted as one batch (0: the engine's default for the device)")
+    ap.add_argument("--rounds", type=int, default=1, help="engine runs of every size, in rounds (see above)")
     ap.add_argument("--no-baseline", action="store_true", help="skip closed-form (pymatting)")
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
     sys.path.insert(0, str(HERE))
     from bench import markdown
 
+    runs: dict[str, list[dict]] = {size: [] for size in args.sizes}
+    for round_ in range(max(args.rounds, 1)):
+        for size in args.sizes:
+            width, height, band, strands = parse_size(size)
+            print(f"{size} (round {round_ + 1}) ...", file=sys.stderr, flush=True)
+            run = in_child("engine", width, height, args.preset, args.device, args.tile_batch, band, strands)
+            run["cold s per band Mpx"] = run["cold s"] / run["band Mpx"]
+            runs[size].append(run)
+    first = runs[args.sizes[0]]
     rows = []
     for size in args.sizes:
         width, height, band, strands = parse_size(size)
-        print(f"{size} ...", file=sys.stderr, flush=True)
-        row = {"case": size, "preset": args.preset, "tile batch": args.tile_batch,
-               **in_child("engine", width, height, args.preset, args.device, args.tile_batch, band, strands)}
+        # The median round by cold time (of an even count, the upper of the middle two).
+        ordered = sorted(runs[size], key=lambda run: run["cold s"])
+        row = {"case": size, "preset": args.preset, "tile batch": args.tile_batch, **ordered[len(ordered) // 2]}
+        row["rounds"] = len(ordered)
         row["band share"] = row["band Mpx"] * 1e6 / (width * height)
         row["warm/cold"] = row["warm s"] / row["cold s"]
-        row["cold s per band Mpx"] = row["cold s"] / row["band Mpx"]
+        ratios = sorted(run["cold s per band Mpx"] / base["cold s per band Mpx"] for run, base in zip(runs[size], first))
+        row["cold s per band Mpx ×first"] = ratios[len(ratios) // 2]
+        if len(ratios) > 1:
+            row["×first range"] = f"{ratios[0]:.2f}–{ratios[-1]:.2f}"
         if not args.no_baseline:
             row.update(in_child("baseline", width, height, band, strands))
             row["SAD ×CF"] = row["cold SAD"] / row["CF SAD"]
