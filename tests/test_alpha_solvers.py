@@ -393,41 +393,6 @@ def test_colours_wanted_on_a_thin_band_are_exactly_the_whole_estimates_for_less_
     assert sum(swept) < 0.01 * everywhere  # nothing wanted: only the coarsest levels
 
 
-def test_an_estimate_started_from_coarse_colours_takes_them_where_its_pixels_say_nothing(monkeypatch):
-    """A tile's estimate starts from the whole band's colours at low resolution
-    (engine/foreground.py, ``coarse``): where alpha is 0 the image says nothing about F,
-    and F stays what the coarse colours gave; where it shows F (α = 1) or B (α = 0) the
-    pixels decide. The levels smaller than the coarse colours are not swept."""
-    from ofx_dipmatte.engine import foreground
-
-    rng = np.random.default_rng(4)
-    h, w = 96, 128
-    alpha = np.zeros((h, w), np.float32)
-    alpha[:, 100:] = 1.0  # F shows on the right only, as grey
-    image = np.where(alpha[..., None] > 0, 0.5, rng.random((h, w, 3)) * 0.2 + 0.4).astype(np.float32)
-    red = np.zeros((12, 16, 3), np.float32)
-    red[..., 0] = 0.9
-    sizes = []
-    real_sweep = foreground.sweep_level
-
-    def counted(colours, *args):
-        sizes.append(colours.shape[1:])
-        real_sweep(colours, *args)
-
-    monkeypatch.setattr(foreground, "sweep_level", counted)
-    plain_fg, plain_bg = estimate_foreground_background(image, alpha)
-    plain_sizes, sizes[:] = list(sizes), []
-    fg, bg = estimate_foreground_background(image, alpha, coarse=(red, image[::8, ::8]))
-    assert min(s[0] for s in sizes) >= 12 and min(s[0] for s in plain_sizes) == 1
-    far = np.zeros((h, w), bool)
-    far[:, :40] = True  # far from any pixel that shows F
-    assert np.abs(fg[far] - [0.9, 0.0, 0.0]).max() < 0.05
-    assert np.abs(plain_fg[far] - [0.9, 0.0, 0.0]).min() > 0.3  # the window's own colours instead
-    np.testing.assert_allclose(fg[:, 110:], 0.5, atol=0.02)  # where F shows, the pixels decide
-    for b in (bg, plain_bg):
-        assert np.abs(b - image)[alpha == 0].mean() < 0.01
-
-
 def test_a_mask_asked_for_again_reuses_its_regions_and_another_gets_its_own(monkeypatch):
     from ofx_dipmatte.engine import foreground
 

@@ -33,7 +33,6 @@ from .region import Padded, Window
 from .sampled_density import sampled_density_matte
 from .smooth_matte import SMEAR_TRUST, refinement_trust
 from .solver import Cancelled, ProgressCallback
-from .tiles import BandGuide
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
 #: (image, alpha) → F, B of a window (e.g. estimated over more of the frame than it holds).
@@ -196,13 +195,12 @@ def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None")
     return np.clip(fg, 0.0, ceiling), np.clip(bg, 0.0, ceiling)
 
 
-def colours_in_context(padded: Padded, window: Window, guide: BandGuide | None) -> Callable[..., Colours]:
+def colours_in_context(padded: Padded, window: Window,
+                       guide: tuple[np.ndarray, Window] | None) -> Callable[..., Colours]:
     """(image, alpha, sharpen=0) on ``window`` → F and B on it
     (:func:`~.colour_estimate.estimate_colours`), estimated over the window grown by
     :data:`COLOUR_CONTEXT` pixels of the frame, whose alpha there is the trimap's, and
-    on a tile (``guide``: the whole band's, :class:`~.tiles.BandGuide`) the guide's matte
-    on other tiles' band pixels, starting from the guide's colours: what the window shows
-    of the frame is too little to carry colours from the subject to strands far from it.
+    the ``guide`` matte's (a matte, the window it covers) on other tiles' band pixels.
     With a clean plate, B is the plate and only F is estimated."""
     canvas = padded.image.shape[:2]
     y0, x0 = max(window.y0 - COLOUR_CONTEXT, 0), max(window.x0 - COLOUR_CONTEXT, 0)
@@ -212,15 +210,13 @@ def colours_in_context(padded: Padded, window: Window, guide: BandGuide | None) 
     plate = None if padded.clean_plate is None else padded.clean_plate[y0:y1, x0:x1]
     covers = None if padded.plate_covers is None else padded.plate_covers[y0:y1, x0:x1]
     around = padded.trimap_mirrored[y0:y1, x0:x1].astype(np.float32)
-    coarse = None
     if guide is not None:
-        under = guide.union
+        matte, under = guide
         gy0, gx0 = max(y0, under.y0), max(x0, under.x0)
         gy1, gx1 = min(y1, under.y0 + under.height), min(x1, under.x0 + under.width)
         part = around[gy0 - y0:gy1 - y0, gx0 - x0:gx1 - x0]
-        np.copyto(part, guide.matte[gy0 - under.y0:gy1 - under.y0, gx0 - under.x0:gx1 - under.x0],
+        np.copyto(part, matte[gy0 - under.y0:gy1 - under.y0, gx0 - under.x0:gx1 - under.x0],
                   where=part == 0.5)
-        coarse = guide.colours_over(y0, y1, x0, x1)
     inner = (slice(window.y0 - y0, window.y0 - y0 + window.height),
              slice(window.x0 - x0, window.x0 - x0 + window.width))
     # F and B are used on the window's band only (the refinement's data term, and the
@@ -231,8 +227,7 @@ def colours_in_context(padded: Padded, window: Window, guide: BandGuide | None) 
     def estimate(_image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0) -> Colours:
         full = around.copy()
         full[inner] = alpha
-        fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers, wanted=wanted,
-                                  coarse=coarse)
+        fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers, wanted=wanted)
         return fg[inner], bg[inner]
 
     return estimate

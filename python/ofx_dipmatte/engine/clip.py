@@ -24,14 +24,13 @@ from .classical import Colours, classical_matte, colours_for, colours_in_context
 from .clean_plate import MatchedFrame, match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, single_threaded_blas, tile_batch, tile_workers
-from .foreground import estimate_foreground_background
 from .information_flow import searches_on
 from .noise import window_noise
 from .presets import Preset, resolve_preset
 from .region import Padded, Window, assemble, canvas_shape, pad_to_canvas, round_up, solve_window
 from .results import MatteResult, MatteStats
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
-from .tiles import BandGuide, band_depth, band_windows, blend, edge_anchor, solve_in_threads, union_window
+from .tiles import band_depth, band_windows, blend, edge_anchor, solve_in_threads, union_window
 from .warm_start import WarmStarts
 
 
@@ -325,7 +324,7 @@ class ClipSession:
         padded = Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
                          pad_to_canvas(tri, canvas, "reflect"), valid)
         one_sided: list[bool] = []
-        guide: BandGuide | None = None
+        guide: np.ndarray | None = None
         if len(windows) > 1:
             one_sided, guide = self._tile_guide(windows, window, padded, should_stop)
         if isinstance(plate, Future):  # the carried plate, taken beside the steps above
@@ -343,11 +342,11 @@ class ClipSession:
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
     def _tile_guide(self, windows: list[Window], union: Window, padded: Padded,
-                    should_stop) -> tuple[list[bool], BandGuide | None]:
+                    should_stop) -> tuple[list[bool], np.ndarray | None]:
         """Which tiles see one known region only, and the coarse matte of the whole band
-        with its colours (None when no tile needs it): the colours' context on other tiles,
-        and the edges of those one-sided tiles (their alpha would fall to that region's
-        value; they take the whole band's matte on their edges instead)."""
+        (None when no tile needs it): the colours' context on other tiles, and the edges
+        of those one-sided tiles (their alpha would fall to that region's value; they take
+        the whole band's matte on their edges instead)."""
         one_sided = []
         for win in windows:
             tile_trimap = padded.trimap_mirrored[win.slices]
@@ -358,18 +357,20 @@ class ClipSession:
         return one_sided, guide
 
     def _solve_tiles(self, frame: float, windows: list[Window], union: Window, padded: Padded,
-                     one_sided: list[bool], guide: BandGuide | None, progress: ProgressCallback | None,
+                     one_sided: list[bool], guide: np.ndarray | None, progress: ProgressCallback | None,
                      should_stop) -> tuple[FitResult, float | None]:
         """Each window alone, blended into ``union``; each tile's nets warm-start from
         the same grid cell's last solve; ``one_sided``, ``guide``: see :meth:`_tile_guide`.
         Returns the blend and the frame the first warm-started tile started from."""
         canvas = padded.image.shape[:2]
 
-        def part(win: Window, sided: bool) -> tuple[DataTerm | None, BandGuide | None]:
+        def part(win: Window, sided: bool) -> tuple[DataTerm | None, tuple[np.ndarray, Window] | None]:
             if guide is None:  # no tile is one-sided, and no colours are estimated
                 return None, None
-            anchor = edge_anchor(win, canvas, guide.matte_over(win), EDGE_WIDTH, EDGE_STRENGTH) if sided else None
-            return anchor, guide
+            rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
+            cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
+            anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH) if sided else None
+            return anchor, (guide, union)
 
         networks = self.config.alpha_source != "prior"
         batch = tile_batch(self.config, self.device) if networks else 1
@@ -440,11 +441,9 @@ class ClipSession:
                 raise Cancelled(f"solve cancelled after {done} of {len(tiles)} tiles")
         return solved
 
-    def _coarse_guide(self, union: Window, padded: Padded, should_stop) -> BandGuide:
+    def _coarse_guide(self, union: Window, padded: Padded, should_stop) -> np.ndarray:
         """Closed-form matte of the whole band at a size of about two tiles, enlarged to
-        ``union``: the tiles' boundary values (:func:`.tiles.edge_anchor`); and for a preset
-        that estimates colours, F and B estimated from it at that size, which the tiles'
-        estimates start from (:func:`.classical.colours_in_context`)."""
+        ``union``: the tiles' boundary values (:func:`.tiles.edge_anchor`)."""
         image = padded.image[union.slices]
         trimap = padded.trimap_mirrored[union.slices]
         while image.shape[0] * image.shape[1] > 2 * self.config.tile_size ** 2 and min(image.shape[:2]) >= 64:
@@ -453,16 +452,16 @@ class ClipSession:
             coarse = closed_form_alpha(image, trimap, should_stop=should_stop)
         except Stopped:
             raise Cancelled("solve cancelled while computing the closed-form matte") from None
-        colours = estimate_foreground_background(image, coarse) if self._estimates_colours else None
-        return BandGuide(union, upsample(coarse, (union.height, union.width)), colours)
+        return upsample(coarse, (union.height, union.width))
 
     def _solve_window(self, frame: float, window: Window, padded: Padded,
                       progress: ProgressCallback | None, should_stop,
                       anchor: DataTerm | None = None,
-                      guide: BandGuide | None = None) -> tuple[FitResult, float | None]:
+                      guide: tuple[np.ndarray, Window] | None = None) -> tuple[FitResult, float | None]:
         """One window: its prior (with ``anchor``, see :meth:`_prior`), then the nets
-        (warm-started when a frame was solved). ``guide``: the whole band's, for a tile.
-        Returns the result on the window and the frame it warm-started from."""
+        (warm-started when a frame was solved). ``guide``: a matte of the band around
+        the window and the window it covers (tiles). Returns the result on the window
+        and the frame it warm-started from."""
         tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, guide)
         if isinstance(tile, FitResult):
             return tile, None
@@ -472,7 +471,7 @@ class ClipSession:
 
     def _prepare_window(self, frame: float, window: Window, padded: Padded,
                         progress: ProgressCallback | None, should_stop, anchor: DataTerm | None,
-                        guide: BandGuide | None) -> "FitResult | _PreparedWindow":
+                        guide: tuple[np.ndarray, Window] | None) -> "FitResult | _PreparedWindow":
         """A window's prior, and for a preset with nets, what their fit needs: the nets
         (warm from the nearest solved frame's same cell, or fresh), inputs, cap and
         threshold. A preset without nets gets its finished result."""

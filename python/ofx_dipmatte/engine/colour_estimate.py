@@ -69,17 +69,14 @@ def sharpen_matte(alpha: np.ndarray, strength: float, sigma: float = SHARPEN_SIG
 
 def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
                      background: np.ndarray | None = None, background_known: np.ndarray | None = None,
-                     wanted: np.ndarray | None = None,
-                     coarse: "tuple[np.ndarray, np.ndarray] | None" = None) -> tuple[np.ndarray, np.ndarray]:
+                     wanted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Straight F and B (H×W×3 each) for ``image`` under ``alpha``, as
     :func:`~.foreground.estimate_foreground_background` (``background``,
     ``background_known``: a clean plate and where it holds), with F taken, as far as the
     background is the busier layer and the sharpened matte explains the pixels at least
     as well, from a second estimate fitted to :func:`sharpen_matte` (``sharpen`` its
     strength; 0: the plain estimate). ``wanted``: H×W bool, the pixels whose F and B are
-    used (default all); elsewhere they are only approximate. ``coarse``: F and B of these
-    pixels at a lower resolution, estimated over more of the frame, that every estimate
-    starts from (:func:`~.foreground.estimate_foreground_background`).
+    used (default all); elsewhere they are only approximate.
 
     Under a plate the sharpened F is chosen by the same rule: closed-form's matte is as
     washed out with B seen as without, and F overshoots as much to explain the pixels
@@ -95,21 +92,20 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
                                local_colour_variance(image, clipped ** 2, where=wanted),
                                local_colour_variance(image, (1.0 - clipped) ** 2, where=wanted))
     levels = ImageLevels(image, background, background_known)  # the image's levels, once for every estimate
-    fg, bg = _estimate(image, levels, alpha, sharpened, wanted, coarse)
+    fg, bg = _estimate(image, levels, alpha, sharpened, wanted)
     if background is None or background_known is None:
         return fg, bg
     beside = ~np.asarray(background_known, bool)  # the pixels a plate with holes does not cover
     if wanted is not None:
         beside &= np.asarray(wanted, bool)
     if beside.any():
-        free, _ = _estimate(image, levels.without_background(), alpha, sharpened, beside, coarse)
+        free, _ = _estimate(image, levels.without_background(), alpha, sharpened, beside)
         fg = np.where(beside[..., None], free, fg).astype(np.float32)
     return fg, bg
 
 
 def _estimate(image: np.ndarray, levels: ImageLevels, alpha: np.ndarray, sharpened: _Sharpened | None,
-              wanted: np.ndarray | None,
-              coarse: "tuple[np.ndarray, np.ndarray] | None") -> tuple[np.ndarray, np.ndarray]:
+              wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`estimate_colours` with one plate throughout (in ``levels``, the image's, or
     none): F from the plain estimate and, with ``sharpened``, the one fitted to its matte,
     both against the plate where it covers."""
@@ -117,10 +113,10 @@ def _estimate(image: np.ndarray, levels: ImageLevels, alpha: np.ndarray, sharpen
     if wanted is not None and sharpened is not None:
         # The residuals that choose F are compared over a few pixels around each wanted one.
         inner = ndimage.maximum_filter(np.asarray(wanted, bool), size=2 * RESIDUAL_REACH + 1, mode="constant")
-    fg, bg = estimate_foreground_background(levels, alpha, wanted=inner, coarse=coarse)
+    fg, bg = estimate_foreground_background(levels, alpha, wanted=inner)
     if sharpened is None:
         return fg, bg
-    sharp_fg, _ = estimate_foreground_background(levels, sharpened.matte, wanted=inner, coarse=coarse)
+    sharp_fg, _ = estimate_foreground_background(levels, sharpened.matte, wanted=inner)
     weight = sharpened.var_b / np.maximum(sharpened.var_f + sharpened.var_b, 1e-12)
     weight *= np.clip(2.0 * _explains_better(image, sharpened.alpha, fg, sharpened.matte, sharp_fg, bg, wanted),
                       0.0, 1.0)

@@ -25,13 +25,6 @@ only where those pixels' values can depend on (:func:`_swept_regions`): a sweep 
 a value at most two pixels, so the wanted pixels come out exactly as with every pixel
 swept, and the rest keep the coarser levels' extrapolation.
 
-A tile of a plate sees a window of the frame, and its coarsest levels are that window's
-alone: strands far out from a subject get F from the few foreground pixels the window
-shows, not from the subject. Given F and B estimated at low resolution over the whole
-band (``coarse``), the estimate starts from them at the first level as large and sweeps
-only the finer ones. On the 1080p plate of ``bench/plate_case.py`` the default's SAD
-fell by 11 % (docs/benchmarks.md, thirty-third session).
-
 An alpha refined from these very colours (:mod:`.refine`) has absorbed their errors:
 estimated again from it, F and B keep them. :func:`match_compositing` instead takes
 colours estimated from an independent matte and corrects them to the final alpha.
@@ -187,7 +180,7 @@ def estimate_foreground_background(
     image: "np.ndarray | ImageLevels", alpha: np.ndarray, regularization: float = 1e-5, gradient_weight: float = 1.0,
     small_size: int = 32, small_iterations: int = 10, big_iterations: int = 2,
     background: np.ndarray | None = None, background_known: np.ndarray | None = None,
-    wanted: np.ndarray | None = None, coarse: "tuple[np.ndarray, np.ndarray] | None" = None,
+    wanted: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Straight foreground and background (H×W×3 each, in [0, 1]) explaining ``image``
     (H×W×3, [0, 1]; or from 0 up, scene-linear: the colours then go up to its brightest
@@ -201,10 +194,7 @@ def estimate_foreground_background(
     come out exactly as they would otherwise, and the others are left as coarser levels
     extrapolated them (see the module's docstring). ``image`` may be given as its
     :class:`ImageLevels` (with the plate in them, and no ``background``) by a caller that
-    estimates from it more than once. ``coarse``: F and B of the same pixels at a lower
-    resolution (h×w×3 each), estimated with more of the frame in view than ``image`` holds:
-    the levels smaller than it are skipped and the first one at least as large starts
-    from it (see the module's docstring).
+    estimates from it more than once.
     """
     if isinstance(image, ImageLevels):
         if background is not None or background_known is not None:
@@ -222,14 +212,7 @@ def estimate_foreground_background(
              for level in range(count + 1)]
     sweeps = [small_iterations if (h <= small_size and w <= small_size) else big_iterations for h, w in sizes]
     regions = [None] * len(sizes) if wanted is None else _swept_regions_of(np.asarray(wanted, bool), sizes, sweeps)
-    first = 0
-    if coarse is not None:
-        # A copy of the caller's colours, channel-first: swept in place if already a level's size.
-        both = np.ascontiguousarray(np.concatenate([np.asarray(c, np.float32) for c in coarse], axis=2)
-                                    .transpose(2, 0, 1))
-        first = next((level for level, (h, w) in enumerate(sizes) if h >= both.shape[1] or w >= both.shape[2]),
-                     len(sizes) - 1)
-    for (h, w), sweep_count, region in list(zip(sizes, sweeps, regions))[first:]:
+    for (h, w), sweep_count, region in zip(sizes, sweeps, regions):
         img, plate, known = levels.at(h, w)
         a = _resize_nearest(alpha, h, w)
         both = _resize_nearest(both, h, w)  # a new array (or the coarsest level's own): swept in place

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 from scipy import ndimage
@@ -137,37 +137,6 @@ def union_window(windows: list[Window]) -> Window:
     y1 = max(w.y0 + w.height for w in windows)
     x1 = max(w.x0 + w.width for w in windows)
     return Window(y0, x0, y1 - y0, x1 - x0)
-
-
-class BandGuide(NamedTuple):
-    """What each tile is told about the whole band: a coarse matte of it, and the F and B
-    estimated from that matte at its low resolution (a tile's own estimates start from
-    them, :func:`~.foreground.estimate_foreground_background`'s ``coarse``)."""
-
-    union: Window  # the part of the canvas both cover
-    matte: np.ndarray  # union.height × union.width
-    colours: "tuple[np.ndarray, np.ndarray] | None"  # F, B (h×w×3 over the union); None: not estimated
-
-    def matte_over(self, window: Window) -> np.ndarray:
-        """The matte on ``window`` (which lies in the union)."""
-        return self.matte[window.y0 - self.union.y0:window.y0 - self.union.y0 + window.height,
-                          window.x0 - self.union.x0:window.x0 - self.union.x0 + window.width]
-
-    def colours_over(self, y0: int, y1: int, x0: int, x1: int) -> "tuple[np.ndarray, np.ndarray] | None":
-        """F and B of the canvas pixels [y0, y1) × [x0, x1) at the colours' resolution
-        (nearest pixel; the union's edge repeated beyond it)."""
-        if self.colours is None:
-            return None
-        fg, bg = self.colours
-
-        def pick(start: int, size: int, origin: int, full: int, coarse: int) -> np.ndarray:
-            scale = coarse / full
-            at = np.floor((start - origin) * scale + np.arange(max(1, round(size * scale))) + 0.5)
-            return np.clip(at.astype(np.intp), 0, coarse - 1)
-
-        rows = pick(y0, y1 - y0, self.union.y0, self.union.height, fg.shape[0])
-        cols = pick(x0, x1 - x0, self.union.x0, self.union.width, fg.shape[1])
-        return fg[rows][:, cols], bg[rows][:, cols]
 
 
 def blend_weight(window: Window, canvas: tuple[int, int], ramp: int) -> np.ndarray:
