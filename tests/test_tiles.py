@@ -221,6 +221,9 @@ def test_tiled_solve_agrees_with_one_window_and_shows_no_seam(ring_case):
     cells[::128, :] = cells[:, ::128] = True
     border = ndimage.binary_dilation(cells, iterations=3) & band
     assert grad[border].mean() < 2.0 * grad[band & ~border].mean() + 1e-3
+    # Nor in the foreground returned.
+    fg_grad = np.hypot(*np.gradient(tiled.foreground - one.foreground, axis=(0, 1))).sum(axis=-1)
+    assert fg_grad[border].mean() < 2.0 * fg_grad[band & ~border].mean() + 1e-3
 
 
 def test_tiled_progress_reports_tiles_and_abort_stops_it(ring_case):
