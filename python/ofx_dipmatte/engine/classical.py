@@ -28,7 +28,7 @@ from .laplacian import matting_laplacian
 from .leaks import remove_leaks
 from .plate_grain import plate_trust
 from .presets import Preset
-from .refine import refine_alpha, refinement_round
+from .refine import ColourSpread, colour_spread, refine_alpha, refinement_round
 from .region import Padded, Window
 from .sampled_density import sampled_density_matte
 from .smooth_matte import SMEAR_TRUST, refinement_trust
@@ -36,7 +36,7 @@ from .solver import Cancelled, ProgressCallback
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
 #: (image, alpha) → F, B of a window (e.g. estimated over more of the frame than it holds).
-ColourEstimate = Callable[[np.ndarray, np.ndarray], Colours]
+ColourEstimate = Callable[..., Colours]
 
 #: Pixels of the frame around a window that F and B are estimated over as well: the
 #: estimator extrapolates into the band from the known colours it sees, and a window's
@@ -52,7 +52,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                     anchor: DataTerm | None = None,
                     estimate: ColourEstimate | None = None,
                     background_estimate: ColourEstimate | None = None,
-                    exact_background: "bool | np.ndarray" = False) -> tuple[np.ndarray | None, "Colours | None"]:
+                    exact_background: "bool | np.ndarray" = False,
+                    estimate_reads_band: bool = False) -> tuple[np.ndarray | None, "Colours | None"]:
     """The preset's classical matte of ``image`` (working encoding, H×W×3) and its snapped
     ``trimap`` (None: ``alpha_prior="none"``, the paper's blank start), and for
     ``foreground="estimated"`` the F and B estimated from its unrefined matte: the
@@ -68,6 +69,9 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         estimate: (image, alpha) → F, B, for the refinement and the returned colours alike;
             default :func:`~.colour_estimate.estimate_colours` with the preset's
             ``sharpen_foreground``.
+        estimate_reads_band: ``estimate`` takes ``spread=``, :func:`~.refine.colour_spread`
+            of alpha on the band, and reads it nowhere else (:func:`colours_in_context`'s
+            estimates): computed once for it and the refinement's confidence.
         background_estimate: the same without sharpening, for the refinement rounds that
             keep the first F and use only B (default: ``estimate``; the plain
             :func:`~.colour_estimate.estimate_colours` when that is the default too).
@@ -96,7 +100,10 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             system = BandSystem.split(flows, trimap)
             anchor = add_terms(anchor, flow)
             alpha = solve_alpha(system, trimap, *anchor, initial=alpha, should_stop=should_stop)
-        colours = estimate(image, alpha) if cfg.foreground == "estimated" else None
+        spread = shared_spread(cfg, image, alpha, trimap) if estimate_reads_band else None
+        colours = None
+        if cfg.foreground == "estimated":
+            colours = estimate(image, alpha) if spread is None else estimate(image, alpha, spread=spread)
         trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background, colours)
         # The matte kept where the refinement is not trusted: closed-form's, or held to the
         # known regions' colour samples (smoke and veils, whose density it underestimates).
@@ -117,12 +124,13 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                                  colours=estimate, start_colours=colours, exact_background=exact_background,
                                  keep_foreground=cfg.refine_foreground == "first",
                                  plate_strength=cfg.refine_plate_strength,
-                                 background_colours=background_estimate)
+                                 background_colours=background_estimate, start_spread=spread)
             if cfg.remove_leaks:
                 alpha = remove_leaks(alpha, trimap == 0.5)
             for _ in range(cfg.trusted_passes):
                 alpha = trusted_pass(cfg, image, trimap, alpha, system, estimate, anchor=anchor,
-                                     exact_background=exact_background, should_stop=should_stop)
+                                     exact_background=exact_background, should_stop=should_stop,
+                                     estimate_reads_band=estimate_reads_band)
             if np.any(trust < 1):
                 alpha = (kept + trust * (alpha - kept)).astype(np.float32)
         else:
@@ -159,27 +167,38 @@ def refinement_trust_map(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trim
 def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,
                  laplacian: Smoothness | None, estimate: ColourEstimate, *, anchor: DataTerm | None = None,
                  exact_background: "bool | np.ndarray" = False,
-                 should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
+                 should_stop: Optional[Callable[[], bool]] = None,
+                 estimate_reads_band: bool = False) -> np.ndarray:
     """``alpha`` moved toward one more refinement round, made from F and B estimated
     from ``alpha`` itself, as far as those colours are trusted (``Preset.trusted_passes``).
     Colours from the refined matte are better than the first ones where they are
     trusted and drift with their own errors elsewhere (more plain rounds gain on some
     images and lose on others), so the round's change is weighted per pixel by its
     confidence against the band's median confidence. ``laplacian``: the image's (or its
-    :class:`~.alpha_solve.BandSystem`), if already built; ``estimate``: (image, alpha) →
-    F, B, as for the refinement."""
+    :class:`~.alpha_solve.BandSystem`), if already built; ``estimate``,
+    ``estimate_reads_band``: as for :func:`classical_matte`."""
     unknown = trimap == 0.5
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)
-    fg, bg = estimate(image, alpha)
+    spread = shared_spread(cfg, image, alpha, trimap) if estimate_reads_band else None
+    fg, bg = estimate(image, alpha) if spread is None else estimate(image, alpha, spread=spread)
     again, confidence = refinement_round(image, trimap, alpha, fg, bg, cfg.refine_strength, laplacian,
                                          should_stop=should_stop, texture=cfg.refine_confidence == "texture",
                                          anchor=anchor, exact_background=exact_background,
-                                         plate_strength=cfg.refine_plate_strength)
+                                         plate_strength=cfg.refine_plate_strength, spread=spread)
     if cfg.remove_leaks:
         again = remove_leaks(again, unknown)
     weight = confidence / (confidence + max(float(np.median(confidence[unknown])), 1e-12))
     return (alpha + weight * (again - alpha)).astype(np.float32)
+
+
+def shared_spread(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trimap: np.ndarray) -> "ColourSpread | None":
+    """:func:`~.refine.colour_spread` of ``alpha`` on the band, which a band-reading colour
+    estimate (choosing the sharpened F) and the refinement's confidence both read; None
+    where neither does."""
+    if cfg.sharpen_foreground <= 0.0 and cfg.refine_confidence != "texture":
+        return None
+    return colour_spread(image, np.clip(alpha, 0.0, 1.0), trimap == 0.5)
 
 
 def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None") -> Colours:
@@ -197,7 +216,7 @@ def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None")
 
 def colours_in_context(padded: Padded, window: Window,
                        guide: tuple[np.ndarray, Window] | None) -> Callable[..., Colours]:
-    """(image, alpha, sharpen=0) on ``window`` → F and B on it
+    """(image, alpha, sharpen=0, spread=None) on ``window`` → F and B on it
     (:func:`~.colour_estimate.estimate_colours`), estimated over the window grown by
     :data:`COLOUR_CONTEXT` pixels of the frame, whose alpha there is the trimap's, and
     the ``guide`` matte's (a matte, the window it covers) on other tiles' band pixels.
@@ -224,10 +243,21 @@ def colours_in_context(padded: Padded, window: Window,
     wanted = np.zeros(around.shape, bool)
     wanted[inner] = padded.trimap_mirrored[window.slices] == 0.5
 
-    def estimate(_image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0) -> Colours:
+    def estimate(_image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
+                 spread: ColourSpread | None = None) -> Colours:
         full = around.copy()
         full[inner] = alpha
-        fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers, wanted=wanted)
+        if spread is not None:  # the window's, read at its band only
+            spread = (_embedded(spread[0], around.shape, inner), _embedded(spread[1], around.shape, inner))
+        fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers, wanted=wanted,
+                                  spread=spread)
         return fg[inner], bg[inner]
 
     return estimate
+
+
+def _embedded(part: np.ndarray, shape: tuple[int, ...], inner: tuple[slice, slice]) -> np.ndarray:
+    """``part`` placed at ``inner`` of zeros of ``shape``."""
+    full = np.zeros(shape, part.dtype)
+    full[inner] = part
+    return full

@@ -486,7 +486,7 @@ class ClipSession:
         prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
                                          device=self.device, progress=progress, should_stop=should_stop,
                                          anchor=anchor, estimate=estimate, background_estimate=background_estimate,
-                                         exact_background=plate_covers)
+                                         exact_background=plate_covers, estimate_reads_band=True)
         if cfg.alpha_source == "prior":
             assert prior is not None  # Preset.check: a preset without nets has a prior
             fg, bg = colours_for(image_c, prior, colours)

@@ -11,7 +11,7 @@ to the matte sharpened on its mixed pixels (α + s(α − G₁ α)) makes up les
 
 Sharpening also makes F follow the foreground's own texture more. So per pixel the two
 F are mixed by w = var_B / (var_F + var_B), the local colour variances of the pixels B
-and F are read from (:func:`.refine.local_colour_variance`): where the background is the
+and F are read from (:func:`.refine.colour_spread`): where the background is the
 busier layer, its estimate is what limits α̂ and the sharpened F is taken; where the
 foreground is (multi-coloured hair over a plain wall), the plain one. And where
 closed-form's matte was already right (noise-free strands a few pixels wide), the
@@ -35,7 +35,7 @@ from scipy import ndimage
 
 from .colour_norms import squared_norm
 from .foreground import ImageLevels, estimate_foreground_background
-from .refine import local_colour_variance
+from .refine import ColourSpread, colour_spread
 from .region import reach_box
 
 #: Gaussian σ (pixels) of the blur the sharpening subtracts: the Laplacian's 3×3 windows.
@@ -69,14 +69,17 @@ def sharpen_matte(alpha: np.ndarray, strength: float, sigma: float = SHARPEN_SIG
 
 def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
                      background: np.ndarray | None = None, background_known: np.ndarray | None = None,
-                     wanted: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     wanted: np.ndarray | None = None,
+                     spread: ColourSpread | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Straight F and B (H×W×3 each) for ``image`` under ``alpha``, as
     :func:`~.foreground.estimate_foreground_background` (``background``,
     ``background_known``: a clean plate and where it holds), with F taken, as far as the
     background is the busier layer and the sharpened matte explains the pixels at least
     as well, from a second estimate fitted to :func:`sharpen_matte` (``sharpen`` its
     strength; 0: the plain estimate). ``wanted``: H×W bool, the pixels whose F and B are
-    used (default all); elsewhere they are only approximate.
+    used (default all); elsewhere they are only approximate. ``spread``: the local colour
+    variances that choose F (:func:`~.refine.colour_spread` of ``alpha`` at least at
+    ``wanted``), if already computed.
 
     Under a plate the sharpened F is chosen by the same rule: closed-form's matte is as
     washed out with B seen as without, and F overshoots as much to explain the pixels
@@ -88,9 +91,8 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     sharpened = None
     if sharpen > 0.0:  # once, for both estimates below
         clipped = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
-        sharpened = _Sharpened(clipped, sharpen_matte(clipped, sharpen),
-                               local_colour_variance(image, clipped ** 2, where=wanted),
-                               local_colour_variance(image, (1.0 - clipped) ** 2, where=wanted))
+        var_f, var_b = spread if spread is not None else colour_spread(image, clipped, wanted)
+        sharpened = _Sharpened(clipped, sharpen_matte(clipped, sharpen), var_f, var_b)
     levels = ImageLevels(image, background, background_known)  # the image's levels, once for every estimate
     fg, bg = _estimate(image, levels, alpha, sharpened, wanted)
     if background is None or background_known is None:

@@ -75,6 +75,20 @@ def local_colour_variance(image: np.ndarray, weight: np.ndarray, scale: float = 
                                   _gaussian_kernel(scale), where)
 
 
+#: The local colour variances under α² and (1 − α)² of one matte (:func:`colour_spread`).
+ColourSpread = tuple[np.ndarray, np.ndarray]
+
+
+def colour_spread(image: np.ndarray, alpha: np.ndarray, where: np.ndarray | None = None) -> ColourSpread:
+    """How much the colours vary around each pixel among those F and those B are read from
+    under ``alpha`` (H×W, in [0, 1]): :func:`local_colour_variance` weighted by α² and by
+    (1 − α)², at ``where``. The refinement's confidence and the choice of the sharpened F
+    (:mod:`.colour_estimate`) both read them for the same matte: computed once, they were
+    6 of a tile's 14 variance passes."""
+    return (local_colour_variance(image, alpha ** 2, where=where),
+            local_colour_variance(image, (1.0 - alpha) ** 2, where=where))
+
+
 def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
     """The normalised 1-D Gaussian scipy's ``gaussian_filter`` correlates with (same
     radius, same values), so the kernel's blurs are scipy's to the bit."""
@@ -86,7 +100,8 @@ def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
 
 def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimate: np.ndarray,
                       alpha: np.ndarray | None = None, texture: bool = True,
-                      exact_background: "bool | np.ndarray" = False, where: np.ndarray | None = None) -> np.ndarray:
+                      exact_background: "bool | np.ndarray" = False, where: np.ndarray | None = None,
+                      spread: ColourSpread | None = None) -> np.ndarray:
     """How far to trust ``estimate`` (from :func:`alpha_from_colours`): about the inverse
     variance of its error. An error δF or δB moves α̂ by about (α̂ δF + (1 − α̂) δB)/|F − B|,
     so the confidence is |F − B|² over α̂² var(F) + (1 − α̂)² var(B) + noise, where var(F)
@@ -97,19 +112,19 @@ def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimat
     ``exact_background``: B is a clean plate, not an estimate (True, or an H×W bool mask of
     the pixels the plate covers): no var(B) term there. ``where``: H×W bool, the pixels
     whose confidence is read (default all); elsewhere it is computed without the
-    variances (:func:`local_colour_variance`)."""
+    variances (:func:`local_colour_variance`). ``spread``: those variances, if already
+    computed (:func:`colour_spread` of the same matte at least at ``where``)."""
     a = estimate[..., None]
     source = estimate if alpha is None else alpha
     residual = squared_norm(a * fg + (1.0 - a) * bg - image)
     contrast = squared_norm(fg - bg)
     if not texture:
         return (contrast * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
-    var_f = local_colour_variance(image, source ** 2, where=where)
-    var_b = local_colour_variance(image, (1.0 - source) ** 2, where=where)
+    var_f, var_b = spread if spread is not None else colour_spread(image, source, where)
     if exact_background is not False:
         var_b = np.where(exact_background, 0.0, var_b)
-    spread = estimate ** 2 * var_f + (1.0 - estimate) ** 2 * var_b + NOISE_VARIANCE
-    return (contrast / spread * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
+    error = estimate ** 2 * var_f + (1.0 - estimate) ** 2 * var_b + NOISE_VARIANCE  # α̂'s variance
+    return (contrast / error * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
 
 
 def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, iterations: int = 4,
@@ -122,7 +137,8 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
                  exact_background: "bool | np.ndarray" = False,
                  keep_foreground: bool = True, plate_strength: float = 0.1,
                  background_colours: Optional[Callable[[np.ndarray, np.ndarray],
-                                                       tuple[np.ndarray, np.ndarray]]] = None) -> np.ndarray:
+                                                       tuple[np.ndarray, np.ndarray]]] = None,
+                 start_spread: ColourSpread | None = None) -> np.ndarray:
     """``iterations`` rounds of: F, B from alpha; α̂ and its confidence; a Laplacian
     solve with the confidence-weighted data term (``strength`` × confidence, or
     ``plate_strength`` × confidence where ``exact_background`` holds).
@@ -139,6 +155,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
             Another source (an inpainter, or the true F/B in a benchmark) plugs in here.
         anchor: a data term added to every solve (see :func:`~.closed_form.closed_form_alpha`).
         start_colours: F and B already estimated from ``alpha`` (the first round's).
+        start_spread: :func:`colour_spread` of ``alpha`` on the band, if already computed.
         exact_background: ``colours`` gives the true background (a clean plate): True, or
             where (H×W bool); see :func:`colour_confidence`.
         keep_foreground: later rounds keep the first round's F except where
@@ -177,7 +194,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
             fg = np.where(plate, fg, first_fg)
         alpha, _ = refinement_round(image, trimap, alpha, fg, bg, strength, laplacian, should_stop=should_stop,
                                     texture=texture, anchor=anchor, exact_background=exact_background,
-                                    plate_strength=plate_strength)
+                                    plate_strength=plate_strength, spread=start_spread if done == 1 else None)
         if round_done is not None and round_done(done) is False:
             raise Stopped(f"refinement stopped after round {done}")
     return alpha
@@ -187,12 +204,13 @@ def refinement_round(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, f
                      strength: float, laplacian: Smoothness, *,
                      should_stop: Optional[Callable[[], bool]] = None, texture: bool = True,
                      anchor: DataTerm | None = None, exact_background: "bool | np.ndarray" = False,
-                     plate_strength: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+                     plate_strength: float = 0.1, spread: ColourSpread | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One round of :func:`refine_alpha` from the colours ``fg`` and ``bg``: the refined
-    alpha, and the colours' confidence (:func:`colour_confidence`, before ``strength``)."""
+    alpha, and the colours' confidence (:func:`colour_confidence`, before ``strength``;
+    ``spread``: its variances, :func:`colour_spread` of ``alpha`` on the band, if known)."""
     unclipped = alpha_from_colours(image, fg, bg, -1.0, 2.0)
     estimate = np.clip(unclipped, 0.0, 1.0)
-    confidence = colour_confidence(image, fg, bg, estimate, alpha, texture, exact_background, trimap == 0.5)
+    confidence = colour_confidence(image, fg, bg, estimate, alpha, texture, exact_background, trimap == 0.5, spread)
     plate = np.asarray(exact_background)
     target, seen = estimate, 1.0
     grain = plate_disagreement(image, bg, trimap, plate) if plate.any() else 0.0
