@@ -106,3 +106,17 @@ def moving_hair_shot(frames: int = 4, step: int = 6):
         shots.append(((a[..., None] * f + (1 - a[..., None]) * bg).astype(np.float32), tri, a))
     images, trimaps, alphas = (list(x) for x in zip(*shots))
     return images, trimaps, alphas, bg
+
+
+def count_calls(monkeypatch, owner, name: str) -> list:
+    """Replace ``owner.name`` with a wrapper that records each call's arguments (the list
+    returned) and calls the real one."""
+    calls: list = []
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls

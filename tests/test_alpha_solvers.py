@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import ndimage
 import pytest
-from conftest import make_case, make_hair_case
+from conftest import count_calls, make_case, make_hair_case
 
 import ofx_dipmatte
 from ofx_dipmatte.engine.alpha_solve import BandSystem, direct_solve, solve_alpha
@@ -396,14 +396,7 @@ def test_colours_wanted_on_a_thin_band_are_exactly_the_whole_estimates_for_less_
 def test_a_mask_asked_for_again_reuses_its_regions_and_another_gets_its_own(monkeypatch):
     from ofx_dipmatte.engine import foreground
 
-    computed = []
-    real = foreground._swept_regions
-
-    def counted(*args):
-        computed.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(foreground, "_swept_regions", counted)
+    computed = count_calls(monkeypatch, foreground, "_swept_regions")
     monkeypatch.setattr(foreground, "_REGIONS", foreground.OrderedDict())
     rng = np.random.default_rng(2)
     image = rng.random((90, 120, 3)).astype(np.float32)
@@ -528,14 +521,7 @@ def test_a_matte_s_colour_spread_is_computed_once_for_its_estimate_and_its_confi
     est = alpha_from_colours(image, fg, bg)
     np.testing.assert_array_equal(colour_confidence(image, fg, bg, est, alpha, where=band),
                                   colour_confidence(image, fg, bg, est, alpha, where=band, spread=spread))
-    calls = []
-    real = refine._local_colour_variance
-
-    def counted(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(refine, "_local_colour_variance", counted)
+    calls = count_calls(monkeypatch, refine, "_local_colour_variance")
     ofx_dipmatte.matte(image, trimap)
     assert len(calls) == 2 * (1 + 1 + ofx_dipmatte.PRESETS["balanced"].trusted_passes)  # 8: CF's, round 2's, each pass's
 
