@@ -35,7 +35,8 @@ from .smooth_matte import SMEAR_TRUST, refinement_trust
 from .solver import Cancelled, ProgressCallback
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
-#: (image, alpha) → F, B of a window (e.g. estimated over more of the frame than it holds).
+#: (image, alpha) → F, B of a window (e.g. estimated over more of the frame than it holds);
+#: one that reads only the band also takes ``spread=`` (``estimate_reads_band``).
 ColourEstimate = Callable[..., Colours]
 
 #: Pixels of the frame around a window that F and B are estimated over as well: the
@@ -101,9 +102,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             anchor = add_terms(anchor, flow)
             alpha = solve_alpha(system, trimap, *anchor, initial=alpha, should_stop=should_stop)
         spread = shared_spread(cfg, image, alpha, trimap) if estimate_reads_band else None
-        colours = None
-        if cfg.foreground == "estimated":
-            colours = estimate(image, alpha) if spread is None else estimate(image, alpha, spread=spread)
+        colours = _estimated(estimate, image, alpha, spread) if cfg.foreground == "estimated" else None
         trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background, colours)
         # The matte kept where the refinement is not trusted: closed-form's, or held to the
         # known regions' colour samples (smoke and veils, whose density it underestimates).
@@ -181,7 +180,7 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)
     spread = shared_spread(cfg, image, alpha, trimap) if estimate_reads_band else None
-    fg, bg = estimate(image, alpha) if spread is None else estimate(image, alpha, spread=spread)
+    fg, bg = _estimated(estimate, image, alpha, spread)
     again, confidence = refinement_round(image, trimap, alpha, fg, bg, cfg.refine_strength, laplacian,
                                          should_stop=should_stop, texture=cfg.refine_confidence == "texture",
                                          anchor=anchor, exact_background=exact_background,
@@ -199,6 +198,13 @@ def shared_spread(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trimap: np.
     if cfg.sharpen_foreground <= 0.0 and cfg.refine_confidence != "texture":
         return None
     return colour_spread(image, np.clip(alpha, 0.0, 1.0), trimap == 0.5)
+
+
+def _estimated(estimate: ColourEstimate, image: np.ndarray, alpha: np.ndarray,
+               spread: "ColourSpread | None") -> Colours:
+    """``estimate``'s F and B, given ``spread`` when there is one (only a band-reading
+    estimate is)."""
+    return estimate(image, alpha) if spread is None else estimate(image, alpha, spread=spread)
 
 
 def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None") -> Colours:
