@@ -393,6 +393,55 @@ def test_colours_wanted_on_a_thin_band_are_exactly_the_whole_estimates_for_less_
     assert sum(swept) < 0.01 * everywhere  # nothing wanted: only the coarsest levels
 
 
+@pytest.mark.parametrize("with_plate", [False, True])
+def test_a_box_gets_the_whole_frames_colours_computed_for_the_box_alone(monkeypatch, with_plate):
+    """A tile's colours estimated over a frame: every pixel of the box as the whole
+    frame's estimate (with the same pixels wanted) gives it, the wanted ones as an
+    estimate of every pixel does, for a small part of the sweeps."""
+    from ofx_dipmatte.engine import foreground
+    from ofx_dipmatte.engine.foreground import ImageLevels
+    from ofx_dipmatte.engine.region import Window
+
+    rng = np.random.default_rng(8)
+    h, w = 333, 517
+    yy, xx = np.mgrid[:h, :w]
+    alpha = np.clip((120.0 - np.hypot(yy - 160, xx - 250)) / 5.0 + 0.5, 0.0, 1.0).astype(np.float32)
+    image = np.clip(0.3 * rng.random((h, w, 3)) + 0.6 * alpha[..., None], 0, 1).astype(np.float32)
+    band = (alpha > 0) & (alpha < 1)
+    plate = {}
+    if with_plate:
+        plate = {"background": rng.random((h, w, 3), dtype=np.float32), "background_known": xx < 200}
+    levels = ImageLevels(image, plate.get("background"), plate.get("background_known"))
+    everything = estimate_foreground_background(image, alpha, **plate)
+    swept = []
+    real_sweep = foreground.sweep_level
+
+    def counted(colours, image, alpha, region, known, *args):
+        swept.append(args[-1] * (alpha.size if region is None else int(region.sum())))
+        real_sweep(colours, image, alpha, region, known, *args)
+
+    # Odd origins (the red-black order counts from the level's, not the box's), the frame's edges.
+    for box in (Window(31, 117, 101, 77), Window(0, 0, 70, 90), Window(h - 51, w - 63, 51, 63),
+                Window(139, 127, 45, 61)):
+        wanted = band[box.slices]
+        frame_wanted = np.zeros((h, w), bool)
+        frame_wanted[box.slices] = wanted
+        whole = estimate_foreground_background(levels, alpha, wanted=frame_wanted)
+        monkeypatch.setattr(foreground, "sweep_level", counted)
+        swept[:] = []
+        got = estimate_foreground_background(levels, alpha, wanted=wanted, box=box)
+        monkeypatch.setattr(foreground, "sweep_level", real_sweep)
+        for mine, theirs, every in zip(got, whole, everything):
+            assert mine.shape == (box.height, box.width, 3)
+            np.testing.assert_array_equal(mine, theirs[box.slices])
+            np.testing.assert_array_equal(mine[wanted], every[box.slices][wanted])
+        assert sum(swept) < 0.1 * 2 * h * w  # measured 1–4 % of two sweeps of the frame
+    with pytest.raises(ValueError):
+        estimate_foreground_background(levels, alpha, wanted=band, box=Window(0, 0, 10, 10))
+    with pytest.raises(ValueError):
+        estimate_foreground_background(levels, alpha, box=Window(h - 5, 0, 10, 10))
+
+
 def test_a_mask_asked_for_again_reuses_its_regions_and_another_gets_its_own(monkeypatch):
     from ofx_dipmatte.engine import foreground
 

@@ -121,6 +121,35 @@ def test_where_a_plate_with_holes_does_not_cover_f_is_estimated_as_without_one()
     np.testing.assert_allclose(got_bg[covers], bg[covers], atol=1e-6)  # B is the plate where it covers
 
 
+def test_a_boxs_colours_are_the_frames_on_its_wanted_pixels():
+    """A tile's colours with the whole frame as context, computed for its box alone:
+    where the matte's mixed pixels lie in the box (the frame around it known), the
+    estimate's F and B on the wanted pixels are the whole frame's, with and without a
+    plate with holes."""
+    from ofx_dipmatte.engine.foreground import ImageLevels
+    from ofx_dipmatte.engine.region import Window
+
+    size = 4 * SIZE
+    image, _, bg, _, smooth = composite(0.05, 0.15)
+    big_image = np.tile(image, (4, 4, 1))
+    big_bg = np.tile(bg, (4, 4, 1))
+    box = Window(SIZE + 3, 2 * SIZE - 5, SIZE, SIZE)
+    matte = np.zeros((size, size), np.float32)
+    matte[box.slices] = smooth
+    wanted = (smooth > 0) & (smooth < 1)
+    frame_wanted = np.zeros((size, size), bool)
+    frame_wanted[box.slices] = wanted
+    covers = np.zeros((size, size), bool)
+    covers[:, :2 * SIZE + 20] = True
+    for plate in ({}, {"background": big_bg, "background_known": covers}):
+        whole = estimate_colours(big_image, matte, 0.5, wanted=frame_wanted, **plate)
+        levels = ImageLevels(big_image, plate.get("background"), plate.get("background_known"))
+        got = estimate_colours(levels, matte, 0.5, wanted=wanted, box=box)
+        for mine, theirs in zip(got, whole):
+            assert mine.shape == (SIZE, SIZE, 3)
+            np.testing.assert_array_equal(mine[wanted], theirs[box.slices][wanted])
+
+
 def test_channel_sums_are_numpy_s_to_the_bit():
     """The per-pixel sums the estimates and confidences read (engine/colour_norms.py) add
     the channels in numpy's order, so every matte is as it was with numpy's reduction."""

@@ -210,8 +210,11 @@ def test_tiled_solve_agrees_with_one_window_and_shows_no_seam(ring_case):
     tiled = ofx_dipmatte.matte(image, trimap, preset=PRESETS["balanced"].replace(tile_size=128))
     assert one.stats.tiles == 1 and tiled.stats.tiles > 4
     diff = np.abs(tiled.alpha - one.alpha)[band]
-    # The tolerance the README states for tiled frames.
-    assert diff.mean() < 0.006
+    # The tolerance the README states for tiled frames. The tiles' colours are estimated
+    # over what one window's are (classical.colour_context): 32 px around each tile
+    # alone, the alpha differed by 0.0052 and the foreground by 0.0039 (measured 0.0036, 0.0015).
+    assert diff.mean() < 0.0045
+    assert np.abs(tiled.foreground - one.foreground)[band].mean() < 0.0025
     sad_one = np.abs(one.alpha - truth)[band].sum()
     sad_tiled = np.abs(tiled.alpha - truth)[band].sum()
     assert sad_tiled < 1.03 * sad_one

@@ -12,8 +12,9 @@ says, and turns the colours it estimated into the F and B returned with the fina
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -22,14 +23,14 @@ from .alpha_solve import BandSystem, DataTerm, Smoothness, Stopped, add_terms, s
 from .closed_form import closed_form_alpha
 from .colour_estimate import estimate_colours
 from .dip_features import fit_dip_features
-from .foreground import estimate_foreground_background, match_compositing
+from .foreground import ImageLevels, estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
 from .leaks import remove_leaks
 from .plate_grain import plate_trust
 from .presets import Preset
 from .refine import ColourSpread, colour_spread, refine_alpha, refinement_round
-from .region import Padded, Window
+from .region import Padded, Window, grown, inside
 from .sampled_density import sampled_density_matte
 from .smooth_matte import SMEAR_TRUST, refinement_trust
 from .solver import Cancelled, ProgressCallback
@@ -39,10 +40,11 @@ Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
 #: one that reads only the band also takes ``spread=`` (``estimate_reads_band``).
 ColourEstimate = Callable[..., Colours]
 
-#: Pixels of the frame around a window that F and B are estimated over as well: the
-#: estimator extrapolates into the band from the known colours it sees, and a window's
-#: margin shows too few of them (measured on dev256 motion blur: foreground error 1.07×
-#: closed-form's pipeline with the 32 px margin alone, 1.01× with the whole frame).
+#: Pixels of the frame around a window (or a plate's tiles together) that F and B are
+#: estimated over as well: the estimator extrapolates into the band from the known colours
+#: it sees, and a window's margin shows too few of them (measured on dev256 motion blur:
+#: foreground error 1.07× closed-form's pipeline with the 32 px margin alone, 1.01× with
+#: the whole frame).
 COLOUR_CONTEXT = 32
 
 
@@ -220,50 +222,48 @@ def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None")
     return np.clip(fg, 0.0, ceiling), np.clip(bg, 0.0, ceiling)
 
 
-def colours_in_context(padded: Padded, window: Window,
-                       guide: tuple[np.ndarray, Window] | None) -> Callable[..., Colours]:
-    """(image, alpha, sharpen=0, spread=None) on ``window`` → F and B on it
-    (:func:`~.colour_estimate.estimate_colours`), estimated over the window grown by
-    :data:`COLOUR_CONTEXT` pixels of the frame, whose alpha there is the trimap's, and
-    the ``guide`` matte's (a matte, the window it covers) on other tiles' band pixels.
-    With a clean plate, B is the plate and only F is estimated."""
-    canvas = padded.image.shape[:2]
-    y0, x0 = max(window.y0 - COLOUR_CONTEXT, 0), max(window.x0 - COLOUR_CONTEXT, 0)
-    y1 = min(window.y0 + window.height + COLOUR_CONTEXT, canvas[0])
-    x1 = min(window.x0 + window.width + COLOUR_CONTEXT, canvas[1])
-    image = padded.image[y0:y1, x0:x1]
-    plate = None if padded.clean_plate is None else padded.clean_plate[y0:y1, x0:x1]
-    covers = None if padded.plate_covers is None else padded.plate_covers[y0:y1, x0:x1]
-    around = padded.trimap_mirrored[y0:y1, x0:x1].astype(np.float32)
+class ColourContext(NamedTuple):
+    """The part of the frame windows' colours are estimated over (:func:`colour_context`)."""
+
+    levels: ImageLevels  # its image (and clean plate) at the estimator's levels, shared by the windows
+    matte: np.ndarray  # the trimap, a matte of the band on its unknown pixels where there is one
+    band: np.ndarray  # bool: the trimap's unknown pixels
+    at: Window  # where it lies in the canvas
+
+
+def colour_context(padded: Padded, solved: Window, guide: np.ndarray | None = None) -> ColourContext:
+    """What the colours of the windows solving ``solved`` (a frame's one window, or the
+    union of its tiles) are estimated over: ``solved`` and :data:`COLOUR_CONTEXT` pixels
+    of the frame around it, ``padded``'s image, plate and trimap, with ``guide`` (a matte
+    of ``solved``: the band's coarse matte) on the band. Each tile sees what one window
+    would: estimated over its own margins alone, a 1080p plate's tiles were 6–12 % worse
+    than over the whole frame (docs/benchmarks.md), and the estimate costs no more when
+    it is computed for its window alone (:func:`~.colour_estimate.estimate_colours`'s
+    ``box``)."""
+    at = grown(solved, COLOUR_CONTEXT, padded.image.shape)
+    trimap = padded.trimap_mirrored[at.slices]
+    band = trimap == 0.5
+    matte = trimap.astype(np.float32)
     if guide is not None:
-        matte, under = guide
-        gy0, gx0 = max(y0, under.y0), max(x0, under.x0)
-        gy1, gx1 = min(y1, under.y0 + under.height), min(x1, under.x0 + under.width)
-        part = around[gy0 - y0:gy1 - y0, gx0 - x0:gx1 - x0]
-        np.copyto(part, matte[gy0 - under.y0:gy1 - under.y0, gx0 - under.x0:gx1 - under.x0],
-                  where=part == 0.5)
-    inner = (slice(window.y0 - y0, window.y0 - y0 + window.height),
-             slice(window.x0 - x0, window.x0 - x0 + window.width))
+        part = inside(solved, at)
+        np.copyto(matte[part], guide, where=band[part])
+    plate, covers = (None if a is None else a[at.slices] for a in (padded.clean_plate, padded.plate_covers))
+    return ColourContext(ImageLevels(padded.image[at.slices], plate, covers), matte, band, at)
+
+
+def colours_in_context(context: ColourContext, window: Window) -> Callable[..., Colours]:
+    """(image, alpha, sharpen=0, spread=None) on ``window`` → F and B on it
+    (:func:`~.colour_estimate.estimate_colours`), estimated over ``context`` with
+    ``alpha`` in the window. With a clean plate, B is the plate and only F is estimated."""
+    box = replace(window, y0=window.y0 - context.at.y0, x0=window.x0 - context.at.x0)
     # F and B are used on the window's band only (the refinement's data term, and the
     # colours returned, which are matched to the alpha: F is the pixel where α = 1, B where 0).
-    wanted = np.zeros(around.shape, bool)
-    wanted[inner] = padded.trimap_mirrored[window.slices] == 0.5
+    wanted = context.band[box.slices]
 
     def estimate(_image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
                  spread: ColourSpread | None = None) -> Colours:
-        full = around.copy()
-        full[inner] = alpha
-        if spread is not None:  # the window's, read at its band only
-            spread = (_embedded(spread[0], around.shape, inner), _embedded(spread[1], around.shape, inner))
-        fg, bg = estimate_colours(image, full, sharpen, background=plate, background_known=covers, wanted=wanted,
-                                  spread=spread)
-        return fg[inner], bg[inner]
+        full = context.matte.copy()
+        full[box.slices] = alpha
+        return estimate_colours(context.levels, full, sharpen, wanted=wanted, spread=spread, box=box)
 
     return estimate
-
-
-def _embedded(part: np.ndarray, shape: tuple[int, ...], inner: tuple[slice, slice]) -> np.ndarray:
-    """``part`` placed at ``inner`` of zeros of ``shape``."""
-    full = np.zeros(shape, part.dtype)
-    full[inner] = part
-    return full

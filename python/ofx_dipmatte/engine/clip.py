@@ -20,7 +20,7 @@ from .alpha_solve import DataTerm, Stopped
 from .batched_fit import TileJob, fit_batch_within_memory
 from .carried_background import CarriedBackground, drop_changed
 from .chroma import detect_subsampling, restore_chroma
-from .classical import Colours, classical_matte, colours_for, colours_in_context
+from .classical import ColourContext, Colours, classical_matte, colour_context, colours_for, colours_in_context
 from .clean_plate import MatchedFrame, match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, single_threaded_blas, tile_batch, tile_workers
@@ -332,11 +332,13 @@ class ClipSession:
         if plate is not None:
             padded = replace(padded, clean_plate=pad_to_canvas(plate[0], canvas, "reflect"),
                              plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
+        # The tiles' colours are estimated over what one window's would be.
+        colours = colour_context(padded, window, guide) if self._estimates_colours else None
         if len(windows) == 1:
             with searches_on(tile_workers()):  # the cores tiles would share
-                result, source = self._solve_window(frame, window, padded, progress, should_stop)
+                result, source = self._solve_window(frame, window, padded, progress, should_stop, colours=colours)
         else:
-            result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, progress,
+            result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, colours, progress,
                                                should_stop)
         self._warm.forget_far(frame)
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
@@ -357,20 +359,20 @@ class ClipSession:
         return one_sided, guide
 
     def _solve_tiles(self, frame: float, windows: list[Window], union: Window, padded: Padded,
-                     one_sided: list[bool], guide: np.ndarray | None, progress: ProgressCallback | None,
-                     should_stop) -> tuple[FitResult, float | None]:
+                     one_sided: list[bool], guide: np.ndarray | None, colours: ColourContext | None,
+                     progress: ProgressCallback | None, should_stop) -> tuple[FitResult, float | None]:
         """Each window alone, blended into ``union``; each tile's nets warm-start from
-        the same grid cell's last solve; ``one_sided``, ``guide``: see :meth:`_tile_guide`.
+        the same grid cell's last solve; ``one_sided``, ``guide``: see :meth:`_tile_guide`;
+        ``colours``: the frame the tiles' colours are estimated over.
         Returns the blend and the frame the first warm-started tile started from."""
         canvas = padded.image.shape[:2]
 
-        def part(win: Window, sided: bool) -> tuple[DataTerm | None, tuple[np.ndarray, Window] | None]:
-            if guide is None:  # no tile is one-sided, and no colours are estimated
-                return None, None
+        def part(win: Window, sided: bool) -> tuple[DataTerm | None, ColourContext | None]:
+            if guide is None or not sided:
+                return None, colours
             rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
             cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
-            anchor = edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH) if sided else None
-            return anchor, (guide, union)
+            return edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH), colours
 
         networks = self.config.alpha_source != "prior"
         batch = tile_batch(self.config, self.device) if networks else 1
@@ -457,12 +459,12 @@ class ClipSession:
     def _solve_window(self, frame: float, window: Window, padded: Padded,
                       progress: ProgressCallback | None, should_stop,
                       anchor: DataTerm | None = None,
-                      guide: tuple[np.ndarray, Window] | None = None) -> tuple[FitResult, float | None]:
+                      colours: ColourContext | None = None) -> tuple[FitResult, float | None]:
         """One window: its prior (with ``anchor``, see :meth:`_prior`), then the nets
-        (warm-started when a frame was solved). ``guide``: a matte of the band around
-        the window and the window it covers (tiles). Returns the result on the window
-        and the frame it warm-started from."""
-        tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, guide)
+        (warm-started when a frame was solved). ``colours``: the frame its colours are
+        estimated over (None: the window's own). Returns the result on the window and the
+        frame it warm-started from."""
+        tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, colours)
         if isinstance(tile, FitResult):
             return tile, None
         result = fit(tile.job.nets, tile.job.inputs, self.config, self.device, tile.job.max_iterations,
@@ -471,22 +473,25 @@ class ClipSession:
 
     def _prepare_window(self, frame: float, window: Window, padded: Padded,
                         progress: ProgressCallback | None, should_stop, anchor: DataTerm | None,
-                        guide: tuple[np.ndarray, Window] | None) -> "FitResult | _PreparedWindow":
+                        context: ColourContext | None) -> "FitResult | _PreparedWindow":
         """A window's prior, and for a preset with nets, what their fit needs: the nets
         (warm from the nearest solved frame's same cell, or fresh), inputs, cap and
-        threshold. A preset without nets gets its finished result."""
+        threshold. A preset without nets gets its finished result. ``context``: the frame
+        the window's colours are estimated over (None where no colours are)."""
         cfg = self.config
         scale = cfg.fb_scale
         rows, cols = window.slices
         image_c = padded.image[rows, cols]
         # The rounds that use B alone estimate without sharpening F (Preset.sharpen_foreground).
-        background_estimate = colours_in_context(padded, window, guide)
-        estimate = partial(background_estimate, sharpen=cfg.sharpen_foreground)
+        estimate = background_estimate = None  # none without colours estimated (_estimates_colours)
+        if context is not None:
+            background_estimate = colours_in_context(context, window)
+            estimate = partial(background_estimate, sharpen=cfg.sharpen_foreground)
         plate_covers = False if padded.plate_covers is None else padded.plate_covers[rows, cols]
         prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
                                          device=self.device, progress=progress, should_stop=should_stop,
                                          anchor=anchor, estimate=estimate, background_estimate=background_estimate,
-                                         exact_background=plate_covers, estimate_reads_band=True)
+                                         exact_background=plate_covers, estimate_reads_band=context is not None)
         if cfg.alpha_source == "prior":
             assert prior is not None  # Preset.check: a preset without nets has a prior
             fg, bg = colours_for(image_c, prior, colours)

@@ -35,8 +35,8 @@ from scipy import ndimage
 
 from .colour_norms import squared_norm
 from .foreground import ImageLevels, estimate_foreground_background
-from .refine import ColourSpread, colour_spread
-from .region import reach_box
+from .refine import SPREAD_REACH, ColourSpread, colour_spread
+from .region import Window, embedded, grown, inside, reach_box
 
 #: Gaussian σ (pixels) of the blur the sharpening subtracts: the Laplacian's 3×3 windows.
 SHARPEN_SIGMA = 1.0
@@ -45,15 +45,19 @@ SHARPEN_SIGMA = 1.0
 RESIDUAL_SCALE = 2.0
 #: How far that comparison reads (gaussian_filter's default radius, 4σ).
 RESIDUAL_REACH = int(np.ceil(4.0 * RESIDUAL_SCALE))
+#: How far the sharpening's blur reads (gaussian_filter's radius, 4σ).
+SHARPEN_REACH = int(4.0 * SHARPEN_SIGMA + 0.5)
 
 
 class _Sharpened(NamedTuple):
     """What choosing F needs from the matte alone, whatever plate F is estimated against:
-    the matte clipped to [0, 1], its sharpened version, and the local colour variances of
-    the pixels F and B are read from (exact on the wanted pixels)."""
+    the matte sharpened (frame-sized, for the estimator), the matte clipped to [0, 1] and
+    sharpened on the pixels the choice reads, and the local colour variances of the pixels
+    F and B are read from (the box's, exact on the wanted pixels)."""
 
-    alpha: np.ndarray
     matte: np.ndarray
+    near_alpha: np.ndarray
+    near_matte: np.ndarray
     var_f: np.ndarray
     var_b: np.ndarray
 
@@ -67,19 +71,26 @@ def sharpen_matte(alpha: np.ndarray, strength: float, sigma: float = SHARPEN_SIG
     return np.where(mixed, np.clip(alpha + strength * detail, 0.0, 1.0), alpha).astype(np.float32)
 
 
-def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
+def estimate_colours(image: "np.ndarray | ImageLevels", alpha: np.ndarray, sharpen: float = 0.0,
                      background: np.ndarray | None = None, background_known: np.ndarray | None = None,
-                     wanted: np.ndarray | None = None,
-                     spread: ColourSpread | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     wanted: np.ndarray | None = None, spread: ColourSpread | None = None,
+                     box: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Straight F and B (H×W×3 each) for ``image`` under ``alpha``, as
     :func:`~.foreground.estimate_foreground_background` (``background``,
     ``background_known``: a clean plate and where it holds), with F taken, as far as the
     background is the busier layer and the sharpened matte explains the pixels at least
     as well, from a second estimate fitted to :func:`sharpen_matte` (``sharpen`` its
-    strength; 0: the plain estimate). ``wanted``: H×W bool, the pixels whose F and B are
-    used (default all); elsewhere they are only approximate. ``spread``: the local colour
-    variances that choose F (:func:`~.refine.colour_spread` of ``alpha`` at least at
-    ``wanted``), if already computed.
+    strength; 0: the plain estimate).
+
+    ``box``: the part of the frame whose F and B are returned (default all); the estimate
+    still reads the whole frame, but computes only what the box depends on (a tile of a
+    plate, its colours estimated with the whole frame as context), and the matte is
+    sharpened near the box alone. ``wanted``: bool, the box's size, the pixels whose F and
+    B are used (default all); elsewhere they are only approximate. ``spread``: the local
+    colour variances that choose F (:func:`~.refine.colour_spread` of ``alpha`` at least
+    at ``wanted``; the box's size), if already computed. ``image`` may be the frame's
+    :class:`~.foreground.ImageLevels` (with its plate, and no ``background``), made once
+    for many estimates.
 
     Under a plate the sharpened F is chosen by the same rule: closed-form's matte is as
     washed out with B seen as without, and F overshoots as much to explain the pixels
@@ -88,40 +99,58 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
     plate's B, pinned on the pixels beside, leaves F alone to explain a matte that is
     too low there, and F's overshoot spreads to the pixels the plate misses.
     """
+    if isinstance(image, ImageLevels):
+        if background is not None or background_known is not None:
+            raise ValueError("estimate_colours: the plate goes into the ImageLevels")
+        levels = image
+    else:  # the image's levels, once for every estimate below
+        levels = ImageLevels(image, background, background_known)
+    alpha = np.asarray(alpha, np.float32)
+    box = box or Window(0, 0, *alpha.shape)
+    wanted = np.ones((box.height, box.width), bool) if wanted is None else np.asarray(wanted, bool)
     sharpened = None
     if sharpen > 0.0:  # once, for both estimates below
-        clipped = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
-        var_f, var_b = spread if spread is not None else colour_spread(image, clipped, wanted)
-        sharpened = _Sharpened(clipped, sharpen_matte(clipped, sharpen), var_f, var_b)
-    levels = ImageLevels(image, background, background_known)  # the image's levels, once for every estimate
-    fg, bg = _estimate(image, levels, alpha, sharpened, wanted)
-    if background is None or background_known is None:
+        near = grown(box, RESIDUAL_REACH, alpha.shape)
+        # Sharpened on the pixels the choice reads, and as far around as the sharpening's blur reaches.
+        source = grown(near, SHARPEN_REACH, alpha.shape)
+        sharp = sharpen_matte(np.clip(alpha[source.slices], 0.0, 1.0), sharpen)
+        matte = alpha.copy()
+        matte[near.slices] = sharp[inside(near, source)]
+        if spread is None:
+            reach = grown(box, SPREAD_REACH, alpha.shape)
+            var_f, var_b = colour_spread(levels.image[reach.slices], np.clip(alpha[reach.slices], 0.0, 1.0),
+                                         embedded(wanted, box, reach))
+            spread = var_f[inside(box, reach)], var_b[inside(box, reach)]
+        sharpened = _Sharpened(matte, np.clip(alpha[near.slices], 0.0, 1.0), matte[near.slices], *spread)
+    fg, bg = _estimate(levels, alpha, sharpened, wanted, box)
+    if levels.plate is None or levels.known is None:
         return fg, bg
-    beside = ~np.asarray(background_known, bool)  # the pixels a plate with holes does not cover
-    if wanted is not None:
-        beside &= np.asarray(wanted, bool)
+    beside = ~levels.known[box.slices] & wanted  # the pixels a plate with holes does not cover
     if beside.any():
-        free, _ = _estimate(image, levels.without_background(), alpha, sharpened, beside)
+        free, _ = _estimate(levels.without_background(), alpha, sharpened, beside, box)
         fg = np.where(beside[..., None], free, fg).astype(np.float32)
     return fg, bg
 
 
-def _estimate(image: np.ndarray, levels: ImageLevels, alpha: np.ndarray, sharpened: _Sharpened | None,
-              wanted: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _estimate(levels: ImageLevels, alpha: np.ndarray, sharpened: _Sharpened | None, wanted: np.ndarray,
+              box: Window) -> tuple[np.ndarray, np.ndarray]:
     """:func:`estimate_colours` with one plate throughout (in ``levels``, the image's, or
     none): F from the plain estimate and, with ``sharpened``, the one fitted to its matte,
     both against the plate where it covers."""
-    inner = wanted
-    if wanted is not None and sharpened is not None:
-        # The residuals that choose F are compared over a few pixels around each wanted one.
-        inner = ndimage.maximum_filter(np.asarray(wanted, bool), size=2 * RESIDUAL_REACH + 1, mode="constant")
-    fg, bg = estimate_foreground_background(levels, alpha, wanted=inner)
     if sharpened is None:
-        return fg, bg
-    sharp_fg, _ = estimate_foreground_background(levels, sharpened.matte, wanted=inner)
+        return estimate_foreground_background(levels, alpha, wanted=wanted, box=box)
+    # The residuals that choose F are compared over a few pixels around each wanted one.
+    near = grown(box, RESIDUAL_REACH, alpha.shape)
+    wanted_near = embedded(wanted, box, near)
+    inner = ndimage.maximum_filter(wanted_near, size=2 * RESIDUAL_REACH + 1, mode="constant")
+    fg, bg = estimate_foreground_background(levels, alpha, wanted=inner, box=near)
+    sharp_fg, _ = estimate_foreground_background(levels, sharpened.matte, wanted=inner, box=near)
+    better = _explains_better(levels.image[near.slices], sharpened.near_alpha, fg, sharpened.near_matte, sharp_fg,
+                              bg, wanted_near)
+    in_box = inside(box, near)
     weight = sharpened.var_b / np.maximum(sharpened.var_f + sharpened.var_b, 1e-12)
-    weight *= np.clip(2.0 * _explains_better(image, sharpened.alpha, fg, sharpened.matte, sharp_fg, bg, wanted),
-                      0.0, 1.0)
+    weight *= np.clip(2.0 * better[in_box], 0.0, 1.0)
+    fg, bg, sharp_fg = fg[in_box], bg[in_box], sharp_fg[in_box]
     return (fg + weight[..., None].astype(np.float32) * (sharp_fg - fg)).astype(np.float32), bg
 
 

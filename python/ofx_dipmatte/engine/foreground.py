@@ -23,7 +23,10 @@ Callers mostly want F and B on the unknown band only, and on a plate's tiles the
 a thin part of each window. Told which pixels it wants, the estimator sweeps each level
 only where those pixels' values can depend on (:func:`_swept_regions`): a sweep carries
 a value at most two pixels, so the wanted pixels come out exactly as with every pixel
-swept, and the rest keep the coarser levels' extrapolation.
+swept, and the rest keep the coarser levels' extrapolation. Asked for a box of the frame
+alone (a plate's tile, whose colours are estimated with the whole subject's region as
+context), each level holds and sweeps only the part of it the box depends on: the box
+comes out as the whole frame's estimate gives it, at a cost that follows the box.
 
 An alpha refined from these very colours (:mod:`.refine`) has absorbed their errors:
 estimated again from it, F and B keep them. :func:`match_compositing` instead takes
@@ -36,11 +39,13 @@ import hashlib
 import math
 import threading
 from collections import OrderedDict
+from typing import Optional
 
 import numpy as np
 from scipy import ndimage
 
 from ._foreground_sweeps import sweep_level
+from .region import Window
 
 
 def _nearest(source: int, size: int) -> np.ndarray:
@@ -61,23 +66,27 @@ def _resize_nearest(a: np.ndarray, h: int, w: int) -> np.ndarray:
 #: The last few :func:`_swept_regions` (a window's estimates ask for the same pixels
 #: again and again: 7–14 times a tile of a 1080p frame), by a digest of what they were
 #: computed from; shared by the tiles' threads.
-_REGIONS: "OrderedDict[bytes, list[np.ndarray | None]]" = OrderedDict()
+_REGIONS: "OrderedDict[bytes, list[LevelPart]]" = OrderedDict()
 _REGIONS_KEPT = 16
 _REGIONS_LOCK = threading.Lock()
 
+#: Per level: the box of it an estimate reads and writes, and the pixels of that box it
+#: sweeps (None: all of them).
+LevelPart = tuple[Window, Optional[np.ndarray]]
 
-def _swept_regions_of(wanted: np.ndarray, sizes: list[tuple[int, int]],
-                      sweeps: list[int]) -> list[np.ndarray | None]:
-    """:func:`_swept_regions`, computed once for each mask (and levels) among the last
+
+def _swept_regions_of(wanted: np.ndarray | None, box: Window, sizes: list[tuple[int, int]],
+                      sweeps: list[int]) -> list[LevelPart]:
+    """:func:`_swept_regions`, computed once for each mask (box and levels) among the last
     :data:`_REGIONS_KEPT` asked for. The regions are read only."""
-    digest = hashlib.blake2b(np.packbits(wanted).tobytes(), digest_size=16)
-    digest.update(repr((wanted.shape, sizes, sweeps)).encode())
+    digest = hashlib.blake2b(b"" if wanted is None else np.packbits(wanted).tobytes(), digest_size=16)
+    digest.update(repr((None if wanted is None else wanted.shape, box, sizes, sweeps)).encode())
     key = digest.digest()
     with _REGIONS_LOCK:
         if key in _REGIONS:
             _REGIONS.move_to_end(key)
             return _REGIONS[key]
-    regions = _swept_regions(wanted, sizes, sweeps)
+    regions = _swept_regions(wanted, box, sizes, sweeps)
     with _REGIONS_LOCK:
         _REGIONS[key] = regions
         while len(_REGIONS) > _REGIONS_KEPT:
@@ -85,27 +94,84 @@ def _swept_regions_of(wanted: np.ndarray, sizes: list[tuple[int, int]],
     return regions
 
 
-def _swept_regions(wanted: np.ndarray, sizes: list[tuple[int, int]],
-                   sweeps: list[int]) -> list[np.ndarray | None]:
+def _swept_regions(wanted: np.ndarray | None, box: Window, sizes: list[tuple[int, int]],
+                   sweeps: list[int]) -> list[LevelPart]:
     """Per level (of ``sizes``, swept ``sweeps`` times each), the pixels to sweep so that
-    the finest level comes out exact on ``wanted`` (None: all of the level). A red-black
-    sweep moves a value one pixel per half-sweep, so after s sweeps a pixel depends on
-    the start values within 2s pixels of it: those are swept (one more for safety), and
-    their start values, read from the coarser level by the nearest-pixel resize, must be
-    exact there in turn."""
-    regions: list[np.ndarray | None] = [None] * len(sizes)
-    needed = wanted
+    the finest level comes out exact on ``wanted`` (the pixels of ``box`` whose colours are
+    used; None: all of it), and the box of the level they and their neighbours lie in.
+    A red-black sweep moves a value one pixel per half-sweep, so after s sweeps a pixel
+    depends on the start values within 2s pixels of it: those are swept (one more for
+    safety), and their start values, read from the coarser level by the nearest-pixel
+    resize, must be exact there in turn; so must those of the box's pixels that are not
+    swept. Every pixel of a level's box then comes out as if the whole level were swept
+    on the same regions. A box's origin is on even rows and columns: the kernel's
+    red-black order counts from it."""
+    parts: list[LevelPart] = [(Window(0, 0, h, w), None) for h, w in sizes]
+    whole = box == Window(0, 0, *sizes[-1])
+    if wanted is None:
+        if whole:
+            return parts  # every level swept whole
+        wanted = np.ones((box.height, box.width), bool)
+    needed, at, required = wanted, (box.y0, box.x0), box  # a mask over part of the level, where it lies
     for level in range(len(sizes) - 1, 0, -1):
+        h, w = sizes[level]
         reach = 2 * sweeps[level] + 1
-        region = ndimage.maximum_filter(needed, size=2 * reach + 1, mode="constant")
-        if region.all():
+        region, at = _dilated(needed, at, reach, (h, w))
+        if region.shape == (h, w) and region.all():
             break  # this level and the coarser ones are swept whole
-        regions[level] = region
-        (h, w), (fine_h, fine_w) = sizes[level - 1], sizes[level]
-        needed = np.zeros((h, w), bool)
-        ys, xs = np.nonzero(region)
-        needed[_nearest(h, fine_h)[ys], _nearest(w, fine_w)[xs]] = True
-    return regions
+        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+        y0, x0 = required.y0, required.x0
+        y1, x1 = required.y0 + required.height, required.x0 + required.width
+        if rows.size:  # the swept pixels and their neighbours
+            y0, y1 = min(y0, at[0] + int(rows[0]) - 1), max(y1, at[0] + int(rows[-1]) + 2)
+            x0, x1 = min(x0, at[1] + int(cols[0]) - 1), max(x1, at[1] + int(cols[-1]) + 2)
+        y0, x0 = max(y0, 0) // 2 * 2, max(x0, 0) // 2 * 2
+        part = Window(y0, x0, min(y1, h) - y0, min(x1, w) - x0)
+        swept = np.zeros((part.height, part.width), bool)
+        # The region's array holds the dilation's margins too: all but its swept pixels may lie outside.
+        top, left = max(y0, at[0]), max(x0, at[1])
+        bottom, right = min(y0 + part.height, at[0] + region.shape[0]), min(x0 + part.width, at[1] + region.shape[1])
+        if bottom > top and right > left:
+            swept[top - y0:bottom - y0, left - x0:right - x0] = region[top - at[0]:bottom - at[0],
+                                                                       left - at[1]:right - at[1]]
+        parts[level] = (part, swept)
+        # What the coarser level must get right: the start values of this box.
+        row_of, col_of = _nearest(sizes[level - 1][0], h), _nearest(sizes[level - 1][1], w)
+        ry0, rx0 = int(row_of[y0]), int(col_of[x0])
+        required = Window(ry0, rx0, int(row_of[y0 + part.height - 1]) + 1 - ry0,
+                          int(col_of[x0 + part.width - 1]) + 1 - rx0)
+        ys, xs = np.nonzero(swept)
+        if ys.size == 0:
+            needed, at = np.zeros((0, 0), bool), (0, 0)
+            continue
+        ys, xs = row_of[ys + y0], col_of[xs + x0]
+        at = (int(ys.min()), int(xs.min()))
+        needed = np.zeros((int(ys.max()) + 1 - at[0], int(xs.max()) + 1 - at[1]), bool)
+        needed[ys - at[0], xs - at[1]] = True
+    return parts
+
+
+def _dilated(mask: np.ndarray, at: tuple[int, int], reach: int,
+             shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """``mask`` (lying at ``at`` of a level of ``shape``) grown by ``reach`` pixels each way
+    (a square), on its box grown as far, within the level; and where that box lies."""
+    if mask.size == 0 or not mask.any():
+        return np.zeros((0, 0), bool), (0, 0)
+    y0, x0 = max(at[0] - reach, 0), max(at[1] - reach, 0)
+    y1, x1 = min(at[0] + mask.shape[0] + reach, shape[0]), min(at[1] + mask.shape[1] + reach, shape[1])
+    grown = np.zeros((y1 - y0, x1 - x0), bool)
+    grown[at[0] - y0:at[0] - y0 + mask.shape[0], at[1] - x0:at[1] - x0 + mask.shape[1]] = mask
+    return ndimage.maximum_filter(grown, size=2 * reach + 1, mode="constant"), (y0, x0)
+
+
+def _crop_nearest(a: np.ndarray, h: int, w: int, part: Window) -> np.ndarray:
+    """``part`` of ``a`` (…×H×W) resized to h×w by the nearest pixel (:func:`_resize_nearest`),
+    computed for that part alone; C-contiguous."""
+    if a.shape[-2:] == (h, w):
+        return np.ascontiguousarray(a[..., part.y0:part.y0 + part.height, part.x0:part.x0 + part.width])
+    rows = _nearest(a.shape[-2], h)[part.y0:part.y0 + part.height]
+    cols = _nearest(a.shape[-1], w)[part.x0:part.x0 + part.width]
+    return np.take(np.take(a, rows, axis=-2), cols, axis=-1)
 
 
 class _Pyramid:
@@ -126,13 +192,21 @@ class _Pyramid:
             level = self._levels[(h, w)] = _resize_nearest(self._finest, h, w)
         return level
 
+    def crop(self, h: int, w: int, part: Window) -> np.ndarray:
+        """``part`` of the level h×w (3×…, C-contiguous): cut from the whole level where it
+        is kept or the part is most of it (then kept), else resized for the part alone (a
+        tile's box at the finest levels of a whole frame)."""
+        return _level_part(self._levels, self._finest, h, w, part)
+
 
 class ImageLevels:
     """An image, and a clean plate where one is given, channel-first at each size the
     estimator sweeps (:func:`estimate_foreground_background`), resized as first asked for
     and kept: the estimates :mod:`.colour_estimate` makes of one image (the plain and the
     sharpened matte's, with the plate and beside it) read the same levels, which took 0.74 s
-    of a 1080p warm frame's 17 thread-seconds made again for each. Not shared between threads."""
+    of a 1080p warm frame's 17 thread-seconds made again for each. A plate's tiles share
+    one frame's (:meth:`crop`): two threads keeping the same level both compute it, and
+    one of them is kept."""
 
     def __init__(self, image: "np.ndarray | ImageLevels", background: np.ndarray | None = None,
                  background_known: np.ndarray | None = None):
@@ -175,12 +249,37 @@ class ImageLevels:
             plate = self._plates[(h, w)] = (_resize_nearest(self.plate, h, w), known)
         return image, plate[0], plate[1]
 
+    def crop(self, h: int, w: int, part: Window) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """:meth:`at`, for ``part`` of the level only (C-contiguous)."""
+        image = self._pyramid.crop(h, w, part)
+        if self.plate is None:
+            return image, None, None
+        if (h, w) in self._plates or 2 * part.height * part.width > h * w:
+            _, plate, known = self.at(h, w)
+            assert plate is not None and known is not None
+            rows, cols = part.slices
+            return image, np.ascontiguousarray(plate[:, rows, cols]), np.ascontiguousarray(known[rows, cols])
+        known = np.ones((part.height, part.width), bool) if self.known is None else \
+            _crop_nearest(self.known, h, w, part)
+        return image, _crop_nearest(self.plate, h, w, part), known
+
+
+def _level_part(kept: dict, finest: np.ndarray, h: int, w: int, part: Window) -> np.ndarray:
+    """``part`` of ``finest`` (C×H×W) at h×w, cut from the whole level (kept in ``kept``)
+    when it is kept already or the part is more than half of it."""
+    level = kept.get((h, w))
+    if level is None and 2 * part.height * part.width > h * w:
+        level = kept[(h, w)] = _resize_nearest(finest, h, w)
+    if level is None:
+        return _crop_nearest(finest, h, w, part)
+    return np.ascontiguousarray(level[(slice(None), *part.slices)])
+
 
 def estimate_foreground_background(
     image: "np.ndarray | ImageLevels", alpha: np.ndarray, regularization: float = 1e-5, gradient_weight: float = 1.0,
     small_size: int = 32, small_iterations: int = 10, big_iterations: int = 2,
     background: np.ndarray | None = None, background_known: np.ndarray | None = None,
-    wanted: np.ndarray | None = None,
+    wanted: np.ndarray | None = None, box: Window | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Straight foreground and background (H×W×3 each, in [0, 1]) explaining ``image``
     (H×W×3, [0, 1]; or from 0 up, scene-linear: the colours then go up to its brightest
@@ -190,9 +289,11 @@ def estimate_foreground_background(
     ones ``big_iterations``. ``background``: the true background (a clean plate, H×W×3):
     B is that, and only F is estimated, on the pixels ``background_known`` (H×W bool;
     default all) says it covers; elsewhere both are estimated, as without a plate.
-    ``wanted``: H×W bool, the pixels whose F and B the caller uses (default all): they
-    come out exactly as they would otherwise, and the others are left as coarser levels
-    extrapolated them (see the module's docstring). ``image`` may be given as its
+    ``box``: the part of the image whose F and B are returned (default all of it); only
+    what they depend on is computed, level by level. ``wanted``: bool, the box's size, the
+    pixels of it whose F and B the caller uses (default all): they come out exactly as
+    they would otherwise, and the others are left as coarser levels extrapolated them (see
+    the module's docstring). ``image`` may be given as its
     :class:`ImageLevels` (with the plate in them, and no ``background``) by a caller that
     estimates from it more than once.
     """
@@ -202,23 +303,34 @@ def estimate_foreground_background(
         levels = image
     else:
         levels = ImageLevels(image, background, background_known)
-    alpha = np.clip(np.asarray(alpha, dtype=np.float32), 0.0, 1.0)
+    alpha = np.asarray(alpha, dtype=np.float32)
     if alpha.shape != levels.image.shape[:2]:
         raise ValueError("estimate_foreground_background: alpha and image differ in size")
     h0, w0 = alpha.shape
+    box = box or Window(0, 0, h0, w0)
+    if box.y0 < 0 or box.x0 < 0 or box.y0 + box.height > h0 or box.x0 + box.width > w0:
+        raise ValueError("estimate_foreground_background: the box is not inside the image")
+    if wanted is not None and np.shape(wanted) != (box.height, box.width):
+        raise ValueError("estimate_foreground_background: wanted is not the box's size")
     count = max(1, math.ceil(math.log2(max(h0, w0))))
-    both = np.concatenate([levels.mean, levels.mean])  # F's channels, then B's
     sizes = [(max(1, round(h0 ** (level / count))), max(1, round(w0 ** (level / count))))
              for level in range(count + 1)]
     sweeps = [small_iterations if (h <= small_size and w <= small_size) else big_iterations for h, w in sizes]
-    regions = [None] * len(sizes) if wanted is None else _swept_regions_of(np.asarray(wanted, bool), sizes, sweeps)
-    for (h, w), sweep_count, region in zip(sizes, sweeps, regions):
-        img, plate, known = levels.at(h, w)
-        a = _resize_nearest(alpha, h, w)
-        both = _resize_nearest(both, h, w)  # a new array (or the coarsest level's own): swept in place
+    parts = _swept_regions_of(None if wanted is None else np.asarray(wanted, bool), box, sizes, sweeps)
+    both = np.concatenate([levels.mean, levels.mean])  # F's channels, then B's: the 1×1 level's start
+    held, held_size = Window(0, 0, 1, 1), (1, 1)  # the part of a level ``both`` holds, and that level's size
+    for (h, w), sweep_count, (part, region) in zip(sizes, sweeps, parts):
+        img, plate, known = levels.crop(h, w, part)
+        a = np.clip(_crop_nearest(alpha, h, w, part), 0.0, 1.0)
+        # Start values: the coarser level's, nearest pixel (a new array, swept in place).
+        rows = _nearest(held_size[0], h)[part.y0:part.y0 + part.height] - held.y0
+        cols = _nearest(held_size[1], w)[part.x0:part.x0 + part.width] - held.x0
+        both = np.take(np.take(both, rows, axis=1), cols, axis=2)
+        held, held_size = part, (h, w)
         if plate is not None:
             np.copyto(both[3:], plate, where=known)
         sweep_level(both, img, a, region, known, regularization, gradient_weight, levels.ceiling, sweep_count)
+    both = both[:, box.y0 - held.y0:box.y0 - held.y0 + box.height, box.x0 - held.x0:box.x0 - held.x0 + box.width]
     return (np.ascontiguousarray(both[:3].transpose(1, 2, 0)), np.ascontiguousarray(both[3:].transpose(1, 2, 0)))
 
 

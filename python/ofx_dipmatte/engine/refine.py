@@ -36,6 +36,8 @@ RESIDUAL_SCALE = 0.1
 #: Scale (pixels, Gaussian σ) of the neighbourhood whose colour spread says how far an
 #: estimated F or B can be off: the texture F and B are smoothed over.
 TEXTURE_SCALE = 2.0
+#: How far :func:`local_colour_variance` reads around a pixel (its Gaussian's radius, 4σ).
+SPREAD_REACH = int(4.0 * TEXTURE_SCALE + 0.5)
 #: Colour variance that is always there (noise, grain, 8-bit steps): about 0.03 RMS.
 NOISE_VARIANCE = 1e-3
 #: Where a clean plate gives B, how far (in standard deviations of the grain's effect)

@@ -103,6 +103,26 @@ def keep_or_box(previous: Window | None, y0: int, y1: int, x0: int, x1: int, can
     return box_window(y0, y1, x0, x1, canvas, margin, size_unit, origin_unit, at_least)
 
 
+def grown(box: Window, reach: int, shape: tuple[int, ...]) -> Window:
+    """``box`` grown by ``reach`` pixels each way, within a frame of ``shape`` (H×W…)."""
+    y0, x0 = max(box.y0 - reach, 0), max(box.x0 - reach, 0)
+    return Window(y0, x0, min(box.y0 + box.height + reach, shape[0]) - y0,
+                  min(box.x0 + box.width + reach, shape[1]) - x0)
+
+
+def inside(box: Window, outer: Window) -> tuple[slice, slice]:
+    """Where ``box`` lies in an array covering ``outer`` (which holds it)."""
+    return (slice(box.y0 - outer.y0, box.y0 - outer.y0 + box.height),
+            slice(box.x0 - outer.x0, box.x0 - outer.x0 + box.width))
+
+
+def embedded(part: np.ndarray, box: Window, outer: Window) -> np.ndarray:
+    """``part`` (covering ``box``) placed in zeros covering ``outer`` (which holds it)."""
+    whole = np.zeros((outer.height, outer.width) + part.shape[2:], part.dtype)
+    whole[inside(box, outer)] = part
+    return whole
+
+
 def reach_box(mask: np.ndarray, reach: int) -> tuple[slice, slice] | None:
     """The bounding box of ``mask`` (H×W bool) grown by ``reach`` pixels, within the
     frame, as slices (None: an empty mask). A filter of at most that reach, run on the
