@@ -442,6 +442,28 @@ def test_a_box_gets_the_whole_frames_colours_computed_for_the_box_alone(monkeypa
         estimate_foreground_background(levels, alpha, box=Window(h - 5, 0, 10, 10))
 
 
+def test_an_overlaid_matte_reads_as_the_assembled_one_at_every_level():
+    """A tile's alpha over the frame's context, read part by part and resized (as the
+    estimator's levels read it), equals the frame assembled and then read."""
+    from ofx_dipmatte.engine.foreground import Overlaid, _crop_nearest, matte_part
+    from ofx_dipmatte.engine.region import Window
+
+    rng = np.random.default_rng(4)
+    under = rng.random((123, 211)).astype(np.float32)
+    kept = under.copy()
+    over = rng.random((40, 57)).astype(np.float32)
+    at = Window(37, 101, 40, 57)
+    whole = under.copy()
+    whole[at.slices] = over
+    overlaid = Overlaid(under, over, at)
+    assert overlaid.shape == whole.shape
+    for h, w in ((123, 211), (61, 100), (17, 9), (1, 1)):
+        for part in (Window(0, 0, h, w), Window(h // 3, w // 2, max(h // 3, 1), max(w // 4, 1))):
+            np.testing.assert_array_equal(_crop_nearest(overlaid, h, w, part), _crop_nearest(whole, h, w, part))
+    np.testing.assert_array_equal(matte_part(overlaid, Window(30, 90, 20, 30)), whole[30:50, 90:120])
+    np.testing.assert_array_equal(under, kept)  # the context is read, never written
+
+
 def test_a_mask_asked_for_again_reuses_its_regions_and_another_gets_its_own(monkeypatch):
     from ofx_dipmatte.engine import foreground
 

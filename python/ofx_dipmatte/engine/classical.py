@@ -23,7 +23,7 @@ from .alpha_solve import BandSystem, DataTerm, Smoothness, Stopped, add_terms, s
 from .closed_form import closed_form_alpha
 from .colour_estimate import estimate_colours
 from .dip_features import fit_dip_features
-from .foreground import ImageLevels, estimate_foreground_background, match_compositing
+from .foreground import ImageLevels, Overlaid, estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
 from .leaks import remove_leaks
@@ -262,8 +262,7 @@ def colours_in_context(context: ColourContext, window: Window) -> Callable[..., 
 
     def estimate(_image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
                  spread: ColourSpread | None = None) -> Colours:
-        full = context.matte.copy()
-        full[box.slices] = alpha
+        full = Overlaid(context.matte, np.asarray(alpha, np.float32), box)
         return estimate_colours(context.levels, full, sharpen, wanted=wanted, spread=spread, box=box)
 
     return estimate

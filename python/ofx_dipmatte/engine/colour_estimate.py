@@ -34,7 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 from .colour_norms import squared_norm
-from .foreground import ImageLevels, estimate_foreground_background
+from .foreground import ImageLevels, Overlaid, estimate_foreground_background, matte_part
 from .refine import SPREAD_REACH, ColourSpread, colour_spread
 from .region import Window, embedded, grown, inside, reach_box
 
@@ -55,7 +55,7 @@ class _Sharpened(NamedTuple):
     sharpened on the pixels the choice reads, and the local colour variances of the pixels
     F and B are read from (the box's, exact on the wanted pixels)."""
 
-    matte: np.ndarray
+    matte: Overlaid
     near_alpha: np.ndarray
     near_matte: np.ndarray
     var_f: np.ndarray
@@ -71,11 +71,12 @@ def sharpen_matte(alpha: np.ndarray, strength: float, sigma: float = SHARPEN_SIG
     return np.where(mixed, np.clip(alpha + strength * detail, 0.0, 1.0), alpha).astype(np.float32)
 
 
-def estimate_colours(image: "np.ndarray | ImageLevels", alpha: np.ndarray, sharpen: float = 0.0,
+def estimate_colours(image: "np.ndarray | ImageLevels", alpha: "np.ndarray | Overlaid", sharpen: float = 0.0,
                      background: np.ndarray | None = None, background_known: np.ndarray | None = None,
                      wanted: np.ndarray | None = None, spread: ColourSpread | None = None,
                      box: Window | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Straight F and B (H×W×3 each) for ``image`` under ``alpha``, as
+    """Straight F and B (H×W×3 each) for ``image`` under ``alpha`` (H×W, or a tile's over
+    its context: :class:`~.foreground.Overlaid`), as
     :func:`~.foreground.estimate_foreground_background` (``background``,
     ``background_known``: a clean plate and where it holds), with F taken, as far as the
     background is the busier layer and the sharpened matte explains the pixels at least
@@ -105,7 +106,8 @@ def estimate_colours(image: "np.ndarray | ImageLevels", alpha: np.ndarray, sharp
         levels = image
     else:  # the image's levels, once for every estimate below
         levels = ImageLevels(image, background, background_known)
-    alpha = np.asarray(alpha, np.float32)
+    if not isinstance(alpha, Overlaid):
+        alpha = np.asarray(alpha, np.float32)
     box = box or Window(0, 0, *alpha.shape)
     wanted = np.ones((box.height, box.width), bool) if wanted is None else np.asarray(wanted, bool)
     sharpened = None
@@ -113,15 +115,15 @@ def estimate_colours(image: "np.ndarray | ImageLevels", alpha: np.ndarray, sharp
         near = grown(box, RESIDUAL_REACH, alpha.shape)
         # Sharpened on the pixels the choice reads, and as far around as the sharpening's blur reaches.
         source = grown(near, SHARPEN_REACH, alpha.shape)
-        sharp = sharpen_matte(np.clip(alpha[source.slices], 0.0, 1.0), sharpen)
-        matte = alpha.copy()
-        matte[near.slices] = sharp[inside(near, source)]
+        sharp = sharpen_matte(np.clip(matte_part(alpha, source), 0.0, 1.0), sharpen)[inside(near, source)]
         if spread is None:
             reach = grown(box, SPREAD_REACH, alpha.shape)
-            var_f, var_b = colour_spread(levels.image[reach.slices], np.clip(alpha[reach.slices], 0.0, 1.0),
+            var_f, var_b = colour_spread(levels.image[reach.slices], np.clip(matte_part(alpha, reach), 0.0, 1.0),
                                          embedded(wanted, box, reach))
             spread = var_f[inside(box, reach)], var_b[inside(box, reach)]
-        sharpened = _Sharpened(matte, np.clip(alpha[near.slices], 0.0, 1.0), matte[near.slices], *spread)
+        # The matte elsewhere is the frame's as given (a tile's context).
+        matte = Overlaid(alpha.under if isinstance(alpha, Overlaid) else alpha, sharp, near)
+        sharpened = _Sharpened(matte, np.clip(matte_part(alpha, near), 0.0, 1.0), sharp, *spread)
     fg, bg = _estimate(levels, alpha, sharpened, wanted, box)
     if levels.plate is None or levels.known is None:
         return fg, bg
@@ -132,7 +134,7 @@ def estimate_colours(image: "np.ndarray | ImageLevels", alpha: np.ndarray, sharp
     return fg, bg
 
 
-def _estimate(levels: ImageLevels, alpha: np.ndarray, sharpened: _Sharpened | None, wanted: np.ndarray,
+def _estimate(levels: ImageLevels, alpha: "np.ndarray | Overlaid", sharpened: _Sharpened | None, wanted: np.ndarray,
               box: Window) -> tuple[np.ndarray, np.ndarray]:
     """:func:`estimate_colours` with one plate throughout (in ``levels``, the image's, or
     none): F from the plain estimate and, with ``sharpened``, the one fitted to its matte,
