@@ -5,15 +5,17 @@ import numpy as np
 import pytest
 
 import ofx_dipmatte
+from conftest import count_calls
 from ofx_dipmatte.engine import information_flow
 from ofx_dipmatte.engine.alpha_solve import Stopped
 from ofx_dipmatte.engine.closed_form import closed_form_alpha
 from ofx_dipmatte.engine.information_flow import _nearest, mixture_weights
 from ofx_dipmatte.engine.laplacian import matting_laplacian
 from ofx_dipmatte.engine.sampled_density import (
-    REFERENCE_DEPTH, REFERENCE_LEVEL, SPATIAL_UNIT, band_mean_depth, exposure_normalised, sample_settings,
-    sampled_density_matte,
+    REFERENCE_DEPTH, REFERENCE_LEVEL, SPATIAL_UNIT, FrameSamples, band_mean_depth, exposure_normalised,
+    known_samples, sample_settings, sampled_density_matte,
 )
+from ofx_dipmatte.engine.region import Window
 
 
 def smoke_case(size: int = 96, seed: int = 1):
@@ -147,3 +149,33 @@ def test_mixture_weights_are_the_regularised_least_squares_weights(dims):
         gram += (1e-3 * np.trace(gram) + 1e-10) * np.eye(8)
         expected = np.linalg.solve(gram, np.ones(8))
         assert np.allclose(w[q], expected / expected.sum(), atol=1e-9)
+
+
+def test_a_tile_reads_the_frames_samples_even_where_its_window_shows_one_known_region(monkeypatch):
+    """A plate's tiles read the samples one window would draw: the frame's term, computed
+    once for every tile, where a tile's own window may hold no known foreground at all
+    (and so no samples)."""
+    from ofx_dipmatte.engine import sampled_density
+
+    image, trimap, truth = smoke_case()
+    frame = FrameSamples(image, trimap)
+    computed = count_calls(monkeypatch, sampled_density, "known_samples")
+    tile = Window(0, 0, 40, 96)  # the cloud's top: background and band, not its core
+    assert not (trimap[tile.slices] == 1.0).any()
+    unknown = trimap[tile.slices] == 0.5
+    alone, _ = known_samples(image[tile.slices], trimap[tile.slices], 26.0)
+    assert not alone.any()  # one known region: no samples
+    confidence, estimate = frame.part(tile)
+    assert confidence[unknown].min() > 0  # every unknown pixel of the tile has some
+    _, unit = sample_settings(trimap == 0.5, 1.0)
+    whole = known_samples(image, trimap, unit)
+    np.testing.assert_array_equal(confidence, whole[0][tile.slices])
+    np.testing.assert_array_equal(estimate, whole[1][tile.slices])
+    frame.part(Window(40, 0, 56, 96))
+    assert len(computed) == 1  # once for the frame, whichever tiles ask
+    # Solved with them, the tile's matte is held to the cloud's density there.
+    laplacian = matting_laplacian(image[tile.slices], unknown=unknown)
+    held = sampled_density_matte(image[tile.slices], trimap[tile.slices], laplacian, 0.002, samples=(frame, tile))
+    free = sampled_density_matte(image[tile.slices], trimap[tile.slices], laplacian, 0.002)
+    assert band_sad(held, truth[tile.slices], trimap[tile.slices]) < band_sad(free, truth[tile.slices],
+                                                                              trimap[tile.slices])

@@ -151,8 +151,9 @@ def test_tiles_cut_a_deep_band_with_margins_as_deep_as_it(monkeypatch):
 
 def test_tiles_sample_the_known_regions_their_windows_show():
     """On a smooth edge the default holds closed-form's matte to the known regions' colour
-    samples (engine/sampled_density.py); a tile samples only its own window, so it gains
-    a little less than one window (measured 0.86× and 0.80× closed-form's SAD)."""
+    samples (engine/sampled_density.py); the tiles read the samples one window would
+    draw (sampled_density.FrameSamples; measured 0.836× closed-form's SAD, one window
+    0.797×; each tile sampling its own window, 0.860×)."""
     image, trimap, truth = deep_soft_edge()
     band = trimap == 0.5
     preset = PRESETS["balanced"].replace(margin=8)
@@ -164,7 +165,7 @@ def test_tiles_sample_the_known_regions_their_windows_show():
     one = sad(ofx_dipmatte.matte(image, trimap, preset=preset.replace(tile_size=0)).alpha)
     tiled = sad(ofx_dipmatte.matte(image, trimap, preset=preset.replace(tile_size=64)).alpha)
     assert one < 0.85 * closed_form and tiled < 0.9 * closed_form
-    assert tiled < 1.1 * one
+    assert tiled < 1.07 * one
 
 
 def test_blend_weight_ramps_only_on_edges_shared_with_the_frame():

@@ -31,7 +31,7 @@ from .plate_grain import plate_trust
 from .presets import Preset
 from .refine import ColourSpread, colour_spread, refine_alpha, refinement_round
 from .region import Padded, Window, grown, inside
-from .sampled_density import sampled_density_matte
+from .sampled_density import FrameSamples, sampled_density_matte
 from .smooth_matte import SMEAR_TRUST, refinement_trust
 from .solver import Cancelled, ProgressCallback
 
@@ -56,7 +56,9 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                     estimate: ColourEstimate | None = None,
                     background_estimate: ColourEstimate | None = None,
                     exact_background: "bool | np.ndarray" = False,
-                    estimate_reads_band: bool = False) -> tuple[np.ndarray | None, "Colours | None"]:
+                    estimate_reads_band: bool = False,
+                    samples_from: "tuple[FrameSamples, Window] | None" = None
+                    ) -> tuple[np.ndarray | None, "Colours | None"]:
     """The preset's classical matte of ``image`` (working encoding, H×W×3) and its snapped
     ``trimap`` (None: ``alpha_prior="none"``, the paper's blank start), and for
     ``foreground="estimated"`` the F and B estimated from its unrefined matte: the
@@ -79,6 +81,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             keep the first F and use only B (default: ``estimate``; the plain
             :func:`~.colour_estimate.estimate_colours` when that is the default too).
         exact_background: where ``estimate``'s B is a clean plate (True, or H×W).
+        samples_from: the known colour samples of ``Preset.smooth_samples`` as a frame's
+            and where the window lies in it (default the window's own).
 
     Raises:
         Cancelled: ``progress`` returned False or ``should_stop`` True.
@@ -111,7 +115,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         kept = alpha
         if cfg.smooth_samples > 0 and np.any(trust < 1) and (trimap == 0.5).any():
             kept = sampled_density_matte(image, trimap, system, cfg.smooth_samples, anchor=anchor,
-                                         should_stop=should_stop)
+                                         should_stop=should_stop, samples=samples_from)
         if cfg.alpha_prior == "refined" and np.any(trust > 0):
             rounds = cfg.refine_iterations
 
@@ -223,12 +227,14 @@ def colours_for(image: np.ndarray, alpha: np.ndarray, colours: "Colours | None")
 
 
 class ColourContext(NamedTuple):
-    """The part of the frame windows' colours are estimated over (:func:`colour_context`)."""
+    """The part of the frame windows' colours are estimated over (:func:`colour_context`),
+    and the known colour samples of its band."""
 
     levels: ImageLevels  # its image (and clean plate) at the estimator's levels, shared by the windows
     matte: np.ndarray  # the trimap, a matte of the band on its unknown pixels where there is one
-    band: np.ndarray  # bool: the trimap's unknown pixels
+    trimap: np.ndarray
     at: Window  # where it lies in the canvas
+    samples: FrameSamples  # computed when a tile first needs them
 
 
 def colour_context(padded: Padded, solved: Window, guide: np.ndarray | None = None) -> ColourContext:
@@ -242,23 +248,28 @@ def colour_context(padded: Padded, solved: Window, guide: np.ndarray | None = No
     ``box``)."""
     at = grown(solved, COLOUR_CONTEXT, padded.image.shape)
     trimap = padded.trimap_mirrored[at.slices]
-    band = trimap == 0.5
     matte = trimap.astype(np.float32)
     if guide is not None:
         part = inside(solved, at)
-        np.copyto(matte[part], guide, where=band[part])
+        np.copyto(matte[part], guide, where=trimap[part] == 0.5)
     plate, covers = (None if a is None else a[at.slices] for a in (padded.clean_plate, padded.plate_covers))
-    return ColourContext(ImageLevels(padded.image[at.slices], plate, covers), matte, band, at)
+    image = padded.image[at.slices]
+    return ColourContext(ImageLevels(image, plate, covers), matte, trimap, at, FrameSamples(image, trimap))
+
+
+def in_context(context: ColourContext, window: Window) -> Window:
+    """Where ``window`` (in the canvas) lies in ``context``."""
+    return replace(window, y0=window.y0 - context.at.y0, x0=window.x0 - context.at.x0)
 
 
 def colours_in_context(context: ColourContext, window: Window) -> Callable[..., Colours]:
     """(image, alpha, sharpen=0, spread=None) on ``window`` → F and B on it
     (:func:`~.colour_estimate.estimate_colours`), estimated over ``context`` with
     ``alpha`` in the window. With a clean plate, B is the plate and only F is estimated."""
-    box = replace(window, y0=window.y0 - context.at.y0, x0=window.x0 - context.at.x0)
+    box = in_context(context, window)
     # F and B are used on the window's band only (the refinement's data term, and the
     # colours returned, which are matched to the alpha: F is the pixel where α = 1, B where 0).
-    wanted = context.band[box.slices]
+    wanted = context.trimap[box.slices] == 0.5
 
     def estimate(_image: np.ndarray, alpha: np.ndarray, sharpen: float = 0.0,
                  spread: ColourSpread | None = None) -> Colours:

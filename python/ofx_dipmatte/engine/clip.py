@@ -20,7 +20,8 @@ from .alpha_solve import DataTerm, Stopped
 from .batched_fit import TileJob, fit_batch_within_memory
 from .carried_background import CarriedBackground, drop_changed
 from .chroma import detect_subsampling, restore_chroma
-from .classical import ColourContext, Colours, classical_matte, colour_context, colours_for, colours_in_context
+from .classical import (ColourContext, Colours, classical_matte, colour_context, colours_for, colours_in_context,
+                        in_context)
 from .clean_plate import MatchedFrame, match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, single_threaded_blas, tile_batch, tile_workers
@@ -488,10 +489,13 @@ class ClipSession:
             background_estimate = colours_in_context(context, window)
             estimate = partial(background_estimate, sharpen=cfg.sharpen_foreground)
         plate_covers = False if padded.plate_covers is None else padded.plate_covers[rows, cols]
+        # A tile's known samples, like its colours, come from what one window would see.
+        samples = None if context is None or window.cell is None else (context.samples, in_context(context, window))
         prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
                                          device=self.device, progress=progress, should_stop=should_stop,
                                          anchor=anchor, estimate=estimate, background_estimate=background_estimate,
-                                         exact_background=plate_covers, estimate_reads_band=context is not None)
+                                         exact_background=plate_covers, estimate_reads_band=context is not None,
+                                         samples_from=samples)
         if cfg.alpha_source == "prior":
             assert prior is not None  # Preset.check: a preset without nets has a prior
             fg, bg = colours_for(image_c, prior, colours)

@@ -28,6 +28,7 @@ as bright came out 1.18× closed-form's SAD (0.97× at its own exposure); normal
 
 from __future__ import annotations
 
+import threading
 from typing import Callable, Optional
 
 import numpy as np
@@ -35,6 +36,7 @@ from scipy import ndimage
 
 from .alpha_solve import DataTerm, Smoothness, add_terms, solve_alpha
 from .information_flow import known_to_unknown_term, pixel_features
+from .region import Window
 
 #: The band depth (mean distance of its pixels to the nearest known one, pixels) at which
 #: a strength is given: our 256² smoke and veil composites have bands 21–28 px deep.
@@ -86,22 +88,59 @@ def exposure_normalised(image: np.ndarray, known: np.ndarray) -> np.ndarray:
 
 def sampled_density_matte(image: np.ndarray, trimap: np.ndarray, laplacian: Smoothness, strength: float, *,
                           anchor: DataTerm | None = None,
-                          should_stop: Optional[Callable[[], bool]] = None) -> np.ndarray:
+                          should_stop: Optional[Callable[[], bool]] = None,
+                          samples: "tuple[FrameSamples, Window] | None" = None) -> np.ndarray:
     """Closed-form's matte of ``image`` (H×W×3) and its snapped ``trimap`` solved with
     the known-to-unknown samples as a data term of ``strength`` (at
     :data:`REFERENCE_DEPTH`; scaled to the band's depth), added to ``anchor`` if given.
     ``laplacian``: the window's matting Laplacian (or its
-    :class:`~.alpha_solve.BandSystem`). With no known pixels on one side there are no
-    samples, and the matte is closed-form's.
+    :class:`~.alpha_solve.BandSystem`). ``samples``: a frame's samples and where the
+    window lies in it (a plate's tile; default the window's own). With no known pixels on
+    one side there are no samples, and the matte is closed-form's.
 
     Raises:
         Stopped: ``should_stop`` returned True (polled between the searches and in the solve).
     """
     unknown = trimap == 0.5
     weight, unit = sample_settings(unknown, strength)
-    image = exposure_normalised(image, ~unknown)
-    # pixel_features divides positions by the longer side and multiplies by its argument.
-    features = pixel_features(image, max(trimap.shape) / unit)
-    confidence, estimate = known_to_unknown_term(features, image, trimap, should_stop=should_stop, eps=SEARCH_EPS)
+    if samples is None:
+        confidence, estimate = known_samples(image, trimap, unit, should_stop)
+    else:
+        frame, window = samples
+        confidence, estimate = frame.part(window, should_stop)
     return solve_alpha(laplacian, trimap, *add_terms(anchor, (weight * confidence, estimate)),
                        should_stop=should_stop)
+
+
+def known_samples(image: np.ndarray, trimap: np.ndarray, unit: float,
+                  should_stop: Optional[Callable[[], bool]] = None) -> DataTerm:
+    """Confidence and alpha estimate of each of ``trimap``'s unknown pixels from its
+    nearest known pixels in colour (``image`` seen at :data:`REFERENCE_LEVEL`) and
+    position (in units of ``unit`` pixels)."""
+    image = exposure_normalised(image, trimap != 0.5)
+    # pixel_features divides positions by the longer side and multiplies by its argument.
+    features = pixel_features(image, max(trimap.shape) / unit)
+    return known_to_unknown_term(features, image, trimap, should_stop=should_stop, eps=SEARCH_EPS)
+
+
+class FrameSamples:
+    """The known samples of a frame's whole band, as one window would draw them (its
+    spatial unit from the whole band's depth), for a plate's tiles to read their parts:
+    drawn from a tile's window alone, a tile that shows one known region has none (on dev
+    *smoke* enlarged 4×, 12 of 16 tiles), and the tiles' parts of the band are searched
+    once instead of 2–3 times over. Computed on first use, by the first tile that asks;
+    shared by the tiles' threads."""
+
+    def __init__(self, image: np.ndarray, trimap: np.ndarray):
+        self.image, self.trimap = image, trimap
+        self._term: DataTerm | None = None
+        self._lock = threading.Lock()
+
+    def part(self, window: Window, should_stop: Optional[Callable[[], bool]] = None) -> DataTerm:
+        """The samples' confidence and estimate on ``window`` (of this frame)."""
+        with self._lock:
+            if self._term is None:
+                _, unit = sample_settings(self.trimap == 0.5, 1.0)
+                self._term = known_samples(self.image, self.trimap, unit, should_stop)
+        confidence, estimate = self._term
+        return confidence[window.slices], estimate[window.slices]
