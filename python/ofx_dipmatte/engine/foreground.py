@@ -119,21 +119,19 @@ def _swept_regions(wanted: np.ndarray | None, box: Window, sizes: list[tuple[int
         region, at = _dilated(needed, at, reach, (h, w))
         if region.shape == (h, w) and region.all():
             break  # this level and the coarser ones are swept whole
-        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
         y0, x0 = required.y0, required.x0
         y1, x1 = required.y0 + required.height, required.x0 + required.width
-        if rows.size:  # the swept pixels and their neighbours
-            y0, y1 = min(y0, at[0] + int(rows[0]) - 1), max(y1, at[0] + int(rows[-1]) + 2)
-            x0, x1 = min(x0, at[1] + int(cols[0]) - 1), max(x1, at[1] + int(cols[-1]) + 2)
+        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+        if rows.size:  # the swept pixels (the region cut to them) and their neighbours
+            region = region[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+            at = (at[0] + int(rows[0]), at[1] + int(cols[0]))
+            y0, y1 = min(y0, at[0] - 1), max(y1, at[0] + region.shape[0] + 1)
+            x0, x1 = min(x0, at[1] - 1), max(x1, at[1] + region.shape[1] + 1)
         y0, x0 = max(y0, 0) // 2 * 2, max(x0, 0) // 2 * 2
         part = Window(y0, x0, min(y1, h) - y0, min(x1, w) - x0)
         swept = np.zeros((part.height, part.width), bool)
-        # The region's array holds the dilation's margins too: all but its swept pixels may lie outside.
-        top, left = max(y0, at[0]), max(x0, at[1])
-        bottom, right = min(y0 + part.height, at[0] + region.shape[0]), min(x0 + part.width, at[1] + region.shape[1])
-        if bottom > top and right > left:
-            swept[top - y0:bottom - y0, left - x0:right - x0] = region[top - at[0]:bottom - at[0],
-                                                                       left - at[1]:right - at[1]]
+        if rows.size:
+            swept[at[0] - y0:at[0] - y0 + region.shape[0], at[1] - x0:at[1] - x0 + region.shape[1]] = region
         parts[level] = (part, swept)
         # What the coarser level must get right: the start values of this box.
         row_of, col_of = _nearest(sizes[level - 1][0], h), _nearest(sizes[level - 1][1], w)
