@@ -333,7 +333,7 @@ class ClipSession:
         if plate is not None:
             padded = replace(padded, clean_plate=pad_to_canvas(plate[0], canvas, "reflect"),
                              plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
-        # The tiles' colours are estimated over what one window's would be.
+        # Colours over the solved region and 32 px around it: a tile sees what one window would.
         colours = colour_context(padded, window, guide) if self._estimates_colours else None
         if len(windows) == 1:
             with searches_on(tile_workers()):  # the cores tiles would share
