@@ -82,16 +82,23 @@ def searches_on(workers: int) -> Iterator[None]:
         _SEARCH_WORKERS.reset(token)
 
 
-def _nearest(features: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int,
-             skip_self: bool, should_stop: Optional[Callable[[], bool]] = None, eps: float = 0.0) -> np.ndarray:
-    """Indices (into the flat image) of each query pixel's k nearest pool pixels.
-    ``should_stop`` is polled between chunks of :data:`QUERY_CHUNK` queries (a band of
-    150k pixels took seconds), and True raises :class:`~.alpha_solve.Stopped`."""
-    k = min(k, len(pool) - int(skip_self))
+def _pool_tree(features: np.ndarray, pool: np.ndarray) -> cKDTree:
+    """The search tree of the ``pool`` pixels' features."""
     # Unbalanced and without node shrinking: the same neighbours (up to ties) in a seventh
     # of the time where the queries lie far from the pool (a veil's band against its known
     # background: 33.9 s → 4.6 s for 154k queries), and built as fast.
-    tree = cKDTree(features[pool], balanced_tree=False, compact_nodes=False)
+    return cKDTree(features[pool], balanced_tree=False, compact_nodes=False)
+
+
+def _nearest(features: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int,
+             skip_self: bool, should_stop: Optional[Callable[[], bool]] = None, eps: float = 0.0,
+             tree: cKDTree | None = None) -> np.ndarray:
+    """Indices (into the flat image) of each query pixel's k nearest pool pixels
+    (``tree``: the pool's :func:`_pool_tree`, if built). ``should_stop`` is polled between
+    chunks of :data:`QUERY_CHUNK` queries (a band of 150k pixels took seconds), and True
+    raises :class:`~.alpha_solve.Stopped`."""
+    k = min(k, len(pool) - int(skip_self))
+    tree = _pool_tree(features, pool) if tree is None else tree
     found = np.empty((len(queries), k + int(skip_self)), np.int64)
     for start in range(0, len(queries), QUERY_CHUNK):
         stop_if(should_stop)
@@ -156,17 +163,22 @@ def known_to_unknown_term(features: np.ndarray, image: np.ndarray, trimap: np.nd
     fg_pool, bg_pool = np.flatnonzero(flat == 1.0), np.flatnonzero(flat == 0.0)
     if len(queries) == 0 or len(fg_pool) == 0 or len(bg_pool) == 0:
         return confidence.reshape(shape), estimate.reshape(shape)
-    near_fg = _nearest(features, queries, fg_pool, k, skip_self=False, should_stop=should_stop, eps=eps)
-    near_bg = _nearest(features, queries, bg_pool, k, skip_self=False, should_stop=should_stop, eps=eps)
-    neighbours = np.concatenate([near_fg, near_bg], axis=1)
-    w = mixture_weights(features, queries, neighbours, regularization)
-    share = w[:, :near_fg.shape[1]].sum(axis=1)
-    # Trust the share as much as the two sides' colours differ. The plain means, not the
-    # weighted mixes: a side whose weights sum to about zero would blow its mix up.
-    colours = image.reshape(-1, 3).astype(np.float64)
-    contrast = np.square(colours[near_fg].mean(axis=1) - colours[near_bg].mean(axis=1)).sum(axis=1) / 3.0
-    confidence[queries] = contrast
-    estimate[queries] = np.clip(share, 0.0, 1.0)
+    trees = _pool_tree(features, fg_pool), _pool_tree(features, bg_pool)
+    colours = image.reshape(-1, 3)
+    # A chunk of queries at a time: the mixture weights hold K×F values per query (a
+    # 2048² smoke frame's whole band at once: 1.5 GB).
+    for start in range(0, len(queries), QUERY_CHUNK):
+        part = queries[start:start + QUERY_CHUNK]
+        near_fg, near_bg = (_nearest(features, part, pool, k, skip_self=False, should_stop=should_stop, eps=eps,
+                                     tree=tree) for pool, tree in zip((fg_pool, bg_pool), trees))
+        w = mixture_weights(features, part, np.concatenate([near_fg, near_bg], axis=1), regularization)
+        share = w[:, :near_fg.shape[1]].sum(axis=1)
+        # Trust the share as much as the two sides' colours differ. The plain means, not the
+        # weighted mixes: a side whose weights sum to about zero would blow its mix up.
+        fg_mean = colours[near_fg].astype(np.float64).mean(axis=1)
+        contrast = np.square(fg_mean - colours[near_bg].astype(np.float64).mean(axis=1)).sum(axis=1) / 3.0
+        confidence[part] = contrast
+        estimate[part] = np.clip(share, 0.0, 1.0)
     return confidence.reshape(shape), estimate.reshape(shape)
 
 
