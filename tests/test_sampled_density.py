@@ -134,6 +134,18 @@ def test_the_neighbour_search_is_exact_and_chunked_searches_find_the_same(monkey
     assert np.array_equal(_nearest(features, queries, pool, 4, skip_self=False), found)
 
 
+def test_the_known_samples_term_a_chunk_of_queries_at_a_time_is_the_same(monkeypatch):
+    """A frame's whole band is searched and weighed a chunk of queries at a time (its
+    mixture weights at once were 1.5 GB on a 2048² smoke frame): the same term."""
+    image, trimap, _ = smoke_case(64)
+    whole = known_samples(image, trimap, 26.0)
+    monkeypatch.setattr(information_flow, "QUERY_CHUNK", 37)
+    chunked = known_samples(image, trimap, 26.0)
+    assert (trimap == 0.5).sum() > 10 * 37
+    for a, b in zip(whole, chunked):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("dims", [3, 5, 12])
 def test_mixture_weights_are_the_regularised_least_squares_weights(dims):
     """Through the small system (fewer features than neighbours) or the K×K one, the
