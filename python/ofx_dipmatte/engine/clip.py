@@ -334,12 +334,12 @@ class ClipSession:
             padded = replace(padded, clean_plate=pad_to_canvas(plate[0], canvas, "reflect"),
                              plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
         # Colours over the solved region and 32 px around it: a tile sees what one window would.
-        colours = colour_context(padded, window, guide) if self._estimates_colours else None
+        context = colour_context(padded, window, guide) if self._estimates_colours else None
         if len(windows) == 1:
             with searches_on(tile_workers()):  # the cores tiles would share
-                result, source = self._solve_window(frame, window, padded, progress, should_stop, colours=colours)
+                result, source = self._solve_window(frame, window, padded, progress, should_stop, context=context)
         else:
-            result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, colours, progress,
+            result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, context, progress,
                                                should_stop)
         self._warm.forget_far(frame)
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
@@ -360,20 +360,20 @@ class ClipSession:
         return one_sided, guide
 
     def _solve_tiles(self, frame: float, windows: list[Window], union: Window, padded: Padded,
-                     one_sided: list[bool], guide: np.ndarray | None, colours: ColourContext | None,
+                     one_sided: list[bool], guide: np.ndarray | None, context: ColourContext | None,
                      progress: ProgressCallback | None, should_stop) -> tuple[FitResult, float | None]:
         """Each window alone, blended into ``union``; each tile's nets warm-start from
         the same grid cell's last solve; ``one_sided``, ``guide``: see :meth:`_tile_guide`;
-        ``colours``: the frame the tiles' colours are estimated over.
+        ``context``: the frame the tiles' colours are estimated over.
         Returns the blend and the frame the first warm-started tile started from."""
         canvas = padded.image.shape[:2]
 
         def part(win: Window, sided: bool) -> tuple[DataTerm | None, ColourContext | None]:
             if guide is None or not sided:
-                return None, colours
+                return None, context
             rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
             cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
-            return edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH), colours
+            return edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH), context
 
         networks = self.config.alpha_source != "prior"
         batch = tile_batch(self.config, self.device) if networks else 1
@@ -460,12 +460,12 @@ class ClipSession:
     def _solve_window(self, frame: float, window: Window, padded: Padded,
                       progress: ProgressCallback | None, should_stop,
                       anchor: DataTerm | None = None,
-                      colours: ColourContext | None = None) -> tuple[FitResult, float | None]:
+                      context: ColourContext | None = None) -> tuple[FitResult, float | None]:
         """One window: its prior (with ``anchor``, see :meth:`_prior`), then the nets
-        (warm-started when a frame was solved). ``colours``: the frame its colours are
+        (warm-started when a frame was solved). ``context``: the frame its colours are
         estimated over (None: the window's own). Returns the result on the window and the
         frame it warm-started from."""
-        tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, colours)
+        tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, context)
         if isinstance(tile, FitResult):
             return tile, None
         result = fit(tile.job.nets, tile.job.inputs, self.config, self.device, tile.job.max_iterations,

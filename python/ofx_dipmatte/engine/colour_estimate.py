@@ -51,13 +51,12 @@ SHARPEN_REACH = int(4.0 * SHARPEN_SIGMA + 0.5)
 
 class _Sharpened(NamedTuple):
     """What choosing F needs from the matte alone, whatever plate F is estimated against:
-    the matte sharpened (frame-sized, for the estimator), the matte clipped to [0, 1] and
-    sharpened on the pixels the choice reads, and the local colour variances of the pixels
-    F and B are read from (the box's, exact on the wanted pixels)."""
+    the matte sharpened (frame-sized, for the estimator; its ``over`` the sharpened pixels
+    the choice reads), the matte clipped to [0, 1] on those pixels, and the local colour
+    variances of the pixels F and B are read from (the box's, exact on the wanted pixels)."""
 
     matte: Overlaid
     near_alpha: np.ndarray
-    near_matte: np.ndarray
     var_f: np.ndarray
     var_b: np.ndarray
 
@@ -123,7 +122,7 @@ def estimate_colours(image: "np.ndarray | ImageLevels", alpha: "np.ndarray | Ove
             spread = var_f[inside(box, reach)], var_b[inside(box, reach)]
         # The matte elsewhere is the frame's as given (a tile's context).
         matte = Overlaid(alpha.under if isinstance(alpha, Overlaid) else alpha, sharp, near)
-        sharpened = _Sharpened(matte, np.clip(matte_part(alpha, near), 0.0, 1.0), sharp, *spread)
+        sharpened = _Sharpened(matte, np.clip(matte_part(alpha, near), 0.0, 1.0), *spread)
     fg, bg = _estimate(levels, alpha, sharpened, wanted, box)
     if levels.plate is None or levels.known is None:
         return fg, bg
@@ -147,7 +146,7 @@ def _estimate(levels: ImageLevels, alpha: "np.ndarray | Overlaid", sharpened: _S
     inner = ndimage.maximum_filter(wanted_near, size=2 * RESIDUAL_REACH + 1, mode="constant")
     fg, bg = estimate_foreground_background(levels, alpha, wanted=inner, box=near)
     sharp_fg, _ = estimate_foreground_background(levels, sharpened.matte, wanted=inner, box=near)
-    better = _explains_better(levels.image[near.slices], sharpened.near_alpha, fg, sharpened.near_matte, sharp_fg,
+    better = _explains_better(levels.image[near.slices], sharpened.near_alpha, fg, sharpened.matte.over, sharp_fg,
                               bg, wanted_near)
     in_box = inside(box, near)
     weight = sharpened.var_b / np.maximum(sharpened.var_f + sharpened.var_b, 1e-12)

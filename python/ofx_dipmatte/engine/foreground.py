@@ -318,7 +318,7 @@ def estimate_foreground_background(
     background: np.ndarray | None = None, background_known: np.ndarray | None = None,
     wanted: np.ndarray | None = None, box: Window | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Straight foreground and background (H×W×3 each, in [0, 1]) explaining ``image``
+    """Straight foreground and background (each the box's size ×3, in [0, 1]) explaining ``image``
     (H×W×3, [0, 1]; or from 0 up, scene-linear: the colours then go up to its brightest
     value) under ``alpha`` (H×W, or :class:`Overlaid`).
 
