@@ -48,6 +48,67 @@ ColourEstimate = Callable[..., Colours]
 COLOUR_CONTEXT = 32
 
 
+class Prior(NamedTuple):
+    """A window's mattes before its refinement (:func:`window_prior`)."""
+
+    alpha: np.ndarray  # closed-form's matte (or the flows')
+    trust: np.ndarray  # () or H×W: the share of the refinement to keep, before a clean plate's part
+    kept: np.ndarray  # the matte kept where that share is below 1
+
+
+def window_prior(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed: int = 0,
+                 device: torch.device = torch.device("cpu"),
+                 should_stop: Optional[Callable[[], bool]] = None,
+                 anchor: DataTerm | None = None,
+                 samples_from: "tuple[FrameSamples, Window] | None" = None) -> Prior:
+    """The first stage of :func:`classical_matte` alone: closed-form's matte of ``image``
+    (or the flows'), how far to trust its refinement (:func:`refinement_trust_map` without
+    a clean plate) and the matte kept where that is not all the way. A plate's tiles
+    compute these on windows with as much context as their band is deep and blend them;
+    each tile then refines the blend on its own cell alone (:mod:`.tiles`). Arguments as
+    for :func:`classical_matte`.
+
+    Raises:
+        Cancelled: ``should_stop`` returned True.
+    """
+    try:
+        alpha, system, anchor = _prior_matte(cfg, image, trimap, seed, device, should_stop, anchor, solve=True)
+        assert alpha is not None  # solved
+        trust = refinement_trust_map(cfg, image, alpha, trimap)
+        kept = alpha
+        if cfg.smooth_samples > 0 and np.any(trust < 1) and (trimap == 0.5).any():
+            kept = sampled_density_matte(image, trimap, system, cfg.smooth_samples, anchor=anchor,
+                                         should_stop=should_stop, samples=samples_from)
+    except Stopped:
+        raise Cancelled("solve cancelled while computing the closed-form matte") from None
+    return Prior(alpha, trust, kept)
+
+
+def _prior_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, seed: int, device: torch.device,
+                 should_stop: Optional[Callable[[], bool]], anchor: DataTerm | None,
+                 solve: bool) -> "tuple[np.ndarray | None, BandSystem, DataTerm | None]":
+    """The window's smoothness system (the Laplacian's band rows, or the flows') and the
+    data term the solves add to it (``anchor``, and the flows' own); with ``solve``, also
+    the matte they give (else None: the caller has it)."""
+    laplacian = matting_laplacian(image, unknown=trimap == 0.5)
+    system = BandSystem.split(laplacian, trimap)  # every solve below reads these rows
+    alpha = closed_form_alpha(image, trimap, laplacian=system, should_stop=should_stop, anchor=anchor) \
+        if solve else None
+    if cfg.affinity != "closed_form" and (trimap == 0.5).any():
+        # Non-local flows: denser than the Laplacian, so conjugate gradients from the
+        # closed-form matte rather than a direct solve.
+        features = None
+        if cfg.affinity == "dip_features":
+            features = fit_dip_features(image, trimap, steps=cfg.feature_steps, seed=seed, device=device,
+                                        should_stop=should_stop)
+        flows, flow = information_flow_system(image, trimap, features, local=laplacian)
+        system = BandSystem.split(flows, trimap)
+        anchor = add_terms(anchor, flow)
+        if solve:
+            alpha = solve_alpha(system, trimap, *anchor, initial=alpha, should_stop=should_stop)
+    return alpha, system, anchor
+
+
 def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed: int = 0,
                     device: torch.device = torch.device("cpu"),
                     progress: Optional[ProgressCallback] = None,
@@ -57,7 +118,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                     background_estimate: ColourEstimate | None = None,
                     exact_background: "bool | np.ndarray" = False,
                     estimate_reads_band: bool = False,
-                    samples_from: "tuple[FrameSamples, Window] | None" = None
+                    samples_from: "tuple[FrameSamples, Window] | None" = None,
+                    prior: Prior | None = None
                     ) -> tuple[np.ndarray | None, "Colours | None"]:
     """The preset's classical matte of ``image`` (working encoding, H×W×3) and its snapped
     ``trimap`` (None: ``alpha_prior="none"``, the paper's blank start), and for
@@ -83,6 +145,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         exact_background: where ``estimate``'s B is a clean plate (True, or H×W).
         samples_from: the known colour samples of ``Preset.smooth_samples`` as a frame's
             and where the window lies in it (default the window's own).
+        prior: the window's :func:`window_prior`, if computed already (a plate's tiles:
+            their blend over the overlapping windows); only the refinement is left.
 
     Raises:
         Cancelled: ``progress`` returned False or ``should_stop`` True.
@@ -93,27 +157,20 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         estimate = partial(estimate_colours, sharpen=cfg.sharpen_foreground)
         background_estimate = background_estimate or estimate_colours
     try:
-        laplacian = matting_laplacian(image, unknown=trimap == 0.5)
-        system = BandSystem.split(laplacian, trimap)  # every solve below reads these rows
-        alpha = closed_form_alpha(image, trimap, laplacian=system, should_stop=should_stop, anchor=anchor)
-        if cfg.affinity != "closed_form" and (trimap == 0.5).any():
-            # Non-local flows: denser than the Laplacian, so conjugate gradients from the
-            # closed-form matte rather than a direct solve.
-            features = None
-            if cfg.affinity == "dip_features":
-                features = fit_dip_features(image, trimap, steps=cfg.feature_steps, seed=seed, device=device,
-                                            should_stop=should_stop)
-            flows, flow = information_flow_system(image, trimap, features, local=laplacian)
-            system = BandSystem.split(flows, trimap)
-            anchor = add_terms(anchor, flow)
-            alpha = solve_alpha(system, trimap, *anchor, initial=alpha, should_stop=should_stop)
+        solved, system, anchor = _prior_matte(cfg, image, trimap, seed, device, should_stop, anchor,
+                                              solve=prior is None)
+        alpha = prior.alpha if prior is not None else solved
+        assert alpha is not None
         spread = shared_spread(cfg, image, alpha, trimap) if estimate_reads_band else None
         colours = _estimated(estimate, image, alpha, spread) if cfg.foreground == "estimated" else None
-        trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background, colours)
+        trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background, colours,
+                                     None if prior is None else prior.trust)
         # The matte kept where the refinement is not trusted: closed-form's, or held to the
         # known regions' colour samples (smoke and veils, whose density it underestimates).
         kept = alpha
-        if cfg.smooth_samples > 0 and np.any(trust < 1) and (trimap == 0.5).any():
+        if prior is not None:
+            kept = prior.kept
+        elif cfg.smooth_samples > 0 and np.any(trust < 1) and (trimap == 0.5).any():
             kept = sampled_density_matte(image, trimap, system, cfg.smooth_samples, anchor=anchor,
                                          should_stop=should_stop, samples=samples_from)
         if cfg.alpha_prior == "refined" and np.any(trust > 0):
@@ -147,10 +204,11 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
 
 def refinement_trust_map(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trimap: np.ndarray,
                          exact_background: "bool | np.ndarray" = False,
-                         colours: "Colours | None" = None) -> np.ndarray:
+                         colours: "Colours | None" = None, measured: np.ndarray | None = None) -> np.ndarray:
     """How much of the refinement to keep over closed-form's ``alpha`` (1, or H×W in
     [0, 1]) as ``Preset.keep_smooth_mattes`` says: the window's
-    :func:`~.smooth_matte.refinement_trust` (of ``image`` and closed-form's ``alpha``),
+    :func:`~.smooth_matte.refinement_trust` (of ``image`` and closed-form's ``alpha``;
+    ``measured``: that share as already measured, () or H×W),
     and where a clean plate gives B (``exact_background``: True, or H×W) as much as the
     plate agrees with the frame (:func:`~.plate_grain.plate_trust` of ``colours``, the F
     and B estimated under the plate; all of it without them): the refinement's loss on
@@ -158,15 +216,20 @@ def refinement_trust_map(cfg: Preset, image: np.ndarray, alpha: np.ndarray, trim
     frame."""
     if not cfg.keep_smooth_mattes or cfg.alpha_prior != "refined":
         return np.ones((), np.float32)  # nothing to keep from: no refinement
-    # Motion blur keeps part of the kept matte only where that is held to the colour samples.
-    smear = SMEAR_TRUST if cfg.smooth_samples > 0 else 1.0
-    if exact_background is False:
+
+    def share() -> np.ndarray:
+        if measured is not None:
+            return np.asarray(measured, np.float32)
+        # Motion blur keeps part of the kept matte only where that is held to the colour samples.
+        smear = SMEAR_TRUST if cfg.smooth_samples > 0 else 1.0
         return np.asarray(np.float32(refinement_trust(image, trimap, alpha, smear)))
+
+    if exact_background is False:
+        return share()
     seen = 1.0 if colours is None else plate_trust(image, trimap, alpha, *colours, exact_background)
     if exact_background is True and seen >= 1.0:
         return np.ones((), np.float32)  # B seen everywhere, and clean enough: nothing to measure
-    trust = np.float32(refinement_trust(image, trimap, alpha, smear))
-    return np.maximum(trust, np.float32(seen) * np.asarray(exact_background, np.float32))
+    return np.maximum(share(), np.float32(seen) * np.asarray(exact_background, np.float32))
 
 
 def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,

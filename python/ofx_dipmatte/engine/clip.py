@@ -20,18 +20,19 @@ from .alpha_solve import DataTerm, Stopped
 from .batched_fit import TileJob, fit_batch_within_memory
 from .carried_background import CarriedBackground, drop_changed
 from .chroma import detect_subsampling, restore_chroma
-from .classical import (ColourContext, Colours, classical_matte, colour_context, colours_for, colours_in_context,
-                        in_context)
+from .classical import (ColourContext, Colours, Prior, classical_matte, colour_context, colours_for,
+                        colours_in_context, in_context, window_prior)
 from .clean_plate import MatchedFrame, match_to_image, prepare_clean_plate
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, resolve_device, single_threaded_blas, tile_batch, tile_workers
 from .information_flow import searches_on
 from .noise import window_noise
 from .presets import Preset, resolve_preset
-from .region import Padded, Window, assemble, canvas_shape, pad_to_canvas, round_up, solve_window
+from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
 from .results import MatteResult, MatteStats
 from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
-from .tiles import band_depth, band_windows, blend, edge_anchor, solve_in_threads, union_window
+from .tiles import (WeightedSum, band_depth, band_windows, blend, edge_anchor, overlapping, solve_in_stages,
+                    solve_in_threads, tile_core, union_window)
 from .warm_start import WarmStarts
 
 
@@ -340,7 +341,7 @@ class ClipSession:
                 result, source = self._solve_window(frame, window, padded, progress, should_stop, context=context)
         else:
             result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, context, progress,
-                                               should_stop)
+                                               should_stop, cell)
         self._warm.forget_far(frame)
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
@@ -361,20 +362,18 @@ class ClipSession:
 
     def _solve_tiles(self, frame: float, windows: list[Window], union: Window, padded: Padded,
                      one_sided: list[bool], guide: np.ndarray | None, context: ColourContext | None,
-                     progress: ProgressCallback | None, should_stop) -> tuple[FitResult, float | None]:
+                     progress: ProgressCallback | None, should_stop, cell: int) -> tuple[FitResult, float | None]:
         """Each window alone, blended into ``union``; each tile's nets warm-start from
         the same grid cell's last solve; ``one_sided``, ``guide``: see :meth:`_tile_guide`;
-        ``context``: the frame the tiles' colours are estimated over.
+        ``context``: the frame the tiles' colours are estimated over; ``cell``: the grid's.
         Returns the blend and the frame the first warm-started tile started from."""
         canvas = padded.image.shape[:2]
-
-        def part(win: Window, sided: bool) -> tuple[DataTerm | None, ColourContext | None]:
-            if guide is None or not sided:
-                return None, context
-            rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
-            cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
-            return edge_anchor(win, canvas, guide[rows, cols], EDGE_WIDTH, EDGE_STRENGTH), context
-
+        anchors = [None if guide is None or not sided else
+                   edge_anchor(win, canvas, guide[inside(win, union)], EDGE_WIDTH, EDGE_STRENGTH)
+                   for win, sided in zip(windows, one_sided)]
+        if self.config.alpha_source == "prior":
+            return self._refine_tiles(frame, windows, union, padded, anchors, context, cell, progress,
+                                      should_stop), None
         networks = self.config.alpha_source != "prior"
         batch = tile_batch(self.config, self.device) if networks else 1
         threads = min(tile_workers(), len(windows))
@@ -384,27 +383,27 @@ class ClipSession:
         if batch > 1:
             # The tiles' classical priors are CPU work (the sparse Cholesky and numpy release the GIL):
             # side by side on threads, while the device waits for its first batch.
-            def prepare(win: Window, sided: bool) -> Callable:
-                return lambda stop: self._prepare_window(frame, win, padded, None, stop, *part(win, sided))
+            def prepare(win: Window, anchor: DataTerm | None) -> Callable:
+                return lambda stop: self._prepare_window(frame, win, padded, None, stop, anchor, context)
 
-            tiles = solve_in_threads([prepare(win, sided) for win, sided in zip(windows, one_sided)],
+            tiles = solve_in_threads([prepare(win, anchor) for win, anchor in zip(windows, anchors)],
                                       threads, None, should_stop, 1)
             solved = self._fit_in_batches(frame, tiles, batch, progress)
         elif workers > 1:
-            def job(win: Window, sided: bool) -> Callable:
+            def job(win: Window, anchor: DataTerm | None) -> Callable:
                 def solve(stop):
                     # A fit polls its progress callback every step: here, the frame's abort.
                     poll_abort = (lambda *_: not stop()) if networks else None
-                    return self._solve_window(frame, win, padded, poll_abort, stop, *part(win, sided))
+                    return self._solve_window(frame, win, padded, poll_abort, stop, anchor, context)
                 return solve
 
             steps = self.config.max_iterations if networks else self.config.refine_iterations
             with op_threads_shared_by(workers) if networks else contextlib.nullcontext():
-                solved = solve_in_threads([job(win, sided) for win, sided in zip(windows, one_sided)],
+                solved = solve_in_threads([job(win, anchor) for win, anchor in zip(windows, anchors)],
                                            workers, progress, should_stop, steps)
         else:
             solved = []
-            for index, (win, sided) in enumerate(zip(windows, one_sided)):
+            for index, (win, anchor) in enumerate(zip(windows, anchors)):
                 tile_progress = None
                 if progress is not None:
                     def tile_progress(done, total, losses, index=index, report=progress):
@@ -412,10 +411,52 @@ class ClipSession:
                         total = total or 1
                         return report(index * total + done, len(windows) * total, losses)
 
-                solved.append(self._solve_window(frame, win, padded, tile_progress, should_stop,
-                                                 *part(win, sided)))
+                solved.append(self._solve_window(frame, win, padded, tile_progress, should_stop, anchor, context))
         return blend(windows, union, padded.image, [fit for fit, _ in solved], self.config.margin), \
             next((source for _, source in solved if source is not None), None)
+
+    def _refine_tiles(self, frame: float, windows: list[Window], union: Window, padded: Padded,
+                      anchors: list[DataTerm | None], context: ColourContext | None, cell: int,
+                      progress: ProgressCallback | None, should_stop) -> FitResult:
+        """A classical preset's tiles in two stages (:func:`.tiles.solve_in_stages`): each
+        window's prior (:func:`.classical.window_prior`: closed-form's matte, how far to
+        trust its refinement, the matte kept otherwise) with as much context as its band is
+        deep; their blend; and each tile's refinement of that blend on its cell and
+        ``margin`` px around it alone (:func:`.tiles.tile_core`), blended in turn. The deep
+        windows overlap (each band pixel of the 1080p plate lies in 2.5 of them), and every
+        step after the closed-form solve had run on all of each (docs/benchmarks.md).
+        ``anchors``: each window's boundary values (:func:`.tiles.edge_anchor`) or None."""
+        cfg = self.config
+        canvas = padded.image.shape[:2]
+        cores = [tile_core(win, cell, cfg.margin) for win in windows]
+        needs = [sorted(overlapping(windows, core)) for core in cores]
+        priors: dict[int, Prior] = {}  # each window's, until every core over it has read it
+        readers = [sum(i in need for need in needs) for i in range(len(windows))]
+
+        def prior(win: Window, anchor: DataTerm | None) -> Callable:
+            samples = None if context is None else (context.samples, in_context(context, win))
+            return lambda stop: window_prior(cfg, padded.image[win.slices], padded.trimap_mirrored[win.slices],
+                                             seed=self.seed, device=self.device, should_stop=stop, anchor=anchor,
+                                             samples_from=samples)
+
+        def refine(j: int) -> Callable:
+            core, anchor = cores[j], anchors[j]
+            if anchor is not None:
+                at = inside(core, windows[j])
+                anchor = (anchor[0][at], anchor[1][at])
+            blended = WeightedSum(core, canvas, cfg.margin, (1, 1, 1))
+            for i in needs[j]:  # in order: the same sums whichever thread finished first
+                blended.add(windows[i], *priors[i])
+                readers[i] -= 1
+                if not readers[i]:
+                    del priors[i]
+            start = Prior(*blended.mean())
+            return lambda stop: self._solve_window(frame, core, padded, None, stop, anchor, context, start)[0]
+
+        fits = solve_in_stages([prior(win, anchor) for win, anchor in zip(windows, anchors)], refine,
+                               [set(need) for need in needs], priors.__setitem__,
+                               min(tile_workers(), len(windows)), progress, should_stop, cfg.refine_iterations)
+        return blend(cores, union, padded.image, fits, cfg.margin)
 
     def _fit_in_batches(self, frame: float, tiles: list[_PreparedWindow], batch: int,
                         progress: ProgressCallback | None) -> list[tuple[FitResult, float | None]]:
@@ -460,12 +501,14 @@ class ClipSession:
     def _solve_window(self, frame: float, window: Window, padded: Padded,
                       progress: ProgressCallback | None, should_stop,
                       anchor: DataTerm | None = None,
-                      context: ColourContext | None = None) -> tuple[FitResult, float | None]:
+                      context: ColourContext | None = None,
+                      start: Prior | None = None) -> tuple[FitResult, float | None]:
         """One window: its prior (with ``anchor``, see :meth:`_prior`), then the nets
         (warm-started when a frame was solved). ``context``: the frame its colours are
-        estimated over (None: the window's own). Returns the result on the window and the
-        frame it warm-started from."""
-        tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, context)
+        estimated over (None: the window's own); ``start``: its prior, if computed already
+        (:meth:`_refine_tiles`). Returns the result on the window and the frame it
+        warm-started from."""
+        tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, context, start)
         if isinstance(tile, FitResult):
             return tile, None
         result = fit(tile.job.nets, tile.job.inputs, self.config, self.device, tile.job.max_iterations,
@@ -474,11 +517,13 @@ class ClipSession:
 
     def _prepare_window(self, frame: float, window: Window, padded: Padded,
                         progress: ProgressCallback | None, should_stop, anchor: DataTerm | None,
-                        context: ColourContext | None) -> "FitResult | _PreparedWindow":
+                        context: ColourContext | None,
+                        start: Prior | None = None) -> "FitResult | _PreparedWindow":
         """A window's prior, and for a preset with nets, what their fit needs: the nets
         (warm from the nearest solved frame's same cell, or fresh), inputs, cap and
         threshold. A preset without nets gets its finished result. ``context``: the frame
-        the window's colours are estimated over (None where no colours are)."""
+        the window's colours are estimated over (None where no colours are); ``start``:
+        the classical matte's first stage, if computed already."""
         cfg = self.config
         scale = cfg.fb_scale
         rows, cols = window.slices
@@ -495,7 +540,7 @@ class ClipSession:
                                          device=self.device, progress=progress, should_stop=should_stop,
                                          anchor=anchor, estimate=estimate, background_estimate=background_estimate,
                                          exact_background=plate_covers, estimate_reads_band=context is not None,
-                                         samples_from=samples)
+                                         samples_from=samples, prior=start)
         if cfg.alpha_source == "prior":
             assert prior is not None  # Preset.check: a preset without nets has a prior
             fg, bg = colours_for(image_c, prior, colours)

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Callable
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Callable
 
 import numpy as np
 from scipy import ndimage
 
 from .alpha_solve import DIRECT_SOLVE_LIMIT
-from .region import Window, keep_or_box, reach_box
+from .region import Window, inside, keep_or_box, reach_box
 from .solver import Cancelled, FitResult, ProgressCallback
 
 
@@ -130,6 +131,24 @@ def band_depth(unknown: np.ndarray, limit: int = DEEPEST_CONTEXT) -> np.ndarray:
     return depth
 
 
+def tile_core(window: Window, cell: int, margin: int) -> Window:
+    """The part of a tile's ``window`` whose refined matte it hands on: its grid cell
+    (``cell`` px square) grown by ``margin`` px, within the window."""
+    assert window.cell is not None
+    row, col = window.cell
+    y0, x0 = max(row * cell - margin, window.y0), max(col * cell - margin, window.x0)
+    y1 = min((row + 1) * cell + margin, window.y0 + window.height)
+    x1 = min((col + 1) * cell + margin, window.x0 + window.width)
+    return Window(y0, x0, y1 - y0, x1 - x0, cell=window.cell)
+
+
+def overlapping(windows: list[Window], box: Window) -> set[int]:
+    """The indices of ``windows`` that share a pixel with ``box``."""
+    return {i for i, w in enumerate(windows)
+            if w.y0 < box.y0 + box.height and box.y0 < w.y0 + w.height
+            and w.x0 < box.x0 + box.width and box.x0 < w.x0 + w.width}
+
+
 def union_window(windows: list[Window]) -> Window:
     """The smallest window holding all of ``windows``."""
     y0 = min(w.y0 for w in windows)
@@ -167,33 +186,54 @@ def edge_anchor(window: Window, canvas: tuple[int, int], guide: np.ndarray, widt
     return (strength * ring).astype(np.float32), guide.astype(np.float32)
 
 
+class WeightedSum:
+    """Arrays of windows summed over ``union`` by their :func:`blend_weight`, read back as
+    the weighted mean: the blend of overlapping windows' results (:func:`blend`), or of
+    their priors on one tile's part (:meth:`.clip.ClipSession._refine_tiles`). Windows
+    are added in the caller's order, which fixes the sums' rounding."""
+
+    def __init__(self, union: Window, canvas: tuple[int, int], ramp: int, channels: tuple[int, ...]):
+        self.union, self.canvas, self.ramp = union, canvas, ramp
+        self.weight = np.zeros((union.height, union.width), np.float32)
+        self.sums = [np.zeros((union.height, union.width) + ((c,) if c > 1 else ()), np.float32) for c in channels]
+
+    def add(self, window: Window, *arrays: np.ndarray) -> None:
+        """Add ``arrays`` (each on ``window``, H×W or H×W×C as the channels say; a () array
+        counts as that value everywhere) where ``window`` meets the union."""
+        y0, x0 = max(window.y0, self.union.y0), max(window.x0, self.union.x0)
+        y1 = min(window.y0 + window.height, self.union.y0 + self.union.height)
+        x1 = min(window.x0 + window.width, self.union.x0 + self.union.width)
+        if y1 <= y0 or x1 <= x0:
+            return
+        common = Window(y0, x0, y1 - y0, x1 - x0)
+        at, own = inside(common, self.union), inside(common, window)
+        weight = blend_weight(window, self.canvas, self.ramp)[own]
+        self.weight[at] += weight
+        for total, array in zip(self.sums, arrays):
+            part = array[own] if np.ndim(array) else array
+            total[at] += (weight[..., None] if total.ndim == 3 else weight) * part
+
+    def mean(self) -> list[np.ndarray]:
+        """The weighted means, 0 where no window added."""
+        safe = np.where(self.weight > 0, self.weight, 1.0)
+        return [total / (safe[..., None] if total.ndim == 3 else safe) for total in self.sums]
+
+
 def blend(windows: list[Window], union: Window, image: np.ndarray, fits: list[FitResult],
           margin: int) -> FitResult:
     """The windows' results as one on ``union``: weighted by :func:`blend_weight` where
     they overlap; pixels no window covers are known, and keep the colours of ``image``
     (the frame padded to the canvas the windows lie on)."""
-    canvas = image.shape[:2]
-    acc_alpha = np.zeros((union.height, union.width), np.float32)
-    acc_fg = np.zeros((union.height, union.width, 3), np.float32)
-    acc_bg = np.zeros_like(acc_fg)
-    acc_weight = np.zeros_like(acc_alpha)
+    total = WeightedSum(union, image.shape[:2], margin, (1, 3, 3))
     for win, result in zip(windows, fits):
-        rows = slice(win.y0 - union.y0, win.y0 - union.y0 + win.height)
-        cols = slice(win.x0 - union.x0, win.x0 - union.x0 + win.width)
-        weight = blend_weight(win, canvas, margin)
-        acc_alpha[rows, cols] += weight * result.alpha
-        acc_fg[rows, cols] += weight[..., None] * result.fg
-        acc_bg[rows, cols] += weight[..., None] * result.bg
-        acc_weight[rows, cols] += weight
-    covered = acc_weight > 0
-    safe = np.where(covered, acc_weight, 1.0)
+        total.add(win, result.alpha, result.fg, result.bg)
+    alpha, fg, bg = total.mean()
+    covered = (total.weight > 0)[..., None]
     image = image[union.slices]
-    fg = np.where(covered[..., None], acc_fg / safe[..., None], image)
-    bg = np.where(covered[..., None], acc_bg / safe[..., None], image)
     # Iterations of all tiles (the frame's cost); "max_iterations" if any tile ran to its cap.
     reasons = {fit.stop_reason for fit in fits}
-    return FitResult(alpha=acc_alpha / safe, fg=fg, bg=bg, losses=fits[-1].losses,
-                     iterations=sum(fit.iterations for fit in fits),
+    return FitResult(alpha=alpha, fg=np.where(covered, fg, image), bg=np.where(covered, bg, image),
+                     losses=fits[-1].losses, iterations=sum(fit.iterations for fit in fits),
                      stop_reason=reasons.pop() if len(reasons) == 1 else "max_iterations", seconds=0.0)
 
 
@@ -223,6 +263,78 @@ def solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallb
         except BaseException:
             cancel.set()  # the running tiles stop at their next poll; the queued ones never start
             for future in pending:
+                future.cancel()
+            raise
+    return results
+
+
+def solve_in_stages(first: list[Callable], second: Callable[[int], Callable], needs: list[set[int]],
+                    absorb: Callable[[int, Any], None], workers: int, progress: ProgressCallback | None,
+                    should_stop, rounds: int) -> list:
+    """Two stages of jobs (each called with a ``should_stop`` of its own) on ``workers``
+    threads, with no wait between them: every ``first[i]``, whose result ``absorb(i,
+    result)`` takes in this thread as it comes; and for each j, as soon as the first jobs
+    ``needs[j]`` are absorbed, the job ``second(j)`` makes (in this thread, then: it may
+    read what they left). A free thread takes a waiting second job before the next first
+    one, so the two stages' work runs side by side: a plate's closed-form solves spend
+    their time in the sparse Cholesky, which releases the GIL, its refinements in many
+    small numpy calls, which hold it between them (docs/benchmarks.md). One worker runs
+    them all in this thread. Returns the second jobs' results in order. Progress, abort
+    and errors as :func:`solve_in_threads`; a tile's ``rounds`` steps are split between
+    its two stages."""
+    waiting = [set(need) for need in needs]
+    ready = deque(j for j, need in enumerate(waiting) if not need)
+    queued = deque(range(len(first)))
+    results: list = [None] * len(needs)
+    total = max(len(first), len(needs)) * rounds
+    done = 0
+
+    def finish(stage: int, index: int, result: Any) -> None:
+        nonlocal done
+        if stage == 0:
+            absorb(index, result)
+            for j, need in enumerate(waiting):
+                if index in need:
+                    need.discard(index)
+                    if not need:
+                        ready.append(j)
+        else:
+            results[index] = result
+        done += rounds // 2 if stage == 0 else rounds - rounds // 2
+        if (progress is not None and progress(done, total, {}) is False) or (should_stop is not None and should_stop()):
+            raise Cancelled(f"solve cancelled after {done} of {total} tile steps")
+
+    def next_job() -> tuple[int, int, Callable]:
+        if ready:
+            j = ready.popleft()
+            return 1, j, second(j)
+        i = queued.popleft()
+        return 0, i, first[i]
+
+    if workers <= 1:
+        stop = should_stop if should_stop is not None else (lambda: False)
+        while ready or queued:
+            stage, index, job = next_job()
+            finish(stage, index, job(stop))
+        return results
+    cancel = threading.Event()
+    with ThreadPoolExecutor(workers, thread_name_prefix="ofx_dipmatte-tile") as pool:
+        running: dict[Future, tuple[int, int]] = {}
+        try:
+            while True:
+                while len(running) < workers and (ready or queued):
+                    stage, index, job = next_job()
+                    running[pool.submit(job, cancel.is_set)] = (stage, index)
+                if not running:
+                    break
+                finished, _ = wait(running, timeout=0.05, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    finish(*running.pop(future), future.result())  # a worker's error ends the frame here
+                if should_stop is not None and should_stop():
+                    raise Cancelled(f"solve cancelled after {done} of {total} tile steps")
+        except BaseException:
+            cancel.set()  # the running jobs stop at their next poll; the waiting ones never start
+            for future in running:
                 future.cancel()
             raise
     return results
