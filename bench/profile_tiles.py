@@ -1,13 +1,14 @@
-"""Where a plate's cost per band pixel goes (issue 11): each tile's window, unknown
-pixels and seconds, how many times the frame's band pixels are solved over all windows
-(the deep contexts overlap), and the part of the frame outside the tiles.
+"""Where a plate's cost per band pixel goes (issue 11): each tile's two stages — its
+prior on a window as deep as its band (``classical.window_prior``: the closed-form solve)
+and its refinement on its cell and margin (``ClipSession._solve_window``) — with their
+windows, unknown pixels and seconds, how many times the frame's band pixels are solved in
+each stage (the deep windows overlap), and the part of the frame outside the tiles.
 
 The plate is bench/plate_case.py's (``WxH/BAND/STRANDS`` as in bench_plate.py), solved
 cold by the default preset, as 8-bit pixels. Tiles run one after another by default
-(``--threads 1``: each tile's own cost, undisturbed); ``--threads 2`` runs them side by
-side as the engine does on two cores and reports how much longer each tile took there
-than alone (the same process, alternating, best of ``--repeat``). Each tile is timed
-around ``ClipSession._solve_window``, the engine's one call per tile.
+(``--threads 1``: each stage's own cost, undisturbed); ``--threads 2`` runs them side by
+side as the engine does on two cores and reports how much longer each took there than
+alone (the same process, alternating, best of ``--repeat``).
 
 Usage:
     python bench/profile_tiles.py [--size 1920x1080] [--threads 1 2] [--repeat 2] [--tiles 10]
@@ -29,29 +30,41 @@ from bench_plate import parse_size, plate  # noqa: E402
 from ofx_dipmatte import ClipSession  # noqa: E402
 from ofx_dipmatte.engine import clip as engine_clip  # noqa: E402
 
+STAGES = ("prior", "refinement")
+
 
 def solve_timed(image8: np.ndarray, trimap: np.ndarray, preset: str, threads: int) -> tuple[float, dict]:
-    """One cold frame with tiles on ``threads`` threads: (frame seconds, cell → (window
-    height, width, unknown pixels, seconds))."""
-    tiles: dict = {}
-    solve_window = engine_clip.ClipSession._solve_window
+    """One cold frame with tiles on ``threads`` threads: (frame seconds, (stage, window
+    height, width, unknown pixels) → seconds)."""
+    timings: dict = {}
 
-    def timed(self, frame, window, padded, *args, **kwargs):
+    def timed(stage, call, window_trimap):
         start = time.perf_counter()
-        result = solve_window(self, frame, window, padded, *args, **kwargs)
-        unknown = int((padded.trimap_mirrored[window.slices] == 0.5).sum())
-        tiles[window.cell] = (window.height, window.width, unknown, time.perf_counter() - start)
+        result = call()
+        h, w = window_trimap.shape
+        timings[(stage, h, w, int((window_trimap == 0.5).sum()))] = time.perf_counter() - start
         return result
 
+    solve_window, window_prior = engine_clip.ClipSession._solve_window, engine_clip.window_prior
+
+    def refinement(self, frame, window, padded, *args, **kwargs):
+        return timed("refinement", lambda: solve_window(self, frame, window, padded, *args, **kwargs),
+                     padded.trimap_mirrored[window.slices])
+
+    def prior(cfg, image, trimap, *args, **kwargs):
+        return timed("prior", lambda: window_prior(cfg, image, trimap, *args, **kwargs), trimap)
+
     workers = engine_clip.tile_workers
-    engine_clip.ClipSession._solve_window = timed  # type: ignore[method-assign]
+    engine_clip.ClipSession._solve_window = refinement  # type: ignore[method-assign]
+    engine_clip.window_prior = prior
     engine_clip.tile_workers = lambda: threads
     try:
         start = time.perf_counter()
         ClipSession(preset, device="cpu").matte(0, image8, trimap)
-        return time.perf_counter() - start, tiles
+        return time.perf_counter() - start, timings
     finally:
         engine_clip.ClipSession._solve_window = solve_window  # type: ignore[method-assign]
+        engine_clip.window_prior = window_prior
         engine_clip.tile_workers = workers
 
 
@@ -73,23 +86,26 @@ def main() -> None:
             seconds, tiles = solve_timed(image8, trimap, args.preset, threads)
             if threads not in best or seconds < best[threads][0]:
                 best[threads] = (seconds, tiles)
-    for threads, (seconds, tiles) in best.items():
-        busy = sum(t[3] for t in tiles.values())
-        solved = sum(t[2] for t in tiles.values())
+    for threads, (seconds, timings) in best.items():
+        busy = sum(timings.values())
         print(f"{args.size}, {args.preset}, tiles on {threads} thread(s): frame {seconds:.2f} s, "
-              f"{len(tiles)} tiles busy {busy:.2f} s in all, {seconds - busy / threads:.2f} s of the frame "
-              f"outside them (at best); band {band_pixels / 1e6:.3f} Mpx, solved {solved / 1e6:.3f} Mpx of "
-              f"unknowns ({solved / max(band_pixels, 1):.2f}× the band), {busy / max(solved, 1) * 1e6:.1f} µs "
-              f"per unknown")
-        print("| window | unknowns | s | µs per unknown |\n|---|---|---|---|")
-        for h, w, unknown, s in sorted(tiles.values(), key=lambda t: -t[3])[:args.tiles]:
-            print(f"| {h}×{w} | {unknown} | {s:.3f} | {s / max(unknown, 1) * 1e6:.1f} |")
+              f"tiles busy {busy:.2f} s in all, {seconds - busy / threads:.2f} s of the frame outside them "
+              f"(at best); band {band_pixels / 1e6:.3f} Mpx")
+        for stage in STAGES:
+            parts = {key: s for key, s in timings.items() if key[0] == stage}
+            solved = sum(key[3] for key in parts)
+            print(f"  {stage}: {len(parts)} windows, {sum(parts.values()):.2f} s, {solved / 1e6:.3f} Mpx of unknowns "
+                  f"({solved / max(band_pixels, 1):.2f}× the band), "
+                  f"{sum(parts.values()) / max(solved, 1) * 1e6:.1f} µs per unknown")
+        print("| stage | window | unknowns | s | µs per unknown |\n|---|---|---|---|---|")
+        for (stage, h, w, unknown), s in sorted(timings.items(), key=lambda item: -item[1])[:args.tiles]:
+            print(f"| {stage} | {h}×{w} | {unknown} | {s:.3f} | {s / max(unknown, 1) * 1e6:.1f} |")
     if 1 in best and len(best) > 1:
         alone = best[1][1]
-        for threads, (_, tiles) in best.items():
+        for threads, (_, timings) in best.items():
             if threads != 1:
-                ratios = sorted(tiles[c][3] / alone[c][3] for c in tiles if c in alone)
-                print(f"each tile on {threads} threads against alone: median {np.median(ratios):.3f}×, "
+                ratios = sorted(timings[key] / alone[key] for key in timings if key in alone)
+                print(f"each stage of a tile on {threads} threads against alone: median {np.median(ratios):.3f}×, "
                       f"{ratios[0]:.3f}–{ratios[-1]:.3f}×")
 
 

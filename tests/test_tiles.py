@@ -14,8 +14,9 @@ from ofx_dipmatte.engine import classical
 from ofx_dipmatte.engine.region import Window, box_window, canvas_shape, holds, keep_or_box
 from ofx_dipmatte.engine.closed_form import shrink_trimap
 from ofx_dipmatte.engine.device import MAX_TILE_WORKERS, _ProcessSetting, tile_workers
-from ofx_dipmatte.engine.tiles import (DEEPEST_CONTEXT, FULL_CONTEXT, band_depth, band_windows, blend_weight,
-                                       deep_context, union_window)
+from ofx_dipmatte.engine.tiles import (DEEPEST_CONTEXT, FULL_CONTEXT, WeightedSum, band_depth, band_windows,
+                                       blend_weight, deep_context, overlapping, solve_in_stages, tile_core,
+                                       union_window)
 
 
 def ring_trimap(size=400, radius=120, width=10):
@@ -524,3 +525,123 @@ def test_the_largest_classical_tile_is_solved_directly(monkeypatch):
     monkeypatch.setattr(alpha_solve, "direct_solve", direct)
     alpha_solve.solve_alpha(sp.identity(side * side, format="csr"), trimap)
     assert solved == [side * side - 1]
+
+
+def test_a_tiles_core_is_its_cell_and_margin_within_its_window():
+    window = Window(100, 20, 300, 200, cell=(1, 0))  # cell (1, 0) of 128 px: rows 128-256, columns 0-128
+    assert tile_core(window, 128, 16) == Window(112, 20, 160, 124, cell=(1, 0))
+    assert overlapping([window, Window(0, 0, 100, 50), Window(390, 210, 5, 5)], Window(50, 40, 60, 10)) == {0, 1}
+
+
+def test_a_weighted_sum_reads_the_windows_mean_where_they_meet_its_box():
+    canvas = (64, 64)
+    a, b = Window(0, 0, 40, 40), Window(20, 10, 44, 54)
+    values = {a: np.full((40, 40), 2.0, np.float32), b: np.arange(44 * 54, dtype=np.float32).reshape(44, 54)}
+    box = Window(10, 5, 40, 30)  # part of each window, and a corner neither holds... within the canvas
+    total = WeightedSum(box, canvas, 8, (1, 1))
+    for w in (a, b):
+        total.add(w, values[w], np.float32(0.5))  # a () array counts everywhere
+    mean, half = total.mean()
+    acc, weight = np.zeros(canvas), np.zeros(canvas)
+    for w in (a, b):
+        acc[w.slices] += blend_weight(w, canvas, 8) * values[w]
+        weight[w.slices] += blend_weight(w, canvas, 8)
+    expected = np.where(weight > 0, acc / np.where(weight > 0, weight, 1), 0)[box.slices]
+    assert np.allclose(mean, expected, rtol=1e-6, atol=1e-5)
+    assert np.allclose(half[weight[box.slices] > 0], 0.5)
+
+
+def staged_jobs(log):
+    """Four first jobs (the later ones quicker) and the second jobs that need them."""
+    import time
+
+    needs = [{0, 1}, {2}, {1, 2, 3}, set()]
+
+    def first(i):
+        def job(stop):
+            time.sleep(0.01 * (4 - i))
+            log.append(("first", i, threading.current_thread()))
+            return 10 * i
+        return job
+
+    absorbed = {}
+
+    def second(j):
+        inputs = [absorbed[i] for i in sorted(needs[j])]  # read here: every one is in
+
+        def job(stop):
+            log.append(("second", j, threading.current_thread()))
+            return j, inputs
+        return job
+
+    return [first(i) for i in range(4)], second, needs, absorbed
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stages_start_a_second_job_once_its_first_ones_are_in(workers):
+    log, seen = [], []
+    first, second, needs, absorbed = staged_jobs(log)
+    results = solve_in_stages(first, second, needs, absorbed.__setitem__, workers,
+                              lambda done, total, losses: seen.append((done, total)), None, 2)
+    assert results == [(0, [0, 10]), (1, [20]), (2, [10, 20, 30]), (3, [])]
+    assert seen[-1] == (8, 8) and all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))
+    order = [(stage, index) for stage, index, _ in log]
+    for j, need in enumerate(needs):
+        assert all(order.index(("first", i)) < order.index(("second", j)) for i in need)
+    if workers == 1:
+        # In the caller's thread, and a ready second job before the next first one.
+        assert {thread for *_, thread in log} == {threading.current_thread()}
+        assert order == [("second", 3), ("first", 0), ("first", 1), ("second", 0), ("first", 2), ("second", 1),
+                         ("first", 3), ("second", 2)]
+    else:
+        assert threading.current_thread() not in {thread for *_, thread in log}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_stages_stop_on_an_abort_and_pass_on_a_jobs_error(workers):
+    log = []
+    first, second, needs, absorbed = staged_jobs(log)
+    with pytest.raises(ofx_dipmatte.Cancelled):
+        solve_in_stages(first, second, needs, absorbed.__setitem__, workers, lambda done, total, losses: done < 2,
+                        None, 2)
+    assert len(log) < 8
+    first, second, needs, absorbed = staged_jobs(log)
+    first[2] = lambda stop: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        solve_in_stages(first, second, needs, absorbed.__setitem__, workers, None, None, 2)
+
+
+@pytest.mark.parametrize("case", ["ring", "soft edge"])
+def test_a_windows_prior_computed_first_gives_the_same_matte(case, ring_case):
+    """classical_matte split in two (a plate's tiles: the prior on the deep window, the
+    refinement on the tile's core) computes what it computes whole, to the bit; on the
+    soft edge the refinement is not trusted and the kept matte comes from the prior."""
+    image, trimap, _ = ring_case if case == "ring" else deep_soft_edge()
+    image, trimap = image[:200, :200], trimap[:200, :200]
+    cfg = PRESETS["balanced"]
+    whole, colours = classical.classical_matte(cfg, image, trimap)
+    prior = classical.window_prior(cfg, image, trimap)
+    assert (float(np.max(prior.trust)) < 1.0) == (case == "soft edge")
+    assert (case == "soft edge") == (not np.array_equal(prior.kept, prior.alpha))
+    split, split_colours = classical.classical_matte(cfg, image, trimap, prior=prior)
+    assert np.array_equal(split, whole)
+    assert all(np.array_equal(a, b) for a, b in zip(split_colours, colours))
+
+
+def test_plate_tiles_refine_their_cell_and_margin_alone(monkeypatch):
+    """Every step after closed-form's solve runs on a tile's cell and margin, not on its
+    window as deep as its band (each band pixel of the 1080p plate lay in 2.5 windows)."""
+    import ofx_dipmatte.engine.clip as clip
+
+    image, trimap, truth = deep_soft_edge()
+    preset = PRESETS["balanced"].replace(margin=8, tile_size=64)
+    priors, refined = [], []
+    window_prior, classical_matte = clip.window_prior, clip.classical_matte
+    monkeypatch.setattr(clip, "window_prior", lambda cfg, image, *a, **k: priors.append(image.shape[:2])
+                        or window_prior(cfg, image, *a, **k))
+    monkeypatch.setattr(clip, "classical_matte", lambda cfg, image, *a, **k: refined.append(image.shape[:2])
+                        or classical_matte(cfg, image, *a, **k))
+    res = ofx_dipmatte.matte(image, trimap, preset=preset)
+    assert len(priors) == len(refined) == res.stats.tiles > 4
+    assert max(max(shape) for shape in refined) <= 64 + 2 * 8
+    assert max(max(shape) for shape in priors) > 64 + 2 * 28  # the band is 28 px deep
