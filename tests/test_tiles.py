@@ -214,12 +214,17 @@ def test_tiled_solve_agrees_with_one_window_and_shows_no_seam(ring_case):
     diff = np.abs(tiled.alpha - one.alpha)[band]
     # The tolerance the README states for tiled frames. The tiles' colours are estimated
     # over what one window's are (classical.colour_context): 32 px around each tile
-    # alone, the alpha differed by 0.0052 and the foreground by 0.0039 (measured 0.0036, 0.0015).
+    # alone, the alpha differed by 0.0052 and the foreground by 0.0039 (measured 0.0039,
+    # 0.0028: the tiles refine their cells and 8 px alone, tiles.REFINED_MARGIN; with 32 px,
+    # 0.0032 and 0.0017, both further from the truth than with 8).
     assert diff.mean() < 0.0045
-    assert np.abs(tiled.foreground - one.foreground)[band].mean() < 0.0025
+    assert np.abs(tiled.foreground - one.foreground)[band].mean() < 0.0035
     sad_one = np.abs(one.alpha - truth)[band].sum()
     sad_tiled = np.abs(tiled.alpha - truth)[band].sum()
     assert sad_tiled < 1.03 * sad_one
+    fg_error = [(np.abs(res.foreground - np.array([0.85, 0.65, 0.35])).sum(axis=-1) * truth)[band].sum()
+                for res in (one, tiled)]
+    assert fg_error[1] < 1.02 * fg_error[0]  # measured 324.7 against 343.4
     # No seam: the difference's gradient along tile borders is no larger than elsewhere.
     grad = np.hypot(*np.gradient(tiled.alpha - one.alpha))
     cells = np.zeros(trimap.shape, bool)

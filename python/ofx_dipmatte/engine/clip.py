@@ -428,7 +428,7 @@ class ClipSession:
         ``anchors``: each window's boundary values (:func:`.tiles.edge_anchor`) or None."""
         cfg = self.config
         canvas = padded.image.shape[:2]
-        cores = [tile_core(win, cell, cfg.margin) for win in windows]
+        cores = [tile_core(win, cell) for win in windows]
         needs = [sorted(overlapping(windows, core)) for core in cores]
         priors: dict[int, Prior] = {}  # each window's, until every core over it has read it
         readers = [sum(i in need for need in needs) for i in range(len(windows))]
