@@ -12,8 +12,15 @@ Neighbouring windows overlap by about twice the margin. Near its edge a window's
 sees less context, so each window's pixels count with a weight that ramps from near 0
 at an edge it shares with the rest of the frame up to 1 at ``margin`` pixels inside;
 every pixel's value is the weighted mean of the windows covering it, and no seam shows
-(:func:`blend`). On a CPU the windows are solved side by side on threads
-(:func:`solve_in_threads`).
+(:func:`blend`, :class:`WeightedSum`). On a CPU the windows are solved side by side on
+threads (:func:`solve_in_threads`).
+
+A classical preset solves a plate in two stages (:meth:`.clip.ClipSession._refine_tiles`):
+each window's closed-form matte needs the deep context, and is blended; the refinement
+after it reads its colours from the frame, so each tile refines that blend on its cell
+and :data:`REFINED_MARGIN` pixels alone (:func:`tile_core`): the deep windows hold each band
+pixel of the 1080p plate 2.47 times, the cores 1.12 times. The stages run side by side
+(:func:`solve_in_stages`).
 """
 
 from __future__ import annotations
