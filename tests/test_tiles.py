@@ -638,8 +638,10 @@ def test_plate_tiles_refine_their_cell_and_margin_alone(monkeypatch):
     window as deep as its band (each band pixel of the 1080p plate lay in 2.5 windows)."""
     import ofx_dipmatte.engine.clip as clip
 
+    from ofx_dipmatte.engine.tiles import REFINED_MARGIN, SMALLEST_CORE
+
     image, trimap, truth = deep_soft_edge()
-    preset = PRESETS["balanced"].replace(margin=8, tile_size=64)
+    preset = PRESETS["balanced"].replace(margin=8, tile_size=128)
     priors, refined = [], []
     window_prior, classical_matte = clip.window_prior, clip.classical_matte
     monkeypatch.setattr(clip, "window_prior", lambda cfg, image, *a, **k: priors.append(image.shape[:2])
@@ -648,5 +650,8 @@ def test_plate_tiles_refine_their_cell_and_margin_alone(monkeypatch):
                         or classical_matte(cfg, image, *a, **k))
     res = ofx_dipmatte.matte(image, trimap, preset=preset)
     assert len(priors) == len(refined) == res.stats.tiles > 4
-    assert max(max(shape) for shape in refined) <= 64 + 2 * 8
-    assert max(max(shape) for shape in priors) > 64 + 2 * 28  # the band is 28 px deep
+    assert max(max(shape) for shape in refined) <= 128 + 2 * REFINED_MARGIN
+    assert max(max(shape) for shape in priors) >= 128 + 2 * 28  # the band is 28 px deep
+    # Smaller cells get cores SMALLEST_CORE wide.
+    assert tile_core(Window(0, 0, 200, 200, cell=(1, 1)), 64) == Window(32, 32, SMALLEST_CORE, SMALLEST_CORE,
+                                                                         cell=(1, 1))

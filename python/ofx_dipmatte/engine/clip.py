@@ -3,7 +3,6 @@ solved frame, and :func:`matte` for a single still."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -364,8 +363,9 @@ class ClipSession:
                      one_sided: list[bool], guide: np.ndarray | None, context: ColourContext | None,
                      progress: ProgressCallback | None, should_stop, cell: int) -> tuple[FitResult, float | None]:
         """Each window alone, blended into ``union``; each tile's nets warm-start from
-        the same grid cell's last solve; ``one_sided``, ``guide``: see :meth:`_tile_guide`;
-        ``context``: the frame the tiles' colours are estimated over; ``cell``: the grid's.
+        the same grid cell's last solve (a classical preset's tiles: :meth:`_refine_tiles`);
+        ``one_sided``, ``guide``: see :meth:`_tile_guide`; ``context``: the frame the
+        tiles' colours are estimated over; ``cell``: the grid's.
         Returns the blend and the frame the first warm-started tile started from."""
         canvas = padded.image.shape[:2]
         anchors = [None if guide is None or not sided else
@@ -374,12 +374,11 @@ class ClipSession:
         if self.config.alpha_source == "prior":
             return self._refine_tiles(frame, windows, union, padded, anchors, context, cell, progress,
                                       should_stop), None
-        networks = self.config.alpha_source != "prior"
-        batch = tile_batch(self.config, self.device) if networks else 1
+        batch = tile_batch(self.config, self.device)
         threads = min(tile_workers(), len(windows))
         # Threads for the nets only on a CPU: a GPU runs each op wide already, and fits
         # same-size tiles as one batch instead (Preset.tile_batch).
-        workers = 1 if networks and self.device.type != "cpu" else threads
+        workers = 1 if self.device.type != "cpu" else threads
         if batch > 1:
             # The tiles' classical priors are CPU work (the sparse Cholesky and numpy release the GIL):
             # side by side on threads, while the device waits for its first batch.
@@ -393,14 +392,12 @@ class ClipSession:
             def job(win: Window, anchor: DataTerm | None) -> Callable:
                 def solve(stop):
                     # A fit polls its progress callback every step: here, the frame's abort.
-                    poll_abort = (lambda *_: not stop()) if networks else None
-                    return self._solve_window(frame, win, padded, poll_abort, stop, anchor, context)
+                    return self._solve_window(frame, win, padded, lambda *_: not stop(), stop, anchor, context)
                 return solve
 
-            steps = self.config.max_iterations if networks else self.config.refine_iterations
-            with op_threads_shared_by(workers) if networks else contextlib.nullcontext():
+            with op_threads_shared_by(workers):
                 solved = solve_in_threads([job(win, anchor) for win, anchor in zip(windows, anchors)],
-                                           workers, progress, should_stop, steps)
+                                           workers, progress, should_stop, self.config.max_iterations)
         else:
             solved = []
             for index, (win, anchor) in enumerate(zip(windows, anchors)):
@@ -421,8 +418,8 @@ class ClipSession:
         """A classical preset's tiles in two stages (:func:`.tiles.solve_in_stages`): each
         window's prior (:func:`.classical.window_prior`: closed-form's matte, how far to
         trust its refinement, the matte kept otherwise) with as much context as its band is
-        deep; their blend; and each tile's refinement of that blend on its cell and
-        ``margin`` px around it alone (:func:`.tiles.tile_core`), blended in turn. The deep
+        deep; their blend; and each tile's refinement of that blend on its cell and a few
+        pixels around it alone (:func:`.tiles.tile_core`), blended in turn. The deep
         windows overlap (each band pixel of the 1080p plate lies in 2.5 of them), and every
         step after the closed-form solve had run on all of each (docs/benchmarks.md).
         ``anchors``: each window's boundary values (:func:`.tiles.edge_anchor`) or None."""
