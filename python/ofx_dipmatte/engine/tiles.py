@@ -268,26 +268,19 @@ def solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallb
     side. The host's callbacks are only ever called from this (the caller's) thread:
     progress once per finished tile (``rounds`` steps each, as a serial solve counts
     them), and its abort is polled here and passed on to the workers."""
-    cancel = threading.Event()
     results: list = [None] * len(jobs)
+    queued = deque(enumerate(jobs))
     done = 0
-    with ThreadPoolExecutor(workers, thread_name_prefix="ofx_dipmatte-tile") as pool:
-        pending = {pool.submit(job, cancel.is_set): index for index, job in enumerate(jobs)}
-        try:
-            while pending:
-                finished, _ = wait(pending, timeout=0.05, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    results[pending.pop(future)] = future.result()  # a worker's error ends the frame here
-                    done += 1
-                    if progress is not None and progress(done * rounds, len(jobs) * rounds, {}) is False:
-                        raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
-                if should_stop is not None and should_stop():
-                    raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
-        except BaseException:
-            cancel.set()  # the running tiles stop at their next poll; the queued ones never start
-            for future in pending:
-                future.cancel()
-            raise
+
+    def finish(index: int, result: Any) -> None:
+        nonlocal done
+        results[index] = result
+        done += 1
+        if progress is not None and progress(done * rounds, len(jobs) * rounds, {}) is False:
+            raise Cancelled(f"solve cancelled after {done} of {len(jobs)} tiles")
+
+    _run_jobs(lambda: queued.popleft() if queued else None, finish, workers, should_stop,
+              lambda: f"solve cancelled after {done} of {len(jobs)} tiles")
     return results
 
 
@@ -301,10 +294,9 @@ def solve_in_stages(first: list[Callable], second: Callable[[int], Callable], ne
     read what they left). A free thread takes a waiting second job before the next first
     one, so the two stages' work runs side by side: a plate's closed-form solves spend
     their time in the sparse Cholesky, which releases the GIL, its refinements in many
-    small numpy calls, which hold it between them (docs/benchmarks.md). One worker runs
-    them all in this thread. Returns the second jobs' results in order. Progress, abort
-    and errors as :func:`solve_in_threads`; a tile's ``rounds`` steps are split between
-    its two stages."""
+    small numpy calls, which hold it between them (docs/benchmarks.md). Returns the
+    second jobs' results in order. Progress, abort and errors as :func:`solve_in_threads`;
+    a tile's ``rounds`` steps are split between its two stages."""
     waiting = [set(need) for need in needs]
     ready = deque(j for j, need in enumerate(waiting) if not need)
     queued = deque(range(len(first)))
@@ -312,8 +304,18 @@ def solve_in_stages(first: list[Callable], second: Callable[[int], Callable], ne
     total = max(len(first), len(needs)) * rounds
     done = 0
 
-    def finish(stage: int, index: int, result: Any) -> None:
+    def take() -> tuple[tuple[int, int], Callable] | None:
+        if ready:
+            j = ready.popleft()
+            return (1, j), second(j)
+        if queued:
+            i = queued.popleft()
+            return (0, i), first[i]
+        return None  # what is left waits for first jobs still running
+
+    def finish(key: tuple[int, int], result: Any) -> None:
         nonlocal done
+        stage, index = key
         if stage == 0:
             absorb(index, result)
             for j, need in enumerate(waiting):
@@ -324,40 +326,44 @@ def solve_in_stages(first: list[Callable], second: Callable[[int], Callable], ne
         else:
             results[index] = result
         done += rounds // 2 if stage == 0 else rounds - rounds // 2
-        if (progress is not None and progress(done, total, {}) is False) or (should_stop is not None and should_stop()):
+        if progress is not None and progress(done, total, {}) is False:
             raise Cancelled(f"solve cancelled after {done} of {total} tile steps")
 
-    def next_job() -> tuple[int, int, Callable]:
-        if ready:
-            j = ready.popleft()
-            return 1, j, second(j)
-        i = queued.popleft()
-        return 0, i, first[i]
+    _run_jobs(take, finish, workers, should_stop, lambda: f"solve cancelled after {done} of {total} tile steps")
+    return results
 
+
+def _run_jobs(take: Callable[[], tuple[Any, Callable] | None], finish: Callable[[Any, Any], None], workers: int,
+              should_stop, cancelled: Callable[[], str]) -> None:
+    """Run the jobs ``take`` hands out ((key, job), or None while none is ready), each
+    called with a ``should_stop`` of its own, up to ``workers`` at a time on threads (one
+    worker: in this thread); ``finish(key, result)`` in this thread as each ends (it may
+    make more ready, and raise to end them all). ``should_stop`` (the host's abort) is
+    polled here; :class:`Cancelled` (message ``cancelled()``) when it says so, and the
+    running jobs are told to stop, the waiting ones never start."""
     if workers <= 1:
         stop = should_stop if should_stop is not None else (lambda: False)
-        while ready or queued:
-            stage, index, job = next_job()
-            finish(stage, index, job(stop))
-        return results
+        while (item := take()) is not None:
+            finish(item[0], item[1](stop))
+            if stop():
+                raise Cancelled(cancelled())
+        return
     cancel = threading.Event()
     with ThreadPoolExecutor(workers, thread_name_prefix="ofx_dipmatte-tile") as pool:
-        running: dict[Future, tuple[int, int]] = {}
+        running: dict[Future, Any] = {}
         try:
             while True:
-                while len(running) < workers and (ready or queued):
-                    stage, index, job = next_job()
-                    running[pool.submit(job, cancel.is_set)] = (stage, index)
+                while len(running) < workers and (item := take()) is not None:
+                    running[pool.submit(item[1], cancel.is_set)] = item[0]
                 if not running:
-                    break
+                    return
                 finished, _ = wait(running, timeout=0.05, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    finish(*running.pop(future), future.result())  # a worker's error ends the frame here
+                    finish(running.pop(future), future.result())  # a worker's error ends the frame here
                 if should_stop is not None and should_stop():
-                    raise Cancelled(f"solve cancelled after {done} of {total} tile steps")
+                    raise Cancelled(cancelled())
         except BaseException:
             cancel.set()  # the running jobs stop at their next poll; the waiting ones never start
             for future in running:
                 future.cancel()
             raise
-    return results
