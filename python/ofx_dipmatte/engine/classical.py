@@ -75,13 +75,22 @@ def window_prior(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed: in
         alpha, system, anchor = _prior_matte(cfg, image, trimap, seed, device, should_stop, anchor, solve=True)
         assert alpha is not None  # solved
         trust = refinement_trust_map(cfg, image, alpha, trimap)
-        kept = alpha
-        if cfg.smooth_samples > 0 and np.any(trust < 1) and (trimap == 0.5).any():
-            kept = sampled_density_matte(image, trimap, system, cfg.smooth_samples, anchor=anchor,
-                                         should_stop=should_stop, samples=samples_from)
+        kept = _kept_matte(cfg, image, trimap, alpha, trust, system, anchor, should_stop, samples_from)
     except Stopped:
         raise Cancelled("solve cancelled while computing the closed-form matte") from None
     return Prior(alpha, trust, kept)
+
+
+def _kept_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, trust: np.ndarray,
+                system: BandSystem, anchor: DataTerm | None, should_stop: Optional[Callable[[], bool]],
+                samples_from: "tuple[FrameSamples, Window] | None") -> np.ndarray:
+    """The matte kept where the refinement is not trusted (``trust`` < 1): closed-form's
+    ``alpha``, or held to the known regions' colour samples (smoke and veils, whose density
+    it underestimates; ``Preset.smooth_samples``)."""
+    if cfg.smooth_samples > 0 and np.any(trust < 1) and (trimap == 0.5).any():
+        return sampled_density_matte(image, trimap, system, cfg.smooth_samples, anchor=anchor,
+                                     should_stop=should_stop, samples=samples_from)
+    return alpha
 
 
 def _prior_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, seed: int, device: torch.device,
@@ -165,14 +174,8 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         colours = _estimated(estimate, image, alpha, spread) if cfg.foreground == "estimated" else None
         trust = refinement_trust_map(cfg, image, alpha, trimap, exact_background, colours,
                                      None if prior is None else prior.trust)
-        # The matte kept where the refinement is not trusted: closed-form's, or held to the
-        # known regions' colour samples (smoke and veils, whose density it underestimates).
-        kept = alpha
-        if prior is not None:
-            kept = prior.kept
-        elif cfg.smooth_samples > 0 and np.any(trust < 1) and (trimap == 0.5).any():
-            kept = sampled_density_matte(image, trimap, system, cfg.smooth_samples, anchor=anchor,
-                                         should_stop=should_stop, samples=samples_from)
+        kept = prior.kept if prior is not None else \
+            _kept_matte(cfg, image, trimap, alpha, trust, system, anchor, should_stop, samples_from)
         if cfg.alpha_prior == "refined" and np.any(trust > 0):
             rounds = cfg.refine_iterations
 

@@ -451,7 +451,7 @@ class ClipSession:
             return lambda stop: self._solve_window(frame, core, padded, None, stop, anchor, context, start)[0]
 
         fits = solve_in_stages([prior(win, anchor) for win, anchor in zip(windows, anchors)], refine,
-                               [set(need) for need in needs], priors.__setitem__,
+                               needs, priors.__setitem__,
                                min(tile_workers(), len(windows)), progress, should_stop, cfg.refine_iterations)
         return blend(cores, union, padded.image, fits, cfg.margin)
 
@@ -532,7 +532,8 @@ class ClipSession:
             estimate = partial(background_estimate, sharpen=cfg.sharpen_foreground)
         plate_covers = False if padded.plate_covers is None else padded.plate_covers[rows, cols]
         # A tile's known samples, like its colours, come from what one window would see.
-        samples = None if context is None or window.cell is None else (context.samples, in_context(context, window))
+        samples = None if context is None or window.cell is None or start is not None else \
+            (context.samples, in_context(context, window))
         prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
                                          device=self.device, progress=progress, should_stop=should_stop,
                                          anchor=anchor, estimate=estimate, background_estimate=background_estimate,

@@ -29,7 +29,7 @@ import dataclasses
 import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -262,8 +262,8 @@ def blend(windows: list[Window], union: Window, image: np.ndarray, fits: list[Fi
 
 def solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallback | None,
                      should_stop, rounds: int) -> list:
-    """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads;
-    their results in order. The classical solves spend their time in the sparse Cholesky and numpy,
+    """Run ``jobs`` (each called with a ``should_stop`` of its own) on ``workers`` threads
+    (one: in this thread); their results in order. The classical solves spend their time in the sparse Cholesky and numpy,
     the nets' fits in torch's ops, and all three release the GIL, so tiles run side by
     side. The host's callbacks are only ever called from this (the caller's) thread:
     progress once per finished tile (``rounds`` steps each, as a serial solve counts
@@ -284,7 +284,7 @@ def solve_in_threads(jobs: list[Callable], workers: int, progress: ProgressCallb
     return results
 
 
-def solve_in_stages(first: list[Callable], second: Callable[[int], Callable], needs: list[set[int]],
+def solve_in_stages(first: list[Callable], second: Callable[[int], Callable], needs: Sequence[Collection[int]],
                     absorb: Callable[[int, Any], None], workers: int, progress: ProgressCallback | None,
                     should_stop, rounds: int) -> list:
     """Two stages of jobs (each called with a ``should_stop`` of its own) on ``workers``
