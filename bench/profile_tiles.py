@@ -1,6 +1,6 @@
 """Where a plate's cost per band pixel goes (issue 11): each tile's two stages — its
 prior on a window as deep as its band (``classical.window_prior``: the closed-form solve)
-and its refinement on its cell and margin (``ClipSession._solve_window``) — with their
+and its refinement on its cell and margin (``FrameSolver._solve_window``) — with their
 windows, unknown pixels and seconds, how many times the frame's band pixels are solved in
 each stage (the deep windows overlap), and the part of the frame outside the tiles.
 
@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE))
 from bench_plate import parse_size, plate  # noqa: E402
 
 from ofx_dipmatte import ClipSession  # noqa: E402
-from ofx_dipmatte.engine import clip as engine_clip  # noqa: E402
+from ofx_dipmatte.engine import frame_solve  # noqa: E402
 
 STAGES = ("prior", "refinement")
 
@@ -45,7 +45,7 @@ def solve_timed(image8: np.ndarray, trimap: np.ndarray, preset: str, threads: in
         timings[(stage, h, w, int((window_trimap == 0.5).sum()))] = time.perf_counter() - start
         return result
 
-    solve_window, window_prior = engine_clip.ClipSession._solve_window, engine_clip.window_prior
+    solve_window, window_prior = frame_solve.FrameSolver._solve_window, frame_solve.window_prior
 
     def refinement(self, frame, window, padded, *args, **kwargs):
         return timed("refinement", lambda: solve_window(self, frame, window, padded, *args, **kwargs),
@@ -54,18 +54,18 @@ def solve_timed(image8: np.ndarray, trimap: np.ndarray, preset: str, threads: in
     def prior(cfg, image, trimap, *args, **kwargs):
         return timed("prior", lambda: window_prior(cfg, image, trimap, *args, **kwargs), trimap)
 
-    workers = engine_clip.tile_workers
-    engine_clip.ClipSession._solve_window = refinement  # type: ignore[method-assign]
-    engine_clip.window_prior = prior
-    engine_clip.tile_workers = lambda: threads
+    workers = frame_solve.tile_workers
+    frame_solve.FrameSolver._solve_window = refinement  # type: ignore[method-assign]
+    frame_solve.window_prior = prior
+    frame_solve.tile_workers = lambda: threads
     try:
         start = time.perf_counter()
         ClipSession(preset, device="cpu").matte(0, image8, trimap)
         return time.perf_counter() - start, timings
     finally:
-        engine_clip.ClipSession._solve_window = solve_window  # type: ignore[method-assign]
-        engine_clip.window_prior = window_prior
-        engine_clip.tile_workers = workers
+        frame_solve.FrameSolver._solve_window = solve_window  # type: ignore[method-assign]
+        frame_solve.window_prior = window_prior
+        frame_solve.tile_workers = workers
 
 
 def main() -> None:

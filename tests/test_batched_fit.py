@@ -121,10 +121,10 @@ def window_sizes(session, frame):
 
 def same_windows(monkeypatch):
     """Sessions that fit one tile at a time get the windows of one size a batching session gets."""
-    import ofx_dipmatte.engine.clip as clip
+    import ofx_dipmatte.engine.frame_solve as frame_solve
     from ofx_dipmatte.engine.tiles import band_windows
 
-    monkeypatch.setattr(clip, "band_windows", lambda *args, **kwargs: band_windows(*args, **{**kwargs,
+    monkeypatch.setattr(frame_solve, "band_windows", lambda *args, **kwargs: band_windows(*args, **{**kwargs,
                                                                                           "same_size": True}))
 
 

@@ -124,7 +124,7 @@ def test_a_frame_solved_as_one_window_searches_neighbours_on_the_cores_tiles_wou
     have shared; the same neighbours either way. Outside the solve one thread. A tiled
     frame's samples are the frame's (sampled_density.FrameSamples): searched once, on every
     core, while the tiles that need them wait."""
-    from ofx_dipmatte.engine import clip, information_flow, sampled_density
+    from ofx_dipmatte.engine import frame_solve, information_flow, sampled_density
 
     seen = []
     tree_type = information_flow.cKDTree
@@ -138,7 +138,7 @@ def test_a_frame_solved_as_one_window_searches_neighbours_on_the_cores_tiles_wou
             return self.tree.query(*args, **kwargs)
 
     monkeypatch.setattr(information_flow, "cKDTree", Recording)
-    monkeypatch.setattr(clip, "tile_workers", lambda: 3)
+    monkeypatch.setattr(frame_solve, "tile_workers", lambda: 3)
     image, trimap, *_ = make_case(48, seed=2)
     features = pixel_features(image.astype(np.float64), 1.0)
     for workers in (1, 2):

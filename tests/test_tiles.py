@@ -14,6 +14,7 @@ from ofx_dipmatte.engine import classical
 from ofx_dipmatte.engine.region import Window, box_window, canvas_shape, holds, keep_or_box
 from ofx_dipmatte.engine.closed_form import shrink_trimap
 from ofx_dipmatte.engine.device import MAX_TILE_WORKERS, _ProcessSetting, tile_workers
+from ofx_dipmatte.engine.frame_solve import FrameSolver
 from ofx_dipmatte.engine.tiles import (DEEPEST_CONTEXT, FULL_CONTEXT, WeightedSum, band_depth, band_windows,
                                        blend_weight, deep_context, overlapping, solve_in_stages, tile_core,
                                        union_window)
@@ -128,7 +129,7 @@ def deep_soft_edge(size=288):
 
 
 def test_tiles_cut_a_deep_band_with_margins_as_deep_as_it(monkeypatch):
-    import ofx_dipmatte.engine.clip as clip
+    import ofx_dipmatte.engine.frame_solve as frame_solve
 
     image, trimap, truth = deep_soft_edge()
     band = trimap == 0.5
@@ -144,7 +145,7 @@ def test_tiles_cut_a_deep_band_with_margins_as_deep_as_it(monkeypatch):
     assert tiled.stats.tiles > 4
     # The same tiles with the preset's 8 px margins only solve another problem: measured
     # 30 % worse than one window, against 3 % better with margins as deep as the band.
-    monkeypatch.setattr(clip, "band_depth", lambda unknown: np.zeros(unknown.shape, np.float32))
+    monkeypatch.setattr(frame_solve, "band_depth", lambda unknown: np.zeros(unknown.shape, np.float32))
     shallow = ofx_dipmatte.matte(image, trimap, preset=preset.replace(tile_size=64)).alpha
     assert sad(tiled.alpha) < 1.05 * sad(one) and sad(shallow) > 1.2 * sad(one)
     assert np.abs(tiled.alpha - one)[band].mean() < 0.7 * np.abs(shallow - one)[band].mean()
@@ -349,13 +350,13 @@ def test_tiles_solved_side_by_side_equal_one_after_another(ring_case, monkeypatc
     image, trimap, _ = ring_case
     preset = PRESETS["balanced"].replace(tile_size=128)
     solved_on = []  # the thread each tile was solved on
-    solve_window = ofx_dipmatte.ClipSession._solve_window
+    solve_window = FrameSolver._solve_window
 
     def spy(self, *args, **kwargs):
         solved_on.append(threading.current_thread())
         return solve_window(self, *args, **kwargs)
 
-    monkeypatch.setattr(ofx_dipmatte.ClipSession, "_solve_window", spy)
+    monkeypatch.setattr(FrameSolver, "_solve_window", spy)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     serial = ofx_dipmatte.matte(image, trimap, preset=preset)
     assert set(solved_on) == {threading.current_thread()}
@@ -377,7 +378,7 @@ def test_network_tiles_on_threads_equal_one_after_another(monkeypatch):
     preset = PRESETS["draft"].replace(tile_size=64, margin=8, max_iterations=6, warm_max_iterations=3,
                                       width=8, fb_width=4, levels=3, fb_scale=2)
     solved_on = []
-    solve_window = ofx_dipmatte.ClipSession._solve_window
+    solve_window = FrameSolver._solve_window
 
     def spy(self, *args, **kwargs):
         solved_on.append((threading.current_thread(), torch.get_num_threads()))
@@ -388,7 +389,7 @@ def test_network_tiles_on_threads_equal_one_after_another(monkeypatch):
         session = ofx_dipmatte.ClipSession(preset=preset)
         return [session.matte(t, *moving_ring(2 * t)) for t in range(2)]
 
-    monkeypatch.setattr(ofx_dipmatte.ClipSession, "_solve_window", spy)
+    monkeypatch.setattr(FrameSolver, "_solve_window", spy)
     threads_before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -636,17 +637,17 @@ def test_a_windows_prior_computed_first_gives_the_same_matte(case, ring_case):
 def test_plate_tiles_refine_their_cell_and_margin_alone(monkeypatch):
     """Every step after closed-form's solve runs on a tile's cell and margin, not on its
     window as deep as its band (each band pixel of the 1080p plate lay in 2.5 windows)."""
-    import ofx_dipmatte.engine.clip as clip
+    import ofx_dipmatte.engine.frame_solve as frame_solve
 
     from ofx_dipmatte.engine.tiles import REFINED_MARGIN, SMALLEST_CORE
 
     image, trimap, truth = deep_soft_edge()
     preset = PRESETS["balanced"].replace(margin=8, tile_size=128)
     priors, refined = [], []
-    window_prior, classical_matte = clip.window_prior, clip.classical_matte
-    monkeypatch.setattr(clip, "window_prior", lambda cfg, image, *a, **k: priors.append(image.shape[:2])
+    window_prior, classical_matte = frame_solve.window_prior, frame_solve.classical_matte
+    monkeypatch.setattr(frame_solve, "window_prior", lambda cfg, image, *a, **k: priors.append(image.shape[:2])
                         or window_prior(cfg, image, *a, **k))
-    monkeypatch.setattr(clip, "classical_matte", lambda cfg, image, *a, **k: refined.append(image.shape[:2])
+    monkeypatch.setattr(frame_solve, "classical_matte", lambda cfg, image, *a, **k: refined.append(image.shape[:2])
                         or classical_matte(cfg, image, *a, **k))
     res = ofx_dipmatte.matte(image, trimap, preset=preset)
     assert len(priors) == len(refined) == res.stats.tiles > 4

@@ -15,7 +15,7 @@ every pixel's value is the weighted mean of the windows covering it, and no seam
 (:func:`blend`, :class:`WeightedSum`). On a CPU the windows are solved side by side on
 threads (:func:`solve_in_threads`).
 
-A classical preset solves a plate in two stages (:meth:`.clip.ClipSession._refine_tiles`):
+A classical preset solves a plate in two stages (:meth:`.frame_solve.FrameSolver._refine_tiles`):
 each window's closed-form matte needs the deep context, and is blended; the refinement
 after it reads its colours from the frame, so each tile refines that blend on its cell
 and :data:`REFINED_MARGIN` pixels alone (:func:`tile_core`): the deep windows hold each band
@@ -212,7 +212,7 @@ def edge_anchor(window: Window, canvas: tuple[int, int], guide: np.ndarray, widt
 class WeightedSum:
     """Arrays of windows summed over ``union`` by their :func:`blend_weight`, read back as
     the weighted mean: the blend of overlapping windows' results (:func:`blend`), or of
-    their priors on one tile's part (:meth:`.clip.ClipSession._refine_tiles`). Windows
+    their priors on one tile's part (:meth:`.frame_solve.FrameSolver._refine_tiles`). Windows
     are added in the caller's order, which fixes the sums' rounding."""
 
     def __init__(self, union: Window, canvas: tuple[int, int], ramp: int, channels: tuple[int, ...]):
