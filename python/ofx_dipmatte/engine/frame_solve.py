@@ -29,11 +29,11 @@ from .tiles import (WeightedSum, band_depth, band_windows, blend, edge_anchor, o
                     solve_in_threads, tile_core, union_window)
 from .warm_start import WarmStarts
 
+
 #: Tiles' boundary values (:func:`.tiles.edge_anchor`): pixels along a shared edge, and
 #: their weight against the Laplacian (whose diagonal is about 1): firm, not fixed.
 EDGE_WIDTH = 3
 EDGE_STRENGTH = 1.0
-
 
 
 @dataclass
@@ -62,8 +62,12 @@ class FrameSolver:
         self.config, self.device, self.seed, self._warm = config, device, seed, warm
 
     def solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress, should_stop,
-               plate: "tuple[np.ndarray, np.ndarray] | Future[tuple[np.ndarray, np.ndarray] | None] | None" = None
-               ) -> MatteResult:
+              plate: "tuple[np.ndarray, np.ndarray] | Future[tuple[np.ndarray, np.ndarray] | None] | None" = None
+              ) -> MatteResult:
+        """Solve a frame checked by :class:`~.clip.ClipSession` (``caller_rgb`` as given,
+        ``working`` as solved, ``tri`` snapped), filling ``stats`` (``start``: when the call
+        began). ``plate``: the clean plate and where it covers, or a future of it (the
+        carried background, taken on another thread), or None."""
         cfg = self.config
         h, w = tri.shape
         # The U-Nets need sides that are multiples of 2^levels (× fb_scale); a classical
