@@ -87,6 +87,38 @@ def test_a_laplacian_split_once_solves_as_the_whole_matrix_does():
         solve_alpha(system, other)
 
 
+def test_the_direct_solves_matrix_is_the_sparse_sums_to_the_bit():
+    """The diagonal added in place gives what a_uu + diag(c) + ridge·I gives: the same values
+    and the same pattern, stored zeros dropped (the factorisation's fill follows it)."""
+    from ofx_dipmatte.engine.alpha_solve import RIDGE
+
+    from dataclasses import replace
+
+    image, trimap, *_ = make_case(48)
+    system = BandSystem.split(matting_laplacian(image, unknown=trimap == 0.5), trimap)
+    a_uu = system.a_uu.copy()
+    rows = np.repeat(np.arange(a_uu.shape[0]), np.diff(a_uu.indptr))
+    a_uu.data[np.flatnonzero(a_uu.indices != rows)[::5]] = 0.0  # stored zeros, as exact cancellations leave
+    system = replace(system, a_uu=a_uu)
+    identity = RIDGE * sp.identity(system.a_uu.shape[0], format="csr")
+    c_u = np.random.default_rng(3).random(system.a_uu.shape[0])
+    c_u[::7] = 0.0
+    for c, expected in ((None, system.a_uu + identity), (c_u, (system.a_uu + sp.diags(c_u, format="csr")) + identity)):
+        got = system.direct_matrix(c)
+        assert not (got.data == 0).any()
+        assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+        assert np.array_equal(got.data, expected.data)
+    # A row whose diagonal is not stored: the sums themselves.
+    a_uu = system.a_uu.copy()
+    a_uu.data[a_uu.indptr[0] + np.flatnonzero(a_uu.indices[a_uu.indptr[0]:a_uu.indptr[1]] == 0)] = 0.0
+    a_uu.eliminate_zeros()
+    sparse = replace(system, a_uu=a_uu)
+    assert sparse.diagonal_at is None
+    expected = (a_uu + sp.diags(c_u, format="csr")) + identity
+    got = sparse.direct_matrix(c_u)
+    assert np.array_equal(got.indices, expected.indices) and np.array_equal(got.data, expected.data)
+
+
 def test_the_mixed_precision_direct_solve_matches_double_precision():
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla

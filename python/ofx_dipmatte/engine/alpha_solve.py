@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 #: A per-pixel data term: (confidence, estimate), both H×W.
 DataTerm = tuple[np.ndarray, np.ndarray]
 
+#: Added to the diagonal of every direct solve: keeps isolated unknown regions (no known
+#: neighbour) solvable.
+RIDGE = 1e-9
+
 #: Unknowns solved directly; more go to conjugate gradients. Covers a 512² window all
 #: unknown, the largest a default tile's closed-form solve gets (a 256 px cell with 128 px
 #: of context each side, :data:`.tiles.FULL_CONTEXT`; deeper contexts only within this
@@ -104,6 +108,22 @@ class BandSystem:
         row_of = np.repeat(np.arange(self.a_uu.shape[0]), np.diff(self.a_uu.indptr))
         at = np.flatnonzero(self.a_uu.indices == row_of)
         return at if at.size == self.a_uu.shape[0] else None
+
+    def direct_matrix(self, c_u: np.ndarray | None) -> sp.csr_matrix:
+        """``a_uu + diag(c_u) + RIDGE·I``, the matrix a direct solve factorises, as those two
+        sparse sums give it: each diagonal entry summed in that order, and no stored zeros
+        (the sums drop them, so the factorisation sees the pattern it always did), but the
+        diagonal added in place: the two sums were 8 % of dev *smoke* enlarged 4×."""
+        if self.diagonal_at is None:
+            summed = self.a_uu if c_u is None else self.a_uu + sp.diags(c_u, format="csr")
+            return summed + RIDGE * sp.identity(summed.shape[0], format="csr")
+        data = self.a_uu.data.copy()
+        if c_u is not None:
+            data[self.diagonal_at] += c_u
+        data[self.diagonal_at] += RIDGE
+        matrix = sp.csr_matrix((data, self.a_uu.indices.copy(), self.a_uu.indptr.copy()), shape=self.a_uu.shape)
+        matrix.eliminate_zeros()
+        return matrix
 
     def plus_diagonal(self, c_u: np.ndarray) -> sp.csr_matrix:
         """``a_uu + diag(c_u)``: the data term's confidences added in place of a sparse
@@ -219,13 +239,8 @@ def solve_alpha(laplacian: Smoothness, trimap: np.ndarray, confidence: np.ndarra
     if c_u is not None:
         rhs = rhs + c_u * np.asarray(estimate, dtype=np.float64).ravel()[unknown]
     if initial is None and unknown.sum() <= DIRECT_SOLVE_LIMIT:
-        # The factorisation keeps the sparse sum (it drops stored zeros, so the factorisation
-        # sees the pattern, and gives the factors, it always did).
-        a_uu = system.a_uu if c_u is None else system.a_uu + sp.diags(c_u, format="csr")
-        # A tiny ridge keeps isolated unknown regions (no known neighbour) solvable.
         ys, xs = np.divmod(np.flatnonzero(unknown), trimap.shape[1])  # the unknown pixels
-        a_u = direct_solve(a_uu + 1e-9 * sp.identity(a_uu.shape[0], format="csr"), rhs,
-                           order=nested_dissection(ys, xs))
+        a_u = direct_solve(system.direct_matrix(c_u), rhs, order=nested_dissection(ys, xs))
     else:
         x0 = np.full(rhs.shape, 0.5) if initial is None else np.asarray(initial, np.float64).ravel()[unknown]
         a_u = _iterative_solve(system, c_u, rhs, x0, rtol, should_stop)
