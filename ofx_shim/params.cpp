@@ -70,9 +70,15 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   g_props->propSetString(props, kOfxPropShortLabel, 0, "DIPMatte");
   g_props->propSetString(props, kOfxPropLongLabel, 0, "DIP Matte (Deep Image Prior matting)");
   g_props->propSetString(props, kOfxPropPluginDescription, 0,
-                         "Training-free matte extraction: fits Deep Image Prior networks to each frame and its "
-                         "trimap, and returns alpha, foreground and the background plate. Frames rendered in "
-                         "order warm-start from the previous one.");
+                         "Training-free matte extraction from a trimap: alpha, the straight foreground and the "
+                         "background. Balanced (the default) refines closed-form matting with this frame's own "
+                         "foreground and background colours and, on a locked-off shot, the background the "
+                         "other frames show; DIP, Draft and Paper fit Deep Image Prior networks to the frame, "
+                         "warm-started from the previous one.");
+  g_props->propSetInt(props, kOfxPropVersion, 0, DIP_VERSION_MAJOR);
+  g_props->propSetInt(props, kOfxPropVersion, 1, DIP_VERSION_MINOR);
+  g_props->propSetInt(props, kOfxPropVersion, 2, DIP_VERSION_PATCH);
+  g_props->propSetString(props, kOfxPropVersionLabel, 0, DIP_VERSION_LABEL);
   g_props->propSetString(props, kOfxImageEffectPluginPropGrouping, 0, "Keyer");
   g_props->propSetString(props, kOfxImageEffectPropSupportedContexts, 0, kOfxImageEffectContextGeneral);
   g_props->propSetString(props, kOfxImageEffectPropSupportedContexts, 1, kOfxImageEffectContextFilter);

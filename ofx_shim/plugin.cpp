@@ -27,7 +27,6 @@ using namespace dip;  // this file is the plugin's top: it uses every part of it
 namespace {
 
 constexpr const char* kPluginIdentifier = "com.ofxdipmatte.DIPMatte";
-constexpr unsigned kVersionMajor = 0, kVersionMinor = 1;
 
 OfxHost* g_host = nullptr;
 
@@ -532,7 +531,7 @@ OfxStatus main_entry(const char* action, const void* handle, OfxPropertySetHandl
 void set_host(OfxHost* host) { g_host = host; }
 
 OfxPlugin g_plugin = {kOfxImageEffectPluginApi, kOfxImageEffectPluginApiVersion, kPluginIdentifier,
-                      kVersionMajor,            kVersionMinor,                   set_host,
+                      DIP_VERSION_MAJOR,        DIP_VERSION_MINOR,               set_host,
                       main_entry};
 
 }  // namespace

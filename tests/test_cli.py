@@ -1,10 +1,13 @@
 """The command line and OpenImageIO I/O."""
 
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import ofx_dipmatte
 from ofx_dipmatte.cli import main
 from ofx_dipmatte.io import read_image, write_image
 
@@ -52,6 +55,16 @@ def test_demo_writes_alpha_and_foreground(tmp_path, capsys):
     # A second run refuses to replace the outputs (exit 2), and says how.
     assert main(["demo", "-o", str(tmp_path), "--preset", "draft"]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_version_is_the_package_s(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ofx-dipmatte {ofx_dipmatte.__version__}"
+    # One version: the package's, as pyproject.toml declares it (the plugin reads the same).
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == ofx_dipmatte.__version__
 
 
 def test_bad_input_exits_2(tmp_path, capsys):

@@ -115,6 +115,9 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
     assert props["OfxImageEffectPropSupportsMultiResolution"] == [1]  # a Roto's smaller Trimap connects
     assert props["OfxImageEffectPluginRenderThreadSafety"] == ["OfxImageEffectRenderInstanceSafe"]
     assert props["OfxImageEffectInstancePropSequentialRender"] == [2]
+    # The package's version, which hosts show and key their plugin caches on.
+    assert props["OfxPropVersionLabel"] == [ofx_dipmatte.__version__]
+    assert props["OfxPropVersion"] == [int(part) for part in ofx_dipmatte.__version__.split(".")]
 
     general = host.clips(GENERAL)
     assert set(general) == {"Source", "Trimap", "CleanPlate", "Output"}

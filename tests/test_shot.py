@@ -485,10 +485,11 @@ def test_json_report_schema(tmp_path, capsys):
     plate, trimap = write_shot(tmp_path / "in", [1, 2])
     code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), *FAST)
     assert code == 0
-    assert set(report) == {"version", "status", "error", "exit_code", "frames", "seconds", "cache",
+    assert set(report) == {"version", "ofx_dipmatte", "status", "error", "exit_code", "frames", "seconds", "cache",
                            "frames_written", "frames_skipped", "stacked_plate"}
     assert report["stacked_plate"] is None  # no --stack-plate
     assert report["version"] == 1 and report["error"] is None and report["exit_code"] == 0
+    assert report["ofx_dipmatte"] == ofx_dipmatte.__version__  # which release made these frames
     for f in report["frames"]:
         assert set(f) == {"frame", "status", "iterations", "seconds", "final_loss", "stop_reason",
                           "warm_start_from", "chroma_restored", "background_frames", "outputs", "warnings"}

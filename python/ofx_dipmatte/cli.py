@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from . import __version__
+
 EXAMPLES = Path(__file__).resolve().parent / "examples"
 JSON_VERSION = 1
 
@@ -223,7 +225,8 @@ def _run_matte(args) -> int:
                         cache=str(job.cache) if job else None, stacked_plate=job.stacked_plate if job else None)
     if error:
         print(f"ofx-dipmatte: {'error: ' if code == 2 else ''}{error}", file=sys.stderr)
-    body = {"version": JSON_VERSION, "status": status, "error": error, "exit_code": code, **report.to_dict()}
+    body = {"version": JSON_VERSION, "ofx_dipmatte": __version__, "status": status, "error": error, "exit_code": code,
+            **report.to_dict()}
     if getattr(args, "report", None):
         from .farm import write_json_atomic
 
@@ -446,6 +449,7 @@ def _parser() -> argparse.ArgumentParser:
     from .farm import FARM_BACKGROUND_FRAMES
 
     ap = argparse.ArgumentParser(prog="ofx-dipmatte", description="Training-free neural matte extraction.")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     def solver_options(p):
