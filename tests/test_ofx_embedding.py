@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+import ofx_dipmatte
 from ofx_dipmatte import ofx
 from ofx_dipmatte.ofx import ENV_OVERRIDE, install_plugin
-from ofx_dipmatte.ofx.doctor import run_doctor
+from ofx_dipmatte.ofx.doctor import bundle_version, run_doctor
 from ofx_dipmatte.ofx.install import record_environment
 
 
@@ -124,6 +125,19 @@ def test_doctor_renders_through_the_installed_bundle(installed):
     assert any("test render in a separate process: OK" in line for line in lines)
     assert any("engine: Automatic solves in the host process in hosts without a Python" in line for line in lines)
     assert any(line.startswith("[--] threads: ") for line in lines)
+    assert f"ofx_dipmatte {ofx_dipmatte.__version__}" in lines[0]
+    assert bundle_version(installed) == ofx_dipmatte.__version__
+
+
+def test_doctor_reports_a_bundle_left_from_another_release(tmp_path):
+    bundle = install_plugin(tmp_path)
+    plist = bundle / "Contents" / "Info.plist"
+    plist.write_text(plist.read_text().replace(f"<string>{ofx_dipmatte.__version__}</string>", "<string>0.0.9</string>"))
+    lines: list[str] = []
+    run_doctor(bundle, print_fn=lines.append)
+    assert lines[-1] != "OK"
+    assert any(line.startswith("[FAIL] the bundle is from ofx_dipmatte 0.0.9") and "install-plugin" in line
+               for line in lines), "\n".join(lines)
 
 
 def test_doctor_command_reports_a_missing_record(tmp_path):

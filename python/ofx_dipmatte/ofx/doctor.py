@@ -10,12 +10,14 @@ Automatic setting will give a host.
 from __future__ import annotations
 
 import os
+import plistlib
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
 
+from .. import __version__
 from . import BUNDLE_NAME, ENV_OVERRIDE, ENV_RECORD, bundle_path, testhost_executable
 
 ENGINE_VARIABLE = "OFX_DIPMATTE_ENGINE"  # read by the plugin (ofx_shim/plugin.cpp)
@@ -44,6 +46,17 @@ def read_record(bundle: Path) -> dict[str, list[str]]:
     return record
 
 
+def bundle_version(bundle: Path) -> "str | None":
+    """The release a bundle was built from (its Info.plist's CFBundleShortVersionString);
+    None when that cannot be read."""
+    try:
+        with open(bundle / "Contents" / "Info.plist", "rb") as f:
+            version = plistlib.load(f).get("CFBundleShortVersionString")
+    except (OSError, plistlib.InvalidFileException, ValueError):
+        return None
+    return version if isinstance(version, str) else None
+
+
 def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = print, timeout: float = 600) -> bool:
     """Runs every check, printing one line each; returns True when the render worked."""
     ok = True
@@ -53,7 +66,7 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
         ok = ok and good
         print_fn(f"[{'ok' if good else 'FAIL'}] {text}")
 
-    report(True, f"this Python: {sys.executable} ({sys.version.split()[0]})")
+    report(True, f"this Python: {sys.executable} ({sys.version.split()[0]}), ofx_dipmatte {__version__}")
     lib = libpython_path()
     print_fn(f"[--] shared libpython: {lib}" if lib else
              "[--] this Python has no shared libpython: the engine cannot run inside a host, only in a separate "
@@ -86,6 +99,10 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
             env[ENV_OVERRIDE] = str(record)
         else:
             report(True, f"bundle: {bundle}")
+            built = bundle_version(bundle)
+            if built != __version__:  # an installed copy left from another release
+                report(False, f"the bundle is from ofx_dipmatte {built or '(unknown version)'}, this Python has "
+                              f"{__version__}: run `ofx-dipmatte install-plugin` again to replace it")
             record_file = bundle / "Contents" / "Resources" / ENV_RECORD
             if ENV_OVERRIDE in env:
                 print_fn(f"[--] {ENV_OVERRIDE}={env[ENV_OVERRIDE]} overrides the bundle's record")
