@@ -113,6 +113,17 @@ struct HostSignals {
   }
 };
 
+// The plugin and the package it calls must be one release: a bundle left installed when
+// the package was upgraded (or the other way round) would call an interface that changed.
+std::string same_release() {
+  py::module_ package = py::module_::import("ofx_dipmatte");
+  const std::string version = py::str(package.attr("__version__")).cast<std::string>();
+  if (version == DIP_VERSION_LABEL) return {};
+  return std::string("this plugin is from ofx_dipmatte ") + DIP_VERSION_LABEL + " but its Python environment holds " +
+         version + " (" + py::str(package.attr("__file__")).cast<std::string>() +
+         "): run `ofx-dipmatte install-plugin` again from that environment, then restart the host";
+}
+
 // Imports the bridge. In a host's own Python (adopted), ofx_dipmatte is usually not on
 // its path: then the recorded environment's site dirs are appended (after the host's,
 // so they do not shadow its packages) and the import is tried again.
@@ -131,7 +142,7 @@ std::string import_bridge(const char* record_path = nullptr) {
   }
   try {
     py::module_::import("ofx_dipmatte.ofx.bridge");
-    return {};
+    return same_release();
   } catch (py::error_already_set& e) {
     std::string ignored;
     if (record_path == nullptr || !dip::read_env_record(record_path, record, ignored) ||
@@ -143,11 +154,11 @@ std::string import_bridge(const char* record_path = nullptr) {
     py::module_ site = py::module_::import("site");
     for (const auto& dir : record.list("sitedir")) site.attr("addsitedir")(dir);
     py::module_::import("ofx_dipmatte.ofx.bridge");
+    return same_release();
   } catch (py::error_already_set& e) {
     return "could not import ofx_dipmatte into the host's Python: " + short_error(e) +
            " (run `ofx-dipmatte doctor`)";
   }
-  return {};
 }
 
 py::array wrap(const DipImage& image) {

@@ -257,7 +257,15 @@ Wait start_worker(const DipRenderRequest* request, std::string& error) {
       return Wait::failed;
     }
     if (next_message(message, malformed)) {
-      if (message["op"] == "ready") return Wait::ok;
+      if (message["op"] == "ready") {
+        if (message["version"] == DIP_VERSION_LABEL) return Wait::ok;
+        // Another release of the package behind the recorded Python: its protocol may differ.
+        stop_worker(true);
+        error = std::string("this plugin is from ofx_dipmatte ") + DIP_VERSION_LABEL + " but the engine process " +
+                python + " runs " + (message["version"].empty() ? "an unknown version" : message["version"]) +
+                ": run `ofx-dipmatte install-plugin` again from that environment, then restart the host";
+        return Wait::failed;
+      }
       if (message["op"] == "fatal") {
         stop_worker(false);
         error = message["message"] + ". Run `ofx-dipmatte doctor` in a terminal";

@@ -102,6 +102,41 @@ def test_a_broken_environment_fails_the_render_with_a_persistent_message(install
     assert "RENDER FAILED" in proc.stdout
 
 
+def other_release(tmp_path: Path) -> Path:
+    """A folder whose ``ofx_dipmatte`` is this package numbered as another release (0.0.9):
+    a bundle left installed when the package was upgraded meets such a package."""
+    real = Path(ofx_dipmatte.__file__).parent
+    package = tmp_path / "other_release" / "ofx_dipmatte"
+    package.mkdir(parents=True)
+    init = str(real / "__init__.py")
+    (package / "__init__.py").write_text(f"__path__ = [{str(real)!r}]\n"
+                                         f"exec(compile(open({init!r}).read(), {init!r}, 'exec'))\n"
+                                         "__version__ = '0.0.9'\n")
+    return package.parent
+
+
+def test_a_package_of_another_release_fails_the_render_and_says_to_reinstall(installed, tmp_path):
+    folder = other_release(tmp_path)
+    lines = record_environment().splitlines()
+    first_path = next(i for i, line in enumerate(lines) if line.startswith("path="))
+    in_host = tmp_path / "in_host.cfg"  # the interpreter in the host finds that package first
+    in_host.write_text("\n".join([*lines[:first_path], f"path={folder}", *lines[first_path:]]) + "\n")
+    wrapper = tmp_path / "python"  # the worker's Python, finding it first too
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -c \"import sys, runpy; sys.path.insert(0, '{folder}'); "
+                       "runpy.run_module('ofx_dipmatte.worker', run_name='__main__')\" \"$4\" \"$5\"\n")
+    wrapper.chmod(0o755)
+    in_worker = tmp_path / "worker.cfg"
+    in_worker.write_text("\n".join(f"executable={wrapper}" if line.startswith("executable=") else line
+                                   for line in lines) + "\n")
+    for engine, record, where in (("in_process", in_host, "its Python environment holds 0.0.9"),
+                                  ("worker", in_worker, f"the engine process {wrapper} runs 0.0.9")):
+        proc = run_host(installed, "--engine", engine, env={ENV_OVERRIDE: str(record)})
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert f"this plugin is from ofx_dipmatte {ofx_dipmatte.__version__} but {where}" in proc.stdout, proc.stdout
+        assert "run `ofx-dipmatte install-plugin` again" in proc.stdout
+        assert "RENDER FAILED" in proc.stdout
+
+
 def test_install_plugin_replaces_its_own_bundle_but_not_a_foreign_folder(tmp_path):
     first = install_plugin(tmp_path)
     (first / "Contents" / "Resources" / "marker").write_text("old")
