@@ -60,6 +60,16 @@ def wait_for(proc: subprocess.Popen, path: Path, seconds: float = 300) -> None:
         time.sleep(0.02)
 
 
+def metadata(path: str) -> dict:
+    import OpenImageIO as oiio
+
+    inp = oiio.ImageInput.open(path)
+    try:
+        return {a.name: a.value for a in inp.spec().extra_attribs}
+    finally:
+        inp.close()
+
+
 def run_json(capsys, *args) -> tuple[int, dict]:
     code = main([*args, "--json"])
     return code, json.loads(capsys.readouterr().out)
@@ -120,6 +130,10 @@ def test_a_three_frame_exr_shot_end_to_end(tmp_path, capsys):
         assert fg.pixel_aspect == 2.0
         assert 0 <= alpha.pixels.min() and alpha.pixels.max() <= 1
         assert f["iterations"] > 0 and f["seconds"] > 0 and f["final_loss"] > 0
+        # What made the frame, in its header: the release, the preset as given, the seed.
+        header = metadata(f["outputs"]["alpha"])
+        assert header["Software"] == f"ofx_dipmatte {ofx_dipmatte.__version__}"
+        assert header["ofx_dipmatte:preset"] == "draft" and header["ofx_dipmatte:seed"] == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"plate.alpha.{f:04d}.exr" for f in (1, 2, 3)] + [f"plate.fg.{f:04d}.exr" for f in (1, 2, 3)]
         + [".ofx_dipmatte_cache"])

@@ -530,8 +530,16 @@ class ShotJob:
                 continue
             pixels, names, colour, straight = images[kind]()
             written[kind] = str(write_image(path, pixels, overwrite=self.overwrite, channel_names=names,
-                                            like=plate, colour=colour, straight=straight))
+                                            like=plate, colour=colour, straight=straight,
+                                            attributes=self._provenance))
         return written
+
+    @property
+    def _provenance(self) -> dict:
+        """What made a written frame, in its metadata: the preset as given (with any
+        changed fields) and the seed."""
+        preset = self.preset if isinstance(self.preset, str) else self.config.name
+        return {"ofx_dipmatte:preset": preset, "ofx_dipmatte:seed": self.seed}
 
 
 def _where(plate: FramePattern, frame: int) -> str:

@@ -7,10 +7,11 @@ import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from .. import __version__
 from ..trimap import matte_channel as trimap_matte_channel
 
 # Bit depth written per format when the caller does not say: EXR keeps the plate's
@@ -169,9 +170,12 @@ def _file_type(path: Path, like: Optional[ImageFile], exr_type: Optional[str]) -
 
 def write_image(path: "str | os.PathLike", pixels: np.ndarray, overwrite: bool = False,
                 channel_names: "Sequence[str] | None" = None, like: Optional[ImageFile] = None,
-                exr_type: Optional[str] = None, colour: bool = True, straight: bool = False) -> Path:
+                exr_type: Optional[str] = None, colour: bool = True, straight: bool = False,
+                attributes: Optional[Mapping[str, Union[str, int, float]]] = None) -> Path:
     """Write H×W or H×W×C pixels atomically (temporary file, then rename). Float pixels are
     written as they are; uint8 and uint16 ones are read as 0–1 (divided by 255 or 65535).
+    The file's ``Software`` is ``ofx_dipmatte`` and its release; ``attributes`` are added to
+    its metadata (EXR keeps them all; other formats what they can hold).
 
     EXR is half or float (``exr_type``; default: half when ``like`` is a half EXR,
     else float). PNG is 8-bit (16-bit when ``like`` is 16-bit or float), TIFF and DPX
@@ -214,6 +218,9 @@ def write_image(path: "str | os.PathLike", pixels: np.ndarray, overwrite: bool =
             spec.attribute("oiio:ColorSpace", like.colorspace)
     if straight:
         spec.attribute("oiio:UnassociatedAlpha", 1)
+    spec.attribute("Software", f"ofx_dipmatte {__version__}")
+    for name, value in (attributes or {}).items():
+        spec.attribute(name, value)
     if file_type in ("uint8", "uint16"):
         pixels = np.clip(pixels, 0.0, 1.0)
 
