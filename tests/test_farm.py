@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import ofx_dipmatte
 from ofx_dipmatte.cli import main
 from ofx_dipmatte.farm import FarmShot
 from ofx_dipmatte.io import read_image
@@ -73,6 +74,14 @@ def test_openjd_template_checks_and_runs_the_shot_in_three_chunks(shot, tmp_path
     assert main(["farm-report", str(out), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["done"] == 6 and status["complete"]
+    assert status["releases"] == [ofx_dipmatte.__version__] and status["warnings"] == []
+    # A node with another release installed rendered one chunk: the report says so.
+    path = out / ".farm" / "chunk.1003.json"
+    path.write_text(path.read_text().replace(f'"ofx_dipmatte": "{ofx_dipmatte.__version__}"',
+                                             '"ofx_dipmatte": "0.0.9"'))
+    assert main(["farm-report", str(out)]) == 0
+    assert (f"warning: the chunks were rendered by ofx_dipmatte 0.0.9, {ofx_dipmatte.__version__}: frames of "
+            "different releases need not match") in capsys.readouterr().out
 
 
 def test_tasks_are_given_the_jobs_background_frames(shot, tmp_path, capsys):

@@ -40,7 +40,8 @@ def shot_status(out: "str | Path") -> dict:
         seconds = {f["frame"]: f["seconds"] for f in (report or {}).get("frames", []) if f["status"] != "preroll"}
         chunks.append({"chunk": f"{span[0]}-{span[-1]}", "status": "not reported" if report is None else report["status"],
                        "seconds": None if report is None else report.get("seconds"),
-                       "error": None if report is None else report.get("error")})
+                       "error": None if report is None else report.get("error"),
+                       "release": None if report is None else report.get("ofx_dipmatte")})
         for frame in span:
             done = all(p.path(frame).is_file() for _, p in outputs.items())
             if done:
@@ -52,13 +53,19 @@ def shot_status(out: "str | Path") -> dict:
             frames.append({"frame": frame, "status": status, "seconds": seconds.get(frame), "chunk": chunks[-1]["chunk"],
                            "error": report.get("error") if status == "failed" and report is not None else None})
     count = {s: sum(f["status"] == s for f in frames) for s in ("done", "missing", "failed")}
+    # Nodes with different releases installed make frames that need not match.
+    releases = sorted({c["release"] for c in chunks if c["release"]})
+    warnings = [f"the chunks were rendered by ofx_dipmatte {', '.join(releases)}: frames of different releases "
+                "need not match; install one release on every node and render the others' chunks again"] \
+        if len(releases) > 1 else []
     return {"shot": shot.plate, "out": shot.out, "frames": frames, "chunks": chunks, **count,
-            "complete": count["done"] == len(frames)}
+            "complete": count["done"] == len(frames), "releases": releases, "warnings": warnings}
 
 
 def status_table(status: dict) -> str:
     lines = [f"{status['shot']} -> {status['out']}",
-             f"{status['done']} done, {status['missing']} missing, {status['failed']} failed", "",
+             f"{status['done']} done, {status['missing']} missing, {status['failed']} failed",
+             *(f"warning: {w}" for w in status["warnings"]), "",
              f"{'frame':>8}  {'status':8}  {'seconds':>8}  chunk"]
     for f in status["frames"]:
         seconds = "" if f["seconds"] is None else f"{f['seconds']:.1f}"
