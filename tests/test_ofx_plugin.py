@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 
@@ -117,7 +118,7 @@ def test_describe_lists_contexts_clips_params_and_depths(host):
     assert props["OfxImageEffectInstancePropSequentialRender"] == [2]
     # The package's version, which hosts show and key their plugin caches on.
     assert props["OfxPropVersionLabel"] == [ofx_dipmatte.__version__]
-    assert props["OfxPropVersion"] == [int(part) for part in ofx_dipmatte.__version__.split(".")]
+    assert props["OfxPropVersion"] == [int(n) for n in re.findall(r"\d+", ofx_dipmatte.__version__)[:3]]
 
     general = host.clips(GENERAL)
     assert set(general) == {"Source", "Trimap", "CleanPlate", "Output"}
