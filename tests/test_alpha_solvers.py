@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from conftest import count_calls, make_case, make_hair_case
 
 import ofx_dipmatte
-from ofx_dipmatte.engine.alpha_solve import BandSystem, direct_solve, solve_alpha
+from ofx_dipmatte.engine.alpha_solve import RIDGE, BandSystem, direct_solve, solve_alpha
 from ofx_dipmatte.engine.closed_form import closed_form_alpha
 from ofx_dipmatte.engine.colour_estimate import estimate_colours
 from ofx_dipmatte.engine.foreground import estimate_foreground_background, match_compositing
@@ -90,10 +91,6 @@ def test_a_laplacian_split_once_solves_as_the_whole_matrix_does():
 def test_the_direct_solves_matrix_is_the_sparse_sums_to_the_bit():
     """The diagonal added in place gives what a_uu + diag(c) + ridge·I gives: the same values
     and the same pattern, stored zeros dropped (the factorisation's fill follows it)."""
-    from ofx_dipmatte.engine.alpha_solve import RIDGE
-
-    from dataclasses import replace
-
     image, trimap, *_ = make_case(48)
     system = BandSystem.split(matting_laplacian(image, unknown=trimap == 0.5), trimap)
     a_uu = system.a_uu.copy()

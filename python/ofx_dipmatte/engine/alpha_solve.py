@@ -104,10 +104,21 @@ class BandSystem:
     @cached_property
     def diagonal_at(self) -> np.ndarray | None:
         """Where ``a_uu``'s diagonal entries sit in its data (None: not every one is
-        stored); found when :meth:`plus_diagonal` first needs it, not for every window."""
+        stored); found when a diagonal is first added (:meth:`_diagonal_added`), not for every window."""
         row_of = np.repeat(np.arange(self.a_uu.shape[0]), np.diff(self.a_uu.indptr))
         at = np.flatnonzero(self.a_uu.indices == row_of)
         return at if at.size == self.a_uu.shape[0] else None
+
+    def _diagonal_added(self, *terms: "np.ndarray | float") -> sp.csr_matrix | None:
+        """``a_uu`` with ``terms`` added to its diagonal one after another, in its own copy
+        (the sparse sums' values, without their cost); None when not every diagonal entry
+        is stored (:attr:`diagonal_at`)."""
+        if self.diagonal_at is None:
+            return None
+        data = self.a_uu.data.copy()
+        for term in terms:
+            data[self.diagonal_at] += term
+        return sp.csr_matrix((data, self.a_uu.indices.copy(), self.a_uu.indptr.copy()), shape=self.a_uu.shape)
 
     def direct_matrix(self, c_u: np.ndarray | None) -> sp.csr_matrix:
         """``a_uu + diag(c_u) + RIDGE·I``, the matrix a direct solve factorises, as those two
@@ -115,25 +126,18 @@ class BandSystem:
         (the sums drop them, so the factorisation sees the pattern it always did), but the
         diagonal added in place: 0.017–0.022 s against the sums' 0.037–0.044 s on a window of
         258k unknowns, whose factorisation takes about 0.5 s."""
-        if self.diagonal_at is None:
+        matrix = self._diagonal_added(*([] if c_u is None else [c_u]), RIDGE)
+        if matrix is None:
             summed = self.a_uu if c_u is None else self.a_uu + sp.diags(c_u, format="csr")
             return summed + RIDGE * sp.identity(summed.shape[0], format="csr")
-        data = self.a_uu.data.copy()
-        if c_u is not None:
-            data[self.diagonal_at] += c_u
-        data[self.diagonal_at] += RIDGE
-        matrix = sp.csr_matrix((data, self.a_uu.indices.copy(), self.a_uu.indptr.copy()), shape=self.a_uu.shape)
         matrix.eliminate_zeros()
         return matrix
 
     def plus_diagonal(self, c_u: np.ndarray) -> sp.csr_matrix:
         """``a_uu + diag(c_u)``: the data term's confidences added in place of a sparse
         sum, for scipy's conjugate gradients where the stencil kernel cannot run."""
-        if self.diagonal_at is None:
-            return self.a_uu + sp.diags(c_u, format="csr")
-        data = self.a_uu.data.copy()
-        data[self.diagonal_at] += c_u
-        return sp.csr_matrix((data, self.a_uu.indices, self.a_uu.indptr), shape=self.a_uu.shape)
+        matrix = self._diagonal_added(c_u)
+        return self.a_uu + sp.diags(c_u, format="csr") if matrix is None else matrix
 
 
 #: What the solvers smooth alpha with: an N×N Laplacian (N = H·W), or its rows already
