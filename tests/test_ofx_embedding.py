@@ -217,7 +217,10 @@ def test_the_plugins_python_leaves_the_hosts_signal_handling_alone(installed):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         time.sleep(8)  # Python started (it imports torch, which imports `signal`) and solving
-        assert proc.poll() is None
+        if proc.poll() is not None:  # it ended on its own: say how
+            out, err = proc.communicate()
+            pytest.fail(f"the host ended before the signal (status {proc.returncode}):\n{out.decode()[-2000:]}"
+                        f"\n{err.decode()[-4000:]}")
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
         assert proc.returncode == -signal.SIGINT
