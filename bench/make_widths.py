@@ -6,7 +6,9 @@ dev layout, so `bench/bench.py` reads them like dev256.
 Why: artists draw trimaps for hair and fur far wider than the dev cases' bands; deep in a
 wide band F and B are extrapolated further from what the known regions show, and the
 gain over closed-form shrinks (docs/benchmarks.md, *Wide bands*). Cases whose foreground
-disappears under the erosion are left out (closed-form refuses a trimap without one).
+disappears under the erosion are left out (closed-form refuses a trimap without one), and
+so are repeats: held-out cases made with different seeds may differ only by the band
+width this remakes (`make_recomposites.py`'s pairs are the same for every seed).
 
 Usage:
     python bench/make_widths.py ../shared/data/dev256 ../shared/data/dev512 OUT_DIR [--width 20]
@@ -15,6 +17,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -35,8 +38,13 @@ def main() -> None:
     *sources, out = args.folders
     if not sources:
         ap.error("give at least one folder of cases and the output folder")
+    written: dict[str, Path] = {}  # image and alpha's digest → the case written with them
     for source in sources:
         for case in sorted(p for p in source.iterdir() if (p / "alpha.png").exists()):
+            digest = hashlib.sha256((case / "image.png").read_bytes() + (case / "alpha.png").read_bytes()).hexdigest()
+            if digest in written:
+                print(f"{case}: the same image and alpha as {written[digest]}, left out")
+                continue
             alpha = read(case / "alpha.png")[..., 0]
             trimap = trimap_from_alpha(alpha, args.width)
             if (trimap == 1.0).sum() < MIN_FOREGROUND:
@@ -44,9 +52,11 @@ def main() -> None:
                 continue
             folder = out / f"{source.name}_{case.name}_w{args.width}"
             folder.mkdir(parents=True, exist_ok=True)
-            for name in ("image.png", "alpha.png", "fg.png", "bg.png"):
-                shutil.copy(case / name, folder / name)
+            for name in ("image.png", "alpha.png", "fg.png", "bg.png"):  # fg and bg where the case has them
+                if (case / name).exists():
+                    shutil.copy(case / name, folder / name)
             write(folder / "trimap.png", np.round(trimap * 255).astype(np.uint8), oiio.UINT8)
+            written[digest] = folder
             print(folder, f"band {int((trimap == 0.5).sum())} px")
 
 
