@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+
+# The farm tests import OpenCue's outline, and with it gRPC, into this process. gRPC's fork
+# handlers then restart its poller in every child forked to run Python before exec (the
+# Ctrl-C tests' preexec_fn), where subprocess closes its descriptors: about one child in a
+# few hundred aborted (SIGABRT, "Epoll1Poller … epoll_wait error: Bad file descriptor").
+# Set before anything imports gRPC; the children exec a fresh program and need no handlers.
+os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "false"
 
 
 def make_case(size: int = 64, band: int = 6, seed: int = 0):
