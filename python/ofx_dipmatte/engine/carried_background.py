@@ -10,7 +10,9 @@ instead of estimated, which is what limits the default matte (docs/benchmarks.md
 Only a background that stays may be carried. Before each frame its own known
 background is compared with the stack (:meth:`.PlateStack.disagreement`); a camera
 move, a cut or a changed light shows there, and the stack then starts over from this
-frame. A change in part of the background (a car passing, a screen, leaves) is too
+frame. So does a camera that drifts by a fraction of a pixel a frame, which the colours'
+difference cannot tell from grain: the background's motion against the stack is measured
+too (:meth:`.PlateStack.shift`). A change in part of the background (a car passing, a screen, leaves) is too
 small for that: where the frame's known background differs from the stack, the stack
 is not used within :data:`CHANGED_REACH` pixels (:func:`drop_changed`).
 
@@ -29,6 +31,7 @@ import hashlib
 import numpy as np
 from scipy import ndimage
 
+from .background_motion import MOVING_SHIFT
 from .clean_plate import MOVING_SPREAD, MatchedFrame, PlateStack, SolvedBackground
 from .results import CARRIED_NOTE
 
@@ -92,10 +95,8 @@ class CarriedBackground:
         difference = self._stack.disagreement(image, trimap)
         if difference is None:
             return None, None  # too little known background in common to tell: not carried
-        unusable = self._stack.unusable()
-        if difference > MOVING_SPREAD or unusable is not None:
-            why = unusable or (f"this frame's known background differs from the earlier frames' (RMS "
-                               f"{difference:.3f}): a moving camera, a cut or a changed light")
+        why = self._moved(image, trimap, difference) or self._stack.unusable()
+        if why is not None:
             self.clear()
             return None, f"{CARRIED_NOTE}: not used and started over: {why}"
         return self._stack.plate(), None
@@ -109,7 +110,7 @@ class CarriedBackground:
             return
         if self._stack.frames:
             difference = self._stack.disagreement(image, trimap)
-            if difference is not None and difference > MOVING_SPREAD:
+            if difference is not None and self._moved(image, trimap, difference):
                 return
         self._stack.add(image, trimap)
         self._shown.add(frame)
@@ -161,6 +162,20 @@ class CarriedBackground:
         self._stack.add_solved(SolvedBackground.from_arrays(record))
         self._added.add(frame)
         return True
+
+    def _moved(self, image: np.ndarray, trimap: np.ndarray, difference: float) -> str | None:
+        """Why this frame's background is not the stack's, or None when it is: its known
+        background differs from the stack's by ``difference`` (the RMS of
+        :meth:`.PlateStack.disagreement`) beyond grain, or lies shifted against it by a
+        fraction of a pixel (:meth:`.PlateStack.shift`)."""
+        if difference > MOVING_SPREAD:
+            return (f"this frame's known background differs from the earlier frames' (RMS {difference:.3f}): "
+                    "a moving camera, a cut or a changed light")
+        shift = self._stack.shift(image, trimap)
+        if shift is not None and shift > MOVING_SHIFT:
+            return (f"this frame's known background moved by {shift:.2f} px or more against the earlier "
+                    "frames': a moving camera")
+        return None
 
     def _start_for(self, image: np.ndarray) -> None:
         """Start over for a frame of another size or kind than those stacked."""

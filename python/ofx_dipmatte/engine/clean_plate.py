@@ -23,6 +23,7 @@ import numpy as np
 from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap, to_unit_float
 from ._exposure_match import exposure_sums, matched_rms
+from .background_motion import background_shift
 from .colour_norms import channel_sum
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
@@ -326,6 +327,20 @@ class PlateStack:
         level = max(1.0, sum(s_target) / (3 * count))
         rms = matched_rms(self._mean, colour, shared, *line, max(1.0, brightest))
         return rms / level
+
+    def shift(self, image: np.ndarray, trimap: np.ndarray) -> float | None:
+        """How far (pixels, at the least) ``image``'s known background moved against the
+        plate where earlier trimaps showed the background too, after the plate is matched
+        to the image's exposure (:func:`.background_motion.background_shift`): a camera
+        that drifts by a fraction of a pixel, which :meth:`disagreement` cannot tell from
+        grain. None when they share too few pixels."""
+        if self._count.size == 0:
+            return None
+        colour = to_unit_float(np.asarray(image)[..., :3], "frame").astype(np.float32)
+        if colour.shape != self._mean.shape:
+            return None
+        shared = (snap_trimap(trimap) == 0.0) & self.shown()
+        return background_shift(match_to_image(self._mean, colour, shared), colour, shared)
 
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at

@@ -1,0 +1,68 @@
+"""The background's motion against a stacked plate: a camera drifting by a fraction of a
+pixel a frame, which the colours' RMS difference cannot tell from grain."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from ofx_dipmatte.engine.background_motion import MOVING_SHIFT, background_shift
+
+
+def texture(size: int = 128, seed: int = 0) -> np.ndarray:
+    """A background with detail at a few pixels' scale, 0.1–0.9."""
+    rng = np.random.default_rng(seed)
+    layers = np.stack([ndimage.gaussian_filter(rng.random((size, size)), 2) for _ in range(3)], axis=-1)
+    return ((layers - layers.min()) / np.ptp(layers) * 0.8 + 0.1).astype(np.float32)
+
+
+def moved(image: np.ndarray, matrix: np.ndarray, offset) -> np.ndarray:
+    """``image`` resampled (cubic) at ``matrix`` · p + ``offset`` for each output pixel p."""
+    return np.stack([ndimage.affine_transform(image[..., c], matrix, offset=offset, order=3, mode="nearest")
+                     for c in range(image.shape[2])], axis=-1)
+
+
+@pytest.fixture
+def shared():
+    """Known background around a band in the middle, as a trimap leaves it."""
+    mask = np.ones((128, 128), bool)
+    mask[40:90, 40:90] = False
+    return mask
+
+
+@pytest.mark.parametrize("shift", [(0.3, 0.4), (0.1, 0.1), (-0.6, 0.0)])
+def test_a_pan_of_a_fraction_of_a_pixel_is_measured(shared, shift):
+    plate = texture()
+    image = moved(plate, np.eye(2), -np.asarray(shift))  # the content moves by ``shift``
+    measured = background_shift(plate, image, shared)
+    assert measured == pytest.approx(float(np.hypot(*shift)), abs=0.05)  # measured 0.496, 0.145, 0.60
+
+
+def test_a_zoom_shows_at_the_corners():
+    plate = texture()
+    shared = np.ones((128, 128), bool)
+    shared[40:90, 40:90] = False
+    scale = 1.01  # a push-in: 0 px at the centre, 0.9 px at the corners
+    image = moved(plate, np.eye(2) / scale, np.full(2, 63.5 - 63.5 / scale))
+    assert background_shift(plate, image, shared) > MOVING_SHIFT  # measured 0.87
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.02, 0.05])
+def test_grain_on_a_background_that_stays_is_no_motion(shared, sigma):
+    plate = texture()
+    grain = np.random.default_rng(1).normal(0.0, sigma, plate.shape)
+    assert background_shift(plate, np.clip(plate + grain, 0, 1).astype(np.float32), shared) < 0.05  # measured 0
+
+
+def test_a_flat_background_shows_no_motion(shared):
+    plate = np.full((128, 128, 3), 0.4, np.float32)
+    grain = np.random.default_rng(2).normal(0.0, 0.02, plate.shape)
+    assert background_shift(plate, (plate + grain).astype(np.float32), shared) == 0.0
+
+
+def test_too_few_shared_pixels_measure_nothing():
+    plate = texture()
+    few = np.zeros((128, 128), bool)
+    few[:10, :10] = True
+    assert background_shift(plate, plate, few) is None
