@@ -172,6 +172,30 @@ def test_a_moving_background_shows_in_the_spread():
         stack.add(wide[:, :20], np.zeros((16, 20), np.float32))
 
 
+def test_a_drifting_camera_makes_the_stacked_plate_unusable_though_the_spread_is_grain():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    detail = np.stack([ndimage.gaussian_filter(rng.random((96, 96)), 2) for _ in range(3)], axis=-1)
+    detail = ((detail - detail.min()) / np.ptp(detail) * 0.8 + 0.1).astype(np.float32)
+    trimap = np.zeros((96, 96), np.float32)
+    trimap[30:60, 30:60] = 0.5
+
+    def stacked(step: float) -> PlateStack:
+        stack = PlateStack()
+        for t in range(4):  # the camera drifts ``step`` px a frame down and right (0.42 px diagonally)
+            frame = np.stack([ndimage.shift(detail[..., c], (step * t, step * t), order=3, mode="nearest")
+                              for c in range(3)], axis=-1)
+            stack.add(np.clip(frame + rng.normal(0, 0.01, frame.shape), 0, 1).astype(np.float32), trimap)
+        return stack
+
+    drifting, still = stacked(0.3), stacked(0.0)
+    assert drifting.spread() < MOVING_SPREAD  # the colours alone cannot tell: 0.038 (grain alone 0.017)
+    assert drifting.largest_shift > 0.35  # measured 0.84: the last frame against the first three
+    assert "moved by" in (drifting.unusable() or "")
+    assert still.largest_shift < 0.05 and still.unusable() is None
+
+
 def test_a_plate_reaches_every_tile_of_a_large_frame():
     image, trimap, alpha, _, bg = make_hair_case(size=160, strands=60, seed=3, colours=True)
     # The plate's reach, measured on the plain colour estimate: without a plate the

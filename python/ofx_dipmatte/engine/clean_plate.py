@@ -23,7 +23,7 @@ import numpy as np
 from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap, to_unit_float
 from ._exposure_match import exposure_sums, matched_rms
-from .background_motion import background_shift
+from .background_motion import MOVING_SHIFT, background_shift
 from .colour_norms import channel_sum
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
@@ -167,6 +167,7 @@ class PlateStack:
         self.frames = 0
         self._integer = False
         self.last_solved: SolvedBackground | None = None  # what the last add with a solve added
+        self.largest_shift = 0.0  # pixels: the most a frame given to add() had moved (shift())
 
     def add(self, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray | None = None,
             foreground: np.ndarray | None = None, known: bool = True) -> None:
@@ -180,6 +181,8 @@ class PlateStack:
         solve = None
         if alpha is not None and foreground is not None:  # checked before anything is stacked
             solve = self._solve_checked(alpha, foreground, np.shape(image), f"frame {self.frames}")
+        if known and self.frames:  # a camera that drifts: the stack would misplace the detail
+            self.largest_shift = max(self.largest_shift, self.shift(image, trimap) or 0.0)
         matched = self.begin_add(image, trimap, known)
         if solve is not None:
             self._stack_solved(matched, *solve)
@@ -296,12 +299,16 @@ class PlateStack:
 
     def unusable(self) -> str | None:
         """Why the plate would not serve the shot's frames, or None when it would: the
-        frames' background moves (:meth:`spread` above :data:`MOVING_SPREAD`), or it
-        covers nothing."""
+        frames' background moves (:meth:`spread` above :data:`MOVING_SPREAD`, or a frame
+        given to :meth:`add` lay :data:`~.background_motion.MOVING_SHIFT` px or more off
+        the frames before it: a drifting camera), or it covers nothing."""
         spread = self.spread()
         if spread > MOVING_SPREAD:
             return (f"the background differs between frames (spread {spread:.3f}): a moving camera or a "
                     "light that changes across the frame, so a stacked plate would not match")
+        if self.largest_shift > MOVING_SHIFT:
+            return (f"the background moved by {self.largest_shift:.2f} px or more between frames: a drifting "
+                    "camera, so a stacked plate would blur and misplace the background's detail")
         if self.coverage() == 0.0:
             return ("no frame shows any background (no trimap background, no band pixel found bare), so the "
                     "plate would cover nothing")
