@@ -344,8 +344,8 @@ class PlateStack:
         if self._count.size == 0:
             return None
         colour = to_unit_float(np.asarray(image)[..., :3], "frame").astype(np.float32)
-        if colour.shape != self._mean.shape:
-            return None
+        if colour.shape != self._mean.shape or np.shape(trimap)[:2] != self._count.shape:
+            return None  # another size: add() says so
         shared = (snap_trimap(trimap) == 0.0) & self.shown()
         return background_shift(match_to_image(self._mean, colour, shared), colour, shared)
 
