@@ -347,7 +347,7 @@ class PlateStack:
         if colour.shape != self._mean.shape or np.shape(trimap)[:2] != self._count.shape:
             return None  # another size: add() says so
         shared = (snap_trimap(trimap) == 0.0) & self.shown()
-        return background_shift(match_to_image(self._mean, colour, shared), colour, shared)
+        return background_shift(self._mean, colour, shared, exposure_line(self._mean, colour, shared))
 
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at
