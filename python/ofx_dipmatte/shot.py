@@ -255,7 +255,9 @@ class ShotJob:
             folder, so a resumed run does not solve the shot twice again (``overwrite``
             stacks it afresh: the inputs may have changed). Not used (a
             warning says so) when the frames' background moves (spread above
-            :data:`~ofx_dipmatte.engine.clean_plate.MOVING_SPREAD`).
+            :data:`~ofx_dipmatte.engine.clean_plate.MOVING_SPREAD`, or a frame's
+            background a third of a pixel or more off the frames before it:
+            :meth:`~ofx_dipmatte.engine.clean_plate.PlateStack.unusable`).
     """
 
     plate: FramePattern

@@ -18,9 +18,9 @@ from scipy import ndimage
 
 #: How far (pixels, at the least likely given the fit's noise) the background may have
 #: moved against the stack before a frame counts as shot by a moving camera. On the dev
-#: clip made to drift, a stack whose frames lay 0.5 px apart or more already cost more
-#: than it gave; at 0.35 the check never made a drifting clip worse than its frames on
-#: their own (docs/benchmarks.md, *A drifting camera*).
+#: clip made to drift, carrying cost more than it gave from 0.28 px a frame on; with 0.35
+#: the check never left it worse than its frames on their own (docs/benchmarks.md,
+#: *A drifting camera*).
 MOVING_SHIFT = 0.35
 #: Blur (σ, pixels) on both images before their gradients are taken.
 BLUR = 1.0
@@ -32,7 +32,7 @@ MIN_PIXELS = 256
 #: A frame larger than this (pixels, the shared pixels' bounding box) is measured on
 #: blocks of 2×2, 4×4 … pixels, averaged, so that at most this many remain: at 1080p
 #: and 4K the full frame took 0.5–1.3 s, and a shift of a third of a pixel is still
-#: a tenth of a 4K block, well within the fit's reach.
+#: about a tenth of a 4K block, well within the fit's reach.
 MAX_PIXELS = 600_000
 #: At most this many pixels enter the fit (a regular subsample).
 MAX_SAMPLES = 200_000
