@@ -158,7 +158,10 @@ def test_doctor_renders_through_the_installed_bundle(installed):
     assert lines[-1] == "OK"
     assert any("test render in the host process: OK" in line for line in lines)
     assert any("test render in a separate process: OK" in line for line in lines)
-    assert any("engine: Automatic solves in the host process in hosts without a Python" in line for line in lines)
+    engine = next(line for line in lines if "engine: Automatic solves in the host process in hosts without" in line)
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert f"with Python {version}" in engine
+    assert f": {version}" not in engine.split("another Python")[1]  # no host of this Python named as another's
     assert any(line.startswith("[--] threads: ") for line in lines)
     assert f"ofx_dipmatte {ofx_dipmatte.__version__}" in lines[0]
     assert bundle_version(installed) == ofx_dipmatte.__version__
