@@ -174,7 +174,7 @@ class CarriedBackground:
         shift = self._stack.shift(image, trimap)
         if shift is not None and shift > MOVING_SHIFT:
             return (f"this frame's known background moved by {shift:.2f} px or more against the earlier "
-                    "frames': a moving camera")
+                    "frames': a moving camera (a plate stabilised first carries it)")
         return None
 
     def _start_for(self, image: np.ndarray) -> None:
