@@ -5,9 +5,11 @@ subject 3 px right and 1 px down a frame over its background, 8 bits), and then 
 whole frame drifts by ``--speeds`` pixels a frame (diagonally: each axis speed/√2),
 resampled cubic and saved as 8 bits again; the trimap's known regions follow (a pixel
 stays known only where every pixel it was resampled from was). Each shot is solved
-(frames in order, as a host without temporal access renders them) three ways: frames on
+(frames in order, as a host without temporal access renders them) four ways: frames on
 their own (``carry_background`` off), carried without the background-motion check (the
-behaviour before it: ``MOVING_SHIFT`` set to infinity), and carried as now. Reported:
+behaviour before it: ``MOVING_SHIFT`` set to infinity), carried as now, and stabilised
+first (moved back by its true drift, solved carried, the matte moved forward again: what
+an artist gets with a host's stabilise and its inverse). Reported:
 mean SAD and dtSSD over the band, and their ratios to frames on their own. No
 closed-form here: the question is whether carrying helps or harms.
 
@@ -55,8 +57,25 @@ def drifting(frames: list[dict], speed: float) -> list[dict]:
         crop = (slice(CROP, -CROP), slice(CROP, -CROP))
         native = np.round(image[crop] * 255).astype(np.uint8)
         out.append({"image_native": native, "trimap": trimap[crop], "alpha": alpha[crop],
-                    "band": trimap[crop] == 0.5})
+                    "band": trimap[crop] == 0.5, "drift": offset})
     return out
+
+
+def stabilised(frames: list[dict]) -> list[np.ndarray]:
+    """What an artist gets by stabilising the plate first: each drifting frame moved back
+    by its drift (cubic, the trimap's known regions following), the shot solved carried,
+    and each alpha moved forward again (cubic), its trimap's known regions put back."""
+    moved = []
+    for f in frames:
+        back = tuple(-d for d in f["drift"])
+        image = ndimage.shift(f["image_native"].astype(np.float32), back + (0,), order=3, mode="nearest")
+        fg = ndimage.shift((f["trimap"] == 1).astype(np.float32), back, order=1, mode="nearest") > 0.999
+        bg = ndimage.shift((f["trimap"] == 0).astype(np.float32), back, order=1, mode="nearest") > 0.999
+        moved.append({"image_native": np.round(np.clip(image, 0, 255)).astype(np.uint8),
+                      "trimap": np.where(fg, 1.0, np.where(bg, 0.0, 0.5)).astype(np.float32)})
+    alphas = solve(moved, "balanced")
+    return [np.where(f["trimap"] == 0.5, np.clip(ndimage.shift(a, f["drift"], order=3, mode="nearest"), 0, 1),
+                     f["trimap"]) for a, f in zip(alphas, frames)]
 
 
 def solve(frames: list[dict], preset) -> list[np.ndarray]:
@@ -75,10 +94,11 @@ def shot_row(name: str, frames: list[dict], speed: float) -> dict:
         carried_background.MOVING_SHIFT = checked
     carried = solve(frames, "balanced")
     row: dict = {"case": f"{name} at {speed} px/frame", "px/frame": speed}
-    for label, alphas in (("alone", alone), ("unchecked", unchecked), ("carried", carried)):
+    for label, alphas in (("alone", alone), ("unchecked", unchecked), ("carried", carried),
+                          ("stabilised", stabilised(frames))):
         row[f"SAD {label}"] = statistics.mean(M.sad(a, t, b) for a, t, b in zip(alphas, truths, bands))
         row[f"dtSSD {label}"] = M.dt_ssd(alphas, truths, bands)
-    for label in ("unchecked", "carried"):
+    for label in ("unchecked", "carried", "stabilised"):
         row[f"SAD {label} ×alone"] = row[f"SAD {label}"] / row["SAD alone"]
         row[f"dtSSD {label} ×alone"] = row[f"dtSSD {label}"] / row["dtSSD alone"]
     return row
@@ -103,7 +123,8 @@ def main() -> None:
         for name, frames in shots:
             print(f"{name} at {speed} px/frame ...", file=sys.stderr, flush=True)
             rows.append(shot_row(name, drifting(frames, speed), speed))
-    keys = ("SAD unchecked ×alone", "SAD carried ×alone", "dtSSD unchecked ×alone", "dtSSD carried ×alone")
+    keys = ("SAD unchecked ×alone", "SAD carried ×alone", "SAD stabilised ×alone", "dtSSD unchecked ×alone",
+            "dtSSD carried ×alone", "dtSSD stabilised ×alone")
     summary = []
     for speed in args.speeds:
         these = [r for r in rows if r["px/frame"] == speed]
