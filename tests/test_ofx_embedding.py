@@ -16,7 +16,7 @@ import pytest
 import ofx_dipmatte
 from ofx_dipmatte import ofx
 from ofx_dipmatte.ofx import ENV_OVERRIDE, install_plugin
-from ofx_dipmatte.ofx.doctor import bundle_version, run_doctor
+from ofx_dipmatte.ofx.doctor import bundle_version, engine_choice, run_doctor
 from ofx_dipmatte.ofx.install import record_environment
 
 
@@ -158,13 +158,23 @@ def test_doctor_renders_through_the_installed_bundle(installed):
     assert lines[-1] == "OK"
     assert any("test render in the host process: OK" in line for line in lines)
     assert any("test render in a separate process: OK" in line for line in lines)
-    engine = next(line for line in lines if "engine: Automatic solves in the host process in hosts without" in line)
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    assert f"with Python {version}" in engine
-    assert f": {version}" not in engine.split("another Python")[1]  # no host of this Python named as another's
+    assert engine_choice(version) in lines
     assert any(line.startswith("[--] threads: ") for line in lines)
     assert f"ofx_dipmatte {ofx_dipmatte.__version__}" in lines[0]
     assert bundle_version(installed) == ofx_dipmatte.__version__
+
+
+@pytest.mark.parametrize("version, same, others", [
+    ("3.10", "(Natron 2.5, Nuke 15)", "(Nuke 16: 3.11, Flame: 3.11)"),
+    ("3.11", "(Nuke 16, Flame)", "(Natron 2.5: 3.10, Nuke 15: 3.10)"),
+    ("3.13", None, "(Natron 2.5: 3.10, Nuke 15: 3.10, Nuke 16: 3.11, Flame: 3.11)"),
+])
+def test_doctor_names_hosts_by_the_environments_python(version, same, others):
+    line = engine_choice(version)
+    in_host, separate = line.split("; in a separate process")
+    assert f"with Python {version}" in in_host and (same is None or in_host.endswith(same))
+    assert others in separate and f": {version}" not in separate
 
 
 def test_doctor_reports_a_bundle_left_from_another_release(tmp_path):

@@ -320,12 +320,10 @@ class PlateStack:
         level, as :meth:`spread`), after the plate is matched to the image's exposure
         (:func:`match_to_image`). About the grain when the camera and the background stay;
         None when they share fewer than :data:`MIN_MATCH_PIXELS` pixels (nothing to tell)."""
-        if self._count.size == 0:
+        compared = self._compared(image, trimap)
+        if compared is None:
             return None
-        colour = to_unit_float(np.asarray(image)[..., :3], "frame").astype(np.float32)
-        shared = (snap_trimap(trimap) == 0.0) & self.shown()
-        if colour.shape != self._mean.shape:
-            return None
+        colour, shared = compared
         sums = exposure_sums(self._mean, colour, shared)
         line = exposure_line(self._mean, colour, shared, sums)
         if line is None:
@@ -341,13 +339,23 @@ class PlateStack:
         to the image's exposure (:func:`.background_motion.background_shift`): a camera
         that drifts by a fraction of a pixel, which :meth:`disagreement` cannot tell from
         grain. None when they share too few pixels."""
-        if self._count.size == 0:
+        compared = self._compared(image, trimap)
+        if compared is None:
+            return None
+        colour, shared = compared
+        return background_shift(self._mean, colour, shared, exposure_line(self._mean, colour, shared))
+
+    def _compared(self, image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """What :meth:`disagreement` and :meth:`shift` compare: the frame's colour (H×W×3
+        float32, 0–1 units) and the pixels its trimap and earlier ones showed as
+        background; None before any frame, or for a frame or trimap of another size
+        (:meth:`add` says what is wrong)."""
+        if self._count.size == 0 or np.shape(trimap)[:2] != self._count.shape:
             return None
         colour = to_unit_float(np.asarray(image)[..., :3], "frame").astype(np.float32)
-        if colour.shape != self._mean.shape or np.shape(trimap)[:2] != self._count.shape:
-            return None  # another size: add() says so
-        shared = (snap_trimap(trimap) == 0.0) & self.shown()
-        return background_shift(self._mean, colour, shared, exposure_line(self._mean, colour, shared))
+        if colour.shape != self._mean.shape:
+            return None
+        return colour, (snap_trimap(trimap) == 0.0) & self.shown()
 
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at

@@ -21,10 +21,21 @@ from .. import __version__
 from . import BUNDLE_NAME, ENV_OVERRIDE, ENV_RECORD, bundle_path, testhost_executable
 
 ENGINE_VARIABLE = "OFX_DIPMATTE_ENGINE"  # read by the plugin (ofx_shim/plugin.cpp)
+from .install import SYSTEM_PLUGIN_DIR, default_plugin_dir, libpython_path, record_environment
+
 #: The Python some hosts carry in their process (README, *The OFX plugin*): with
 #: another version, Automatic runs the engine in a separate process there.
 HOST_PYTHONS = {"Natron 2.5": "3.10", "Nuke 15": "3.10", "Nuke 16": "3.11", "Flame": "3.11"}
-from .install import SYSTEM_PLUGIN_DIR, default_plugin_dir, libpython_path, record_environment
+
+
+def engine_choice(version: str) -> str:
+    """The line saying where Automatic runs the engine, for an environment of Python
+    ``version`` ("3.11") whose both engines work: the hosts named by their Python."""
+    same = ", ".join(host for host, python in HOST_PYTHONS.items() if python == version)
+    other = ", ".join(f"{host}: {python}" for host, python in HOST_PYTHONS.items() if python != version)
+    return (f"[--] engine: Automatic solves in the host process in hosts without a Python of their own or "
+            f"with Python {version}" + (f" ({same})" if same else "") + "; in a separate process in hosts "
+            "that hold another Python" + (f" ({other})" if other else "") + " or when the in-process start fails")
 
 
 def installed_bundles() -> list[Path]:
@@ -147,12 +158,7 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
         report(works["in_process"] or works["worker"], "the plugin renders in a host process")
         version = f"{sys.version_info[0]}.{sys.version_info[1]}"
         if works["in_process"] and works["worker"]:
-            same = ", ".join(host for host, python in HOST_PYTHONS.items() if python == version)
-            other = ", ".join(f"{host}: {python}" for host, python in HOST_PYTHONS.items() if python != version)
-            print_fn(f"[--] engine: Automatic solves in the host process in hosts without a Python of their own or "
-                     f"with Python {version}" + (f" ({same})" if same else "") + "; in a separate process in hosts "
-                     "that hold another Python" + (f" ({other})" if other else "") +
-                     " or when the in-process start fails")
+            print_fn(engine_choice(version))
         elif works["worker"]:
             print_fn("[--] engine: Automatic solves in a separate process in every host (it cannot run in one)")
         elif works["in_process"]:
