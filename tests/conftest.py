@@ -99,12 +99,12 @@ def make_smoke_case(size: int = 128, seed: int = 0):
     return image, trimap, alpha, bg.astype(np.float32)
 
 
-def moving_hair_shot(frames: int = 4, step: int = 6):
+def moving_hair_shot(frames: int = 4, step: int = 6, size: int = 72):
     """A hair case whose subject moves ``step`` px right a frame over a background that
     stays: (images, trimaps, alphas, background), float32."""
     from scipy import ndimage
 
-    image, trimap, alpha, fg, bg = make_hair_case(size=72, strands=30, seed=5, colours=True)
+    image, trimap, alpha, fg, bg = make_hair_case(size=size, strands=30 * size // 72, seed=5, colours=True)
     shots = []
     for t in range(frames):
         a = np.roll(alpha, step * t, axis=1)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from ofx_dipmatte.engine.background_motion import MOVING_SHIFT, background_shift
+from ofx_dipmatte.engine.background_motion import MOVING_SHIFT, background_shift, track_background
+from ofx_dipmatte.engine.frame_warp import Motion
 
 
 def texture(size: int = 128, seed: int = 0) -> np.ndarray:
@@ -66,3 +67,56 @@ def test_too_few_shared_pixels_measure_nothing():
     few = np.zeros((128, 128), bool)
     few[:10, :10] = True
     assert background_shift(plate, plate, few) is None
+
+
+def motion_error(found: Motion, matrix: np.ndarray, offset, shape=(128, 128)) -> float:
+    """The largest distance (pixels) over the frame between where ``found`` and the true
+    motion put a pixel."""
+    truth = Motion(np.asarray(matrix, float), np.asarray(offset, float))
+    return Motion(found.matrix - truth.matrix + np.eye(2), found.offset - truth.offset).largest(shape)
+
+
+@pytest.mark.parametrize("offset", [(0.3, -0.4), (2.5, 3.5), (-6.0, 1.0)])
+def test_a_pan_is_followed_from_where_it_was(shared, offset):
+    plate = texture()
+    image = moved(plate, np.eye(2), offset)  # image pixel p shows plate pixel p + offset
+    seen = shared & moved(shared[..., None].astype(np.float32), np.eye(2), offset)[..., 0].round().astype(bool)
+    found = track_background(plate, shared, image, seen, Motion.identity())
+    assert found is not None and motion_error(found, np.eye(2), offset) < 0.05  # measured 0.003–0.005
+
+
+def test_a_zoom_and_roll_are_followed(shared):
+    plate = texture()
+    angle = np.deg2rad(0.3)
+    matrix = 1.01 * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    offset = np.array([64.0, 64.0]) - matrix @ np.array([64.0, 64.0]) + np.array([0.4, -0.2])
+    image = moved(plate, matrix, offset)
+    found = track_background(plate, shared, image, shared, Motion.identity())
+    assert found is not None and motion_error(found, matrix, offset) < 0.1  # measured 0.005; 1.46 unfollowed
+
+
+def test_the_last_frames_motion_is_where_following_starts(shared):
+    plate = texture()
+    image = moved(plate, np.eye(2), (20.0, 0.0))
+    assert track_background(plate, shared, image, np.ones_like(shared), Motion.identity()) is None  # too far
+    last = Motion(np.eye(2), np.array([19.5, 0.4]))  # the last frame's motion, near this one's
+    found = track_background(plate, shared, image, np.ones_like(shared), last)
+    assert found is not None and motion_error(found, np.eye(2), (20.0, 0.0)) < 0.05  # measured 0.002
+
+
+def test_nothing_in_common_cannot_be_followed(shared):
+    plate = texture()
+    assert track_background(plate, shared, plate, ~shared, Motion.identity()) is None
+
+
+def test_a_motion_between_blocks_is_the_same_motion():
+    motion = Motion(np.array([[1.01, 0.002], [-0.003, 0.99]]), np.array([2.5, -1.25]))
+    for factor in (1, 2, 4):
+        back = motion.blocks(factor).pixels(factor)
+        np.testing.assert_allclose(back.matrix, motion.matrix)
+        np.testing.assert_allclose(back.offset, motion.offset)
+    # block r of a 2× reduction is centred on pixel 2r + 0.5: a 3 px pan is 1.5 blocks
+    np.testing.assert_allclose(Motion(np.eye(2), np.array([3.0, 0.0])).blocks(2).offset, [1.5, 0.0])
+    identity = motion.inverse()
+    np.testing.assert_allclose(identity.matrix @ motion.matrix, np.eye(2), atol=1e-12)
+    np.testing.assert_allclose(identity.matrix @ motion.offset + identity.offset, 0.0, atol=1e-12)

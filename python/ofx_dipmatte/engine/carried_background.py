@@ -31,8 +31,10 @@ import hashlib
 import numpy as np
 from scipy import ndimage
 
+from ..trimap import snap_trimap, to_unit_float
 from .background_motion import MOVING_SHIFT
 from .clean_plate import MOVING_SPREAD, MatchedFrame, PlateStack, SolvedBackground
+from .frame_warp import Motion, move_colour, move_mask, move_trimap, move_values
 from .results import CARRIED_NOTE
 
 #: Mean difference (per channel over 5×5 pixels, then its length over the channels, 0–1
@@ -44,19 +46,30 @@ CHANGED_DIFFERENCE = 0.05
 CHANGED_REACH = 32
 #: Solved frames whose stacked pixels :meth:`CarriedBackground.record` can still give.
 KEPT_RECORDS = 4
+#: A frame whose background lies this far (pixels, at the least: :meth:`.PlateStack.shift`)
+#: or more off the stack's is stacked moved into the stack's place, and given the stack
+#: moved out to its own (:mod:`.frame_warp`); nearer, both are taken as they are.
+FOLLOW_SHIFT = 0.1
+#: Whether a moving camera is followed at all (off: such frames start the stack over).
+FOLLOW_CAMERA = True
 
 
 class CarriedBackground:
     """A :class:`.PlateStack` fed by a clip's solved frames, one for one frame size and
     kind (integer or float) at a time: a host that changes either (a proxy render) gets a
-    fresh stack."""
+    fresh stack. The stack lies in the place of the first frame it holds (its reference);
+    a frame whose background moved against it (:data:`FOLLOW_SHIFT`) is stacked moved
+    into that place, and given the stack moved out to its own."""
 
     def __init__(self) -> None:
         self.clear()
 
-    def shown(self) -> np.ndarray:
-        """Where the stack holds background some trimap showed (:meth:`.PlateStack.shown`)."""
-        return self._stack.shown()
+    def shown_for(self, frame: float) -> np.ndarray:
+        """Where the stack holds background some trimap showed (:meth:`.PlateStack.shown`),
+        in ``frame``'s place (as :meth:`plate_for` placed it)."""
+        motion = self._motions.get(frame)
+        shown = self._stack.shown()
+        return shown if motion is None or motion.is_identity() else move_mask(shown, motion, margin=0)
 
     @property
     def frames(self) -> int:
@@ -71,6 +84,10 @@ class CarriedBackground:
         self._inputs: dict[float, bytes] = {}  # frame → digest of the image and trimap it came with
         self._kind: tuple | None = None  # (height, width, integer) of the frames stacked
         self._records: dict[float, SolvedBackground] = {}  # the last few solved frames' bare pixels
+        self._motions: dict[float, Motion] = {}  # frame → where its pixels lie in the stack
+        self._pending: dict[float, Motion] = {}  # frames begun (begin_add), not finished: their motion
+        self._last = Motion.identity()  # the last frame placed's motion: the next one's first guess
+        self._moved_frame: tuple | None = None  # (frame, motion, (colour, trimap)) moved in by _place
 
     def holds(self, frame: float) -> bool:
         """Whether ``frame``'s known background is stacked (shown or solved)."""
@@ -86,33 +103,38 @@ class CarriedBackground:
             self.clear()
         self._inputs[frame] = digest.digest()
 
-    def plate_for(self, image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    def plate_for(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray | None, str | None]:
         """The stack as an RGBA clean plate (``matte``'s ``clean_plate``) for this frame,
-        and None; or None and a note saying why there is none. Starts the stack over when
-        the frame shows another background."""
+        in its place, and None; or None and a note saying why there is none. Starts the
+        stack over when the frame shows another background."""
         if self._stack.frames == 0 or self._kind != _kind_of(image):
             return None, None
-        difference = self._stack.disagreement(image, trimap)
-        if difference is None:
+        place = self._place(frame, image, trimap)
+        if place is None:
             return None, None  # too little known background in common to tell: not carried
-        why = self._moved(image, trimap, difference) or self._stack.unusable()
+        why = place if isinstance(place, str) else self._stack.unusable()
         if why is not None:
             self.clear()
             return None, f"{CARRIED_NOTE}: not used and started over: {why}"
-        return self._stack.plate(), None
+        assert isinstance(place, Motion)
+        return _moved_out(self._stack.plate(), place), None
 
     def show(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> None:
         """Stack a frame's known background (its trimap's 0) before it is solved, unless
         it disagrees with what is stacked (as :meth:`plate_for` measures): a frame of
-        another shot across a cut, or after the camera moved, would only spoil it."""
+        another shot across a cut, or after the camera moved too far to follow, would only
+        spoil it."""
         self.check_inputs(frame, image, trimap)
         if frame in self._shown:
             return
+        motion = Motion.identity()
         if self._stack.frames:
-            difference = self._stack.disagreement(image, trimap)
-            if difference is not None and self._moved(image, trimap, difference):
+            place = self._place(frame, image, trimap)
+            if isinstance(place, str):
                 return
-        self._stack.add(image, trimap)
+            motion = place if place is not None else motion
+        self._stack.add(*self._moved_in(frame, image, trimap, motion, last_use=True))
+        self._motions[frame] = motion
         self._shown.add(frame)
 
     def add(self, frame: float, image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray,
@@ -126,17 +148,32 @@ class CarriedBackground:
     def begin_add(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> MatchedFrame | None:
         """:meth:`add` before the solve is known: the frame's known background stacked
         (it counts as shown from now on) and the frame matched for :meth:`finish_add`;
-        None when ``frame`` was added before. The frame's solve must not read the stack
-        meanwhile: it takes its plate (:meth:`plate_for`) first."""
+        None when ``frame`` was added before, or lies where the stack cannot follow it.
+        The frame's solve must not read the stack meanwhile: it takes its plate
+        (:meth:`plate_for`) first."""
         if frame in self._added:
             return None
         self._start_for(image)
-        matched = self._stack.begin_add(image, trimap, known=frame not in self._shown)
+        motion = self._motions.get(frame)
+        if motion is None:
+            motion = Motion.identity()
+            if self._stack.frames:
+                place = self._place(frame, image, trimap)
+                if isinstance(place, str):
+                    return None
+                motion = place if place is not None else motion
+        matched = self._stack.begin_add(*self._moved_in(frame, image, trimap, motion, last_use=True),
+                                        known=frame not in self._shown)
+        self._motions[frame] = self._pending[frame] = motion
         self._shown.add(frame)
         return matched
 
     def finish_add(self, frame: float, matched: MatchedFrame, alpha: np.ndarray, foreground: np.ndarray) -> None:
         """The rest of :meth:`add`: the band pixels ``frame``'s matte found nearly bare."""
+        motion = self._pending.pop(frame, Motion.identity())
+        if not motion.is_identity():
+            back = motion.inverse()  # read at stack pixel q: the frame's pixel that shows it
+            alpha, foreground = move_values(alpha, back, 1.0), move_values(np.asarray(foreground)[..., :3], back, 0.0)
         self._stack.finish_add(matched, alpha, foreground)
         self._added.add(frame)
         assert self._stack.last_solved is not None  # set by an add with a solve
@@ -145,43 +182,112 @@ class CarriedBackground:
             self._records.pop(next(iter(self._records)))
 
     def record(self, frame: float) -> dict | None:
-        """What solving ``frame`` added (its nearly bare band pixels) and the digest of
-        the inputs it came with, as arrays for ``np.savez``; None when ``frame`` is not
-        among the last few solved."""
+        """What solving ``frame`` added (its nearly bare band pixels, in the stack's place),
+        the digest of the inputs it came with and where it lay in the stack, as arrays for
+        ``np.savez``; None when ``frame`` is not among the last few solved."""
         solved = self._records.get(frame)
         if solved is None or frame not in self._inputs:
             return None
-        return {"inputs": np.frombuffer(self._inputs[frame], np.uint8), **solved.arrays()}
+        return {"inputs": np.frombuffer(self._inputs[frame], np.uint8), "motion": self._motions[frame].as_array(),
+                **solved.arrays()}
 
     def add_record(self, frame: float, record: dict) -> bool:
         """Add a :meth:`record` of ``frame`` (solved by an interrupted run), as solving it
         again would. Only when this session was shown ``frame`` with the same image and
-        trimap as the record's; False (and nothing added) otherwise."""
+        trimap as the record's, and placed it where the record's stack did (for a locked-off
+        shot: not moved); False (and nothing added) otherwise."""
         if frame in self._added or self._inputs.get(frame) != np.asarray(record["inputs"], np.uint8).tobytes():
             return False
+        motion = self._motions.get(frame)
+        recorded = np.asarray(record.get("motion", Motion.identity().as_array()), np.float64)
+        if motion is None or not np.allclose(motion.as_array(), recorded, atol=1e-3):
+            return False  # its pixels' places are another stack's
         self._stack.add_solved(SolvedBackground.from_arrays(record))
         self._added.add(frame)
         return True
 
-    def _moved(self, image: np.ndarray, trimap: np.ndarray, difference: float) -> str | None:
-        """Why this frame's background is not the stack's, or None when it is: its known
-        background differs from the stack's by ``difference`` (the RMS of
-        :meth:`.PlateStack.disagreement`) beyond grain, or lies shifted against it by a
-        fraction of a pixel (:meth:`.PlateStack.shift`)."""
-        if difference > MOVING_SPREAD:
-            return (f"this frame's known background differs from the earlier frames' (RMS {difference:.3f}): "
-                    "a moving camera, a cut or a changed light")
-        shift = self._stack.shift(image, trimap)
-        if shift is not None and shift > MOVING_SHIFT:
-            return (f"this frame's known background moved by {shift:.2f} px or more against the earlier "
-                    "frames': a moving camera (a plate stabilised first carries it)")
-        return None
+    def _place(self, frame: float, image: np.ndarray, trimap: np.ndarray) -> Motion | str | None:
+        """Where ``frame``'s pixels lie in the stack (a :class:`Motion`; the identity for a
+        locked-off shot); or why its background is not the stack's; or None when they
+        share too little known background to tell. Its known background must then agree
+        with the stack's, moved into place, within grain: :data:`.clean_plate.MOVING_SPREAD`
+        RMS and :data:`.background_motion.MOVING_SHIFT` px."""
+        if frame in self._motions:
+            return self._motions[frame]
+        difference = self._stack.disagreement(image, trimap)
+        if difference is None:
+            return None
+        shift = self._stack.shift(image, trimap) or 0.0  # None: too few pixels to tell a fraction of one
+        if difference <= MOVING_SPREAD and shift <= (FOLLOW_SHIFT if FOLLOW_CAMERA else MOVING_SHIFT):
+            self._motions[frame] = Motion.identity()  # locked off: the stack as it is, no resampling
+            return self._motions[frame]
+        if not FOLLOW_CAMERA:
+            return _why_moved(difference, shift)
+        motion = self._stack.track(image, trimap, self._last)
+        if motion is None:
+            return _why_moved(difference, shift) or "the camera's motion could not be followed"
+        colour, moved = self._moved_in(frame, image, trimap, motion)
+        difference = self._stack.disagreement(colour, moved)
+        if difference is None:
+            return "the camera moved too far: this frame shares too little background with the earlier frames"
+        shift = self._stack.shift(colour, moved) or 0.0
+        why = _why_moved(difference, shift)
+        if why is not None:
+            return why
+        self._last = self._motions[frame] = motion
+        return motion
+
+    def _moved_in(self, frame: float, image: np.ndarray, trimap: np.ndarray, motion: Motion,
+                  last_use: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``image`` and its trimap in the stack's place (as they are for a still camera),
+        the image in its own kind (16 bits for integer frames). Kept from :meth:`_place`'s
+        check until its ``last_use`` (stacking the frame)."""
+        if motion.is_identity():
+            return image, trimap
+        kept = self._moved_frame
+        if kept is not None and kept[0] == frame and kept[1] is motion:
+            moved = kept[2]
+        else:
+            back = motion.inverse()  # stack pixel q shows what the frame's pixel back(q) does
+            colour = move_colour(to_unit_float(np.asarray(image)[..., :3], "frame"), back)
+            if not np.issubdtype(np.asarray(image).dtype, np.floating):
+                colour = np.round(np.clip(colour, 0.0, 1.0) * 65535).astype(np.uint16)
+            moved = (colour, move_trimap(snap_trimap(trimap), back))
+        self._moved_frame = None if last_use else (frame, motion, moved)
+        return moved
 
     def _start_for(self, image: np.ndarray) -> None:
         """Start over for a frame of another size or kind than those stacked."""
         if self._kind != _kind_of(image):
             self.clear()
             self._kind = _kind_of(image)
+
+
+def _moved_out(rgba: np.ndarray, motion: Motion) -> np.ndarray:
+    """A plate of the stack (H×W×4) in the place of the frame ``motion`` takes to the stack,
+    in the plate's kind: its colours resampled cubic, its holes (and what the frame sees
+    beyond the stack's picture) left uncovered."""
+    if motion.is_identity():
+        return rgba
+    scale = np.float32(65535.0 if rgba.dtype == np.uint16 else 1.0)
+    moved = np.dstack([move_colour(rgba[..., :3].astype(np.float32) / scale, motion),
+                       move_mask(rgba[..., 3] > 0, motion)]).astype(np.float32)
+    if rgba.dtype == np.uint16:
+        return np.round(np.clip(moved, 0.0, 1.0) * 65535).astype(np.uint16)
+    return moved
+
+
+def _why_moved(difference: float, shift: float) -> str | None:
+    """Why a frame whose known background differs from the stack's by ``difference`` (the
+    RMS of :meth:`.PlateStack.disagreement`) and lies ``shift`` px off it
+    (:meth:`.PlateStack.shift`) is not the stack's background; None when it is."""
+    if difference > MOVING_SPREAD:
+        return (f"this frame's known background differs from the earlier frames' (RMS {difference:.3f}): "
+                "a moving camera the stack could not follow, a cut or a changed light")
+    if shift > MOVING_SHIFT:
+        return (f"this frame's known background moved by {shift:.2f} px or more against the earlier "
+                "frames': a moving camera (a plate stabilised first carries it)")
+    return None
 
 
 def _kind_of(image: np.ndarray) -> tuple:

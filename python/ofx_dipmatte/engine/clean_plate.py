@@ -23,7 +23,7 @@ import numpy as np
 from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap, to_unit_float
 from ._exposure_match import exposure_sums, matched_rms
-from .background_motion import MOVING_SHIFT, background_shift
+from .background_motion import MOVING_SHIFT, Motion, background_shift, track_background
 from .colour_norms import channel_sum
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
@@ -344,6 +344,17 @@ class PlateStack:
             return None
         colour, shared = compared
         return background_shift(self._mean, colour, shared, exposure_line(self._mean, colour, shared))
+
+    def track(self, image: np.ndarray, trimap: np.ndarray, guess: Motion) -> Motion | None:
+        """Where ``image``'s pixels lie in the plate, found from ``guess`` by following its
+        known background (:func:`.background_motion.track_background`); None when they
+        share too little background or it cannot be followed."""
+        compared = self._compared(image, trimap)
+        if compared is None:
+            return None
+        colour, shared = compared
+        return track_background(self._mean, self.shown(), colour, snap_trimap(trimap) == 0.0, guess,
+                                exposure_line(self._mean, colour, shared))
 
     def _compared(self, image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """What :meth:`disagreement` and :meth:`shift` compare: the frame's colour (H×W×3

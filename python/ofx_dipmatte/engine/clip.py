@@ -254,14 +254,14 @@ class ClipSession:
         """The background earlier frames showed (:mod:`.carried_background`) as this frame's
         clean plate, matched to its exposure, and where it covers; None without one."""
         self._background.check_inputs(frame, image, tri)
-        rgba, note = self._background.plate_for(image, tri)
+        rgba, note = self._background.plate_for(frame, image, tri)
         if note is not None:
             stats.warnings.append(note)
         if rgba is None:
             return None
         colour, covers = prepare_clean_plate(rgba, tri.shape, is_float, self._bounded)
         colour = match_to_image(colour, working, (tri == 0.0) & covers)
-        covers = drop_changed(colour, covers, working, (tri == 0.0) & self._background.shown())
+        covers = drop_changed(colour, covers, working, (tri == 0.0) & self._background.shown_for(frame))
         if not (covers & (tri == 0.5)).any():
             return None  # nothing behind this frame's band (e.g. only its own background is stacked)
         stats.background_frames = self._background.frames
