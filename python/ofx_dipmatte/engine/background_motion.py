@@ -8,7 +8,9 @@ where the refinement reads it as B, and the matte gets worse than with no stack 
 (docs/benchmarks.md, *A drifting camera*). So the motion is measured itself: one
 Lucas–Kanade step of an affine motion (a pan, a tilt, a zoom or a roll) fitted over the
 pixels both show as background, in grey and slightly blurred so that a step of a pixel or
-so is still within the linearisation's reach (larger moves show in the RMS difference).
+so is still within the linearisation's reach (:func:`background_shift`, how far at the
+least); and where it moved, followed (:func:`track_background`: steps repeated, coarse to
+fine, from the last frame's motion), so that the frame can be stacked in the stack's place.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from scipy import ndimage
 
 from .frame_warp import Motion, sample
 
-#: How far (pixels, at the least likely given the fit's noise) the background may have
-#: moved against the stack before a frame counts as shot by a moving camera. On the dev
-#: clip made to drift, carrying cost more than it gave from 0.28 px a frame on; with 0.35
-#: the check never left it worse than its frames on their own (docs/benchmarks.md,
-#: *A drifting camera*).
+#: How far (pixels, at the least likely given the fit's noise) the background may lie off
+#: the stack's before a frame counts as shot by a moving camera: followed, it must then
+#: lie within this of its place. On the dev clip made to drift, a stack taken as it is
+#: cost more than it gave from 0.28 px a frame on; with 0.35 it never left the clip worse
+#: than its frames on their own (docs/benchmarks.md, *A drifting camera*).
 MOVING_SHIFT = 0.35
 #: Blur (σ, pixels) on both images before their gradients are taken.
 BLUR = 1.0

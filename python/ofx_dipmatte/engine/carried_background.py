@@ -7,14 +7,21 @@ stacks those pixels (:class:`.clean_plate.PlateStack`) and solves each next fram
 against the stack as a clean plate with holes: where it covers the band, B is seen
 instead of estimated, which is what limits the default matte (docs/benchmarks.md).
 
-Only a background that stays may be carried. Before each frame its own known
-background is compared with the stack (:meth:`.PlateStack.disagreement`); a camera
-move, a cut or a changed light shows there, and the stack then starts over from this
-frame. So does a camera that drifts by a fraction of a pixel a frame, which the colours'
-difference cannot tell from grain: the background's motion against the stack is measured
-too (:meth:`.PlateStack.shift`). A change in part of the background (a car passing, a screen, leaves) is too
-small for that: where the frame's known background differs from the stack, the stack
-is not used within :data:`CHANGED_REACH` pixels (:func:`drop_changed`).
+Only a background that stays, or moves as a whole, may be carried. Before each frame
+the background's motion against the stack is measured (:meth:`.PlateStack.shift`: a
+camera that drifts by a fraction of a pixel a frame, which the colours' difference
+cannot tell from grain, places the background's detail off behind the band). A frame
+whose background moved (:data:`FOLLOW_SHIFT`) is followed: its affine motion (a pan,
+tilt, zoom or roll) is tracked from the last frame's (:meth:`.PlateStack.track`), the
+frame is stacked moved into the place of the stack's first frame, and its plate is the
+stack moved out to its own place (:mod:`.frame_warp`: each resampled once, never the
+stack again and again). Its known background, in place, is then compared with the stack
+(:meth:`.PlateStack.disagreement` and the motion left over); a camera the motion does
+not describe (parallax, a move too fast), a cut or a changed light shows there, and the
+stack then starts over from this frame. A change in part of the background (a car
+passing, a screen, leaves) is too small for that: where the frame's known background
+differs from the stack, the stack is not used within :data:`CHANGED_REACH` pixels
+(:func:`drop_changed`).
 
 A frame is stacked once: solved again, it is solved against the stack but not added
 twice. A frame that comes again with other pixels or another trimap (an artist fixed its
