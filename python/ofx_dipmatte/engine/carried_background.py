@@ -38,7 +38,7 @@ import hashlib
 import numpy as np
 from scipy import ndimage
 
-from ..trimap import snap_trimap, to_unit_float
+from ..trimap import snap_trimap
 from .background_motion import MOVING_SHIFT
 from .clean_plate import MOVING_SPREAD, MatchedFrame, PlateStack, SolvedBackground
 from .frame_warp import Motion, move_colour, move_mask, move_trimap, move_values
@@ -256,10 +256,12 @@ class CarriedBackground:
             moved = kept[2]
         else:
             back = motion.inverse()  # stack pixel q shows what the frame's pixel back(q) does
-            colour = move_colour(to_unit_float(np.asarray(image)[..., :3], "frame"), back)
-            if not np.issubdtype(np.asarray(image).dtype, np.floating):
-                colour = np.round(np.clip(colour, 0.0, 1.0) * 65535).astype(np.uint16)
-            moved = (colour, move_trimap(snap_trimap(trimap), back))
+            image = np.asarray(image)
+            colour = move_colour(image[..., :3], back)  # in the frame's units
+            if image.dtype == np.uint8:
+                colour *= np.float32(257.0)  # to 16 bits: the stack's kind for integer frames
+            moved = (_as_kind(colour, np.dtype(np.uint16) if image.dtype == np.uint8 else image.dtype),
+                     move_trimap(snap_trimap(trimap), back))
         self._moved_frame = None if last_use else (frame, motion, moved)
         return moved
 
@@ -276,12 +278,18 @@ def _moved_out(rgba: np.ndarray, motion: Motion) -> np.ndarray:
     beyond the stack's picture) left uncovered."""
     if motion.is_identity():
         return rgba
-    scale = np.float32(65535.0 if rgba.dtype == np.uint16 else 1.0)
-    moved = np.dstack([move_colour(rgba[..., :3].astype(np.float32) / scale, motion),
-                       move_mask(rgba[..., 3] > 0, motion)]).astype(np.float32)
-    if rgba.dtype == np.uint16:
-        return np.round(np.clip(moved, 0.0, 1.0) * 65535).astype(np.uint16)
+    moved = np.empty_like(rgba)
+    moved[..., :3] = _as_kind(move_colour(rgba[..., :3], motion), rgba.dtype)  # resampled in the plate's units
+    moved[..., 3] = move_mask(rgba[..., 3] > 0, motion) * (65535 if rgba.dtype == np.uint16 else 1)
     return moved
+
+
+def _as_kind(colour: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Resampled ``colour`` (float32, in ``dtype``'s units) as ``dtype``: rounded and
+    clipped for 16 bits, as it is for float."""
+    if dtype == np.uint16:
+        return np.clip(np.round(colour, out=colour), 0, 65535, out=colour).astype(np.uint16)
+    return colour
 
 
 def _why_moved(difference: float, shift: float) -> str | None:

@@ -61,28 +61,31 @@ class Motion:
 
 
 def sample(values: np.ndarray, motion: Motion, mode: str = "bilinear", outside: float | None = None) -> np.ndarray:
-    """``values`` (H×W or H×W×C) resampled so that output pixel ``p`` holds the value at
-    ``motion(p)``, float32 of the same shape. ``mode``: "bilinear" or "bicubic" (Keys'
-    cubic convolution, a = −0.75: it reads the 4×4 pixels around). Beyond the picture:
-    ``outside``, or the edge's value where None."""
-    values = np.asarray(values, np.float32)
+    """``values`` (H×W or H×W×C, any real type) resampled so that output pixel ``p`` holds
+    the value at ``motion(p)``: float32 of the same shape. ``mode``: "bilinear" or
+    "bicubic" (Keys' cubic convolution, a = −0.75: it reads the 4×4 pixels around).
+    Beyond the picture: ``outside``, or the edge's value where None. Channel by channel,
+    one grid for all: a 4K frame's copies are one channel's."""
     planes = values[..., None] if values.ndim == 2 else values
-    height, width = planes.shape[:2]
-    flat = torch.from_numpy(np.ascontiguousarray(np.moveaxis(planes, -1, 0)))[None]
-    if outside:
-        flat = flat - outside  # zeros beyond the picture, then the value back
-    rows, cols = torch.meshgrid(torch.arange(height, dtype=torch.float64), torch.arange(width, dtype=torch.float64),
-                                indexing="ij")
+    height, width, channels = planes.shape
+    # Where each output pixel reads, normalised as grid_sample takes it with align_corners
+    # (−1 and 1 the first and last pixels' centres): x then y, built by broadcasting a
+    # column of rows against a row of columns (float32: 2·10⁻⁴ px at 4K).
+    rows = torch.arange(height, dtype=torch.float32)[:, None]
+    cols = torch.arange(width, dtype=torch.float32)[None, :]
     (a, b), (c, d) = motion.matrix
-    source_row, source_col = a * rows + b * cols + motion.offset[0], c * rows + d * cols + motion.offset[1]
-    # Normalised as grid_sample reads it with align_corners: −1 and 1 the first and last pixels' centres.
-    grid = torch.stack([source_col * (2.0 / max(width - 1, 1)) - 1.0, source_row * (2.0 / max(height - 1, 1)) - 1.0],
-                       dim=-1).to(torch.float32)[None]
+    x_scale, y_scale = 2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)
+    grid = torch.empty((1, height, width, 2), dtype=torch.float32)
+    grid[0, ..., 0] = (rows * (c * x_scale) + cols * (d * x_scale)) + (motion.offset[1] * x_scale - 1.0)
+    grid[0, ..., 1] = (rows * (a * y_scale) + cols * (b * y_scale)) + (motion.offset[0] * y_scale - 1.0)
     padding = "border" if outside is None else "zeros"
-    read = F.grid_sample(flat, grid, mode=mode, padding_mode=padding, align_corners=True)[0]
-    if outside:
-        read = read + outside
-    out = np.moveaxis(read.numpy(), 0, -1)
+    out = np.empty((height, width, channels), np.float32)
+    for channel in range(channels):
+        plane = torch.from_numpy(np.ascontiguousarray(planes[..., channel], dtype=np.float32))[None, None]
+        if outside:
+            plane = plane - outside  # zeros beyond the picture, then the value back
+        read = F.grid_sample(plane, grid, mode=mode, padding_mode=padding, align_corners=True)[0, 0]
+        out[..., channel] = read.numpy() + (outside or 0.0)
     return out[..., 0] if values.ndim == 2 else out
 
 
