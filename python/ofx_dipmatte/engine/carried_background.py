@@ -140,7 +140,8 @@ class CarriedBackground:
             if isinstance(place, str):
                 return
             motion = place if place is not None else motion
-        self._stack.add(*self._moved_in(frame, image, trimap, motion, last_use=True))
+        # Placed and checked above: stacked as it is (PlateStack.add would measure its shift again).
+        self._stack.begin_add(*self._moved_in(frame, image, trimap, motion, last_use=True))
         self._motions[frame] = motion
         self._shown.add(frame)
 
