@@ -89,9 +89,12 @@ class _Step:
         return Motion(matrix, np.array([ty, tx]) - matrix @ np.array(self.centre))
 
 
-def _fit_step(before: np.ndarray, after: np.ndarray, inner: np.ndarray) -> _Step | None:
+def _fit_step(before: np.ndarray, after: np.ndarray, inner: np.ndarray, photometric: bool = False) -> _Step | None:
     """One affine Lucas–Kanade step from ``before`` to ``after`` (H×W, blurred) over the
-    ``inner`` pixels; None with fewer than :data:`MIN_PIXELS` of them."""
+    ``inner`` pixels; None with fewer than :data:`MIN_PIXELS` of them. ``photometric``:
+    a gain and an offset of the grey level are fitted with the motion (and left out of
+    the step): matched on pixels that do not show the same point yet, an exposure line
+    loses contrast, and the difference it leaves pulls the motion toward less of it."""
     ys, xs = np.nonzero(inner)
     if ys.size < MIN_PIXELS:
         return None
@@ -104,15 +107,19 @@ def _fit_step(before: np.ndarray, after: np.ndarray, inner: np.ndarray) -> _Step
     half = max(float(np.ptp(ys)), float(np.ptp(xs)), 1.0) / 2.0
     u, v = (xs - centre_x) / half, (ys - centre_y) / half
     gx, gy = grad_x[ys, xs].astype(np.float64), grad_y[ys, xs].astype(np.float64)
-    design = np.stack([gx, gy, gx * u, gx * v, gy * u, gy * v], axis=1)
+    columns = [gx, gy, gx * u, gx * v, gy * u, gy * v]
+    if photometric:  # after ≈ (1 + g)·before + b − ∇before·d: −g and −b in the last two
+        level = before[ys, xs].astype(np.float64)
+        columns += [level - level.mean(), np.ones_like(level)]
+    design = np.stack(columns, axis=1)
     residual = (after - before)[ys, xs].astype(np.float64)
     normal = design.T @ design
-    normal += np.eye(6) * (1e-9 * np.trace(normal) + 1e-18)  # a flat background: no motion to see
+    normal += np.eye(len(columns)) * (1e-9 * np.trace(normal) + 1e-18)  # a flat background: no motion to see
     covariance = np.linalg.inv(normal)
     motion = covariance @ (-design.T @ residual)
     # Residuals of neighbouring samples are alike (the blur): fewer independent ones.
     noise = float(np.mean(np.square(residual + design @ motion))) * max(CORRELATED / step, 1.0)
-    return _Step(motion, covariance, noise, (float(centre_y), float(centre_x)), half,
+    return _Step(motion[:6], covariance[:6, :6], noise, (float(centre_y), float(centre_x)), half,
                  (float(ys.min()), float(ys.max()), float(xs.min()), float(xs.max())))
 
 
@@ -176,7 +183,7 @@ def track_background(plate: np.ndarray, plate_seen: np.ndarray, image: np.ndarra
             warped = sample(after, back)
             seen = sample(image_in, back, outside=0.0) > 0.999
             inner = ndimage.binary_erosion(seen & plate_in, iterations=EDGE, border_value=1)
-            fit = _fit_step(before, warped, inner)
+            fit = _fit_step(before, warped, inner, photometric=True)
             if fit is None:
                 if factor == finest:
                     return None
