@@ -77,7 +77,7 @@ def test_a_drifting_camera_is_followed_and_its_background_carried():
     assert not any(r.stats.warnings for r in carried)
     for t in range(1, 4):
         ratio = band_sad(carried[t].alpha, alphas[t], trimaps[t]) / band_sad(alone[t].alpha, alphas[t], trimaps[t])
-        assert ratio < 0.9, (t, ratio)  # measured 0.80, 0.71, 0.65
+        assert ratio < 0.9, (t, ratio)  # measured 0.82, 0.73, 0.66
 
 
 def test_a_camera_not_followed_starts_the_stack_over_and_says_so(monkeypatch):
