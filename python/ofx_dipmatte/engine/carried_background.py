@@ -92,7 +92,6 @@ class CarriedBackground:
         self._kind: tuple | None = None  # (height, width, integer) of the frames stacked
         self._records: dict[float, SolvedBackground] = {}  # the last few solved frames' bare pixels
         self._motions: dict[float, Motion] = {}  # frame → where its pixels lie in the stack
-        self._pending: dict[float, Motion] = {}  # frames begun (begin_add), not finished: their motion
         self._last = Motion.identity()  # the last frame placed's motion: the next one's first guess
         self._moved_frame: tuple | None = None  # (frame, motion, (colour, trimap)) moved in by _place
 
@@ -172,13 +171,13 @@ class CarriedBackground:
                 motion = place if place is not None else motion
         matched = self._stack.begin_add(*self._moved_in(frame, image, trimap, motion, last_use=True),
                                         known=frame not in self._shown)
-        self._motions[frame] = self._pending[frame] = motion
+        self._motions[frame] = motion
         self._shown.add(frame)
         return matched
 
     def finish_add(self, frame: float, matched: MatchedFrame, alpha: np.ndarray, foreground: np.ndarray) -> None:
         """The rest of :meth:`add`: the band pixels ``frame``'s matte found nearly bare."""
-        motion = self._pending.pop(frame, Motion.identity())
+        motion = self._motions.get(frame, Motion.identity())  # as begin_add placed it
         if not motion.is_identity():
             back = motion.inverse()  # read at stack pixel q: the frame's pixel that shows it
             alpha, foreground = move_values(alpha, back, 1.0), move_values(np.asarray(foreground)[..., :3], back, 0.0)

@@ -23,8 +23,9 @@ import numpy as np
 from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import snap_trimap, to_unit_float
 from ._exposure_match import exposure_sums, matched_rms
-from .background_motion import MOVING_SHIFT, Motion, background_shift, track_background
+from .background_motion import MOVING_SHIFT, background_shift, track_background
 from .colour_norms import channel_sum
+from .frame_warp import Motion
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
 MIN_MATCH_PIXELS = 64

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,6 @@ class Motion:
     def inverse(self) -> "Motion":
         matrix = np.linalg.inv(self.matrix)
         return Motion(matrix, -matrix @ self.offset)
-
-    def largest(self, shape: tuple[int, ...]) -> float:
-        """The largest displacement (pixels) over a frame of ``shape``'s corners."""
-        corners = np.array([[0, 0], [0, shape[1] - 1], [shape[0] - 1, 0], [shape[0] - 1, shape[1] - 1]], float)
-        moved = corners @ self.matrix.T + self.offset
-        return float(np.max(np.hypot(*(moved - corners).T)))
 
     def blocks(self, factor: int) -> "Motion":
         """The same motion between images reduced to blocks of ``factor``² pixels (block
@@ -103,8 +98,6 @@ def move_mask(mask: np.ndarray, motion: Motion, margin: int = 1) -> np.ndarray:
     inside = sample(mask.astype(np.float32), motion, "bilinear", outside=0.0) > 0.999
     if not margin:
         return inside
-    from scipy import ndimage
-
     return ndimage.binary_erosion(inside, np.ones((3, 3), bool), iterations=margin, border_value=0)
 
 
