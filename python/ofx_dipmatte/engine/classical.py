@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
-from typing import Callable, NamedTuple, Optional
+from typing import TYPE_CHECKING, Callable, NamedTuple, Optional
 
 import numpy as np
-import torch
 
 from .alpha_solve import BandSystem, DataTerm, Smoothness, Stopped, add_terms, solve_alpha
 from .closed_form import closed_form_alpha
 from .colour_estimate import estimate_colours
-from .dip_features import fit_dip_features
 from .foreground import ImageLevels, Overlaid, estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
 from .laplacian import matting_laplacian
@@ -31,9 +29,12 @@ from .plate_grain import plate_trust
 from .presets import Preset
 from .refine import ColourSpread, colour_spread, refine_alpha, refinement_round
 from .region import Padded, Window, grown, inside
+from .results import Cancelled, ProgressCallback
 from .sampled_density import FrameSamples, sampled_density_matte
 from .smooth_matte import SMEAR_TRUST, refinement_trust
-from .solver import Cancelled, ProgressCallback
+
+if TYPE_CHECKING:
+    import torch
 
 Colours = tuple[np.ndarray, np.ndarray]  # straight F and B, H×W×3 each
 #: (image, alpha) → F, B of a window (e.g. estimated over more of the frame than it holds);
@@ -57,7 +58,7 @@ class Prior(NamedTuple):
 
 
 def window_prior(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed: int = 0,
-                 device: torch.device = torch.device("cpu"),
+                 device: "torch.device | str | None" = None,
                  should_stop: Optional[Callable[[], bool]] = None,
                  anchor: DataTerm | None = None,
                  samples_from: "tuple[FrameSamples, Window] | None" = None) -> Prior:
@@ -93,7 +94,7 @@ def _kept_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.nd
     return alpha
 
 
-def _prior_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, seed: int, device: torch.device,
+def _prior_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, seed: int, device: "torch.device | str | None",
                  should_stop: Optional[Callable[[], bool]], anchor: DataTerm | None,
                  solve: bool) -> "tuple[np.ndarray | None, BandSystem, DataTerm | None]":
     """The window's smoothness system (the Laplacian's band rows, or the flows') and the
@@ -108,7 +109,9 @@ def _prior_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, seed: int, 
         # closed-form matte rather than a direct solve.
         features = None
         if cfg.affinity == "dip_features":
-            features = fit_dip_features(image, trimap, steps=cfg.feature_steps, seed=seed, device=device,
+            from .dip_features import fit_dip_features  # a net: torch
+
+            features = fit_dip_features(image, trimap, steps=cfg.feature_steps, seed=seed, device=device or "cpu",
                                         should_stop=should_stop)
         flows, flow = information_flow_system(image, trimap, features, local=laplacian)
         system = BandSystem.split(flows, trimap)
@@ -119,7 +122,7 @@ def _prior_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, seed: int, 
 
 
 def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed: int = 0,
-                    device: torch.device = torch.device("cpu"),
+                    device: "torch.device | str | None" = None,
                     progress: Optional[ProgressCallback] = None,
                     should_stop: Optional[Callable[[], bool]] = None,
                     anchor: DataTerm | None = None,
@@ -137,7 +140,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
     (:func:`colours_for`) rather than estimated again from it.
 
     Args:
-        seed, device: for the DIP-feature net (``affinity="dip_features"``).
+        seed, device: for the DIP-feature net (``affinity="dip_features"``; device None: the CPU).
         progress: told each refinement round (``progress(done, rounds, {})``); False cancels.
         should_stop: polled inside every solve; True cancels. Seconds on large frames, so
             a host's abort reaches every solve.

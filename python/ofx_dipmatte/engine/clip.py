@@ -6,22 +6,23 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from ..encoding import grey_to_rgb, prepare_image
 from ..trimap import SOFT_MATTE_SHARE, between_levels_share, snap_trimap
 from .carried_background import CarriedBackground, drop_changed
 from .chroma import detect_subsampling, restore_chroma
 from .clean_plate import MatchedFrame, match_to_image, prepare_clean_plate
-from .device import resolve_device, single_threaded_blas
+from .device import on_cpu_without_torch, resolve_device, single_threaded_blas
 from .frame_solve import FrameSolver
 from .presets import Preset, resolve_preset
-from .results import MatteResult, MatteStats
-from .solver import ProgressCallback
+from .results import MatteResult, MatteStats, ProgressCallback
 from .warm_start import WarmStarts
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _validate(image: np.ndarray, trimap: np.ndarray,
@@ -58,7 +59,9 @@ class ClipSession:
 
     Args:
         preset: "draft", "balanced", "paper", or a :class:`Preset`.
-        device: "auto" (CUDA if available, else CPU), "cpu" or "cuda".
+        device: "auto" (CUDA if available, else CPU), "cpu" or "cuda". A preset that fits
+            no network (``balanced``) solves on the CPU: with "auto" or "cpu" it never
+            imports torch (a host's process stays free of it).
         seed: seeds the weights and noise; same seed, same result (on CPU).
         max_states: how many solved frames' weights to keep for warm starts.
     """
@@ -68,11 +71,21 @@ class ClipSession:
         self.config = resolve_preset(preset)
         self.config.check()
         self._warm = WarmStarts(max_states)  # the nets kept for warm starts (:mod:`.warm_start`)
-        self.device = resolve_device(device)
+        # None: the CPU, unresolved (no network to place, so torch need not be imported).
+        self._device = None if not self.config.fits_networks and on_cpu_without_torch(device) \
+            else resolve_device(device)
         self.seed = int(seed)
         self._lock = threading.Lock()
         self._background = CarriedBackground()
-        self._frames = FrameSolver(self.config, self.device, self.seed, self._warm)
+        self._frames = FrameSolver(self.config, self._device, self.seed, self._warm)
+
+    @property
+    def device(self) -> torch.device:
+        """The torch device the nets fit on (for a preset that fits none, the CPU: torch
+        is imported when this is first read)."""
+        if self._device is None:
+            self._device = resolve_device("cpu")
+        return self._device
 
     @property
     def carries_background(self) -> bool:
@@ -181,7 +194,7 @@ class ClipSession:
         caller_rgb, working, is_float, tri = _validate(image, trimap, self._bounded)
         plate = None if clean_plate is None else prepare_clean_plate(clean_plate, tri.shape, is_float,
                                                                      self._bounded)
-        stats = MatteStats(device=str(self.device))
+        stats = MatteStats(device="cpu" if self._device is None else str(self._device))
         unknown = tri == 0.5
         if not unknown.any():
             stats.seconds = time.perf_counter() - start

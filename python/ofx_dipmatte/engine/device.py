@@ -1,4 +1,7 @@
-"""Choosing the torch device, and using every core we are given on the CPU."""
+"""Choosing the torch device, and using every core we are given on the CPU.
+
+Torch is imported by the functions that need it, not with the module: a preset that fits
+no network never loads it (:attr:`.presets.Preset.fits_networks`)."""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ import os
 import threading
 from typing import TYPE_CHECKING, Callable, Iterator
 
-import torch
 from threadpoolctl import threadpool_limits
 
 if TYPE_CHECKING:
+    import torch
+
     from .presets import Preset
 
 _threads_set = False
@@ -102,6 +106,8 @@ def op_threads_shared_by(tiles: int) -> "contextlib.AbstractContextManager[None]
     on 2 cores, two DIP tiles on two threads of one op thread each ran 1.5× the steps a
     second that the same tiles did one after another on two op threads."""
     def apply() -> Callable[[], None]:
+        import torch
+
         before = torch.get_num_threads()
         torch.set_num_threads(max(1, before // max(1, tiles)))
         return lambda: torch.set_num_threads(before)
@@ -139,6 +145,8 @@ def use_all_cores() -> None:
     global _threads_set
     if _threads_set or "OMP_NUM_THREADS" in os.environ:
         return
+    import torch
+
     budget = thread_budget()
     torch.set_num_threads(budget[0] if budget is not None else available_cores())
     _threads_set = True
@@ -150,6 +158,8 @@ def resolve_device(device: "str | torch.device") -> torch.device:
     Raises:
         ValueError: an unknown name, or CUDA asked for where torch has none.
     """
+    import torch
+
     if isinstance(device, torch.device):
         chosen = device
     elif device == "auto":
@@ -166,3 +176,10 @@ def resolve_device(device: "str | torch.device") -> torch.device:
     if chosen.type == "cpu":
         use_all_cores()
     return chosen
+
+
+def on_cpu_without_torch(device: "str | torch.device") -> bool:
+    """Whether a solve that fits no network may take ``device`` as the CPU without asking
+    torch: "auto" or "cpu" (any other name is resolved, and checked, by :func:`resolve_device`:
+    a GPU asked for by name must exist, even where nothing will run on it)."""
+    return isinstance(device, str) and device in ("auto", "cpu")

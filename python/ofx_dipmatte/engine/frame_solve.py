@@ -1,6 +1,8 @@
 """Solving one frame: the window around its unknown band, or tiles along it, each
 window's classical matte and, for presets with networks, the nets' fit, warm-started from
-the states a :class:`~.clip.ClipSession` keeps (:mod:`.warm_start`)."""
+the states a :class:`~.clip.ClipSession` keeps (:mod:`.warm_start`). The nets' modules
+(torch) are imported where a window's nets are fitted: a preset without networks never
+loads them."""
 
 from __future__ import annotations
 
@@ -8,26 +10,27 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-import torch
 
 from .alpha_solve import DataTerm, Stopped
-from .batched_fit import TileJob, fit_batch_within_memory
 from .classical import (ColourContext, Colours, Prior, classical_matte, colour_context, colours_for,
                         colours_in_context, in_context, window_prior)
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, tile_batch, tile_workers
 from .information_flow import searches_on
-from .noise import window_noise
 from .presets import Preset
 from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
-from .results import MatteResult, MatteStats
-from .solver import Cancelled, FitResult, Nets, ProgressCallback, WindowInputs, fit
+from .results import Cancelled, FitResult, MatteResult, MatteStats, ProgressCallback
 from .tiles import (WeightedSum, band_depth, band_windows, blend, edge_anchor, overlapping, solve_in_stages,
                     solve_in_threads, tile_core, union_window)
 from .warm_start import WarmStarts
+
+if TYPE_CHECKING:
+    import torch
+
+    from .batched_fit import TileJob
 
 
 #: Tiles' boundary values (:func:`.tiles.edge_anchor`): pixels along a shared edge, and
@@ -53,12 +56,12 @@ class FrameSolver:
 
     Args:
         config: the checked preset.
-        device: where the nets fit.
+        device: where the nets fit (None for a preset that fits none).
         seed: seeds the weights and noise.
         warm: the clip's kept nets (:class:`.warm_start.WarmStarts`).
     """
 
-    def __init__(self, config: Preset, device: torch.device, seed: int, warm: WarmStarts):
+    def __init__(self, config: Preset, device: torch.device | None, seed: int, warm: WarmStarts):
         self.config, self.device, self.seed, self._warm = config, device, seed, warm
 
     def solve(self, frame, caller_rgb, working, is_float, tri, stats, start, progress, should_stop,
@@ -84,7 +87,7 @@ class FrameSolver:
             # Cells whose window (cell + margins) is a whole number of the nets' size unit:
             # a 256² cell's window rounded up to draft's 128 px unit would be 384² (2.25×).
             cell = round_up(cfg.tile_size + 2 * cfg.margin, unit) - 2 * cfg.margin
-            batched = cfg.alpha_source != "prior" and tile_batch(cfg, self.device) > 1
+            batched = cfg.alpha_source != "prior" and tile_batch(cfg, self._net_device) > 1
             # A classical solve's tiles get margins as deep as their band (band_depth); the
             # nets' windows keep theirs (their fits' cost grows with the window).
             depth = band_depth(unknown) if cfg.alpha_source == "prior" else None
@@ -147,11 +150,11 @@ class FrameSolver:
         if self.config.alpha_source == "prior":
             return self._refine_tiles(frame, windows, union, padded, anchors, context, cell, progress,
                                       should_stop), None
-        batch = tile_batch(self.config, self.device)
+        batch = tile_batch(self.config, self._net_device)
         threads = min(tile_workers(), len(windows))
         # Threads for the nets only on a CPU: a GPU runs each op wide already, and fits
         # same-size tiles as one batch instead (Preset.tile_batch).
-        workers = 1 if self.device.type != "cpu" else threads
+        workers = 1 if self._net_device.type != "cpu" else threads
         if batch > 1:
             # The tiles' classical priors are CPU work (the sparse Cholesky and numpy release the GIL):
             # side by side on threads, while the device waits for its first batch.
@@ -243,7 +246,9 @@ class FrameSolver:
                 share = min(iteration, cap or 1) / (cap or 1)
                 return report(round((before + share * size) * steps), len(tiles) * steps, losses)
 
-            results = fit_batch_within_memory([tiles[i].job for i in chunk], self.config, self.device,
+            from .batched_fit import fit_batch_within_memory
+
+            results = fit_batch_within_memory([tiles[i].job for i in chunk], self.config, self._net_device,
                                               None if progress is None else chunk_progress)
             for index, result in zip(chunk, results):
                 solved[index] = (self._finish_window(frame, tiles[index], result), tiles[index].source)
@@ -278,7 +283,9 @@ class FrameSolver:
         tile = self._prepare_window(frame, window, padded, progress, should_stop, anchor, context, start)
         if isinstance(tile, FitResult):
             return tile, None
-        result = fit(tile.job.nets, tile.job.inputs, self.config, self.device, tile.job.max_iterations,
+        from .solver import fit
+
+        result = fit(tile.job.nets, tile.job.inputs, self.config, self._net_device, tile.job.max_iterations,
                      tile.job.threshold, progress=progress, optimizer_state=tile.job.optimizer_state)
         return self._finish_window(frame, tile, result), tile.source
 
@@ -314,6 +321,10 @@ class FrameSolver:
             fg, bg = colours_for(image_c, prior, colours)
             return FitResult(alpha=prior, fg=fg, bg=bg, losses={}, iterations=0, stop_reason="no_network",
                              seconds=0.0)
+        from .batched_fit import TileJob
+        from .noise import window_noise
+        from .solver import Nets, WindowInputs
+
         small = (window.y0 // scale, window.x0 // scale, window.height // scale, window.width // scale)
         channels = cfg.noise_channels
         inputs = WindowInputs(
@@ -358,6 +369,12 @@ class FrameSolver:
         alpha, fg, bg = assemble(caller_rgb, tri, window, result, is_float and self.bounded)
         stats.seconds = time.perf_counter() - start
         return MatteResult(alpha, fg, bg, stats)
+
+    @property
+    def _net_device(self) -> torch.device:
+        """Where the nets fit: a preset that fits networks always has one (:class:`~.clip.ClipSession`)."""
+        assert self.device is not None, "a preset that fits networks needs a device"
+        return self.device
 
     @property
     def bounded(self) -> bool:

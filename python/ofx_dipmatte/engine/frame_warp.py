@@ -6,8 +6,9 @@ and the stack once out to the frame being solved: two resamplings, where a stack
 followed the camera from frame to frame would resample its detail again every frame and
 blur it (docs/benchmarks.md, *A drifting camera*). Colours are resampled bicubic (the
 background's detail is what the refinement reads as B); masks say where every pixel a
-value was read from holds. Torch's sampler does it: at 1080p 0.1 s for three channels,
-where scipy's spline resampling took 1.5 s.
+value was read from holds. A compiled kernel resamples (``kernels/frame_warp.cpp``: the
+cubic of torch's ``grid_sample``, which did it before; scipy's spline resampling took 1.5 s
+for three 1080p channels), so a classical solve of a moving shot never imports torch.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from scipy import ndimage
+
+from ._frame_warp import sample_affine
 
 
 @dataclass(frozen=True)
@@ -59,28 +60,12 @@ def sample(values: np.ndarray, motion: Motion, mode: str = "bilinear", outside: 
     """``values`` (H×W or H×W×C, any real type) resampled so that output pixel ``p`` holds
     the value at ``motion(p)``: float32 of the same shape. ``mode``: "bilinear" or
     "bicubic" (Keys' cubic convolution, a = −0.75: it reads the 4×4 pixels around).
-    Beyond the picture: ``outside``, or the edge's value where None. Channel by channel,
-    one grid for all: a 4K frame's copies are one channel's."""
+    Beyond the picture: ``outside``, or the edge's value where None."""
+    if mode not in ("bilinear", "bicubic"):
+        raise ValueError(f"sample: mode {mode!r}; use 'bilinear' or 'bicubic'")
     planes = values[..., None] if values.ndim == 2 else values
-    height, width, channels = planes.shape
-    # Where each output pixel reads, normalised as grid_sample takes it with align_corners
-    # (−1 and 1 the first and last pixels' centres): x then y, built by broadcasting a
-    # column of rows against a row of columns (float32: 2·10⁻⁴ px at 4K).
-    rows = torch.arange(height, dtype=torch.float32)[:, None]
-    cols = torch.arange(width, dtype=torch.float32)[None, :]
-    (a, b), (c, d) = motion.matrix
-    x_scale, y_scale = 2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)
-    grid = torch.empty((1, height, width, 2), dtype=torch.float32)
-    grid[0, ..., 0] = (rows * (c * x_scale) + cols * (d * x_scale)) + (motion.offset[1] * x_scale - 1.0)
-    grid[0, ..., 1] = (rows * (a * y_scale) + cols * (b * y_scale)) + (motion.offset[0] * y_scale - 1.0)
-    padding = "border" if outside is None else "zeros"
-    out = np.empty((height, width, channels), np.float32)
-    for channel in range(channels):
-        plane = torch.from_numpy(np.ascontiguousarray(planes[..., channel], dtype=np.float32))[None, None]
-        if outside:
-            plane = plane - outside  # zeros beyond the picture, then the value back
-        read = F.grid_sample(plane, grid, mode=mode, padding_mode=padding, align_corners=True)[0, 0]
-        out[..., channel] = read.numpy() + (outside or 0.0)
+    out = sample_affine(np.ascontiguousarray(planes, dtype=np.float32), motion.matrix.ravel(), motion.offset,
+                        mode == "bicubic", outside)
     return out[..., 0] if values.ndim == 2 else out
 
 

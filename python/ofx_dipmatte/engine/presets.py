@@ -185,6 +185,13 @@ class Preset:
         if self.alpha_source == "prior" and self.alpha_prior == "none":
             raise ValueError("preset: alpha_source 'prior' needs an alpha_prior ('closed_form' or 'refined')")
 
+    @property
+    def fits_networks(self) -> bool:
+        """Whether a solve fits any network: the DIP nets, or the DIP-feature affinity's.
+        Only such presets need torch (and a device); the others solve with numpy, scipy and
+        the compiled kernels, and never import it into the caller's process (a host's)."""
+        return self.alpha_source != "prior" or self.affinity == "dip_features"
+
     def replace(self, **changes) -> "Preset":
         """A copy with some fields changed (``weights`` may be given partially)."""
         if "weights" in changes:

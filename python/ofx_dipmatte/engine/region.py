@@ -11,14 +11,12 @@ Pixels outside the window are known, and come straight from the trimap and image
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
 from ..encoding import decode
-
-if TYPE_CHECKING:  # the solver imports torch; a window's geometry needs none
-    from .solver import FitResult
+from .results import FitResult
 
 
 @dataclass(frozen=True)

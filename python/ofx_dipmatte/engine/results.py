@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 import numpy as np
+
+#: progress(iteration, total or None, losses) → False to cancel.
+ProgressCallback = Callable[[int, Optional[int], dict], Optional[bool]]
+
+
+class Cancelled(RuntimeError):
+    """The progress callback (or a host abort) asked the solve to stop."""
+
+
+@dataclass
+class FitResult:
+    """One window's solve: the DIP nets' fit, or (presets without networks) its classical matte."""
+
+    alpha: np.ndarray  # h×w
+    fg: np.ndarray  # h×w×3, working encoding
+    bg: np.ndarray  # h×w×3
+    losses: dict[str, float]
+    iterations: int
+    stop_reason: str  # "threshold" | "max_iterations" | "no_network"
+    seconds: float
+    optimizer_state: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, Optional, cast
+from dataclasses import dataclass
+from typing import Callable, cast
 
 import numpy as np
 import torch
@@ -21,15 +21,9 @@ import torch.nn.functional as F
 from . import losses as L
 from .nets import SkipNet
 from .presets import Preset
-
-#: progress(iteration, total or None, losses) → False to cancel.
-ProgressCallback = Callable[[int, Optional[int], dict], Optional[bool]]
+from .results import Cancelled, FitResult, ProgressCallback
 
 _GLOBAL_RNG_LOCK = threading.Lock()
-
-
-class Cancelled(RuntimeError):
-    """The progress callback (or a host abort) asked the solve to stop."""
 
 
 @dataclass
@@ -89,18 +83,6 @@ class WindowInputs:
     noise_fg: torch.Tensor  # 1×C×(h/fb_scale)×(w/fb_scale)
     noise_bg: torch.Tensor
     prior: np.ndarray | None = None  # h×w float32 alpha prior, or None
-
-
-@dataclass
-class FitResult:
-    alpha: np.ndarray  # h×w
-    fg: np.ndarray  # h×w×3, working encoding
-    bg: np.ndarray  # h×w×3
-    losses: dict[str, float]
-    iterations: int
-    stop_reason: str  # "threshold" | "max_iterations"
-    seconds: float
-    optimizer_state: dict = field(default_factory=dict)
 
 
 def _to_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -36,7 +36,7 @@ from scipy import ndimage
 
 from .alpha_solve import DIRECT_SOLVE_LIMIT
 from .region import Window, inside, keep_or_box, reach_box
-from .solver import Cancelled, FitResult, ProgressCallback
+from .results import Cancelled, FitResult, ProgressCallback
 
 
 #: Context (pixels) a tile gets as deep as its band, whatever its window holds (half a
