@@ -87,7 +87,8 @@ def test_trimap_command(tmp_path):
 
 def test_a_broken_torch_is_reported_not_raised(tmp_path):
     """With torch failing to import (a broken install), `doctor` still runs and names it,
-    and a command that needs the engine says what to do instead of a traceback."""
+    a command that needs torch (a preset with networks) says what to do instead of a
+    traceback, and the default preset, which fits no network, still works."""
     import subprocess
     import sys
 
@@ -100,7 +101,9 @@ def test_a_broken_torch_is_reported_not_raised(tmp_path):
         return subprocess.run([sys.executable, "-m", "ofx_dipmatte", *args], env=env, capture_output=True,
                               text=True, timeout=600)
 
-    run = cli("demo", "-o", str(tmp_path / "out"))
+    run = cli("demo", "-o", str(tmp_path / "out"), "--quiet")
+    assert run.returncode == 0 and (tmp_path / "out").is_dir(), run.stderr
+    run = cli("demo", "-o", str(tmp_path / "out_draft"), "--preset", "draft")
     assert run.returncode == 3 and "Traceback" not in run.stderr, run.stderr
     assert "libtorch_cpu.so" in run.stderr and "ofx-dipmatte doctor" in run.stderr
     run = cli("doctor")

@@ -104,3 +104,19 @@ def test_a_drifting_shot_is_followed_without_torch():
     """)
     # Followed (the frames resampled into the stack and the stack out), not started over.
     assert out == {"carried": [0, 1, 2], "warnings": 0, "torch": False}
+
+
+def test_a_shot_from_the_command_line_runs_without_torch(tmp_path):
+    out = loads_torch(f"""
+        from pathlib import Path
+        from PIL import Image
+        from ofx_dipmatte.cli import main
+        folder = Path({str(tmp_path)!r})
+        for frame in (1, 2, 3):
+            Image.fromarray((image * 255).astype(np.uint8)).save(folder / f"plate.{{frame:04d}}.png")
+            Image.fromarray((trimap * 255).astype(np.uint8)).save(folder / f"trimap.{{frame:04d}}.png")
+        code = main(["matte", str(folder / "plate.####.png"), str(folder / "trimap.####.png"),
+                     "-o", str(folder / "out"), "--quiet"])
+        out = {{"code": code, "written": len(list((folder / "out").glob("*.exr")))}}
+    """)
+    assert out == {"code": 0, "written": 6, "torch": False}  # alpha and foreground of 3 frames

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Optional, Protocol
 
 import numpy as np
-import torch
 
 from .encoding import grey_to_rgb
 from .engine import ClipSession, MatteResult
@@ -141,6 +140,8 @@ class Checkpoints:
         return self.folder / f"frame.{frame}.pt"
 
     def save(self, frame: int, state: dict) -> None:
+        import torch  # network states: only presets that fit networks have them to save
+
         _save_atomic(self.path(frame), lambda tmp: torch.save(state, tmp))
         self._written.append(frame)
         for old in self._written[:-CHECKPOINTS_KEPT]:
@@ -165,6 +166,8 @@ class Checkpoints:
         return max(found) if found else None
 
     def load(self, frame: int) -> Optional[dict]:
+        import torch
+
         try:
             return torch.load(self.path(frame), map_location="cpu", weights_only=False)
         except Exception:  # a damaged checkpoint only costs a cold start
