@@ -245,7 +245,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = Channel(socket.socket(fileno=args.fd))
     try:
-        worker = Worker(channel)  # imports the engine (torch): the slow part of starting
+        worker = Worker(channel)  # imports the engine: the slow part of starting (torch comes later, with a network)
     except BaseException as exc:
         channel.send({"op": "fatal", "message": f"the engine does not import in {sys.executable}: "
                                                 f"{type(exc).__name__}: {exc}"})
