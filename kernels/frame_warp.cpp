@@ -49,6 +49,11 @@ struct Plane {
     }
 };
 
+// A reading far beyond the picture reads what one just beyond it does (every tap clamped to
+// the same edge, or all beyond it): clamped so, coordinates convert to integers safely, and a
+// NaN one reads as beyond the first row or column.
+double within_reach(double v, std::int64_t size) { return std::isnan(v) ? -4.0 : std::clamp(v, -4.0, size + 3.0); }
+
 void bilinear(const Plane& in, double y, double x, float* out) {
     if (!in.outside) {  // "border": the reading itself is clamped onto the picture
         y = std::clamp(y, 0.0, double(in.height - 1));
@@ -91,8 +96,8 @@ py::array_t<float> sample_affine(const Floats& values, std::array<double, 4> mat
         py::gil_scoped_release release;
         for (std::int64_t r = 0; r < in.height; ++r) {
             for (std::int64_t k = 0; k < in.width; ++k) {
-                const double y = a * double(r) + b * double(k) + offset[0];
-                const double x = c * double(r) + d * double(k) + offset[1];
+                const double y = within_reach(a * double(r) + b * double(k) + offset[0], in.height);
+                const double x = within_reach(c * double(r) + d * double(k) + offset[1], in.width);
                 float* pixel = out + (r * in.width + k) * in.channels;
                 cubic ? bicubic(in, y, x, pixel) : bilinear(in, y, x, pixel);
             }

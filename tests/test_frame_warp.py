@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ofx_dipmatte.engine.frame_warp import Motion, move_colour, move_mask, move_trimap, move_values
+from ofx_dipmatte.engine.frame_warp import Motion, move_colour, move_mask, move_trimap, move_values, sample
 
 
 def smooth_colour(size: int = 64, seed: int = 0) -> np.ndarray:
@@ -74,3 +74,14 @@ def test_values_read_beyond_the_picture_take_the_value_given():
     assert np.allclose(moved[:, :12], 0.25) and np.allclose(moved[:, 13:], 1.0)
     colour = move_values(np.zeros((16, 16, 3), np.float32), translation(0.0, 4.0), outside=0.5)
     assert colour.shape == (16, 16, 3) and np.allclose(colour[:, 13:], 0.5)
+
+
+def test_a_reading_far_beyond_the_picture_reads_the_edge_or_the_value_given():
+    rng = np.random.default_rng(3)
+    picture = rng.random((12, 10, 3)).astype(np.float32)
+    for far in (50.0, 1e12, np.inf, np.nan):
+        motion = translation(0.0, far)  # every pixel reads far to the right of the picture (NaN: nowhere)
+        edge = picture[:, -1:] if np.isfinite(far) or far > 0 else picture[:, :1]
+        for mode in ("bilinear", "bicubic"):
+            np.testing.assert_allclose(sample(picture, motion, mode), np.broadcast_to(edge, picture.shape), atol=1e-6)
+            assert np.all(sample(picture, motion, mode, outside=0.5) == 0.5)
