@@ -85,3 +85,31 @@ def test_a_reading_far_beyond_the_picture_reads_the_edge_or_the_value_given():
         for mode in ("bilinear", "bicubic"):
             np.testing.assert_allclose(sample(picture, motion, mode), np.broadcast_to(edge, picture.shape), atol=1e-6)
             assert np.all(sample(picture, motion, mode, outside=0.5) == 0.5)
+
+
+def keys_reference(picture: np.ndarray, y: float, x: float) -> np.ndarray:
+    """Keys' cubic convolution (a = −0.75) at (y, x), taps clamped to the picture: by the book."""
+    def weight(t: float) -> float:
+        t, a = abs(t), -0.75
+        if t <= 1:
+            return (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1
+        return a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a if t < 2 else 0.0
+    fy, fx = int(np.floor(y)), int(np.floor(x))
+    total = np.zeros(picture.shape[2])
+    for i in range(fy - 1, fy + 3):
+        for j in range(fx - 1, fx + 3):
+            row, col = min(max(i, 0), picture.shape[0] - 1), min(max(j, 0), picture.shape[1] - 1)
+            total += weight(y - i) * weight(x - j) * picture[row, col]
+    return total
+
+
+def test_the_bicubic_reading_is_keys_cubic_convolution():
+    picture = np.random.default_rng(4).random((12, 10, 2)).astype(np.float32)
+    angle = np.deg2rad(7.0)
+    motion = Motion(1.1 * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]),
+                    np.array([-0.7, 1.3]))
+    moved = sample(picture, motion, "bicubic")
+    for row in range(12):
+        for col in range(10):
+            y, x = motion.matrix @ np.array([row, col]) + motion.offset
+            np.testing.assert_allclose(moved[row, col], keys_reference(picture.astype(np.float64), y, x), atol=2e-6)
