@@ -89,11 +89,14 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
         import torch
 
         report(True, f"torch {torch.__version__}, CUDA {'available' if torch.cuda.is_available() else 'not available'}")
-    except Exception as exc:  # a broken torch is exactly what doctor must report
-        report(False, f"torch does not import: {exc}")
-    else:
+    except Exception as exc:  # a broken torch is exactly what doctor must report (the DIP presets need it)
+        report(False, f"torch does not import: {exc} (Balanced runs without it; Draft, DIP and Paper need it: "
+                      "reinstall torch in this environment)")
+    try:  # the tiles' threads are the engine's own, torch or not
         from ..engine.device import available_cores, thread_budget, tile_workers
-
+    except Exception:  # the engine's other dependencies: the test render below says what fails
+        pass
+    else:
         budget = thread_budget()
         source = "the cores available" if budget is None else budget[1]
         print_fn(f"[--] threads: {tile_workers()} tiles of a large frame at once (from {source}); "
