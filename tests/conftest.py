@@ -117,6 +117,25 @@ def moving_hair_shot(frames: int = 4, step: int = 6, size: int = 72):
     return images, trimaps, alphas, bg
 
 
+def drifting_hair_shot(frames: int, speed: float, size: int = 128):
+    """:func:`moving_hair_shot` (the subject 4 px right a frame) shot by a camera that
+    drifts ``speed`` px a frame (0.6 down, 0.8 right of it), resampled cubic; the
+    trimap's known regions follow (a pixel stays known where all it was read from was)."""
+    from scipy import ndimage
+
+    images, trimaps, alphas, _ = moving_hair_shot(frames=frames, step=4, size=size)
+    out = []
+    for t in range(frames):
+        offset = (0.6 * speed * t, 0.8 * speed * t)
+        image = np.stack([ndimage.shift(images[t][..., c], offset, order=3, mode="nearest") for c in range(3)], -1)
+        alpha = np.clip(ndimage.shift(alphas[t], offset, order=3, mode="nearest"), 0, 1)
+        known = {v: ndimage.shift((trimaps[t] == v).astype(np.float32), offset, order=1, mode="nearest") > 0.999
+                 for v in (0.0, 1.0)}
+        trimap = np.where(known[1.0], 1.0, np.where(known[0.0], 0.0, 0.5)).astype(np.float32)
+        out.append((np.clip(image, 0, 1).astype(np.float32), trimap, alpha))
+    return tuple(list(x) for x in zip(*out))
+
+
 def count_calls(monkeypatch, owner, name: str) -> list:
     """Replace ``owner.name`` with a wrapper that records each call's arguments (the list
     returned) and calls the real one."""

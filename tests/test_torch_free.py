@@ -1,6 +1,6 @@
 """The default preset fits no network, so it must not load torch into the caller's
 process: a host embedding the plugin (Natron, Resolve, Nuke) would otherwise carry torch's
-libraries (hundreds of MB, CUDA's on a GPU build) for a classical solve. Each check runs in
+libraries (182 MB resident here, CPU build) for a classical solve. Each check runs in
 a fresh interpreter, since this test process has torch already."""
 
 import json
@@ -74,7 +74,7 @@ def test_presets_with_networks_do_load_torch(preset):
     assert out == {"fits": True, "torch": True}
 
 
-def test_the_device_is_still_checked_without_torch_where_it_can_be():
+def test_device_names_are_still_checked():
     out = loads_torch("""
         import ofx_dipmatte
         errors = []
@@ -95,7 +95,7 @@ def test_a_drifting_shot_is_followed_without_torch():
     out = loads_torch(f"""
         sys.path.insert(0, {tests!r})
         import ofx_dipmatte
-        from test_carried_background import drifting_hair_shot
+        from conftest import drifting_hair_shot
         images, trimaps, _ = drifting_hair_shot(frames=3, speed=0.5)
         shot = ofx_dipmatte.ClipSession()
         results = [shot.matte(t, images[t], trimaps[t]) for t in range(3)]
