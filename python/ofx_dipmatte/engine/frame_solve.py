@@ -19,6 +19,7 @@ from .classical import (ColourContext, Colours, Prior, classical_matte, colour_c
                         colours_in_context, in_context, window_prior)
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, tile_batch, tile_workers
+from .exposure import level_gain
 from .information_flow import searches_on
 from .presets import Preset
 from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
@@ -79,6 +80,12 @@ class FrameSolver:
         unit = 1 if cfg.alpha_source == "prior" else (2 ** cfg.levels) * scale
         canvas = canvas_shape(h, w, unit)
         unknown = tri == 0.5
+        # A classical solve sees every frame at one exposure (:mod:`.exposure`); the colours
+        # go back to the frame's own before they are returned. The nets' presets keep
+        # their frames as encoded: their knee and sigmoid bound the values.
+        gain = 1.0 if self.bounded else level_gain(working, ~unknown)
+        if gain != 1.0:
+            working = working * np.float32(gain)
         # Nets warm-start best on the very window they were fitted on: keep it while it fits.
         fitted = self._warm.fitted_windows(frame) if cfg.alpha_source != "prior" else {}
         window = solve_window(unknown, canvas, cfg.margin, unit, scale, fitted.get(None))
@@ -107,6 +114,8 @@ class FrameSolver:
             one_sided, guide = self._tile_guide(windows, window, padded, should_stop)
         if isinstance(plate, Future):  # the carried plate, taken beside the steps above
             plate = plate.result()
+        if plate is not None and gain != 1.0:
+            plate = (plate[0] * np.float32(gain), plate[1])
         if plate is not None:
             padded = replace(padded, clean_plate=pad_to_canvas(plate[0], canvas, "reflect"),
                              plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
@@ -118,6 +127,8 @@ class FrameSolver:
         else:
             result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, context, progress,
                                                should_stop, cell)
+        if gain != 1.0:
+            result.fg, result.bg = result.fg / np.float32(gain), result.bg / np.float32(gain)
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
     def _tile_guide(self, windows: list[Window], union: Window, padded: Padded,
