@@ -80,12 +80,10 @@ class FrameSolver:
         unit = 1 if cfg.alpha_source == "prior" else (2 ** cfg.levels) * scale
         canvas = canvas_shape(h, w, unit)
         unknown = tri == 0.5
-        # A classical solve sees every frame at one exposure (:mod:`.exposure`); the colours
-        # go back to the frame's own before they are returned. The nets' presets keep
-        # their frames as encoded: their knee and sigmoid bound the values.
-        gain = 1.0 if self.bounded else level_gain(working, ~unknown)
-        if gain != 1.0:
-            working = working * np.float32(gain)
+        # A classical solve sees every frame at one exposure (:mod:`.exposure`), scaled in
+        # the padded copies below; the colours go back to the frame's own before they are
+        # returned. The nets' presets keep their frames as encoded (the knee bounds them).
+        gain = np.float32(1.0 if self.bounded else level_gain(working, ~unknown))
         # Nets warm-start best on the very window they were fitted on: keep it while it fits.
         fitted = self._warm.fitted_windows(frame) if cfg.alpha_source != "prior" else {}
         window = solve_window(unknown, canvas, cfg.margin, unit, scale, fitted.get(None))
@@ -106,19 +104,19 @@ class FrameSolver:
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
-        padded = Padded(pad_to_canvas(working, canvas, "reflect"), pad_to_canvas(tri, canvas, "constant"),
-                         pad_to_canvas(tri, canvas, "reflect"), valid)
+        image = pad_to_canvas(working, canvas, "reflect")
+        image *= gain
+        padded = Padded(image, pad_to_canvas(tri, canvas, "constant"), pad_to_canvas(tri, canvas, "reflect"), valid)
         one_sided: list[bool] = []
         guide: np.ndarray | None = None
         if len(windows) > 1:
             one_sided, guide = self._tile_guide(windows, window, padded, should_stop)
         if isinstance(plate, Future):  # the carried plate, taken beside the steps above
             plate = plate.result()
-        if plate is not None and gain != 1.0:
-            plate = (plate[0] * np.float32(gain), plate[1])
         if plate is not None:
-            padded = replace(padded, clean_plate=pad_to_canvas(plate[0], canvas, "reflect"),
-                             plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
+            plate_colour = pad_to_canvas(plate[0], canvas, "reflect")
+            plate_colour *= gain
+            padded = replace(padded, clean_plate=plate_colour, plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
         # Colours over the solved region and 32 px around it: a tile sees what one window would.
         context = colour_context(padded, window, guide) if self._estimates_colours else None
         if len(windows) == 1:
@@ -128,7 +126,7 @@ class FrameSolver:
             result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, context, progress,
                                                should_stop, cell)
         if gain != 1.0:
-            result.fg, result.bg = result.fg / np.float32(gain), result.bg / np.float32(gain)
+            result.fg, result.bg = result.fg / gain, result.bg / gain
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
     def _tile_guide(self, windows: list[Window], union: Window, padded: Padded,
