@@ -148,6 +148,26 @@ def test_disagreement_is_the_grain_for_a_background_that_stays():
     assert stack.disagreement(grain, covered) is None
 
 
+def test_grain_and_a_moved_camera_are_told_apart_at_any_exposure():
+    """Scene-linear frames come darker or brighter than display-referred ones, their grain
+    and their changes in proportion: compared as they were, a dark plate's moved camera
+    passed for grain (0.40 × 0.05), and a bright plate's grain for a moved camera."""
+    rng = np.random.default_rng(0)
+    background = rng.random((40, 40, 3)).astype(np.float32) * 0.4 + 0.1  # mean 0.3
+    trimap = np.zeros((40, 40), np.float32)
+    trimap[10:30, 10:30] = 0.5
+    for gain in (0.05, 1.0, 8.0):
+        noisy = lambda: np.float32(gain) * (background + rng.normal(0, 0.01, background.shape)).astype(np.float32)  # noqa: E731
+        stack = PlateStack()
+        for _ in range(3):
+            stack.add(noisy(), trimap)
+        grain = noisy()
+        # Measured 0.0065 / 0.020 / 0.040 (compared as they were: 0.0010 / 0.020 / 0.066);
+        # moved 0.067 / 0.20 / 0.40 (as they were: 0.010 at 0.05, taken for grain).
+        assert stack.disagreement(grain, trimap) < 0.045, gain
+        assert stack.disagreement(np.roll(grain, 3, axis=1), trimap) > MOVING_SPREAD, gain
+
+
 def test_a_change_in_part_of_the_background_is_not_carried_near_it():
     rng = np.random.default_rng(3)
     plate = rng.random((160, 160, 3)).astype(np.float32) * 0.6 + 0.2
@@ -268,6 +288,23 @@ def test_a_stack_holds_every_frame_at_the_first_frames_exposure():
     plate = stack.plate().astype(np.float32)
     np.testing.assert_allclose(plate[..., :3], background, atol=1e-5)  # the right side as frame 0 would see it
     assert stack.spread() < 1e-5
+
+
+def test_a_grainy_shot_carries_its_background_however_it_was_exposed():
+    """The same grainy shot as a dark and as a bright scene-linear plate: both carry the
+    background, with the same matte. (Before, exposed up, every frame after the first
+    started the stack over: its grain, 4 % of the level, was taken for a change.)"""
+    images, trimaps, alphas, _ = moving_hair_shot(frames=3, step=6)
+    rng = np.random.default_rng(2)
+    grainy = [np.clip(image + rng.normal(0, 0.01, image.shape), 0, 1).astype(np.float32) for image in images]
+    mattes = {}
+    for gain in (0.05, 1.0, 4.0):
+        carried = solve("balanced", [np.float32(gain) * image for image in grainy], trimaps)
+        assert [r.stats.background_frames for r in carried] == [0, 1, 2], gain
+        assert not any(r.stats.warnings for r in carried), gain
+        mattes[gain] = [r.alpha for r in carried]
+    for gain in (0.05, 4.0):  # measured 1.3e-6 and 0 (before: 0.29 and 0.59)
+        assert max(np.abs(a - b).max() for a, b in zip(mattes[gain], mattes[1.0])) < 1e-3
 
 
 def test_frames_shown_across_a_cut_do_not_spoil_the_stack():

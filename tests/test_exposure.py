@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from ofx_dipmatte.engine.exposure import REFERENCE_LEVEL, at_reference_level, level_gain
+from ofx_dipmatte.engine.exposure import (DARKEST_LEVEL, DISPLAY_LEVELS, REFERENCE_LEVEL, at_reference_level,
+                                          difference_scale, level_gain)
 
 
 def rms(values: np.ndarray) -> float:
@@ -39,3 +40,13 @@ def test_no_known_pixels_takes_the_whole_frame_and_black_stays_black():
     black = np.zeros((8, 9, 3), np.float32)
     assert level_gain(black, np.ones((8, 9), bool)) == 1.0
     np.testing.assert_array_equal(at_reference_level(black, none), black)
+
+
+def test_differences_are_compared_as_they_are_at_display_levels_and_in_proportion_beyond():
+    low, high = DISPLAY_LEVELS
+    assert difference_scale(low) == difference_scale(0.3) == difference_scale(high) == 1.0
+    assert difference_scale(4 * high) == pytest.approx(4.0)  # a bright exterior: its grain four times as large
+    assert difference_scale(low / 5) == pytest.approx(0.2)  # a dark plate: its changes a fifth as large
+    assert difference_scale(0.0) == pytest.approx(DARKEST_LEVEL / low)  # black: no division by zero
+    levels = np.array([0.02, 0.3, 2.4], np.float32)
+    np.testing.assert_allclose(difference_scale(levels), [0.2, 1.0, 4.0], rtol=1e-6)

@@ -41,6 +41,7 @@ from scipy import ndimage
 from ..trimap import snap_trimap
 from .background_motion import MOVING_SHIFT
 from .clean_plate import MOVING_SPREAD, MatchedFrame, PlateStack, SolvedBackground
+from .exposure import difference_scale
 from .frame_warp import Motion, move_colour, move_mask, move_trimap, move_values
 from .results import CARRIED_NOTE
 
@@ -314,8 +315,8 @@ def drop_changed(plate: np.ndarray, covers: np.ndarray, image: np.ndarray,
     """``covers`` (H×W bool, where the stack gives the background) without the pixels
     within :data:`CHANGED_REACH` of a change: where ``image`` differs from ``plate`` (both
     H×W×3, the plate matched to the image) on ``known_background`` by more than
-    :data:`CHANGED_DIFFERENCE` (times the plate's level where that is above 1, for
-    scene-linear frames). Give as ``known_background`` the pixels this frame's trimap
+    :data:`CHANGED_DIFFERENCE` (measured at a display-referred level,
+    :func:`.exposure.difference_scale`, for scene-linear frames). Give as ``known_background`` the pixels this frame's trimap
     and an earlier one's both show as background: where the stack holds only a solve's
     estimate, a difference is that estimate's error (faint foreground it missed), not a
     change."""
@@ -327,8 +328,8 @@ def drop_changed(plate: np.ndarray, covers: np.ndarray, image: np.ndarray,
     for channel in range(plate.shape[2]):
         mean = ndimage.uniform_filter((plate[..., channel] - image[..., channel]) * compared, 5)
         difference += np.square(mean / count)
-    # Per level above 1, as the stack's spread: scene-linear grain grows with the light.
-    level = np.maximum(ndimage.uniform_filter(plate.mean(axis=-1) * compared, 5) / count, 1.0)
+    # At a display-referred level, as the stack's spread: scene-linear grain grows with the light.
+    level = difference_scale(ndimage.uniform_filter(plate.mean(axis=-1) * compared, 5) / count)
     changed = (count > 0.5) & (np.sqrt(difference) / level > CHANGED_DIFFERENCE)
     if not changed.any():
         return covers

@@ -25,6 +25,7 @@ from ..trimap import snap_trimap, to_unit_float
 from ._exposure_match import exposure_sums, matched_rms
 from .background_motion import MOVING_SHIFT, background_shift, track_background
 from .colour_norms import channel_sum
+from .exposure import difference_scale
 from .frame_warp import Motion
 
 #: Fewer known-background pixels than this: the plate is taken as it is.
@@ -342,9 +343,8 @@ class PlateStack:
         if line is None:
             return None
         count, _, s_target, _, _, brightest = sums
-        level = max(1.0, sum(s_target) / (3 * count))
         rms = matched_rms(self._mean, colour, shared, *line, max(1.0, brightest))
-        return rms / level
+        return float(rms / difference_scale(sum(s_target) / (3 * count)))
 
     def shift(self, image: np.ndarray, trimap: np.ndarray) -> float | None:
         """How far (pixels, at the least) ``image``'s known background moved against the
@@ -384,13 +384,12 @@ class PlateStack:
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at
         least twice: about the grain for a locked-off shot; see :data:`MOVING_SPREAD`.
-        Divided by the plate's mean level where that is above 1: a scene-linear plate
-        brighter than display white has grain as large in proportion."""
+        Measured at a display-referred level (:func:`.exposure.difference_scale`): a
+        scene-linear plate has grain in proportion to its light."""
         if self._count.size == 0:
             return 0.0
         twice = self._count > 1
         if not twice.any():
             return 0.0
         variance = channel_sum(self._square[twice]) / (self._count[twice] - 1)
-        level = max(1.0, float(self._mean[twice].mean()))
-        return float(np.sqrt(variance.mean())) / level
+        return float(np.sqrt(variance.mean()) / difference_scale(float(self._mean[twice].mean())))

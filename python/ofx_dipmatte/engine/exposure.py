@@ -35,3 +35,21 @@ def at_reference_level(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     """``image`` times :func:`level_gain`: its known pixels' RMS level is
     :data:`REFERENCE_LEVEL` (a black frame as it is)."""
     return image * np.float32(level_gain(image, known))
+
+
+#: Mean levels (0–1 colour units) at which a shot's checks compare colours as they are:
+#: those of display-referred frames' backgrounds (our composites: 0.28–0.56), where their
+#: thresholds were set. Darker or brighter frames (scene-linear) are compared in
+#: proportion to their level, as grain and a change of scene are.
+DISPLAY_LEVELS = (0.1, 0.6)
+#: The darkest level compared in proportion: below it, a black background's differences
+#: are the quantisation's, not the picture's.
+DARKEST_LEVEL = 0.01
+
+
+def difference_scale(level):
+    """What a colour difference on pixels of mean ``level`` (a float or an array) is divided
+    by to be compared with a threshold set for display-referred frames: 1 within
+    :data:`DISPLAY_LEVELS`, ``level`` over the nearest end of that range outside it."""
+    low, high = DISPLAY_LEVELS
+    return np.maximum(level, DARKEST_LEVEL) / np.clip(level, low, high)
