@@ -4,8 +4,8 @@ The matting Laplacian's ε, the refinement's confidences, the colour estimator's
 regularisation and the known-to-unknown samples all weigh colour differences against
 constants set on display-referred frames, whose known pixels have RMS levels of 0.29–0.64.
 A scene-linear plate is darker (mid grey at 0.18, shadows near 0.01) or, exposed up,
-brighter: solved on its own values, the same picture at a quarter of the level gave the
-default 1.16× the SAD (median over 26 stills; 1.6× at a twentieth, worst 3×), at four times
+brighter: solved on its own values, the same picture at a fifth of the level gave the
+default 1.16× the SAD (median over 21 stills; 1.6× at a twentieth, worst 3×), at four times
 0.99× (worst 2.4×: a hard edge). Solved at one level, every exposure gets the same matte,
 and frames already at that level change little (docs/benchmarks.md, *Exposure*).
 """
@@ -47,7 +47,7 @@ DISPLAY_LEVELS = (0.1, 0.6)
 DARKEST_LEVEL = 0.01
 
 
-def difference_scale(level):
+def difference_scale(level: "float | np.ndarray") -> "float | np.ndarray":
     """What a colour difference on pixels of mean ``level`` (a float or an array) is divided
     by to be compared with a threshold set for display-referred frames: 1 within
     :data:`DISPLAY_LEVELS`, ``level`` over the nearest end of that range outside it."""
