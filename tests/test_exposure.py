@@ -1,14 +1,15 @@
-"""engine/exposure.py: the level a classical solve sees a frame at."""
+"""engine/exposure.py: the level a classical solve sees a frame at, and at which a shot's
+checks compare colours."""
 
 import numpy as np
 import pytest
 
-from ofx_dipmatte.engine.exposure import (DARKEST_LEVEL, DISPLAY_LEVELS, REFERENCE_LEVEL, at_reference_level,
-                                          difference_scale, level_gain)
+from ofx_dipmatte.engine.exposure import (BESIDE_BAND, DARKEST_LEVEL, DISPLAY_LEVELS, REFERENCE_LEVEL,
+                                          beside_band, difference_scale, level_gain)
 
 
-def rms(values: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(values, dtype=np.float64))))
+def median_level(values: np.ndarray) -> float:
+    return float(np.median(np.sqrt(np.mean(np.square(values, dtype=np.float64), axis=-1))))
 
 
 def test_the_known_pixels_are_brought_to_the_reference_level():
@@ -17,11 +18,8 @@ def test_the_known_pixels_are_brought_to_the_reference_level():
     known = np.zeros((40, 50), bool)
     known[:, :20] = True
     image[:, 20:] = 5.0  # the unknown pixels do not count, however bright
-    seen = at_reference_level(image, known)
-    assert rms(seen[known]) == pytest.approx(REFERENCE_LEVEL, rel=1e-5)
-    assert level_gain(image, known) == pytest.approx(REFERENCE_LEVEL / rms(image[known]), rel=1e-5)
-    # One gain for the whole frame: colour ratios (and so mattes) keep their shape.
-    np.testing.assert_allclose(seen / image, level_gain(image, known), rtol=1e-6)
+    gain = level_gain(image, known)
+    assert median_level(image[known] * gain) == pytest.approx(REFERENCE_LEVEL, rel=1e-5)
 
 
 def test_any_exposure_is_seen_the_same():
@@ -29,17 +27,36 @@ def test_any_exposure_is_seen_the_same():
     image = rng.uniform(0.0, 1.0, (30, 30, 3)).astype(np.float32)
     known = rng.random((30, 30)) < 0.5
     for gain in (1 / 64, 0.3, 1.0, 12.0):
-        np.testing.assert_allclose(at_reference_level(image * np.float32(gain), known),
-                                   at_reference_level(image, known), rtol=1e-5)
+        assert gain * level_gain(image * np.float32(gain), known) == pytest.approx(level_gain(image, known), rel=1e-5)
+
+
+def test_a_bright_minority_does_not_set_the_level():
+    """A median: a window onto the sky among the known pixels leaves the level where the
+    rest of them are."""
+    image = np.full((20, 20, 3), 0.2, np.float32)
+    image[:, 15:] = 8.0  # a quarter of the known pixels
+    known = np.ones((20, 20), bool)
+    assert level_gain(image, known) == pytest.approx(REFERENCE_LEVEL / 0.2, rel=1e-5)
 
 
 def test_no_known_pixels_takes_the_whole_frame_and_black_stays_black():
     image = np.full((8, 9, 3), 0.1, np.float32)
-    none = np.zeros((8, 9), bool)
-    assert level_gain(image, none) == pytest.approx(REFERENCE_LEVEL / 0.1, rel=1e-5)
-    black = np.zeros((8, 9, 3), np.float32)
-    assert level_gain(black, np.ones((8, 9), bool)) == 1.0
-    np.testing.assert_array_equal(at_reference_level(black, none), black)
+    assert level_gain(image, np.zeros((8, 9), bool)) == pytest.approx(REFERENCE_LEVEL / 0.1, rel=1e-5)
+    assert level_gain(np.zeros((8, 9, 3), np.float32), np.ones((8, 9), bool)) == 1.0
+
+
+def test_the_level_is_set_beside_the_band():
+    """The known pixels a window's band is mixed from set its level, not a bright sky or a
+    dark corner elsewhere in the frame."""
+    unknown = np.zeros((60, 80), bool)
+    unknown[20:30, 10:20] = True
+    near = beside_band(unknown)
+    assert not (near & unknown).any()
+    assert near[20 - BESIDE_BAND, 15] and near[25, 20 + BESIDE_BAND - 1] and near[30 + BESIDE_BAND - 1, 10]
+    assert not near[25, 20 + BESIDE_BAND] and not near[59, 79]
+    image = np.full((60, 80, 3), 0.2, np.float32)
+    image[:, 50:] = 8.0  # a window onto the sky, far from the band
+    assert level_gain(image, near) == pytest.approx(REFERENCE_LEVEL / 0.2, rel=1e-5)
 
 
 def test_differences_are_compared_as_they_are_at_display_levels_and_in_proportion_beyond():

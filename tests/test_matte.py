@@ -255,6 +255,26 @@ def test_the_default_gets_one_matte_at_every_exposure():
         assert np.allclose(other.foreground[band], at_one.foreground[band] * gain, rtol=1e-3, atol=1e-3 * gain)
 
 
+def test_a_bright_sky_or_a_dark_corner_elsewhere_in_the_frame_leaves_the_matte_alone():
+    """Scene-linear frames span a wide range. The level a solve sees the frame at is set by
+    the known pixels beside the band, so a window onto the sky at 4.0 (or a corner at 0.01)
+    beyond 96 px of background does not change the subject's matte; set by the RMS of the
+    frame's known pixels, the sky set the gain (0.16 against 1.05 without it)."""
+    image, trimap, alpha = make_hair_case(seed=0)
+    h, w = trimap.shape
+    background = image[trimap == 0].mean(axis=0)
+
+    def framed(far) -> np.ndarray:
+        wide = np.concatenate([image, np.broadcast_to(background, (h, 96, 3)),
+                               np.full((h, 2 * w, 3), far, np.float32)], axis=1).astype(np.float32)
+        wide_trimap = np.concatenate([trimap, np.zeros((h, 96 + 2 * w), np.float32)], axis=1)
+        return ofx_dipmatte.matte(wide, wide_trimap).alpha[:, :w]
+
+    plain = framed(background)
+    assert np.abs(framed(4.0) - plain).max() < 1e-4
+    assert np.abs(framed(0.01) - plain).max() < 1e-4
+
+
 def test_the_package_ships_its_types():
     """py.typed in the installed package: type checkers then read its annotations."""
     import importlib.resources

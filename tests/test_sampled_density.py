@@ -12,7 +12,7 @@ from ofx_dipmatte.engine.closed_form import closed_form_alpha
 from ofx_dipmatte.engine.information_flow import _nearest, mixture_weights
 from ofx_dipmatte.engine.laplacian import matting_laplacian
 from ofx_dipmatte.engine.sampled_density import (
-    REFERENCE_DEPTH, SPATIAL_UNIT, FrameSamples, band_mean_depth,
+    REFERENCE_DEPTH, REFERENCE_LEVEL, SPATIAL_UNIT, FrameSamples, band_mean_depth, exposure_normalised,
     known_samples, sample_settings, sampled_density_matte,
 )
 from ofx_dipmatte.engine.region import Window
@@ -78,6 +78,10 @@ def test_a_brighter_or_darker_exposure_gets_the_same_samples():
     """Scene-linear plates come at any exposure: the samples weigh colour against
     position and square colour differences, so they see the image at one level."""
     image, trimap, truth = smoke_case()
+    known = trimap != 0.5
+    level = np.sqrt(np.mean(np.square(exposure_normalised(image, known)[known])))
+    assert level == pytest.approx(REFERENCE_LEVEL, rel=1e-5)
+    assert np.allclose(exposure_normalised(4.0 * image, known), exposure_normalised(image, known), atol=1e-5)
     errors = []
     for gain in (0.25, 1.0, 4.0):
         laplacian = matting_laplacian(gain * image, unknown=trimap == 0.5)

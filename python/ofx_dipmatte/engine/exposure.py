@@ -6,35 +6,47 @@ constants set on display-referred frames, whose known pixels have RMS levels of 
 A scene-linear plate is darker (mid grey at 0.18, shadows near 0.01) or, exposed up,
 brighter: solved on its own values, the same picture at a fifth of the level gave the
 default 1.16× the SAD (median over 21 stills; 1.6× at a twentieth, worst 3×), at four times
-0.99× (worst 2.4×: a hard edge). Solved at one level, every exposure gets the same matte,
-and frames already at that level change little (docs/benchmarks.md, *Exposure*).
+0.99× (worst 2.4×: a hard edge). Solved at one level, set by the colours beside the band,
+every exposure gets the same matte, and frames already at that level change little
+(docs/benchmarks.md, *Exposure*). The known-to-unknown samples see each window at a level
+of their own (:func:`.sampled_density.exposure_normalised`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from .colour_norms import squared_norm
 
-#: The RMS level (0–1 colour units, over the three channels) a frame's known pixels are
-#: seen at: the median of our display-referred composites (0.29–0.64).
-REFERENCE_LEVEL = 0.5
+#: The level (0–1 colour units) a solve window is seen at: the median, over the known
+#: pixels beside its band (:func:`beside_band`), of each pixel's RMS over its channels. Our
+#: display-referred composites' medians: 0.27–0.68, 0.45 in the middle. A median, not a
+#: mean: a bright sky beside the band is a minority that an RMS level follows (a subject
+#: beside a window onto the sky at 4.0, as wide as its own picture: 1.12× the SAD with the
+#: RMS of the window's known pixels, geometric mean over 27 stills; 1.05× with this).
+REFERENCE_LEVEL = 0.45
 
 
 def level_gain(image: np.ndarray, known: np.ndarray) -> float:
     """The gain that brings ``image``'s (H×W×3) ``known`` pixels (H×W bool; all of them
-    when none is known) to an RMS level of :data:`REFERENCE_LEVEL`; 1 for a black frame,
-    which has no level to set."""
-    squares = squared_norm(image)
-    picked = squares[known] if known.any() else squares
-    level = float(np.sqrt(picked.mean(dtype=np.float64) / image.shape[-1]))
+    when none is known) to a median level of :data:`REFERENCE_LEVEL`; 1 for a black
+    frame, which has no level to set."""
+    levels = np.sqrt(squared_norm(image) / np.float32(image.shape[-1]))
+    level = float(np.median(levels[known] if known.any() else levels))
     return REFERENCE_LEVEL / level if level > 1e-6 else 1.0
 
 
-def at_reference_level(image: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """``image`` times :func:`level_gain`: its known pixels' RMS level is
-    :data:`REFERENCE_LEVEL` (a black frame as it is)."""
-    return image * np.float32(level_gain(image, known))
+#: Known pixels within this many pixels of the band set a window's level: the colours its
+#: unknown pixels are mixed from, not a bright sky or a dark corner elsewhere in the frame.
+BESIDE_BAND = 16
+
+
+def beside_band(unknown: np.ndarray) -> np.ndarray:
+    """H×W bool: the known pixels within :data:`BESIDE_BAND` px (a square's reach) of an
+    ``unknown`` one."""
+    near = ndimage.maximum_filter(unknown.astype(np.uint8), size=2 * BESIDE_BAND + 1, mode="constant") > 0
+    return near & ~unknown
 
 
 #: Mean levels (0–1 colour units) at which a shot's checks compare colours as they are:

@@ -19,7 +19,7 @@ from .classical import (ColourContext, Colours, Prior, classical_matte, colour_c
                         colours_in_context, in_context, window_prior)
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, tile_batch, tile_workers
-from .exposure import level_gain
+from .exposure import beside_band, level_gain
 from .information_flow import searches_on
 from .presets import Preset
 from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
@@ -80,10 +80,6 @@ class FrameSolver:
         unit = 1 if cfg.alpha_source == "prior" else (2 ** cfg.levels) * scale
         canvas = canvas_shape(h, w, unit)
         unknown = tri == 0.5
-        # A classical solve sees every frame at one exposure (:mod:`.exposure`), scaled in
-        # the padded copies below; the colours go back to the frame's own before they are
-        # returned. The nets' presets keep their frames as encoded (the knee bounds them).
-        gain = np.float32(1.0 if self.bounded else level_gain(working, ~unknown))
         # Nets warm-start best on the very window they were fitted on: keep it while it fits.
         fitted = self._warm.fitted_windows(frame) if cfg.alpha_source != "prior" else {}
         window = solve_window(unknown, canvas, cfg.margin, unit, scale, fitted.get(None))
@@ -100,6 +96,13 @@ class FrameSolver:
                                    depth=depth)
             window = union_window(windows)
         stats.window = (window.x0, window.y0, window.width, window.height)
+        # A classical solve sees every frame at one exposure (:mod:`.exposure`), set by the
+        # known pixels beside the band it solves (a bright sky elsewhere in the frame does
+        # not darken the subject), scaled in the padded copies below; the colours go back to
+        # the frame's own before they are returned. The nets' presets keep their frames as
+        # encoded (the knee bounds them).
+        region = window.slices  # (within the frame for a classical solve, whose canvas is the frame)
+        gain = np.float32(1.0 if self.bounded else level_gain(working[region], beside_band(unknown[region])))
         stats.tiles = len(windows)
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
         valid = np.zeros(canvas, dtype=bool)

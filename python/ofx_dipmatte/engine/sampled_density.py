@@ -22,8 +22,7 @@ SAD; scaled, 0.95×, as at 256².
 
 Exposure: the samples weigh colour against position, and their confidence is a squared
 colour difference, so the window's image is seen at one level (its known pixels' RMS at
-:data:`.exposure.REFERENCE_LEVEL`; a frame is seen at that level as a whole
-before, but a window's known pixels need not share the frame's level). Seen as it was, dev *smoke* as a scene-linear float four times
+:data:`REFERENCE_LEVEL`). Seen as it was, dev *smoke* as a scene-linear float four times
 as bright came out 1.18× closed-form's SAD (0.97× at its own exposure); normalised, 0.94×.
 """
 
@@ -37,7 +36,6 @@ from scipy import ndimage
 
 from .alpha_solve import DataTerm, Smoothness, add_terms, solve_alpha
 from .device import tile_workers
-from .exposure import at_reference_level
 from .information_flow import known_to_unknown_term, pixel_features, searches_on
 from .region import Window
 
@@ -48,6 +46,9 @@ REFERENCE_DEPTH = 26.0
 #: weighs as one unit of colour, so samples come from across the band, the nearer the
 #: better (the paper's unit is the image's side; ours follows the band, not the frame).
 SPATIAL_UNIT = 256.0
+#: The RMS level (0–1 colour units) of the known pixels the settings are given at: the
+#: median of our display-referred composites (0.29–0.64).
+REFERENCE_LEVEL = 0.5
 #: The neighbour searches' tolerance: samples within 1.2× the distance of the true nearest
 #: ones. The estimate is a noisy sample of the density either way; exact searches took
 #: 4.6× as long on dev *smoke* enlarged 4× (12.3 s against 2.7 s over its 16 tiles) for
@@ -73,6 +74,17 @@ def sample_settings(unknown: np.ndarray, strength: float) -> tuple[float, float]
     1/depth² and the unit as depth elsewhere (see the module's docstring)."""
     ratio = max(band_mean_depth(unknown), 1.0) / REFERENCE_DEPTH
     return strength / ratio ** 2, SPATIAL_UNIT * ratio
+
+
+def exposure_normalised(image: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """``image`` scaled so that its ``known`` pixels' RMS level is :data:`REFERENCE_LEVEL`
+    (as it is; no known pixels). The samples weigh colour against position, and their
+    confidence is a squared colour difference: a scene-linear plate four times as bright
+    would otherwise get sixteen times the data term."""
+    if not known.any():
+        return image
+    level = float(np.sqrt(np.mean(np.square(image[known], dtype=np.float64))))
+    return image * np.float32(REFERENCE_LEVEL / max(level, 1e-6))
 
 
 def sampled_density_matte(image: np.ndarray, trimap: np.ndarray, laplacian: Smoothness, strength: float, *,
@@ -104,9 +116,9 @@ def sampled_density_matte(image: np.ndarray, trimap: np.ndarray, laplacian: Smoo
 def known_samples(image: np.ndarray, trimap: np.ndarray, unit: float,
                   should_stop: Optional[Callable[[], bool]] = None) -> DataTerm:
     """Confidence and alpha estimate of each of ``trimap``'s unknown pixels from its
-    nearest known pixels in colour (``image`` seen at :data:`.exposure.REFERENCE_LEVEL`) and
+    nearest known pixels in colour (``image`` seen at :data:`REFERENCE_LEVEL`) and
     position (in units of ``unit`` pixels)."""
-    image = at_reference_level(image, trimap != 0.5)
+    image = exposure_normalised(image, trimap != 0.5)
     # pixel_features divides positions by the longer side and multiplies by its argument.
     features = pixel_features(image, max(trimap.shape) / unit)
     return known_to_unknown_term(features, image, trimap, should_stop=should_stop, eps=SEARCH_EPS)
