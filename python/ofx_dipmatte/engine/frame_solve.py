@@ -96,14 +96,14 @@ class FrameSolver:
                                    depth=depth)
             window = union_window(windows)
         stats.window = (window.x0, window.y0, window.width, window.height)
+        stats.tiles = len(windows)
         # A classical solve sees every frame at one exposure (:mod:`.exposure`), set by the
         # known pixels beside the band it solves (a bright sky elsewhere in the frame does
         # not darken the subject), scaled in the padded copies below; the colours go back to
         # the frame's own before they are returned. The nets' presets keep their frames as
-        # encoded (the knee bounds them).
-        region = window.slices  # (within the frame for a classical solve, whose canvas is the frame)
+        # encoded (the knee bounds them). A classical solve's canvas is the frame itself.
+        region = window.slices
         gain = np.float32(1.0 if self.bounded else level_gain(working[region], beside_band(unknown[region])))
-        stats.tiles = len(windows)
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
