@@ -101,7 +101,16 @@ py::tuple laplacian_rows(const Doubles& image, const Indices& corners, const Ind
                 cov[i * 3 + i] += eps / n_win;  // the regulariser: a flat window is not singular
             }
             Whitening whiten{};
-            if (!whiten.factor(cov)) throw std::runtime_error("laplacian_rows: a window's covariance is not positive definite");
+            // eps is in colour units: beside a hot pixel (a firefly of 10⁶ among colours near
+            // 1) the covariance's spread exceeds a double's precision and eps is lost in it.
+            // Such a window is held by a regulariser relative to its own scale instead (the
+            // windows that factor with eps alone, every window of a plate's range, are as before).
+            const double scale = cov[0] + cov[4] + cov[8];
+            for (double jitter = 1e-13 * scale; !whiten.factor(cov); jitter *= 100) {
+                if (!(jitter > 0) || jitter > scale)
+                    throw std::runtime_error("laplacian_rows: a window's covariance is not positive definite");
+                for (int i = 0; i < 3; ++i) cov[i * 3 + i] += jitter;
+            }
             for (int a = 0; a < n_win; ++a) whiten.apply(&centred[3 * a], &white[3 * a]);
             // L[a, b] += δ_ab − (1 + (I_a − μ)ᵀ Σ⁻¹ (I_b − μ)) / n_win, on the rows built.
             for (int a = 0; a < n_win; ++a) {

@@ -57,6 +57,21 @@ def test_the_laplacian_is_the_sum_of_its_windows_textbook_terms():
     assert np.diff(csr.indptr)[0] == 9 and np.diff(csr.indptr)[3 * w + 4] == 25
 
 
+def test_a_firefly_leaves_the_laplacian_whole():
+    # A firefly of 10⁸ among colours near 0.5: its windows' covariances span more than a
+    # double's precision, so ε alone no longer makes them positive definite. They are held
+    # by a regulariser relative to their own scale; the windows away from it keep ε alone.
+    rng = np.random.default_rng(4)
+    image = 0.5 + 0.01 * rng.random((9, 9, 3))
+    calm = matting_laplacian(image).tocsr()
+    image[4, 4] = [1e8, 2e8, 1e8]
+    lap = matting_laplacian(image).tocsr()
+    assert np.isfinite(lap.data).all() and abs(lap - lap.T).max() < 1e-6
+    assert np.abs(lap.sum(axis=1)).max() < 1e-6
+    far = np.arange(81).reshape(9, 9)[:2].ravel()  # rows no window of the firefly reaches
+    assert abs(lap[far] - calm[far]).max() == 0
+
+
 def test_the_band_only_laplacian_has_the_unknown_rows_exactly():
     rng = np.random.default_rng(1)
     image = rng.random((20, 24, 3))

@@ -30,6 +30,8 @@ def test_prepare_image_dtypes():
     (np.zeros(4), "H×W×3"),
     (np.zeros((0, 4, 3)), "empty"),
     (np.full((2, 2, 3), np.inf, np.float32), "NaN or Inf"),
+    (np.array([[[0.5, 2e15, 0.5], [0.5, 0.5, 0.5]]], np.float32), r"1 pixel\(s\) above 1e\+15 .*up to 2e\+15.*Clamp"),
+    (np.array([[[0.5, -1e30, 0.5], [np.nan, 0.5, 0.5]]], np.float32), "1 pixel.* NaN or Inf"),
     (np.zeros((2, 2, 3), np.int32), "dtype"),
 ])
 def test_prepare_image_rejects(bad, match):

@@ -4,8 +4,9 @@ checks compare colours."""
 import numpy as np
 import pytest
 
-from ofx_dipmatte.engine.exposure import (BESIDE_BAND, DARKEST_LEVEL, DISPLAY_LEVELS, REFERENCE_LEVEL,
-                                          beside_band, difference_scale, level_gain)
+from ofx_dipmatte.engine.exposure import (BESIDE_BAND, DARKEST_LEVEL, DISPLAY_LEVELS, HIGHLIGHT_CEILING,
+                                          REFERENCE_LEVEL, beside_band, difference_scale, from_solve_level,
+                                          level_gain, to_solve_level)
 
 
 def median_level(values: np.ndarray) -> float:
@@ -67,3 +68,18 @@ def test_differences_are_compared_as_they_are_at_display_levels_and_in_proportio
     assert difference_scale(0.0) == pytest.approx(DARKEST_LEVEL / low)  # black: no division by zero
     levels = np.array([0.02, 0.3, 2.4], np.float32)
     np.testing.assert_allclose(difference_scale(levels), [0.2, 1.0, 4.0], rtol=1e-6)
+
+
+def test_highlights_are_compressed_for_the_solve_and_come_back():
+    values = np.array([0.0, 0.45, 3.0, 2e3, 1e5, 1e9, 1e14], np.float32).reshape(1, -1, 1).repeat(3, axis=2)
+    gain = np.float32(2.0)
+    solved = values.copy()
+    to_solve_level(solved, gain)
+    below = values * gain <= HIGHLIGHT_CEILING
+    assert np.array_equal(solved[below], values[below] * gain)  # a plate's own range as it is
+    assert solved.max() < 40 * HIGHLIGHT_CEILING and np.all(np.diff(solved[0, :, 0]) > 0)  # in order, bounded
+    np.testing.assert_allclose(from_solve_level(solved, gain), values, rtol=1e-5)
+    # An estimate beyond every input stays finite.
+    assert np.isfinite(from_solve_level(np.full((1, 1, 3), 3e38, np.float32), gain)).all()
+    plain = values[:, :3].copy()
+    assert from_solve_level(plain, 1.0) is plain  # nothing to do: no copy

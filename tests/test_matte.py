@@ -275,6 +275,22 @@ def test_a_bright_sky_or_a_dark_corner_elsewhere_in_the_frame_leaves_the_matte_a
     assert np.abs(framed(0.01) - plain).max() < 1e-4
 
 
+def test_a_firefly_in_the_band_still_gives_a_matte():
+    """A render's firefly (10⁸ in one band pixel of a float plate) stopped the default with
+    "a window's covariance is not positive definite"; now its windows are regularised to
+    their own scale (kernels/matting_laplacian.cpp) and the frame solves."""
+    image, trimap, alpha = make_hair_case(seed=0)
+    band = trimap == 0.5
+    plain = ofx_dipmatte.matte(image, trimap)
+    y, x = np.argwhere(band)[len(np.argwhere(band)) // 2]
+    image = image.copy()
+    image[y, x] = 1e8
+    res = ofx_dipmatte.matte(image, trimap)
+    assert np.isfinite(res.foreground).all() and np.isfinite(res.background).all()
+    error = lambda a: np.abs(a - alpha)[band].sum()  # noqa: E731
+    assert error(res.alpha) < 1.1 * error(plain.alpha)
+
+
 def test_the_package_ships_its_types():
     """py.typed in the installed package: type checkers then read its annotations."""
     import importlib.resources

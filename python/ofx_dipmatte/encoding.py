@@ -19,6 +19,11 @@ from .trimap import to_unit_float
 #: Values up to here pass through unchanged; above it they are compressed towards 1.
 KNEE = 0.8
 
+#: The largest magnitude a float image may hold. A plate's brightest highlights (the sun
+#: in a scene-linear EXR) lie within 10⁵; beyond 10¹⁵ a value is a broken render's
+#: firefly, and the solve's float32 squares overflow near 10¹⁹.
+LARGEST_VALUE = 1e15
+
 
 def encode(linear: np.ndarray) -> np.ndarray:
     """Map float values in [0, ∞) to the working range [0, 1) (identity below KNEE)."""
@@ -68,7 +73,8 @@ def prepare_image(image: np.ndarray, name: str = "image",
         is_float: whether the input was float.
 
     Raises:
-        ValueError: empty image, wrong shape or dtype, NaN/Inf values.
+        ValueError: empty image, wrong shape or dtype, NaN/Inf values or values beyond
+            :data:`LARGEST_VALUE`.
     """
     img = grey_to_rgb(image)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
@@ -77,9 +83,16 @@ def prepare_image(image: np.ndarray, name: str = "image",
         raise ValueError(f"{name}: empty image of shape {tuple(img.shape)}")
     is_float = bool(np.issubdtype(img.dtype, np.floating))
     rgb = to_unit_float(img[..., :3], name)
-    if not np.all(np.isfinite(rgb)):
-        bad = int(np.count_nonzero(~np.isfinite(rgb).all(axis=2)))
-        raise ValueError(f"{name}: {bad} pixel(s) contain NaN or Inf; clean the plate (e.g. a NaN-fix node) first")
+    # Two reductions and no frame-sized temporary (a 4K frame's is 100 MB); NaN fails both tests.
+    if not (-LARGEST_VALUE <= float(rgb.min()) and float(rgb.max()) <= LARGEST_VALUE):
+        if not np.isfinite(rgb).all():
+            bad = int(np.count_nonzero(~np.isfinite(rgb).all(axis=2)))
+            raise ValueError(f"{name}: {bad} pixel(s) contain NaN or Inf; clean the plate (e.g. a NaN-fix node) first")
+        magnitude = np.abs(rgb)
+        bad = int(np.count_nonzero((magnitude > LARGEST_VALUE).any(axis=2)))
+        raise ValueError(f"{name}: {bad} pixel(s) above {LARGEST_VALUE:g} in magnitude (up to "
+                         f"{float(magnitude.max()):.3g}), far beyond any plate's highlights; clamp the "
+                         "plate (e.g. a Clamp node) or remove the render's fireflies first")
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
     working = rgb if not is_float else encode(rgb) if bounded else np.maximum(rgb, 0.0)
     return rgb, working, is_float

@@ -19,7 +19,7 @@ from .classical import (ColourContext, Colours, Prior, classical_matte, colour_c
                         colours_in_context, in_context, window_prior)
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
 from .device import op_threads_shared_by, tile_batch, tile_workers
-from .exposure import beside_band, level_gain
+from .exposure import beside_band, from_solve_level, level_gain, to_solve_level
 from .information_flow import searches_on
 from .presets import Preset
 from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
@@ -108,7 +108,7 @@ class FrameSolver:
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
         image = pad_to_canvas(working, canvas, "reflect")
-        image *= gain
+        to_solve_level(image, gain)
         padded = Padded(image, pad_to_canvas(tri, canvas, "constant"), pad_to_canvas(tri, canvas, "reflect"), valid)
         one_sided: list[bool] = []
         guide: np.ndarray | None = None
@@ -118,7 +118,7 @@ class FrameSolver:
             plate = plate.result()
         if plate is not None:
             plate_colour = pad_to_canvas(plate[0], canvas, "reflect")
-            plate_colour *= gain
+            to_solve_level(plate_colour, gain)
             padded = replace(padded, clean_plate=plate_colour, plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
         # Colours over the solved region and 32 px around it: a tile sees what one window would.
         context = colour_context(padded, window, guide) if self._estimates_colours else None
@@ -128,8 +128,7 @@ class FrameSolver:
         else:
             result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, context, progress,
                                                should_stop, cell)
-        if gain != 1.0:
-            result.fg, result.bg = result.fg / gain, result.bg / gain
+        result.fg, result.bg = from_solve_level(result.fg, gain), from_solve_level(result.bg, gain)
         return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
 
     def _tile_guide(self, windows: list[Window], union: Window, padded: Padded,
