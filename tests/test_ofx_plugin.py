@@ -590,13 +590,14 @@ def test_a_trimap_smaller_than_the_source_is_background_outside_its_bounds(host)
 
 
 @BOTH_ENGINES
-def test_nan_pixels_fail_the_render_with_a_message(host, engine):
+@pytest.mark.parametrize("value,says", [(np.nan, "NaN"), (1e20, "Clamp")])
+def test_nan_or_absurd_pixels_fail_the_render_with_a_message(host, engine, value, says):
     image, trimap, *_ = make_case(SIZE, band=3)
-    image[3, 4, 1] = np.nan
+    image[3, 4, 1] = value
     inst = new_instance(host, FILTER, engine=engine)
     host.set_image(inst, "Source", 0.0, **to_host(np.dstack([image, trimap])))
     assert host.render(inst, 0.0) == FAILED
-    assert "NaN" in host.persistent_message(inst)
+    assert says in host.persistent_message(inst)
 
 
 def random_invalid_layout(rng: np.random.Generator, image: np.ndarray) -> dict:
