@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ofx_dipmatte
-from conftest import make_case
+from conftest import make_case, moving_hair_shot, retaken
 
 CFG = ofx_dipmatte.PRESETS["dip"].replace(name="test", max_iterations=150, warm_max_iterations=150)
 
@@ -46,7 +46,7 @@ def test_a_warm_frame_the_nets_already_fit_takes_one_step():
     for min_iterations in (1, 5):
         clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=30, min_iterations=min_iterations))
         clip.matte(0, image, trimap)
-        again = clip.matte(1, image, trimap)  # nothing moved
+        again = clip.matte(1, retaken(image), trimap)  # nothing moved
         assert again.stats.stop_reason == "threshold" and again.stats.iterations == min_iterations
 
 
@@ -54,10 +54,10 @@ def test_out_of_order_frames_start_from_nearest_solved():
     clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=5, warm_max_iterations=3))
     image, trimap, _ = shifted(0)
     assert clip.matte(0, image, trimap).stats.warm_start_from is None
-    assert clip.matte(10, image, trimap).stats.warm_start_from == 0
-    assert clip.matte(7, image, trimap).stats.warm_start_from == 10
-    assert clip.matte(2.5, image, trimap).stats.warm_start_from == 0
-    assert clip.matte(4, image, trimap).stats.warm_start_from == 2.5
+    assert clip.matte(10, retaken(image, 1), trimap).stats.warm_start_from == 0
+    assert clip.matte(7, retaken(image, 2), trimap).stats.warm_start_from == 10
+    assert clip.matte(2.5, retaken(image, 3), trimap).stats.warm_start_from == 0
+    assert clip.matte(4, retaken(image, 4), trimap).stats.warm_start_from == 2.5
 
 
 def test_a_solved_frame_warm_starts_any_number_of_frames_alike():
@@ -82,7 +82,7 @@ def test_memory_is_bounded_on_long_clips():
     clip = ofx_dipmatte.ClipSession(preset=CFG.replace(max_iterations=2, warm_max_iterations=1), max_states=3)
     image, trimap, _ = shifted(0)
     for frame in range(8):
-        clip.matte(frame, image, trimap)
+        clip.matte(frame, retaken(image, frame % 2), trimap)
     assert clip.solved_frames == [5, 6, 7]
     clip.reset()
     assert clip.matte(9, image, trimap).stats.warm_start_from is None
@@ -129,3 +129,32 @@ def test_warm_starts_keep_each_cell_nearest_and_its_first_cold_loss():
     assert other.cold_loss("a") == 7.0 and other.cold_loss("b") == 2.0  # its own stays, others added
     with pytest.raises(KeyError):
         store.export(0.0)
+
+
+@pytest.mark.parametrize("preset", ["balanced", CFG.replace(max_iterations=5, warm_max_iterations=3)])
+def test_the_last_frames_inputs_given_again_return_its_result(preset):
+    """A held picture, or a clip whose pictures a timeline repeats: the inputs of the frame
+    solved last, at another time, give its result again (copies) with nothing solved.
+    Solved again (the same picture as other inputs), the default's matte changes: the
+    carried background then holds the picture's own first solve."""
+    images, trimaps, _, _ = moving_hair_shot(frames=2)
+    clip = ofx_dipmatte.ClipSession(preset)
+    first = clip.matte(0, images[0], trimaps[0])
+    held = clip.matte(1, images[0], trimaps[0])
+    assert held.stats.repeat_of == 0 and first.stats.repeat_of is None
+    np.testing.assert_array_equal(held.alpha, first.alpha)
+    np.testing.assert_array_equal(held.foreground, first.foreground)
+    assert held.stats.iterations == first.stats.iterations and clip.solved_frames == first_solved(clip)
+    first.alpha[:] = 0  # a caller writes to its result: the next repeat is not touched
+    assert clip.matte(2, images[0], trimaps[0]).alpha.max() == 1.0
+    assert clip.matte(3, images[1], trimaps[1]).stats.repeat_of is None  # a new picture is solved
+    assert clip.matte(4, images[0], trimaps[0]).stats.repeat_of is None  # not the last one solved
+    if preset == "balanced":
+        again = ofx_dipmatte.ClipSession(preset)
+        shown = again.matte(0, images[0], trimaps[0]).alpha
+        assert not np.allclose(again.matte(1, retaken(images[0]), trimaps[0]).alpha, shown, atol=1e-3)
+
+
+def first_solved(clip: ofx_dipmatte.ClipSession) -> list:
+    """The frames ``clip`` fitted nets for: none without networks, frame 0 with them."""
+    return [0.0] if clip.config.fits_networks else []

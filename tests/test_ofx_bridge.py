@@ -74,6 +74,32 @@ def test_the_cache_returns_solved_frames_and_stays_bounded():
     assert session.solves == 5
 
 
+def test_a_held_or_repeated_picture_is_solved_once():
+    """A timeline that holds a picture, or shows a clip's pictures twice each (a 25 fps
+    clip in a 50 fps MLT project), asks for the same pixels at other times: every showing
+    gets the first one's matte, with no second solve (which would meet a carried
+    background holding the first one's, and change alpha: test_clip.py), and a new
+    picture is solved."""
+    from conftest import moving_hair_shot
+
+    images, trimaps, _, _ = moving_hair_shot(frames=2)
+    session = InstanceSession()
+
+    def render(t, picture):
+        return session.render(t, images[picture], trimaps[picture][..., None], dict(preset="balanced"),
+                              lambda f: True, 72, 72, 4, "float32")
+
+    first = render(0, 0)
+    np.testing.assert_array_equal(render(1, 0), first)
+    assert session.solves == 1
+    second = render(2, 1)
+    np.testing.assert_array_equal(render(3, 1), second)
+    assert session.solves == 2
+    # Out of order too: the cache holds the picture, whichever was solved last.
+    np.testing.assert_array_equal(render(4, 0), first)
+    assert session.solves == 2
+
+
 def test_a_host_abort_cancels_the_render():
     image, trimap, *_ = make_case(16, band=2)
     session = InstanceSession()

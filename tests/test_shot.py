@@ -27,10 +27,13 @@ FAST = ["--preset", "draft", "--max-iterations", "6"]
 def write_shot(folder: Path, frames, size: int = 32, half: bool = True,
                locked_off: bool = False) -> tuple[str, str]:
     """plate.####.exr (half, data window at (10, 20), pixel aspect 2) and trimap.####.png;
-    another scene every frame, or the same one (``locked_off``)."""
+    another scene every frame, or the same one with a grain of its own (``locked_off``: a
+    camera's frames are never the same pixels; a picture repeated is a held frame)."""
     folder.mkdir(parents=True, exist_ok=True)
     for f in frames:
         image, trimap, *_ = make_case(size, band=3, seed=0 if locked_off else f)
+        if locked_off:
+            image = np.clip(image + np.random.default_rng(f).normal(0.0, 0.002, image.shape), 0.0, 1.0)
         like = ImageFile(pixels=image, path=folder, stored_type="half" if half else "float", origin=(10, 20),
                          display_window=(0, 0, size + 20, size + 40), pixel_aspect=2.0)
         write_image(folder / f"plate.{f:04d}.exr", np.dstack([image, np.ones_like(trimap)]),
@@ -137,6 +140,24 @@ def test_a_three_frame_exr_shot_end_to_end(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [f"plate.alpha.{f:04d}.exr" for f in (1, 2, 3)] + [f"plate.fg.{f:04d}.exr" for f in (1, 2, 3)]
         + [".ofx_dipmatte_cache"])
+
+
+def test_a_held_frame_gets_the_matte_of_the_frame_it_repeats(tmp_path, capsys):
+    """A plate retimed by repeating frames (24 to 25 fps), or a freeze frame: a frame
+    whose pixels are those of the frame before gets its matte again, unsolved; solved
+    again it met a carried background that held its own first solve, and its matte
+    changed between the two frames."""
+    import shutil
+
+    plate, trimap = write_shot(tmp_path / "in", [1, 3])
+    for kind, ext in (("plate", "exr"), ("trimap", "png")):
+        shutil.copy(tmp_path / "in" / f"{kind}.0001.{ext}", tmp_path / "in" / f"{kind}.0002.{ext}")
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "out"), "--preset", "balanced")
+    assert code == 0, report
+    assert [(f["frame"], f["status"], f["repeat_of"]) for f in report["frames"]] == [
+        (1, "solved", None), (2, "solved", 1), (3, "solved", None)]
+    held, first = (read_image_file(report["frames"][i]["outputs"]["alpha"]).pixels for i in (1, 0))
+    np.testing.assert_array_equal(held, first)
 
 
 def test_explicit_outputs_frames_and_formats(tmp_path, capsys):
@@ -506,8 +527,10 @@ def test_json_report_schema(tmp_path, capsys):
     assert report["ofx_dipmatte"] == ofx_dipmatte.__version__  # which release made these frames
     for f in report["frames"]:
         assert set(f) == {"frame", "status", "iterations", "seconds", "final_loss", "stop_reason",
-                          "warm_start_from", "chroma_restored", "background_frames", "outputs", "warnings"}
+                          "warm_start_from", "chroma_restored", "background_frames", "repeat_of", "outputs",
+                          "warnings"}
         assert f["chroma_restored"] is None  # float EXR frames with their own chroma
+        assert f["repeat_of"] is None  # every frame its own pixels
         assert f["background_frames"] == 0  # draft carries no background
         assert isinstance(f["frame"], int) and isinstance(f["iterations"], int)
         assert isinstance(f["seconds"], float) and isinstance(f["final_loss"], float)

@@ -36,8 +36,9 @@ def test_a_still_a_shot_and_the_plugin_bridge_solve_without_torch():
         from ofx_dipmatte.ofx.bridge import InstanceSession
         still = ofx_dipmatte.matte(image, trimap)
         shot = ofx_dipmatte.ClipSession()
-        for frame in range(3):  # a locked-off shot: the background is carried, unmoved
-            result = shot.matte(frame, image, trimap)
+        for frame in range(3):  # a locked-off shot with grain: the background is carried, unmoved
+            grain = np.random.default_rng(frame).normal(0.0, 0.002, image.shape).astype(np.float32)
+            result = shot.matte(frame, image + grain, trimap)
         host = InstanceSession()
         rgba = np.dstack([image, np.ones((96, 96), np.float32)])
         for frame in range(2):

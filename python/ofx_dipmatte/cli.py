@@ -101,6 +101,8 @@ def _describe(record) -> str:
         return line + ", preroll (not written)"
     if record.status == "first_solve":
         return line + ", first solve for --stack-plate (not written)"
+    if record.repeat_of is not None:  # a held frame: nothing was solved
+        line = f"frame {record.frame}: the pixels of frame {record.repeat_of} again, its matte written again"
     return line + "".join(f"\n  {kind}: {path}" for kind, path in record.outputs.items()) \
         + "".join(f"\n  warning: {text}" for text in about_inputs(record.warnings))
 

@@ -76,6 +76,7 @@ class FrameReport:
     warm_start_from: Optional[int] = None
     chroma_restored: Optional[str] = None  # "4:2:2" etc.: the plate's chroma was subsampled
     background_frames: int = 0  # frames (shown or solved before) whose background this one was solved against
+    repeat_of: Optional[int] = None  # the frame before it held the same pixels: its matte was written again
     outputs: dict = field(default_factory=dict)   # kind → path written (or kept, when it existed)
     warnings: list = field(default_factory=list)
 
@@ -507,7 +508,8 @@ class ShotJob:
                              stop_reason=res.stats.stop_reason, warnings=list(res.stats.warnings),
                              warm_start_from=None if res.stats.warm_start_from is None else int(res.stats.warm_start_from),
                              chroma_restored=res.stats.chroma_restored,
-                             background_frames=res.stats.background_frames)
+                             background_frames=res.stats.background_frames,
+                             repeat_of=None if res.stats.repeat_of is None else int(res.stats.repeat_of))
         if outputs is not None:
             record.outputs = self._write(frame, res, plate, outputs)
             if self.preview is not None:

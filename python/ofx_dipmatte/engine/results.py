@@ -51,6 +51,8 @@ class MatteStats:
         background_frames: how many frames' background (solved before, or shown with
             :meth:`ClipSession.show_background`) was carried into this solve
             (:mod:`.carried_background`; 0: none was carried).
+        repeat_of: the frame whose very inputs this call was given again, and whose result
+            it returns with nothing solved (:meth:`ClipSession.matte`); None otherwise.
     """
 
     iterations: int = 0
@@ -64,6 +66,7 @@ class MatteStats:
     warnings: list[str] = field(default_factory=list)
     chroma_restored: str | None = None
     background_frames: int = 0
+    repeat_of: float | None = None
 
 
 @dataclass

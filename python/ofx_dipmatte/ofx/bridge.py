@@ -8,7 +8,6 @@ Nothing here knows about OFX structs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..engine import Cancelled, ClipSession, MatteResult
+from ..engine.digest import digest
 from ..engine.presets import Preset, with_limits
 from ..engine.results import about_inputs
 from ..trimap import matte_channel, snap_trimap, to_unit_float, trimap_from_rough_matte
@@ -157,20 +157,17 @@ def plate_like_source(plate: np.ndarray, source: np.ndarray) -> np.ndarray:
     return np.round(np.clip(unit, 0.0, 1.0) * 65535).astype(np.uint16)
 
 
-def _digest(*arrays: np.ndarray) -> str:
-    # SHA-1 for speed (hardware-assisted: 0.63× BLAKE2b's time on a 4K float frame here);
-    # it tells frames apart, it guards nothing.
-    h = hashlib.sha1(usedforsecurity=False)
-    for array in arrays:
-        h.update(str((array.shape, array.dtype.str)).encode())
-        h.update(np.ascontiguousarray(array).data)
-    return h.hexdigest()
-
-
 class InstanceSession:
     """The engine state of one plugin instance: a :class:`ClipSession` (warm starts) and
     a bounded cache of solved frames, so a frame asked for again with the same input and
     parameters comes back at once.
+
+    The cache is keyed by what was solved, not by the time it was asked for: a frame a
+    timeline holds or repeats (a 25 fps clip in a 50 fps MLT project renders each picture
+    twice; a freeze frame) is solved once and every showing gets its matte. Solved again,
+    it met a carried background that held its own first solve: melt's dev clip at two
+    frames a picture (``ttl=2``) changed alpha between a picture and its repeat by up to
+    0.33 (docs/benchmarks.md, *Held frames*).
 
     Args:
         max_cached: most frames kept in the cache.
@@ -221,7 +218,7 @@ class InstanceSession:
         image = source_colour(source, p)
         with self._lock:
             clip = self._clip_for(p)
-            cache_key = (float(time), _digest(image, trimap, *([] if plate is None else [plate])), self._clip_key)
+            cache_key = (digest(image, trimap, plate), self._clip_key)
             result = self._cache.get(cache_key)
             cached = result is not None
             started = clock.perf_counter()
@@ -246,7 +243,7 @@ class InstanceSession:
         started = clock.perf_counter()
         # Digest what the host handed over before converting it: converting and
         # validating cost two to four times as much (0.5 s against 0.15 s on a 4K float frame).
-        inputs = _digest(source, *([] if guide is None else [guide])) + repr(params)
+        inputs = digest(source, guide) + repr(params)
         with self._lock:
             clip = self._clip_for(params)
             if self._shown.get(float(time)) == inputs and clip.holds_background(time):
