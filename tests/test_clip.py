@@ -153,6 +153,9 @@ def test_the_last_frames_inputs_given_again_return_its_result(preset):
         again = ofx_dipmatte.ClipSession(preset)
         shown = again.matte(0, images[0], trimaps[0]).alpha
         assert not np.allclose(again.matte(1, retaken(images[0]), trimaps[0]).alpha, shown, atol=1e-3)
+    solving = ofx_dipmatte.ClipSession(preset, repeats=False)  # a caller with a cache of its own
+    solving.matte(0, images[0], trimaps[0])
+    assert solving.matte(1, images[0], trimaps[0]).stats.repeat_of is None
 
 
 def first_solved(clip: ofx_dipmatte.ClipSession) -> list:

@@ -264,7 +264,8 @@ class InstanceSession:
         clip_key = (repr(preset), params.seed, params.device)
         clip = self._clip
         if clip is None or clip_key != self._clip_key:
-            clip = self._clip = ClipSession(preset=preset, device=params.device, seed=params.seed)
+            # Repeats come from the cache below, keyed by the same inputs: no second copy.
+            clip = self._clip = ClipSession(preset=preset, device=params.device, seed=params.seed, repeats=False)
             self._clip_key = clip_key
             self._cache.clear()
             self._shown.clear()
