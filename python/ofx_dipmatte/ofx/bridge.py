@@ -165,9 +165,9 @@ class InstanceSession:
     The cache is keyed by what was solved, not by the time it was asked for: a frame a
     timeline holds or repeats (a 25 fps clip in a 50 fps MLT project renders each picture
     twice; a freeze frame) is solved once and every showing gets its matte. Solved again,
-    it met a carried background that held its own first solve: melt's dev clip at two
+    it would meet a carried background holding its own first solve: melt's dev clip at two
     frames a picture (``ttl=2``) changed alpha between a picture and its repeat by up to
-    0.33 (docs/benchmarks.md, *Held frames*).
+    0.33 that way (docs/benchmarks.md, *Held frames*).
 
     Args:
         max_cached: most frames kept in the cache.
