@@ -28,13 +28,29 @@ void check(const Floats& a, const Floats& b, const Flags& mask, const char* what
         throw std::invalid_argument(std::string(what) + ": two H×W×3 frames and an H×W mask");
 }
 
-// (count, Σa, Σb, Σab, Σa², max b) over the mask, per channel (max over every channel).
-py::tuple exposure_sums(const Floats& a, const Floats& b, const Flags& mask) {
+// The colour distance² between a·gain + offset (clipped to [0, ceiling]) and b at pixel i.
+inline double matched_distance2(const float* pa, const float* pb, std::int64_t i, const std::array<float, 3>& gain,
+                                const std::array<float, 3>& offset, float ceiling) {
+    double total = 0.0;
+    for (int c = 0; c < 3; ++c) {
+        const float matched = std::min(std::max(pa[3 * i + c] * gain[c] + offset[c], 0.0f), ceiling);
+        const double d = static_cast<double>(matched) - pb[3 * i + c];
+        total += d * d;
+    }
+    return total;
+}
+
+// (count, Σa, Σb, Σab, Σa², max b) over the mask, per channel (max over every channel);
+// with a finite limit, over the pixels whose colour, a·gain + offset, lies within limit of b.
+py::tuple exposure_sums(const Floats& a, const Floats& b, const Flags& mask, std::array<float, 3> gain,
+                        std::array<float, 3> offset, double limit) {
     check(a, b, mask, "exposure_sums");
     const std::int64_t n = mask.size();
     const float* pa = a.data();
     const float* pb = b.data();
     const bool* m = mask.data();
+    const bool trimmed = std::isfinite(limit);
+    const double limit2 = limit * limit;
     std::int64_t count = 0;
     std::array<double, 3> sa{}, sb{}, sab{}, saa{};
     double top = -INFINITY;
@@ -42,6 +58,7 @@ py::tuple exposure_sums(const Floats& a, const Floats& b, const Flags& mask) {
         py::gil_scoped_release release;
         for (std::int64_t i = 0; i < n; ++i) {
             if (!m[i]) continue;
+            if (trimmed && matched_distance2(pa, pb, i, gain, offset, INFINITY) > limit2) continue;
             ++count;
             for (int c = 0; c < 3; ++c) {
                 const double x = pa[3 * i + c], y = pb[3 * i + c];
@@ -55,26 +72,26 @@ py::tuple exposure_sums(const Floats& a, const Floats& b, const Flags& mask) {
 }
 
 // RMS over the mask of the colour distance between a·gain + offset (clipped to [0, ceiling],
-// in single precision as the matched plate is) and b.
+// in single precision as the matched plate is) and b; with a finite limit, over the pixels
+// whose distance is within it.
 double matched_rms(const Floats& a, const Floats& b, const Flags& mask, std::array<float, 3> gain,
-                   std::array<float, 3> offset, float ceiling) {
+                   std::array<float, 3> offset, float ceiling, double limit) {
     check(a, b, mask, "matched_rms");
     const std::int64_t n = mask.size();
     const float* pa = a.data();
     const float* pb = b.data();
     const bool* m = mask.data();
+    const double limit2 = limit * limit;
     std::int64_t count = 0;
     double total = 0.0;
     {
         py::gil_scoped_release release;
         for (std::int64_t i = 0; i < n; ++i) {
             if (!m[i]) continue;
+            const double d2 = matched_distance2(pa, pb, i, gain, offset, ceiling);
+            if (d2 > limit2) continue;
             ++count;
-            for (int c = 0; c < 3; ++c) {
-                const float matched = std::min(std::max(pa[3 * i + c] * gain[c] + offset[c], 0.0f), ceiling);
-                const double d = static_cast<double>(matched) - pb[3 * i + c];
-                total += d * d;
-            }
+            total += d2;
         }
     }
     return count ? std::sqrt(total / static_cast<double>(count)) : 0.0;
@@ -84,8 +101,13 @@ double matched_rms(const Floats& a, const Floats& b, const Flags& mask, std::arr
 
 PYBIND11_MODULE(_exposure_match, m) {
     m.doc() = "Sums behind a clean plate's exposure match, over the pixels of a mask.";
-    m.def("exposure_sums", &exposure_sums, py::arg("a"), py::arg("b"), py::arg("mask"),
-          "(count, Σa, Σb, Σab, Σa², max b) over mask, per channel, in double.");
+    const std::array<float, 3> one{1.0f, 1.0f, 1.0f}, zero{0.0f, 0.0f, 0.0f};
+    m.def("exposure_sums", &exposure_sums, py::arg("a"), py::arg("b"), py::arg("mask"), py::arg("gain") = one,
+          py::arg("offset") = zero, py::arg("limit") = INFINITY,
+          "(count, Σa, Σb, Σab, Σa², max b) over mask, per channel, in double; with a finite limit, over the "
+          "pixels where |a·gain + offset − b| (colour distance) is within it.");
     m.def("matched_rms", &matched_rms, py::arg("a"), py::arg("b"), py::arg("mask"), py::arg("gain"), py::arg("offset"),
-          py::arg("ceiling"), "RMS over mask of |clip(a·gain + offset, 0, ceiling) − b| (colour distance).");
+          py::arg("ceiling"), py::arg("limit") = INFINITY,
+          "RMS over mask of |clip(a·gain + offset, 0, ceiling) − b| (colour distance), over the pixels where it "
+          "is within limit.");
 }
