@@ -407,7 +407,8 @@ class PlateStack:
 
     def spread(self) -> float:
         """RMS spread of the frames around the plate, over pixels their trimaps showed at
-        least twice: about the grain for a locked-off shot; see :data:`MOVING_SPREAD`.
+        least twice (less those spread more than :data:`OUTLIER_RMS` times the RMS: a
+        sparkle): about the grain for a locked-off shot; see :data:`MOVING_SPREAD`.
         Measured at a display-referred level (:func:`.exposure.difference_scale`): a
         scene-linear plate has grain in proportion to its light."""
         if self._count.size == 0:
@@ -416,4 +417,5 @@ class PlateStack:
         if not twice.any():
             return 0.0
         variance = channel_sum(self._square[twice]) / (self._count[twice] - 1)
-        return float(np.sqrt(variance.mean()) / difference_scale(float(self._mean[twice].mean())))
+        usual = variance <= OUTLIER_RMS ** 2 * variance.mean()  # a sparkle in one frame is no move
+        return float(np.sqrt(variance[usual].mean()) / difference_scale(float(self._mean[twice].mean())))

@@ -372,7 +372,8 @@ def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balan
             ``image``: both integer or both float), e.g. a frame shot before the subject
             walked in. B is then known in the band instead of estimated: alpha follows
             each pixel's colour against it (about half the error, docs/benchmarks.md).
-            Matched to the image's exposure on the known background. RGBA: its alpha says
+            Matched to the image's exposure on the known background (pixels far apart, a
+            sparkle or a firefly, left out of the match). RGBA: its alpha says
             where it shows the background (at least 0.5); elsewhere B is estimated. Used by
             presets that refine the matte from colours (``balanced``); others note it in
             ``stats.warnings``.
