@@ -222,10 +222,10 @@ class CarriedBackground:
         RMS and :data:`.background_motion.MOVING_SHIFT` px."""
         if frame in self._motions:
             return self._motions[frame]
-        difference = self._stack.disagreement(image, trimap)
+        difference, shift = self._stack.agreement(image, trimap)
         if difference is None:
             return None
-        shift = self._stack.shift(image, trimap) or 0.0  # None: too few pixels to tell a fraction of one
+        shift = shift or 0.0  # None: too few pixels to tell a fraction of one
         if difference <= MOVING_SPREAD and shift <= (FOLLOW_SHIFT if FOLLOW_CAMERA else MOVING_SHIFT):
             self._motions[frame] = Motion.identity()  # locked off: the stack as it is, no resampling
             return self._motions[frame]
@@ -235,10 +235,10 @@ class CarriedBackground:
         if motion is None:
             return _why_moved(difference, shift) or "the camera's motion could not be followed"
         colour, moved = self._moved_in(frame, image, trimap, motion)
-        difference = self._stack.disagreement(colour, moved)
+        difference, shift = self._stack.agreement(colour, moved)
         if difference is None:
             return "the camera moved too far: this frame shares too little background with the earlier frames"
-        shift = self._stack.shift(colour, moved) or 0.0
+        shift = shift or 0.0
         why = _why_moved(difference, shift)
         if why is not None:
             return why

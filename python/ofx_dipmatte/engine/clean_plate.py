@@ -354,21 +354,11 @@ class PlateStack:
         """How far ``image``'s known background (its ``trimap``'s 0) is from the plate where
         earlier trimaps showed the background too: RMS over those pixels, 0–1 units (per
         level, as :meth:`spread`), after the plate is matched to the image's exposure
-        (:func:`match_to_image`). About the grain when the camera and the background stay;
-        None when they share fewer than :data:`MIN_MATCH_PIXELS` pixels (nothing to tell)."""
-        compared = self._compared(image, trimap)
-        if compared is None:
-            return None
-        colour, shared = compared
-        sums = exposure_sums(self._mean, colour, shared)
-        line = exposure_line(self._mean, colour, shared, sums)
-        if line is None:
-            return None
-        count, _, s_target, _, _, brightest = sums
-        ceiling = max(1.0, brightest)
-        every = matched_rms(self._mean, colour, shared, *line, ceiling)
-        rms = matched_rms(self._mean, colour, shared, *line, ceiling, OUTLIER_RMS * every)  # a sparkle is no change
-        return float(rms / difference_scale(sum(s_target) / (3 * count)))
+        (:func:`match_to_image`), less the pixels more than :data:`OUTLIER_RMS` times the
+        RMS apart (a sparkle is no change). About the grain when the camera and the
+        background stay; None when they share fewer than :data:`MIN_MATCH_PIXELS` pixels
+        (nothing to tell)."""
+        return self.agreement(image, trimap, moved=False)[0]
 
     def shift(self, image: np.ndarray, trimap: np.ndarray) -> float | None:
         """How far (pixels, at the least) ``image``'s known background moved against the
@@ -376,11 +366,27 @@ class PlateStack:
         to the image's exposure (:func:`.background_motion.background_shift`): a camera
         that drifts by a fraction of a pixel, which :meth:`disagreement` cannot tell from
         grain. None when they share too few pixels."""
+        return self.agreement(image, trimap, differs=False)[1]
+
+    def agreement(self, image: np.ndarray, trimap: np.ndarray, differs: bool = True,
+                  moved: bool = True) -> tuple[float | None, float | None]:
+        """(:meth:`disagreement`, :meth:`shift`) from one comparison: the frame converted
+        and the exposure matched once (a shot's every frame asks for both). ``differs``,
+        ``moved``: False leaves that one out (None)."""
         compared = self._compared(image, trimap)
         if compared is None:
-            return None
+            return None, None
         colour, shared = compared
-        return background_shift(self._mean, colour, shared, exposure_line(self._mean, colour, shared))
+        sums = exposure_sums(self._mean, colour, shared)
+        line = exposure_line(self._mean, colour, shared, sums)
+        difference = None
+        if differs and line is not None:
+            count, _, s_target, _, _, brightest = sums
+            ceiling = max(1.0, brightest)
+            every = matched_rms(self._mean, colour, shared, *line, ceiling)
+            rms = matched_rms(self._mean, colour, shared, *line, ceiling, OUTLIER_RMS * every)
+            difference = float(rms / difference_scale(sum(s_target) / (3 * count)))
+        return difference, background_shift(self._mean, colour, shared, line) if moved else None
 
     def track(self, image: np.ndarray, trimap: np.ndarray, guess: Motion) -> Motion | None:
         """Where ``image``'s pixels lie in the plate, found from ``guess`` by following its
