@@ -75,8 +75,8 @@ def test_the_cache_returns_solved_frames_and_stays_bounded():
 
 
 def test_a_held_or_repeated_picture_is_solved_once():
-    """A timeline that holds a picture, or shows a clip's pictures twice each (a 25 fps
-    clip in a 50 fps MLT project), asks for the same pixels at other times: every showing
+    """A timeline that holds a picture, or shows a clip's pictures twice each (as melt's
+    image producer with ``ttl=2`` does), asks for the same pixels at other times: every showing
     gets the first one's matte, with no second solve (which would meet a carried
     background holding the first one's, and change alpha: test_clip.py), and a new
     picture is solved."""

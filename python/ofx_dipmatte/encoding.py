@@ -19,9 +19,9 @@ from .trimap import to_unit_float
 #: Values up to here pass through unchanged; above it they are compressed towards 1.
 KNEE = 0.8
 
-#: The largest magnitude a float image may hold. A plate's brightest highlights (the sun
-#: in a scene-linear EXR) lie within 10⁵; beyond 10¹⁵ a value is a broken render's
-#: firefly, and the solve's float32 squares overflow near 10¹⁹.
+#: The largest magnitude a float image may hold: far above any exposure a plate's
+#: highlights come from, below where the solve's float32 squares overflow (near 10¹⁹:
+#: a frame scaled by 10³⁰ came back with NaN in F and B).
 LARGEST_VALUE = 1e15
 
 

@@ -163,7 +163,7 @@ class InstanceSession:
     parameters comes back at once.
 
     The cache is keyed by what was solved, not by the time it was asked for: a frame a
-    timeline holds or repeats (a 25 fps clip in a 50 fps MLT project renders each picture
+    timeline holds or repeats (melt's image producer with ``ttl=2`` shows each picture
     twice; a freeze frame) is solved once and every showing gets its matte. Solved again,
     it would meet a carried background holding its own first solve: melt's dev clip at two
     frames a picture (``ttl=2``) changed alpha between a picture and its repeat by up to
