@@ -160,6 +160,34 @@ def test_a_held_frame_gets_the_matte_of_the_frame_it_repeats(tmp_path, capsys):
     np.testing.assert_array_equal(held, first)
 
 
+def test_a_run_resumed_within_a_held_picture_writes_the_matte_written_before(tmp_path, capsys):
+    """Frames 2–4 show one picture; a run stopped after frame 2 and resumed gives frames
+    3 and 4 frame 2's files (solved again, the first frame after the stop got a matte of
+    its own: a pop in the hold), and solves frame 5 as usual."""
+    import shutil
+
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 5])
+    for f in (3, 4):
+        for kind, ext in (("plate", "exr"), ("trimap", "png")):
+            shutil.copy(tmp_path / "in" / f"{kind}.0002.{ext}", tmp_path / "in" / f"{kind}.{f:04d}.{ext}")
+    out = tmp_path / "out"
+    code, whole = run_json(capsys, "matte", plate, trimap, "-o", str(out), "--preset", "balanced")
+    assert code == 0, whole
+    for f in (3, 4, 5):  # the run stopped after frame 2
+        for kind in ("alpha", "fg"):
+            (out / f"plate.{kind}.{f:04d}.exr").unlink()
+    written = {kind: (out / f"plate.{kind}.0002.exr").read_bytes() for kind in ("alpha", "fg")}
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out), "--preset", "balanced")
+    assert code == 0, report
+    assert [(f["frame"], f["status"], f["repeat_of"]) for f in report["frames"]] == [
+        (1, "skipped", None), (2, "skipped", None), (3, "solved", 2), (4, "solved", 2), (5, "solved", None)]
+    assert [f["repeat_of"] for f in whole["frames"]] == [None, None, 2, 2, None]
+    for f in (3, 4):
+        assert all((out / f"plate.{kind}.{f:04d}.exr").read_bytes() == written[kind] for kind in written)
+    np.testing.assert_array_equal(read_image_file(out / "plate.alpha.0005.exr").pixels,
+                                  read_image_file(whole["frames"][4]["outputs"]["alpha"]).pixels)
+
+
 def test_explicit_outputs_frames_and_formats(tmp_path, capsys):
     plate, trimap = write_shot(tmp_path / "in", [1, 2, 3, 4], half=False)
     out = tmp_path / "o"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -406,6 +407,7 @@ class ShotJob:
         checkpoints = Checkpoints(self.cache)
         started = False
         previous = None
+        held_from: Optional[int] = None  # the frame whose files a resumed run's copies came from
         for frame in self.frames:
             if self._outputs_done(frame):
                 # Solved by an interrupted run: what it added to the carried background
@@ -418,8 +420,16 @@ class ShotJob:
                                      outputs={k: str(p.path(frame)) for k, p in self.outputs.items()})
                 report.frames.append(record)
                 reporter.frame_done(record)
-                previous = frame
+                held_from, previous = None, frame
                 continue
+            if not started and previous is not None and self._outputs_done(previous):
+                # A resumed run within a held picture: the frames written before hold its
+                # matte; solved again here it would differ (a pop in the hold).
+                copied = self._copy_if_repeat(previous, frame, held_from, reporter)
+                if copied is not None:
+                    report.frames.append(copied)
+                    held_from, previous = copied.repeat_of, frame
+                    continue
             if not started:  # the run's first solve: resume from a checkpoint, or preroll
                 started = True
                 gap = frame - previous if previous is not None else 1
@@ -437,6 +447,37 @@ class ShotJob:
             previous = frame
         report.seconds = time.perf_counter() - start
         return report
+
+    def _copy_if_repeat(self, written: int, frame: int, held_from: Optional[int],
+                        reporter: Reporter) -> Optional[FrameReport]:
+        """``frame``'s outputs as copies of ``written``'s, when its inputs (plate pixels and
+        windows, trimap, clean plate) are those of ``written``, whose outputs exist; else
+        None. ``held_from``: the frame ``written``'s own files were copied from, if any
+        (the report names the frame the picture was solved at)."""
+        begin = time.perf_counter()
+        before, after = self.read_frame(written), self.read_frame(frame)
+        if (before[0].origin, before[0].display_window) != (after[0].origin, after[0].display_window):
+            return None
+        plates = self.read_clean_plate(written, before[0]), self.read_clean_plate(frame, after[0])
+        same = all(np.array_equal(a, b) for a, b in zip(before[1:], after[1:])) and (
+            plates[0] is plates[1] or (plates[0] is not None and plates[1] is not None
+                                       and np.array_equal(plates[0], plates[1])))
+        if not same:
+            return None
+        kinds = dict(self.outputs.items())
+        if self.preview is not None:
+            kinds["preview"] = self.preview
+        outputs = {}
+        for kind, pattern in kinds.items():
+            source, target = pattern.path(written), pattern.path(frame)
+            if source.is_file() and (self.overwrite or not target.exists()):
+                _save_atomic(target, lambda tmp: shutil.copyfile(source, tmp))
+            outputs[kind] = str(target)
+        record = FrameReport(frame=frame, status="solved", outputs=outputs,
+                             repeat_of=written if held_from is None else held_from,
+                             seconds=time.perf_counter() - begin)
+        reporter.frame_done(record)
+        return record
 
     def _stack_shot(self, reporter: Reporter, report: ShotReport) -> dict:
         """--stack-plate's first pass: every frame solved without a plate (nothing written),
