@@ -332,7 +332,7 @@ def drop_changed(plate: np.ndarray, covers: np.ndarray, image: np.ndarray,
     count = np.maximum(ndimage.uniform_filter(compared, 5), 1e-6)
     brightness = plate.mean(axis=-1)
     # At a display-referred level, as the stack's spread: scene-linear grain grows with the light.
-    cap = np.float32(CHANGED_OUTLIER * CHANGED_DIFFERENCE) * difference_scale(brightness).astype(np.float32)
+    cap = np.float32(CHANGED_OUTLIER * CHANGED_DIFFERENCE) * np.asarray(difference_scale(brightness), np.float32)
     difference = np.zeros(covers.shape, np.float32)
     for channel in range(plate.shape[2]):
         one = np.clip(plate[..., channel] - image[..., channel], -cap, cap)
