@@ -186,6 +186,15 @@ def test_a_run_resumed_within_a_held_picture_writes_the_matte_written_before(tmp
         assert all((out / f"plate.{kind}.{f:04d}.exr").read_bytes() == written[kind] for kind in written)
     np.testing.assert_array_equal(read_image_file(out / "plate.alpha.0005.exr").pixels,
                                   read_image_file(whole["frames"][4]["outputs"]["alpha"]).pixels)
+    for f in (3, 4, 5):  # stopped again, frame 2 removed since: frame 3 follows frame 1 and is solved
+        for kind in ("alpha", "fg"):
+            (out / f"plate.{kind}.{f:04d}.exr").unlink()
+    for kind, ext in (("plate", "exr"), ("trimap", "png")):
+        (tmp_path / "in" / f"{kind}.0002.{ext}").unlink()
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(out), "--preset", "balanced")
+    assert code == 0, report
+    assert [(f["frame"], f["status"], f["repeat_of"]) for f in report["frames"]] == [
+        (1, "skipped", None), (3, "solved", None), (4, "solved", 3), (5, "solved", None)]
 
 
 def test_explicit_outputs_frames_and_formats(tmp_path, capsys):

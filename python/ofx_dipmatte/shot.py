@@ -455,6 +455,8 @@ class ShotJob:
         None. ``held_from``: the frame ``written``'s own files were copied from, if any
         (the report names the frame the picture was solved at)."""
         begin = time.perf_counter()
+        if not self._has_inputs(written):  # its inputs gone since: nothing to compare with
+            return None
         before, after = self.read_frame(written), self.read_frame(frame)
         if (before[0].origin, before[0].display_window) != (after[0].origin, after[0].display_window):
             return None
@@ -472,7 +474,8 @@ class ShotJob:
             source, target = pattern.path(written), pattern.path(frame)
             if source.is_file() and (self.overwrite or not target.exists()):
                 _save_atomic(target, lambda tmp: shutil.copyfile(source, tmp))
-            outputs[kind] = str(target)
+            if target.exists():  # a preview the interrupted run did not write stays unwritten
+                outputs[kind] = str(target)
         record = FrameReport(frame=frame, status="solved", outputs=outputs,
                              repeat_of=written if held_from is None else held_from,
                              seconds=time.perf_counter() - begin)
