@@ -26,6 +26,7 @@ import numpy as np
 from .encoding import grey_to_rgb
 from .engine import ClipSession, MatteResult
 from .engine.clean_plate import PlateStack
+from .engine.digest import digest
 from .engine.presets import Preset, resolve_preset
 from .io import FramePattern, ImageFile, aligned_to, covers, read_image_file, write_image
 from .preview import sheet_row, write_sheet
@@ -460,11 +461,8 @@ class ShotJob:
         before, after = self.read_frame(written), self.read_frame(frame)
         if (before[0].origin, before[0].display_window) != (after[0].origin, after[0].display_window):
             return None
-        plates = self.read_clean_plate(written, before[0]), self.read_clean_plate(frame, after[0])
-        same = all(np.array_equal(a, b) for a, b in zip(before[1:], after[1:])) and (
-            plates[0] is plates[1] or (plates[0] is not None and plates[1] is not None
-                                       and np.array_equal(plates[0], plates[1])))
-        if not same:
+        if digest(*before[1:], self.read_clean_plate(written, before[0])) != \
+                digest(*after[1:], self.read_clean_plate(frame, after[0])):
             return None
         kinds = dict(self.outputs.items())
         if self.preview is not None:
