@@ -103,6 +103,35 @@ def test_a_laplacian_split_once_solves_as_the_whole_matrix_does():
         solve_alpha(system, other)
 
 
+def test_the_split_is_scipys_slicing_of_any_matrix():
+    """The compiled split gives the arrays of scipy's ``A[u][:, u]`` and ``A[u][:, ~u]``: on
+    a random matrix whose known rows are not empty and whose rows are stored unsorted, and
+    on a window's Laplacian; a mask of another size is refused."""
+    rng = np.random.default_rng(5)
+    n = 300
+    matrix = sp.random(n, n, density=0.05, random_state=rng, format="csr")
+    matrix = sp.csr_matrix((matrix.data, matrix.indices.copy(), matrix.indptr), shape=(n, n))
+    for row in range(n):  # reversed within each row: stored, not sorted
+        a, b = matrix.indptr[row], matrix.indptr[row + 1]
+        matrix.indices[a:b] = matrix.indices[a:b][::-1].copy()
+        matrix.data[a:b] = matrix.data[a:b][::-1].copy()
+    matrix.has_sorted_indices = False
+    image, trimap, *_ = make_case(40)
+    for lap, tri in ((matrix, np.where(rng.random((15, 20)) < 0.4, 0.5, 1.0)),
+                     (matting_laplacian(image, unknown=trimap == 0.5), trimap)):
+        u = (tri == 0.5).ravel()
+        system = BandSystem.split(lap, tri)
+        rows = lap.tocsr()[u]
+        expected_uu, expected_uk = rows[:, u], rows[:, ~u]
+        expected_uu.sort_indices()
+        for got, expected in ((system.a_uu, expected_uu), (system.a_uk, expected_uk)):
+            assert got.shape == expected.shape
+            assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+            assert np.array_equal(got.data, expected.data)
+    with pytest.raises(ValueError, match="one entry per pixel"):
+        BandSystem.split(matrix, np.full((10, 10), 0.5))
+
+
 def test_the_direct_solves_matrix_is_the_sparse_sums_to_the_bit():
     """The diagonal added in place gives what a_uu + diag(c) + ridge·I gives: the same values
     and the same pattern, stored zeros dropped (the factorisation's fill follows it)."""
