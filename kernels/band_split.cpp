@@ -78,6 +78,31 @@ py::tuple split_band(const Indices& indptr, const Indices& indices, const Double
                           n_known);
 }
 
+// Where each row's diagonal entry sits in the data of an n×n CSR matrix, -1 where it is
+// not stored once. numpy's repeat-and-compare took 4 % of a 4K UHD frame.
+py::array_t<std::int32_t> diagonal_positions(const Indices& indptr, const Indices& indices) {
+    const std::int64_t n = indptr.size() - 1;
+    if (n < 0) throw std::invalid_argument("diagonal_positions: indptr is empty");
+    const std::int32_t* ptr = indptr.data();
+    const std::int32_t* column = indices.data();
+    if (ptr[0] != 0 || ptr[n] != indices.size()) throw std::invalid_argument("diagonal_positions: indptr does not match the entries");
+    py::array_t<std::int32_t> at(n);
+    std::int32_t* out = at.mutable_data();
+    {
+        py::gil_scoped_release release;
+        for (std::int64_t row = 0; row < n; ++row) {
+            std::int32_t found = -1, times = 0;
+            for (std::int32_t e = ptr[row]; e < ptr[row + 1]; ++e)
+                if (column[e] == row) {
+                    found = e;
+                    ++times;
+                }
+            out[row] = times == 1 ? found : -1;  // stored twice: no one place to add to
+        }
+    }
+    return at;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_band_split, m) {
@@ -85,4 +110,6 @@ PYBIND11_MODULE(_band_split, m) {
     m.def("split_band", &split_band, py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("unknown"),
           "((data, indices, indptr) of A_uu, the same of A_uk, the number of known pixels) for the CSR matrix A "
           "and the flat bool mask ``unknown``.");
+    m.def("diagonal_positions", &diagonal_positions, py::arg("indptr"), py::arg("indices"),
+          "Where each row's diagonal entry sits in a square CSR matrix's data (-1: not stored).");
 }

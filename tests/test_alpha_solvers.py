@@ -132,6 +132,19 @@ def test_the_split_is_scipys_slicing_of_any_matrix():
         BandSystem.split(matrix, np.full((10, 10), 0.5))
 
 
+def test_the_diagonal_is_found_where_it_is_stored_once():
+    image, trimap, *_ = make_case(32)
+    system = BandSystem.split(matting_laplacian(image, unknown=trimap == 0.5), trimap)
+    at = system.diagonal_at
+    assert at is not None
+    rows = np.repeat(np.arange(system.a_uu.shape[0]), np.diff(system.a_uu.indptr))
+    assert np.array_equal(at, np.flatnonzero(system.a_uu.indices == rows))
+    twice = sp.csr_matrix((np.array([1.0, 2.0, 3.0]), np.array([0, 0, 1]), np.array([0, 2, 3])), shape=(2, 2))
+    assert replace(system, a_uu=twice).diagonal_at is None  # no one place to add to: the sparse sums
+    assert np.array_equal(replace(system, a_uu=twice).direct_matrix(np.array([1.0, 1.0])).toarray(),
+                          np.array([[4.0, 0.0], [0.0, 4.0]]) + RIDGE * np.eye(2))
+
+
 def test_the_direct_solves_matrix_is_the_sparse_sums_to_the_bit():
     """The diagonal added in place gives what a_uu + diag(c) + ridge·I gives: the same values
     and the same pattern, stored zeros dropped (the factorisation's fill follows it)."""

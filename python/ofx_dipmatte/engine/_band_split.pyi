@@ -8,3 +8,7 @@ def split_band(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, unknow
     unknown pixels with their unknown columns (renumbered among the unknown pixels), the
     same rows with their known columns (renumbered among the known ones), each entry in
     the order A stores it, and the number of known pixels."""
+
+def diagonal_positions(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Where each row's diagonal entry sits in a square CSR matrix's data (int32; -1 where
+    it is not stored exactly once)."""

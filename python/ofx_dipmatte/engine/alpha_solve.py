@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ._band_split import split_band
+from ._band_split import diagonal_positions, split_band
 from ._sparse_cholesky import solve_spd
 from ._stencil_cg import build_stencil, conjugate_gradients
 from .ordering import nested_dissection
@@ -113,21 +113,22 @@ class BandSystem:
     @cached_property
     def diagonal_at(self) -> np.ndarray | None:
         """Where ``a_uu``'s diagonal entries sit in its data (None: not every one is
-        stored); found when a diagonal is first added (:meth:`_diagonal_added`), not for every window."""
-        row_of = np.repeat(np.arange(self.a_uu.shape[0]), np.diff(self.a_uu.indptr))
-        at = np.flatnonzero(self.a_uu.indices == row_of)
-        return at if at.size == self.a_uu.shape[0] else None
+        stored exactly once); found when a diagonal is first added (:meth:`_diagonal_added`),
+        not for every window."""
+        at = diagonal_positions(self.a_uu.indptr.astype(np.int32, copy=False),
+                                self.a_uu.indices.astype(np.int32, copy=False))
+        return None if (at < 0).any() else at
 
     def _diagonal_added(self, *terms: "np.ndarray | float") -> sp.csr_matrix | None:
-        """``a_uu`` with ``terms`` added to its diagonal one after another, in its own copy
-        (the sparse sums' values, without their cost); None when not every diagonal entry
-        is stored (:attr:`diagonal_at`)."""
+        """``a_uu`` with ``terms`` added to its diagonal one after another, in a copy of its
+        values that shares its pattern (the sparse sums' values, without their cost); None
+        when not every diagonal entry is stored once (:attr:`diagonal_at`)."""
         if self.diagonal_at is None:
             return None
         data = self.a_uu.data.copy()
         for term in terms:
             data[self.diagonal_at] += term
-        return sp.csr_matrix((data, self.a_uu.indices.copy(), self.a_uu.indptr.copy()), shape=self.a_uu.shape)
+        return sp.csr_matrix((data, self.a_uu.indices, self.a_uu.indptr), shape=self.a_uu.shape)
 
     def direct_matrix(self, c_u: np.ndarray | None) -> sp.csr_matrix:
         """``a_uu + diag(c_u) + RIDGE·I``, the matrix a direct solve factorises, as those two
@@ -139,7 +140,9 @@ class BandSystem:
         if matrix is None:
             summed = self.a_uu if c_u is None else self.a_uu + sp.diags(c_u, format="csr")
             return summed + RIDGE * sp.identity(summed.shape[0], format="csr")
-        matrix.eliminate_zeros()
+        if not matrix.data.all():  # zeros to drop: in a pattern of its own, not a_uu's
+            matrix = sp.csr_matrix((matrix.data, matrix.indices.copy(), matrix.indptr.copy()), shape=matrix.shape)
+            matrix.eliminate_zeros()
         return matrix
 
     def plus_diagonal(self, c_u: np.ndarray) -> sp.csr_matrix:
