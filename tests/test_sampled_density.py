@@ -164,14 +164,16 @@ def test_mixture_weights_are_the_regularised_least_squares_weights(dims):
 
 
 def test_a_tile_reads_the_frames_samples_even_where_its_window_shows_one_known_region(monkeypatch):
-    """A plate's tiles read the samples one window would draw: the frame's term, computed
-    once for every tile, where a tile's own window may hold no known foreground at all
-    (and so no samples)."""
-    from ofx_dipmatte.engine import sampled_density
+    """A plate's tiles read the samples one window would draw: the frame's term, where a
+    tile's own window may hold no known foreground at all (and so no samples); the
+    searches' trees built once for the frame, and each unknown pixel searched once,
+    when the first tile that holds it asks."""
+    from ofx_dipmatte.engine import information_flow, sampled_density
 
     image, trimap, truth = smoke_case()
     frame = FrameSamples(image, trimap)
-    computed = count_calls(monkeypatch, sampled_density, "known_samples")
+    built = count_calls(monkeypatch, sampled_density, "KnownSearch")
+    searched = count_calls(monkeypatch, information_flow.KnownSearch, "term")
     tile = Window(0, 0, 40, 96)  # the cloud's top: background and band, not its core
     assert not (trimap[tile.slices] == 1.0).any()
     unknown = trimap[tile.slices] == 0.5
@@ -183,8 +185,16 @@ def test_a_tile_reads_the_frames_samples_even_where_its_window_shows_one_known_r
     whole = known_samples(image, trimap, unit)
     np.testing.assert_array_equal(confidence, whole[0][tile.slices])
     np.testing.assert_array_equal(estimate, whole[1][tile.slices])
-    frame.part(Window(40, 0, 56, 96))
-    assert len(computed) == 1  # once for the frame, whichever tiles ask
+    mine = [call[1] for call in searched if call[0] is frame._search]  # the frame's searches
+    assert len(mine) == 1 and len(mine[0]) == unknown.sum()
+    below = Window(30, 0, 66, 96)  # overlapping the first tile by 10 rows
+    confidence, estimate = frame.part(below)
+    np.testing.assert_array_equal(confidence, whole[0][below.slices])
+    np.testing.assert_array_equal(estimate, whole[1][below.slices])
+    frame.part(tile)  # nothing left to search there
+    mine = [call[1] for call in searched if call[0] is frame._search]
+    assert len(mine) == 2 and len(mine[1]) == (trimap[40:96] == 0.5).sum()  # the overlap's pixels not again
+    assert len(built) == 1  # the frame's trees once, whichever tiles ask
     # Solved with them, the tile's matte is held to the cloud's density there.
     laplacian = matting_laplacian(image[tile.slices], unknown=unknown)
     held = sampled_density_matte(image[tile.slices], trimap[tile.slices], laplacian, 0.002, samples=(frame, tile))

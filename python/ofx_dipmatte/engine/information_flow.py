@@ -63,6 +63,30 @@ def pixel_features(image: np.ndarray, spatial: float, extra: np.ndarray | None =
     return np.concatenate(parts, axis=1)
 
 
+#: Rows of a per-pixel array for flat pixel indices of any shape (the array's ``__getitem__``,
+#: or a function that computes those rows alone: :func:`pixel_features_at`).
+Rows = Callable[[np.ndarray], np.ndarray]
+
+
+def pixel_features_at(colours: Rows, shape: tuple[int, int], spatial: float) -> Rows:
+    """:func:`pixel_features` (no extra channels) of an image of ``shape`` whose colours
+    ``colours`` gives, computed for the pixels asked for alone: the same values, without
+    the whole image's array (a frame's 8K UHD features took 1.3 GB)."""
+    h, w = shape
+    scale = spatial / max(h, w)
+
+    def features(indices: np.ndarray) -> np.ndarray:
+        ys, xs = np.divmod(indices, w)
+        return np.concatenate([colours(indices).astype(np.float64), (xs.astype(np.float64) * scale)[..., None],
+                               (ys.astype(np.float64) * scale)[..., None]], axis=-1)
+
+    return features
+
+
+def _rows(values: "np.ndarray | Rows") -> Rows:
+    return values if callable(values) else values.__getitem__
+
+
 #: Queries per neighbour search between two polls of a ``should_stop``.
 QUERY_CHUNK = 1 << 15
 
@@ -82,15 +106,15 @@ def searches_on(workers: int) -> Iterator[None]:
         _SEARCH_WORKERS.reset(token)
 
 
-def _pool_tree(features: np.ndarray, pool: np.ndarray) -> cKDTree:
+def _pool_tree(features: "np.ndarray | Rows", pool: np.ndarray) -> cKDTree:
     """The search tree of the ``pool`` pixels' features."""
     # Unbalanced and without node shrinking: the same neighbours (up to ties) in a seventh
     # of the time where the queries lie far from the pool (a veil's band against its known
     # background: 33.9 s → 4.6 s for 154k queries), and built as fast.
-    return cKDTree(features[pool], balanced_tree=False, compact_nodes=False)
+    return cKDTree(_rows(features)(pool), balanced_tree=False, compact_nodes=False)
 
 
-def _nearest(features: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int,
+def _nearest(features: "np.ndarray | Rows", queries: np.ndarray, pool: np.ndarray, k: int,
              skip_self: bool, should_stop: Optional[Callable[[], bool]] = None, eps: float = 0.0,
              tree: cKDTree | None = None) -> np.ndarray:
     """Indices (into the flat image) of each query pixel's k nearest pool pixels
@@ -103,12 +127,12 @@ def _nearest(features: np.ndarray, queries: np.ndarray, pool: np.ndarray, k: int
     for start in range(0, len(queries), QUERY_CHUNK):
         stop_if(should_stop)
         part = queries[start:start + QUERY_CHUNK]
-        _, hits = tree.query(features[part], k=k + int(skip_self), eps=eps, workers=_SEARCH_WORKERS.get())
+        _, hits = tree.query(_rows(features)(part), k=k + int(skip_self), eps=eps, workers=_SEARCH_WORKERS.get())
         found[start:start + len(part)] = np.reshape(hits, (len(part), -1))
     return pool[found[:, int(skip_self):]]
 
 
-def mixture_weights(features: np.ndarray, queries: np.ndarray, neighbours: np.ndarray,
+def mixture_weights(features: "np.ndarray | Rows", queries: np.ndarray, neighbours: np.ndarray,
                     regularization: float = 1e-3) -> np.ndarray:
     """Locally-linear-embedding weights: per query, the w (summing to one) that best write
     its features as Σ w_q f_q over its neighbours. Q×K.
@@ -118,7 +142,8 @@ def mixture_weights(features: np.ndarray, queries: np.ndarray, neighbours: np.nd
     14 or 20) it is solved through the F×F system instead (Woodbury):
     G⁻¹ 1 = (1 − D (λ I + Dᵀ D)⁻¹ Dᵀ 1) / λ — the same weights, up to rounding, in a
     fraction of the time (batched K×K solves took 12 of a 1024² smoke frame's 48 s)."""
-    diffs = features[neighbours] - features[queries][:, None, :]  # Q×K×F
+    rows = _rows(features)
+    diffs = rows(neighbours) - rows(queries)[:, None, :]  # Q×K×F
     k, f = diffs.shape[1], diffs.shape[2]
     ridge = regularization * np.einsum("qkf,qkf->q", diffs, diffs) + 1e-10  # λ: trace G = |D|²
     if f < k:
@@ -154,32 +179,61 @@ def known_to_unknown_term(features: np.ndarray, image: np.ndarray, trimap: np.nd
                           should_stop: Optional[Callable[[], bool]] = None, eps: float = 0.0) -> DataTerm:
     """Alpha estimate and confidence per unknown pixel from its k nearest known foreground
     and k nearest known background pixels (zero confidence elsewhere, or with no known
-    pixels on one side). ``should_stop``: polled during the searches (see :func:`_nearest`)."""
-    shape = trimap.shape
-    flat = trimap.ravel()
-    confidence = np.zeros(flat.size)
-    estimate = np.zeros(flat.size)
-    queries = np.flatnonzero(flat == 0.5)
-    fg_pool, bg_pool = np.flatnonzero(flat == 1.0), np.flatnonzero(flat == 0.0)
-    if len(queries) == 0 or len(fg_pool) == 0 or len(bg_pool) == 0:
-        return confidence.reshape(shape), estimate.reshape(shape)
-    trees = _pool_tree(features, fg_pool), _pool_tree(features, bg_pool)
-    colours = image.reshape(-1, 3)
-    # A chunk of queries at a time: the mixture weights hold K×F values per query (a
-    # 2048² smoke frame's whole band at once: 1.5 GB).
-    for start in range(0, len(queries), QUERY_CHUNK):
-        part = queries[start:start + QUERY_CHUNK]
-        near_fg, near_bg = (_nearest(features, part, pool, k, skip_self=False, should_stop=should_stop, eps=eps,
-                                     tree=tree) for pool, tree in zip((fg_pool, bg_pool), trees))
-        w = mixture_weights(features, part, np.concatenate([near_fg, near_bg], axis=1), regularization)
-        share = w[:, :near_fg.shape[1]].sum(axis=1)
-        # Trust the share as much as the two sides' colours differ. The plain means, not the
-        # weighted mixes: a side whose weights sum to about zero would blow its mix up.
-        fg_mean = colours[near_fg].astype(np.float64).mean(axis=1)
-        contrast = np.square(fg_mean - colours[near_bg].astype(np.float64).mean(axis=1)).sum(axis=1) / 3.0
-        confidence[part] = contrast
-        estimate[part] = np.clip(share, 0.0, 1.0)
-    return confidence.reshape(shape), estimate.reshape(shape)
+    pixels on one side): :class:`KnownSearch` over every unknown pixel. ``should_stop``:
+    polled during the searches (see :func:`_nearest`)."""
+    confidence = np.zeros(trimap.size)
+    estimate = np.zeros(trimap.size)
+    queries = np.flatnonzero(trimap.ravel() == 0.5)
+    if len(queries):
+        search = KnownSearch(features, image.reshape(-1, 3), trimap, k, regularization, eps)
+        confidence[queries], estimate[queries] = search.term(queries, should_stop)
+    return confidence.reshape(trimap.shape), estimate.reshape(trimap.shape)
+
+
+class KnownSearch:
+    """The known-to-unknown flow's searches (:func:`known_to_unknown_term`) for any of a
+    frame's unknown pixels: trees over its known-foreground and known-background pixels'
+    features, built once, queried for the pixels asked for. A plate's tiles ask only for
+    the windows whose matte keeps the samples (:class:`~.sampled_density.FrameSamples`):
+    an 8K UHD plate with two such windows of 194 spent 57 s of its 260 s (on one thread)
+    searching for its whole band. Each pixel's term depends on its own searches alone.
+
+    ``features``, ``colours``: the frame's pixel features (N×F) and colours (N×3), or
+    functions giving them for flat pixel indices (:func:`pixel_features_at`)."""
+
+    def __init__(self, features: "np.ndarray | Rows", colours: "np.ndarray | Rows", trimap: np.ndarray,
+                 k: int = 7, regularization: float = 1e-3, eps: float = 0.0):
+        flat = trimap.ravel()
+        self.features, self.colours = _rows(features), _rows(colours)
+        self.pools = np.flatnonzero(flat == 1.0), np.flatnonzero(flat == 0.0)
+        self.k, self.regularization, self.eps = k, regularization, eps
+        #: None: no known pixels on one side, no samples (zero confidence).
+        self.trees = tuple(_pool_tree(self.features, pool) for pool in self.pools) \
+            if all(len(pool) for pool in self.pools) else None
+
+    def term(self, queries: np.ndarray, should_stop: Optional[Callable[[], bool]] = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Confidence and alpha estimate (float64, one per pixel) of the unknown pixels
+        ``queries`` (flat indices)."""
+        confidence = np.zeros(len(queries))
+        estimate = np.zeros(len(queries))
+        if self.trees is None:
+            return confidence, estimate
+        # A chunk of queries at a time: the mixture weights hold K×F values per query (a
+        # 2048² smoke frame's whole band at once: 1.5 GB).
+        for start in range(0, len(queries), QUERY_CHUNK):
+            part = queries[start:start + QUERY_CHUNK]
+            near_fg, near_bg = (_nearest(self.features, part, pool, self.k, skip_self=False, should_stop=should_stop,
+                                         eps=self.eps, tree=tree) for pool, tree in zip(self.pools, self.trees))
+            w = mixture_weights(self.features, part, np.concatenate([near_fg, near_bg], axis=1), self.regularization)
+            share = w[:, :near_fg.shape[1]].sum(axis=1)
+            # Trust the share as much as the two sides' colours differ. The plain means, not the
+            # weighted mixes: a side whose weights sum to about zero would blow its mix up.
+            fg_mean = self.colours(near_fg).astype(np.float64).mean(axis=1)
+            bg_mean = self.colours(near_bg).astype(np.float64).mean(axis=1)
+            confidence[start:start + len(part)] = np.square(fg_mean - bg_mean).sum(axis=1) / 3.0
+            estimate[start:start + len(part)] = np.clip(share, 0.0, 1.0)
+        return confidence, estimate
 
 
 def intra_unknown_laplacian(features: np.ndarray, unknown: np.ndarray, k: int = 5) -> sp.csr_matrix:
