@@ -142,9 +142,9 @@ class FrameSamples:
 
     def __init__(self, image: np.ndarray, trimap: np.ndarray):
         self.image, self.trimap = image, trimap
-        self._search: KnownSearch | None = None
-        self._term: DataTerm = (np.zeros(trimap.shape), np.zeros(trimap.shape))
-        self._searched = trimap != 0.5  # the known pixels have no samples
+        self._search: KnownSearch | None = None  # with the two below, made when a tile first asks
+        self._term: DataTerm = (np.zeros(()), np.zeros(()))
+        self._searched = np.zeros((), bool)
         self._lock = threading.Lock()
 
     def part(self, window: Window, should_stop: Optional[Callable[[], bool]] = None) -> DataTerm:
@@ -152,9 +152,10 @@ class FrameSamples:
         with self._lock:
             if self._search is None:
                 self._search = self._searches()
-            todo = np.zeros(self.trimap.shape, bool)
-            todo[window.slices] = ~self._searched[window.slices]
-            queries = np.flatnonzero(todo)
+                self._term = (np.zeros(self.trimap.shape), np.zeros(self.trimap.shape))
+                self._searched = self.trimap != 0.5  # the known pixels have no samples
+            ys, xs = np.nonzero(~self._searched[window.slices])
+            queries = (ys + window.y0) * self.trimap.shape[1] + xs + window.x0  # flat, ascending
             if len(queries):
                 # On every core: the tiles that need the samples wait for them (dev smoke
                 # enlarged 4×: 21.7–23.0 s a frame → 17.9–19.9 s).
@@ -171,10 +172,11 @@ class FrameSamples:
         computed when it is searched for or searched among."""
         _, unit = sample_settings(self.trimap == 0.5, 1.0)
         gain = exposure_gain(self.image, self.trimap != 0.5)
-        flat = self.image.reshape(-1, 3)
+        image, width = self.image, self.trimap.shape[1]
 
-        def colours(indices: np.ndarray) -> np.ndarray:
-            return flat[indices] * gain
+        def colours(indices: np.ndarray) -> np.ndarray:  # read where they are: the frame's image is a view
+            ys, xs = np.divmod(indices, width)
+            return image[ys, xs] * gain
 
         features = pixel_features_at(colours, self.trimap.shape, max(self.trimap.shape) / unit)
         return KnownSearch(features, colours, self.trimap, eps=SEARCH_EPS)
