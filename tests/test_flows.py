@@ -11,8 +11,8 @@ import ofx_dipmatte
 from ofx_dipmatte.engine.alpha_solve import Stopped, solve_alpha
 from ofx_dipmatte.engine.dip_features import fit_dip_features
 from ofx_dipmatte.engine.information_flow import (
-    FlowWeights, colour_mixture_laplacian, information_flow_system, intra_unknown_laplacian,
-    known_to_unknown_term, mixture_weights, pixel_features,
+    FlowWeights, KnownSearch, colour_mixture_laplacian, information_flow_system, intra_unknown_laplacian,
+    known_to_unknown_term, mixture_weights, pixel_features, pixel_features_at,
 )
 
 
@@ -70,6 +70,24 @@ def test_known_to_unknown_gives_the_mix_and_trusts_it_by_contrast():
     grey = np.full_like(image, 0.5)
     low, _ = known_to_unknown_term(pixel_features(grey, 0.0), grey, trimap, k=4)
     assert np.all(low == 0)
+
+
+def test_features_and_samples_computed_for_some_pixels_are_the_whole_images():
+    """Features computed for the pixels asked for alone, and the known samples searched for
+    some unknown pixels, are the whole image's to the bit."""
+    image, trimap, *_ = make_case(40, seed=3)
+    trimap = ofx_dipmatte.snap_trimap(trimap)
+    features = pixel_features(image.astype(np.float64), 0.7)
+    colours = image.reshape(-1, 3).__getitem__
+    at = pixel_features_at(colours, trimap.shape, 0.7)
+    picked = np.random.default_rng(1).integers(0, trimap.size, (50, 7))  # any shape of indices
+    assert np.array_equal(at(picked), features[picked])
+    whole = known_to_unknown_term(features, image, trimap, eps=0.2)
+    some = np.flatnonzero(trimap.ravel() == 0.5)[::3]
+    confidence, estimate = KnownSearch(at, colours, trimap, eps=0.2).term(some)
+    assert np.array_equal(confidence, whole[0].ravel()[some]) and np.array_equal(estimate, whole[1].ravel()[some])
+    one_side = np.where(trimap == 1.0, 0.5, trimap)  # no known foreground: no samples
+    assert not KnownSearch(at, colours, one_side).term(some)[0].any()
 
 
 def test_information_flow_reproduces_a_two_colour_soft_edge():
