@@ -197,6 +197,40 @@ def test_a_run_resumed_within_a_held_picture_writes_the_matte_written_before(tmp
         (1, "skipped", None), (3, "solved", None), (4, "solved", 3), (5, "solved", None)]
 
 
+def test_a_chunk_that_starts_inside_a_held_picture_prerolls_from_the_holds_start(tmp_path, capsys, monkeypatch):
+    """Frames 2–5 of a locked-off shot show one picture; a farm chunk of frames 4–6 with a
+    preroll of 1 prerolls from frame 1 (the frame before the hold's start), as the
+    continuous run solved the picture: frames 4–6 are the continuous run's to the bit.
+    Prerolled from its own start (frame 3 alone), the picture got a matte of its own: a
+    jump within the hold."""
+    import shutil
+
+    from ofx_dipmatte import shot
+
+    plate, trimap = write_shot(tmp_path / "in", [1, 2, 3, 4, 5, 6], locked_off=True)
+    for f in (3, 4, 5):
+        for kind, ext in (("plate", "exr"), ("trimap", "png")):
+            shutil.copy(tmp_path / "in" / f"{kind}.0002.{ext}", tmp_path / "in" / f"{kind}.{f:04d}.{ext}")
+    code, whole = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "whole"))
+    assert code == 0, whole
+    chunk = ["--frames", "1-6", "--chunk-start", "4", "--chunk-size", "3", "--preroll", "1"]
+
+    def alpha(folder: str, f: int) -> np.ndarray:
+        return read_image_file(tmp_path / folder / f"plate.alpha.{f:04d}.exr").pixels
+
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "chunk"), *chunk)
+    assert code == 0, report
+    assert [(f["frame"], f["status"], f["repeat_of"]) for f in report["frames"]] == [
+        (1, "preroll", None), (2, "preroll", None), (3, "preroll", 2), (4, "solved", 2), (5, "solved", 2),
+        (6, "solved", None)]
+    for f in (4, 5, 6):
+        np.testing.assert_array_equal(alpha("chunk", f), alpha("whole", f))
+    monkeypatch.setattr(shot, "HOLD_SCAN", 0)  # the chunk's own preroll alone, as before
+    code, report = run_json(capsys, "matte", plate, trimap, "-o", str(tmp_path / "before"), *chunk)
+    assert [(f["frame"], f["status"]) for f in report["frames"]][0] == (3, "preroll")
+    assert np.abs(alpha("before", 4) - alpha("whole", 4)).max() > 0.01
+
+
 def test_explicit_outputs_frames_and_formats(tmp_path, capsys):
     plate, trimap = write_shot(tmp_path / "in", [1, 2, 3, 4], half=False)
     out = tmp_path / "o"

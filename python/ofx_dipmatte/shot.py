@@ -34,6 +34,9 @@ from .trimap import to_unit_float, trimap_from_rough_matte
 
 OUTPUT_KINDS = ("alpha", "fg", "bg", "rgba")
 CHECKPOINTS_KEPT = 3  # per run: enough to resume; older ones are deleted as the run goes
+#: Frames a run that starts inside a held picture looks back for the hold's first frame
+#: (:meth:`ShotJob._hold_start`; 10 s at 24 fps), each read once.
+HOLD_SCAN = 240
 
 
 class ShotError(ValueError):
@@ -439,7 +442,7 @@ class ShotJob:
                 if state is not None:
                     session.import_state(state)
                 else:
-                    for pre in range(frame - self.preroll, frame):
+                    for pre in range(self._hold_start(frame) - self.preroll, frame):
                         if self._has_inputs(pre):
                             shown.around(pre)
                             report.frames.append(self._solve(session, pre, None, reporter, checkpoints))
@@ -448,6 +451,31 @@ class ShotJob:
             previous = frame
         report.seconds = time.perf_counter() - start
         return report
+
+    def _inputs_digest(self, frame: int) -> tuple:
+        """What a frame's matte depends on (plate pixels and windows, trimap, clean plate),
+        compared by the engine's digest, as :class:`ClipSession` compares a repeat's."""
+        plate, rgb, trimap = self.read_frame(frame)
+        return plate.origin, plate.display_window, digest(rgb, trimap, self.read_clean_plate(frame, plate))
+
+    def _hold_start(self, frame: int) -> int:
+        """The first frame of the picture held up to ``frame`` (``frame`` itself when the
+        frame before shows another picture or has no inputs), looking back at most
+        :data:`HOLD_SCAN` frames. A run that starts inside a hold (a farm chunk) prerolls
+        from there, as a continuous run solved the picture: prerolled from the chunk's
+        start, the held picture was solved with nothing before it and its matte jumped
+        mid-hold (a 480×270 shot held over 7 frames, cut into chunks of 6 with a preroll
+        of 2: alpha summed over the frame changed by 630, up to 0.37 a pixel)."""
+        if not self.preroll or self.independent_frames or not self._has_inputs(frame):
+            return frame
+        start, held = frame, None
+        while frame - start < HOLD_SCAN and self._has_inputs(start - 1):
+            if held is None:
+                held = self._inputs_digest(frame)
+            if self._inputs_digest(start - 1) != held:
+                break
+            start -= 1
+        return start
 
     def _copy_if_repeat(self, written: int, frame: int, held_from: Optional[int],
                         reporter: Reporter) -> Optional[FrameReport]:
@@ -458,11 +486,7 @@ class ShotJob:
         begin = time.perf_counter()
         if not self._has_inputs(written):  # its inputs gone since: nothing to compare with
             return None
-        before, after = self.read_frame(written), self.read_frame(frame)
-        if (before[0].origin, before[0].display_window) != (after[0].origin, after[0].display_window):
-            return None
-        if digest(*before[1:], self.read_clean_plate(written, before[0])) != \
-                digest(*after[1:], self.read_clean_plate(frame, after[0])):
+        if self._inputs_digest(written) != self._inputs_digest(frame):
             return None
         kinds = dict(self.outputs.items())
         if self.preview is not None:
