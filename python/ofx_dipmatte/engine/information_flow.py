@@ -52,26 +52,26 @@ class FlowWeights:
     regularization: float = 1e-3
 
 
-def pixel_features(image: np.ndarray, spatial: float, extra: np.ndarray | None = None) -> np.ndarray:
-    """(H·W)×(5 + E) features: RGB, x and y divided by the longer side and scaled by
-    ``spatial``, then ``extra`` (H×W×E) if given."""
-    h, w = image.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64) * (spatial / max(h, w))
-    parts = [image.reshape(-1, 3).astype(np.float64), xs.reshape(-1, 1), ys.reshape(-1, 1)]
-    if extra is not None:
-        parts.append(extra.reshape(h * w, -1).astype(np.float64))
-    return np.concatenate(parts, axis=1)
-
-
 #: Rows of a per-pixel array for flat pixel indices of any shape (the array's ``__getitem__``,
 #: or a function that computes those rows alone: :func:`pixel_features_at`).
 Rows = Callable[[np.ndarray], np.ndarray]
 
 
+def pixel_features(image: np.ndarray, spatial: float, extra: np.ndarray | None = None) -> np.ndarray:
+    """(H·W)×(5 + E) features: RGB, x and y divided by the longer side and scaled by
+    ``spatial`` (:func:`pixel_features_at` of every pixel), then ``extra`` (H×W×E) if given."""
+    h, w = image.shape[:2]
+    features = pixel_features_at(image.reshape(-1, 3).__getitem__, (h, w), spatial)(np.arange(h * w))
+    if extra is None:
+        return features
+    return np.concatenate([features, extra.reshape(h * w, -1).astype(np.float64)], axis=1)
+
+
 def pixel_features_at(colours: Rows, shape: tuple[int, int], spatial: float) -> Rows:
-    """:func:`pixel_features` (no extra channels) of an image of ``shape`` whose colours
-    ``colours`` gives, computed for the pixels asked for alone: the same values, without
-    the whole image's array (a frame's 8K UHD features took 1.3 GB)."""
+    """The features of :func:`pixel_features` (no extra channels) of an image of ``shape``
+    whose colours ``colours`` gives, computed for the pixels asked for alone (flat
+    indices, any shape): a tile's searches need not hold the whole frame's array (8K UHD:
+    33 Mpx × 5 doubles, 1.3 GB)."""
     h, w = shape
     scale = spatial / max(h, w)
 
