@@ -356,14 +356,15 @@ def matte(image: np.ndarray, trimap: np.ndarray, preset: "str | Preset" = "balan
     Args:
         image: H×W×3 or H×W×4 (alpha ignored), or grey H×W (its grey in every colour
             channel). uint8 / uint16 are display-referred
-            0–1 after scaling. Float is taken as scene-linear and may exceed 1: values
-            up to 0.8 are used as they are, values above go through a smooth knee into
-            [0.8, 1) for the networks (:mod:`ofx_dipmatte.encoding`), and the foreground
-            and background come back through its exact inverse, in the caller's encoding.
+            0–1 after scaling. Float is taken as scene-linear and may exceed 1. Presets
+            that fit no network (``balanced``) solve it as it is; the DIP presets map values
+            above 0.8 through a smooth knee into [0.8, 1) for the networks
+            (:mod:`ofx_dipmatte.encoding`), and the foreground and background come back
+            through its exact inverse. Either way they return in the caller's encoding.
         trimap: H×W (or H×W×C, first channel): 0 background, 0.5 unknown, 1 foreground
             as float, or 0 / 128 / 255 as uint8 (0 / 32768 / 65535 as uint16). Values within
             0.02 of 0 or 1 snap to it, everything else is unknown.
-        preset: "draft", "balanced" (default), "paper", or a :class:`Preset`.
+        preset: "balanced" (default), "draft", "dip", "paper", or a :class:`Preset`.
         device: "auto" (CUDA when available), "cpu" or "cuda".
         seed: seeds weights and noise: same seed and input, same result on CPU.
         progress: called as ``progress(iteration, total, losses)`` after every step;
