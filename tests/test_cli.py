@@ -108,3 +108,6 @@ def test_a_broken_torch_is_reported_not_raised(tmp_path):
     assert "libtorch_cpu.so" in run.stderr and "ofx-dipmatte doctor" in run.stderr
     run = cli("doctor")
     assert run.returncode == 1 and "[FAIL] torch does not import: libtorch_cpu.so" in run.stdout, run.stdout + run.stderr
+    # ... and says that the plugin's default renders all the same (the Draft render is not tried).
+    assert "[ok] the plugin renders in a host process (Balanced, its default)" in run.stdout, run.stdout
+    assert "[--] the presets with networks (Draft, DIP, Paper): not tried, torch does not import" in run.stdout

@@ -3,7 +3,7 @@
 // real embedding path (libpython dlopen, isolated interpreter) is exercised.
 //
 //   ofx-dipmatte-testhost BUNDLE [--context general|filter] [--size N] [--frames N]
-//                         [--iterations N] [--preset draft|balanced|paper] [--engine auto|in_process|worker]
+//                         [--iterations N] [--preset draft|balanced|paper|dip] [--engine auto|in_process|worker]
 //                         [--depth byte|short|float] [--dump FILE] [--abort-after SECONDS]
 //                         [--no-message-v2] [--no-progress-v2] [--no-printf-arguments] [--host-name NAME]
 // --depth takes a comma-separated list (a new instance each); --dump writes the last
@@ -37,7 +37,7 @@ struct Options {
 int usage() {
   std::fprintf(stderr,
                "usage: ofx-dipmatte-testhost BUNDLE [--context general|filter] [--size N] [--frames N] "
-               "[--iterations N] [--preset NAME] [--engine auto|in_process|worker] [--depth byte|short|float] "
+               "[--iterations N] [--preset draft|balanced|paper|dip] [--engine auto|in_process|worker] [--depth byte|short|float] "
                "[--dump FILE] [--abort-after SECONDS] [--no-message-v2] [--no-progress-v2] "
                "[--no-printf-arguments] [--host-name NAME]\n");
   return 2;
@@ -191,6 +191,7 @@ int main(int argc, char** argv) {
     else return usage();
   }
   if (o.bundle.empty() || o.size < 1 || o.frames < 1) return usage();
+  if (o.preset != "draft" && o.preset != "balanced" && o.preset != "paper" && o.preset != "dip") return usage();
 
   try {
     std::printf("host pid: %d\n", static_cast<int>(getpid()));
@@ -206,8 +207,8 @@ int main(int argc, char** argv) {
     int failures = 0;
     for (const std::string& depth : split(o.depth)) {  // a new instance per depth
       const int id = host.create_instance(o.context);
-      const char* presets[] = {"draft", "balanced", "paper"};
-      for (int p = 0; p < 3; ++p)
+      const char* presets[] = {"draft", "balanced", "paper", "dip"};  // the plugin's choice order
+      for (int p = 0; p < 4; ++p)
         if (o.preset == presets[p]) host.set_param(id, "preset", p);
       host.set_param(id, "maxIterations", o.iterations);
       if (!filter) host.set_param(id, "trimapSource", 0);

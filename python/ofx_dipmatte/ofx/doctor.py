@@ -3,8 +3,9 @@
 It reports the bundle, the Python environment recorded in it and whether that Python's
 libpython is shared, then loads the bundle in the standalone test host (a process with
 no Python of its own, like a real host) and renders a small frame with each engine: in
-the host process and in a worker process. Last it says which engine the plugin's
-Automatic setting will give a host.
+the host process and in a worker process, with the default preset (Balanced, no torch
+needed) and, where torch imports, with Draft (torch loaded there too). Last it says which
+engine the plugin's Automatic setting will give a host.
 """
 
 from __future__ import annotations
@@ -71,6 +72,33 @@ def bundle_version(bundle: Path) -> "str | None":
     return version if isinstance(version, str) else None
 
 
+#: The engines a test render is run with, and how the lines name them.
+ENGINES = {"in_process": "in the host process", "worker": "in a separate process"}
+
+
+def _test_render(host: Path, bundle: Path, env: dict[str, str], engine: str, preset: str, label: str,
+                 timeout: float, print_fn: Callable[[str], None]) -> bool:
+    """Renders a small frame with ``preset`` in the standalone test host, the engine
+    forced to ``engine``; prints what the host said and whether it worked."""
+    cmd = [str(host), str(bundle), "--size", "32", "--iterations", "5", "--engine", engine, "--preset", preset]
+    name = f"test render {label} ({preset.capitalize()})"
+    try:
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print_fn(f"[--] {name}: did not finish in {timeout:.0f} s")
+        return False
+    for line in proc.stdout.splitlines():
+        if line.startswith(("frame", "persistent message", "message", "error")):
+            print_fn(f"     {line}")
+    if proc.returncode != 0 and proc.stderr.strip():
+        for line in proc.stderr.strip().splitlines()[-15:]:
+            print_fn(f"     stderr: {line}")
+    # One engine working is enough for the plugin to work: the caller judges.
+    print_fn(f"[{'ok' if proc.returncode == 0 else '--'}] {name}: " +
+             ("OK" if proc.returncode == 0 else f"failed (exit {proc.returncode})"))
+    return proc.returncode == 0
+
+
 def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = print, timeout: float = 600) -> bool:
     """Runs every check, printing one line each; returns True when the render worked."""
     ok = True
@@ -85,9 +113,11 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
     print_fn(f"[--] shared libpython: {lib}" if lib else
              "[--] this Python has no shared libpython: the engine cannot run inside a host, only in a separate "
              "process (for both, use a Python built with --enable-shared: python.org, conda, Debian's python3)")
+    torch_imports = False
     try:
         import torch
 
+        torch_imports = True
         report(True, f"torch {torch.__version__}, CUDA {'available' if torch.cuda.is_available() else 'not available'}")
     except Exception as exc:  # a broken torch is exactly what doctor must report (the DIP presets need it)
         report(False, f"torch does not import: {exc} (Balanced runs without it; Draft, DIP and Paper need it: "
@@ -139,26 +169,19 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
             report(False, str(exc))
             return False
         env.pop(ENGINE_VARIABLE, None)
-        works = {}
-        for engine, label in (("in_process", "in the host process"), ("worker", "in a separate process")):
-            cmd = [str(host), str(bundle), "--size", "32", "--iterations", "5", "--engine", engine]
-            try:
-                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                works[engine] = False
-                print_fn(f"[--] test render {label}: did not finish in {timeout:.0f} s")
-                continue
-            works[engine] = proc.returncode == 0
-            for line in proc.stdout.splitlines():
-                if line.startswith(("frame", "persistent message", "message", "error")):
-                    print_fn(f"     {line}")
-            if proc.returncode != 0 and proc.stderr.strip():
-                for line in proc.stderr.strip().splitlines()[-15:]:
-                    print_fn(f"     stderr: {line}")
-            # Only one of them has to work for the plugin to work: judged below.
-            print_fn(f"[{'ok' if works[engine] else '--'}] test render {label}: " +
-                     ("OK" if works[engine] else f"failed (exit {proc.returncode})"))
-        report(works["in_process"] or works["worker"], "the plugin renders in a host process")
+        # The plugin's default first: whether artists get a matte at all decides the check.
+        works = {engine: _test_render(host, bundle, env, engine, "balanced", label, timeout, print_fn)
+                 for engine, label in ENGINES.items()}
+        report(works["in_process"] or works["worker"], "the plugin renders in a host process (Balanced, its default)")
+        if torch_imports and (works["in_process"] or works["worker"]):
+            # The presets with networks load torch into the host (or the worker): checked
+            # apart, so that a torch that fails only there is named as such.
+            failed = [label for engine, label in ENGINES.items()
+                      if works[engine] and not _test_render(host, bundle, env, engine, "draft", label, timeout, print_fn)]
+            report(not failed, "the presets with networks (Draft, DIP, Paper) render" +
+                   (f", except {' and '.join(failed)} (the lines above say why)" if failed else " wherever Balanced does"))
+        elif not torch_imports:
+            print_fn("[--] the presets with networks (Draft, DIP, Paper): not tried, torch does not import (above)")
         version = f"{sys.version_info[0]}.{sys.version_info[1]}"
         if works["in_process"] and works["worker"]:
             print_fn(engine_choice(version))
