@@ -57,6 +57,17 @@ def test_demo_writes_alpha_and_foreground(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_a_frame_fitted_without_networks_is_reported_without_iterations(tmp_path, capsys):
+    """The default fits no network: its frame line says so, not "0 iterations, final loss n/a";
+    a preset with networks still reports its iterations."""
+    assert main(["demo", "-o", str(tmp_path / "balanced")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"frame 0: solved in [0-9.]+ s \(no network fitted\)", out), out
+    assert "iterations" not in out
+    assert main(["demo", "-o", str(tmp_path / "draft"), "--preset", "draft", "--max-iterations", "3"]) == 0
+    assert re.search(r"frame 0: 3 iterations in [0-9.]+ s \(cold, max_iterations\)", capsys.readouterr().out)
+
+
 def test_version_is_the_package_s(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])

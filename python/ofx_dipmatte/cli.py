@@ -93,10 +93,19 @@ def _describe(record) -> str:
 
     if record.status == "skipped":
         return f"frame {record.frame}: skipped, outputs exist"
-    start = "cold" if record.warm_start_from is None else f"warm from {record.warm_start_from}"
-    loss = "n/a" if record.final_loss is None else f"{record.final_loss:.4g}"
-    line = (f"frame {record.frame}: {record.iterations} iterations in {record.seconds:.1f} s ({start}, "
-            f"{record.stop_reason}), final loss {loss}")
+    if record.stop_reason in ("no_network", "no_unknown"):  # nothing fitted: no iterations or loss to tell
+        about = ["no unknown pixels" if record.stop_reason == "no_unknown" else "no network fitted"]
+        if record.background_frames:
+            n = record.background_frames
+            about.append(f"background carried from {n} frame{'' if n == 1 else 's'}")
+        if record.chroma_restored:
+            about.append(f"chroma restored from {record.chroma_restored}")
+        line = f"frame {record.frame}: solved in {record.seconds:.1f} s ({', '.join(about)})"
+    else:
+        start = "cold" if record.warm_start_from is None else f"warm from {record.warm_start_from}"
+        loss = "n/a" if record.final_loss is None else f"{record.final_loss:.4g}"
+        line = (f"frame {record.frame}: {record.iterations} iterations in {record.seconds:.1f} s ({start}, "
+                f"{record.stop_reason}), final loss {loss}")
     if record.status == "preroll":
         return line + ", preroll (not written)"
     if record.status == "first_solve":
