@@ -441,6 +441,32 @@ def test_tile_workers_follow_the_thread_budget(monkeypatch):
     assert tile_workers() == 3
 
 
+@pytest.mark.parametrize("v2, v1, quota", [
+    ("250000 100000\n", None, 3),   # docker --cpus 2.5: rounded up
+    ("max 100000\n", None, None),   # cgroup v2 without a quota
+    (None, ("100000", "100000"), 1),  # cgroup v1, one core's worth
+    (None, ("-1", "100000"), None),   # cgroup v1 without a quota
+    (None, None, None),               # no cgroup files at all (not Linux, or not mounted)
+])
+def test_a_containers_cpu_quota_bounds_the_cores(tmp_path, monkeypatch, v2, v1, quota):
+    from ofx_dipmatte.engine import device
+
+    def file(name, text):
+        path = tmp_path / name
+        if text is not None:
+            path.write_text(text)
+        return str(path)
+
+    monkeypatch.setattr(device, "CGROUP_CPU_MAX", file("cpu.max", v2))
+    monkeypatch.setattr(device, "CGROUP_V1_QUOTA", (file("quota", v1 and v1[0]), file("period", v1 and v1[1])))
+    monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("CUE_THREADS", raising=False)
+    assert device.cpu_quota() == quota
+    assert device.available_cores() == (16 if quota is None else quota)
+    assert tile_workers() == min(device.available_cores(), MAX_TILE_WORKERS)
+
+
 def blas_threads() -> dict[str, int]:
     return {info["filepath"]: info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
 

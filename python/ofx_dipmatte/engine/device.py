@@ -20,12 +20,42 @@ if TYPE_CHECKING:
 _threads_set = False
 
 
-def available_cores() -> int:
-    """Cores this process may run on (respects taskset/cgroups affinity)."""
+#: Where a container's CPU quota is read: cgroup v2's ``cpu.max`` ("QUOTA PERIOD" or
+#: "max PERIOD"), else cgroup v1's quota and period (quota -1: none).
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+CGROUP_V1_QUOTA = ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def cpu_quota() -> int | None:
+    """The cores a container's CPU quota allows (``docker --cpus 2``, a Kubernetes pod's
+    CPU limit), rounded up; None where there is none. Affinity does not show a quota:
+    such a container sees every core of its machine, and a worker per core would share
+    the quota's few, each holding its tile's factorisation in memory."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        with open(CGROUP_CPU_MAX) as f:
+            quota, period = f.read().split()[:2]
+    except (OSError, ValueError):
+        try:
+            with open(CGROUP_V1_QUOTA[0]) as f, open(CGROUP_V1_QUOTA[1]) as g:
+                quota, period = f.read().strip(), g.read().strip()
+        except (OSError, ValueError):
+            return None
+    try:
+        q, p = int(quota), int(period)
+    except ValueError:  # "max": no quota
+        return None
+    return max(1, -(-q // p)) if q > 0 and p > 0 else None
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its affinity (taskset, cpusets), and no more than a
+    container's CPU quota allows (:func:`cpu_quota`)."""
+    try:
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    quota = cpu_quota()
+    return cores if quota is None else min(cores, quota)
 
 
 def thread_budget() -> tuple[int, str] | None:
