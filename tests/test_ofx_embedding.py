@@ -34,14 +34,14 @@ def run_host(bundle: Path, *args: str, env: "dict | None" = None) -> subprocess.
 
 def test_install_plugin_writes_a_bundle_with_the_environment_record(installed):
     contents = installed / "Contents"
-    assert (contents / "Linux-x86-64" / "DIPMatte.ofx").is_file()
+    assert (contents / ofx.ARCH_DIR / "DIPMatte.ofx").is_file()
     assert (contents / "Info.plist").read_text().count("com.ofxdipmatte.DIPMatte") == 1
     assert (contents / "Resources" / "com.ofxdipmatte.DIPMatte.png").is_file()
     record = (contents / "Resources" / "python_env.cfg").read_text()
     assert f"executable={sys.executable}" in record
     assert f"version={sys.version_info[0]}.{sys.version_info[1]}" in record
     # Only the three OFX entry points are exported.
-    nm = subprocess.run(["nm", "-D", "--defined-only", str(contents / "Linux-x86-64" / "DIPMatte.ofx")],
+    nm = subprocess.run(["nm", "-D", "--defined-only", str(contents / ofx.ARCH_DIR / "DIPMatte.ofx")],
                         capture_output=True, text=True)
     if nm.returncode == 0:
         symbols = {line.split()[-1] for line in nm.stdout.splitlines() if line.strip()}

@@ -20,7 +20,7 @@ std::string binary_in_bundle(const std::string& bundle) {
   const std::string suffix = ".bundle";
   if (base.size() > suffix.size() && base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0)
     base = base.substr(0, base.size() - suffix.size());  // Name.ofx
-  return name + "/Contents/Linux-x86-64/" + base;
+  return name + "/Contents/" DIP_ARCH_DIR "/" + base;
 }
 
 }  // namespace

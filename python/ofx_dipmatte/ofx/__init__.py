@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 BUNDLE_NAME = "DIPMatte"
@@ -15,6 +16,9 @@ ENV_RECORD = "python_env.cfg"  # in Contents/Resources; read by ofx_shim/python_
 ENV_OVERRIDE = "OFX_DIPMATTE_ENV"  # a path to another record, for developers
 
 _HERE = Path(__file__).resolve().parent
+#: The bundle's folder for this machine's binaries (the OFX packaging convention, as
+#: ofx_shim/CMakeLists.txt installs them): Linux-x86-64, else Linux-<uname -m>.
+ARCH_DIR = "Linux-x86-64" if platform.machine() in ("x86_64", "AMD64", "amd64") else f"Linux-{platform.machine()}"
 
 
 def bundle_path() -> Path:
@@ -39,5 +43,5 @@ def testhost_executable() -> Path:
 
 from .install import default_plugin_dir, install_plugin, record_environment  # noqa: E402
 
-__all__ = ["BUNDLE_NAME", "PLUGIN_ID", "bundle_path", "testhost_executable", "install_plugin",
+__all__ = ["BUNDLE_NAME", "PLUGIN_ID", "ARCH_DIR", "bundle_path", "testhost_executable", "install_plugin",
            "record_environment", "default_plugin_dir"]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
-from . import BUNDLE_NAME, ENV_OVERRIDE, ENV_RECORD, bundle_path, testhost_executable
+from . import ARCH_DIR, BUNDLE_NAME, ENV_OVERRIDE, ENV_RECORD, bundle_path, testhost_executable
 
 ENGINE_VARIABLE = "OFX_DIPMATTE_ENGINE"  # read by the plugin (ofx_shim/plugin.cpp)
 from .install import SYSTEM_PLUGIN_DIR, default_plugin_dir, libpython_path, record_environment
@@ -161,7 +161,7 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
                 libs = rec.get("libpython", [""])
                 report(True, f"recorded Python: {exe} (Python {rec.get('version', ['?'])[0]})")
                 print_fn(f"[--] recorded libpython: {libs[0] or 'none (the engine runs in a separate process)'}")
-        binary = bundle / "Contents" / "Linux-x86-64" / f"{BUNDLE_NAME}.ofx"
+        binary = bundle / "Contents" / ARCH_DIR / f"{BUNDLE_NAME}.ofx"
         report(binary.is_file(), f"plugin binary: {binary}")
         try:
             host = testhost_executable()
