@@ -73,7 +73,11 @@ std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     const int sig = WTERMSIG(status);
     const char* name = strsignal(sig);
-    return "was killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+    std::string text = "was killed by signal " + std::to_string(sig) + (name ? std::string(" (") + name + ")" : "");
+    // The worker asks the kernel to take it first when memory runs out (worker.py).
+    if (sig == SIGKILL) text += "; if nobody killed it, the system ran out of memory: close other applications, "
+                               "lower the render scale or render fewer frames at once";
+    return text;
   }
   return "ended";
 }

@@ -99,6 +99,8 @@ def test_the_protocol_renders_in_shared_memory_reports_progress_and_cancels():
     try:
         ready = peer.recv()
         assert ready["op"] == "ready" and ready["pid"] == peer.proc.pid and ready["protocol"] == 1
+        # Out of memory, the kernel takes the worker before its host.
+        assert Path(f"/proc/{peer.proc.pid}/oom_score_adj").read_text().strip() == "500"
 
         memory, output = peer.render(7, source, PARAMS)
         while (reply := peer.recv())["op"] == "progress":
@@ -295,6 +297,7 @@ def test_a_worker_killed_mid_render_fails_that_render_with_a_message_then_the_ne
     assert result["status"] == FAILED
     message = host.persistent_message(inst)
     assert f"the engine process (pid {workers[0]}) was killed by signal 9" in message
+    assert "the system ran out of memory" in message  # what SIGKILL most often means for a worker
     assert "The next render starts a new one" in message
 
     host.set_param(inst, "maxIterations", 3)

@@ -236,6 +236,20 @@ def _close_inherited_fds(keep: int) -> None:
                 pass
 
 
+#: The worker's ``oom_score_adj`` (-1000 to 1000): when memory runs out, the kernel kills
+#: the worker before the host, so the artist's session survives and the render fails with
+#: a message (raising one's own score needs no privilege).
+OOM_SCORE_ADJ = 500
+
+
+def _yield_to_the_host_when_memory_runs_out() -> None:
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(OOM_SCORE_ADJ))
+    except OSError:  # not Linux, or /proc not mounted: the kernel's own choice stands
+        pass
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ofx_dipmatte.worker", description=__doc__.split("\n")[0])
     parser.add_argument("--fd", type=int, required=True, help="the connected socket from the plugin")
@@ -243,6 +257,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     _close_inherited_fds(args.fd)
     # Ctrl-C in the host's terminal is the host's to handle; the socket tells us when it ends.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _yield_to_the_host_when_memory_runs_out()
     channel = Channel(socket.socket(fileno=args.fd))
     try:
         worker = Worker(channel)  # imports the engine: the slow part of starting (torch comes later, with a network)
