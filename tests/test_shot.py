@@ -475,6 +475,34 @@ def test_a_trimap_is_placed_where_its_data_window_lies_in_the_frame(tmp_path, ca
     assert "32×32 at (10, 20) of a 60×80 frame" in report["error"] and "32×32 at (10, 20) of a 52×72 frame" in report["error"]
 
 
+def test_a_data_window_that_moves_during_a_carried_shot_is_named(tmp_path, capsys):
+    """The carried background compares frames in their arrays: a plate whose data window
+    moves from frame to frame (a render's auto-crop) gets a warning that says so and what
+    to do; the same plates in one window get none."""
+    rng = np.random.default_rng(0)
+    background = rng.random((60, 80, 3)).astype(np.float32) * 0.5
+    notes = {}
+    for moving in (True, False):
+        folder = tmp_path / ("moving" if moving else "fixed")
+        folder.mkdir()
+        for i, f in enumerate((1, 2, 3)):
+            full = background.copy()
+            full[20:40, 30 + 3 * i:50 + 3 * i] = (0.9, 0.5, 0.3)
+            trimap = np.zeros((60, 80, 1), np.float32)
+            trimap[16:44, 26 + 3 * i:54 + 3 * i] = 0.5
+            trimap[24:36, 34 + 3 * i:46 + 3 * i] = 1.0
+            exr_window(folder / f"plate.{f:04d}.exr", full, (10 + (3 * i if moving else 0), 5, 60, 50), (80, 60))
+            write_image(folder / f"trimap.{f:04d}.exr", trimap)
+        code, report = run_json(capsys, "matte", str(folder / "plate.####.exr"), str(folder / "trimap.####.exr"),
+                                "-o", str(folder / "out"))
+        assert code == 0, report
+        notes[moving] = [[w for w in frame["warnings"] if "data window moved" in w] for frame in report["frames"]]
+    assert [bool(n) for n in notes[True]] == [False, True, True], notes
+    assert notes[False] == [[], [], []], notes
+    assert "60×50 at (13, 5) of a 80×60 frame; the frame before: 60×50 at (10, 5)" in notes[True][1][0]
+    assert "one data window for the shot" in notes[True][1][0]
+
+
 def test_a_clean_plate_holding_part_of_the_plate_says_where_it_holds_it(tmp_path):
     plate, trimap = write_shot(tmp_path / "in", [1])  # 32² pixels at (10, 20) of a 52×72 frame
     background = np.random.default_rng(1).random((72, 52, 3)).astype(np.float32)
