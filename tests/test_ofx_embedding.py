@@ -167,6 +167,20 @@ def test_doctor_renders_through_the_installed_bundle(installed):
     assert bundle_version(installed) == ofx_dipmatte.__version__
 
 
+def test_doctor_names_a_containers_cpu_quota(tmp_path, monkeypatch):
+    from ofx_dipmatte.engine import device
+
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # docker --cpus 1.5
+    monkeypatch.setattr(device, "CGROUP_CPU_MAX", str(tmp_path / "cpu.max"))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("CUE_THREADS", raising=False)
+    lines: list[str] = []
+    run_doctor(tmp_path / "missing.ofx.bundle", print_fn=lines.append, timeout=60)
+    threads = next(line for line in lines if line.startswith("[--] threads: "))
+    assert threads.endswith(f"{device.available_cores()} cores available (a CPU quota of 2)"), threads
+    assert device.available_cores() <= 2
+
+
 @pytest.mark.parametrize("version, same, others", [
     ("3.10", "(Natron 2.5, Nuke 15)", "(Nuke 16: 3.11, Flame: 3.11)"),
     ("3.11", "(Nuke 16, Flame)", "(Natron 2.5: 3.10, Nuke 15: 3.10)"),

@@ -123,14 +123,14 @@ def run_doctor(bundle: "Path | None" = None, print_fn: Callable[[str], None] = p
         report(False, f"torch does not import: {exc} (Balanced runs without it; Draft, DIP and Paper need it: "
                       "reinstall torch in this environment)")
     try:  # the tiles' threads are the engine's own, torch or not
-        from ..engine.device import available_cores, thread_budget, tile_workers
+        from ..engine.device import available_cores, cpu_quota, thread_budget, tile_workers
     except Exception:  # the engine's other dependencies: the test render below says what fails
         pass
     else:
-        budget = thread_budget()
+        budget, quota = thread_budget(), cpu_quota()
         source = "the cores available" if budget is None else budget[1]
         print_fn(f"[--] threads: {tile_workers()} tiles of a large frame at once (from {source}); "
-                 f"{available_cores()} cores available")
+                 f"{available_cores()} cores available" + ("" if quota is None else f" (a CPU quota of {quota})"))
 
     env = dict(os.environ)
     if bundle is None:
