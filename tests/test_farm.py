@@ -116,7 +116,7 @@ def test_the_same_template_serves_another_shot(shot, tmp_path):
 
 def test_opencue_outline_runs_on_pyoutlines_local_backend(shot, tmp_path, capsys):
     plate, trimap, reference = shot
-    out = tmp_path / "out"
+    out = tmp_path / "out dir"  # a space, as artists' folders have: every task's words stay whole
     args = [plate, trimap, "-o", str(out), "--frames", "1001-1006", "--chunk", "2", "--preroll", "1",
             "--format", "opencue", "--independent-frames"]
     # Without --submit or --run-local: what would be sent, and nothing solved.
@@ -124,6 +124,7 @@ def test_opencue_outline_runs_on_pyoutlines_local_backend(shot, tmp_path, capsys
     said = capsys.readouterr().out
     assert "frames 1001-1006, chunk 2 -> 3 tasks" in said and "gpu" in said and "not submitted" in said
     assert "cores 4" in said  # booked per task: RQD sets CUE_THREADS, which the tiles follow
+    assert f"-o '{out}'" in said  # the task's command as a shell takes it
     assert "MatteChunks" in (tmp_path / "job.outline.yaml").read_text()
     assert not list(out.glob("*.exr"))
     # The local backend starts every task through pycuerun, as a render node would.

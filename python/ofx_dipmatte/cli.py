@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -327,7 +328,7 @@ def _run_farm(args) -> int:
         if args.run_local:
             summary["exit_code"] = openjd.run_local(path)
         else:
-            say(f"try it here: {' '.join(openjd.openjd_cli(*openjd.run_args(path)))}")
+            say(f"try it here: {shlex.join(openjd.openjd_cli(*openjd.run_args(path)))}")
     else:
         from .farm import opencue
 

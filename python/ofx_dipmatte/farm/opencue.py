@@ -12,6 +12,7 @@ every task through ``pycuerun`` in a wrapper, as a render node would.
 
 from __future__ import annotations
 
+import shlex
 import stat
 import sys
 import tempfile
@@ -90,7 +91,7 @@ def describe(ol: "outline.Outline", shot: FarmShot) -> str:
             f"-> {tasks} tasks; service {layer.get_service()}, tags {layer.get_arg('tags')}, "
             f"cores {layer.get_arg('cores') if layer.is_arg_set('cores') else 'as the service books'}"
             + (f"; after {', '.join(after)}" if after else ""),
-            f"  task {first}: {' '.join([shot.python, *command])}",
+            f"  task {first}: {shlex.join([shot.python, *command])}",
         ]
     lines.append("  --submit sends it to the Cuebot of your OpenCue configuration; --run-local runs it here")
     return "\n".join(lines)
@@ -107,21 +108,24 @@ def submit(ol: "outline.Outline") -> str:
 
 
 _WRAPPER = """#!/bin/sh
-# pyoutline's local backend runs: local_wrap_frame USER_DIR SHOW SHOT PYCUERUN ARGS...
-# (its own wrapper is a studio tcsh script). Run the frame in USER_DIR; drop the
-# " -v " / " -r " arguments pyoutline passes empty when no versioned repos are set up.
+# pyoutline's local backend runs: local_wrap_frame USER_DIR SHOW SHOT PYCUERUN
+# "OUTLINE -e  FRAME-LAYER" " -v VERSION" " -r REPOS" -D (its own wrapper is a studio tcsh
+# script). Run the frame in USER_DIR with those as words, the outline's path whole (it lies
+# in the output folder, whose name may hold spaces); drop " -v " / " -r " when pyoutline
+# passes them empty (no versioned repos set up).
 dir="$1"; shift 3
-cmd=""
 for a in "$@"; do
+    shift
     case "$a" in
         " -v "|" -r ") ;;
-        *) cmd="$cmd $a" ;;
+        " -v "*|" -r "*) set -- "$@" $a ;;
+        *" -e "*) set -- "$@" "${a% -e *}" -e $(echo "${a##* -e }") ;;
+        *) set -- "$@" "$a" ;;
     esac
 done
 mkdir -p "$dir" && cd "$dir" || exit 1
-eval "$cmd"
+exec "$@"
 """
-
 
 def run_local(shot: FarmShot, build: Callable[[list[str]], "outline.Outline"]) -> int:
     """Run every task here with pyoutline's local backend; 0 when every frame got done.
