@@ -34,6 +34,14 @@ struct Options {
   testhost::HostOptions host;
 };
 
+// The Quality choice's index of a preset name (the plugin's order, ofx_shim/params.h); -1: none.
+int preset_index(const std::string& name) {
+  const char* const presets[] = {"draft", "balanced", "paper", "dip"};
+  for (int p = 0; p < 4; ++p)
+    if (name == presets[p]) return p;
+  return -1;
+}
+
 int usage() {
   std::fprintf(stderr,
                "usage: ofx-dipmatte-testhost BUNDLE [--context general|filter] [--size N] [--frames N] "
@@ -191,7 +199,7 @@ int main(int argc, char** argv) {
     else return usage();
   }
   if (o.bundle.empty() || o.size < 1 || o.frames < 1) return usage();
-  if (o.preset != "draft" && o.preset != "balanced" && o.preset != "paper" && o.preset != "dip") return usage();
+  if (preset_index(o.preset) < 0) return usage();
 
   try {
     std::printf("host pid: %d\n", static_cast<int>(getpid()));
@@ -207,9 +215,7 @@ int main(int argc, char** argv) {
     int failures = 0;
     for (const std::string& depth : split(o.depth)) {  // a new instance per depth
       const int id = host.create_instance(o.context);
-      const char* presets[] = {"draft", "balanced", "paper", "dip"};  // the plugin's choice order
-      for (int p = 0; p < 4; ++p)
-        if (o.preset == presets[p]) host.set_param(id, "preset", p);
+      host.set_param(id, "preset", preset_index(o.preset));
       host.set_param(id, "maxIterations", o.iterations);
       if (!filter) host.set_param(id, "trimapSource", 0);
       const char* engines[] = {"auto", "in_process", "worker"};
