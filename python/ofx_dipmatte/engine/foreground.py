@@ -216,8 +216,11 @@ class _Pyramid:
     def __init__(self, image: np.ndarray):
         # Single precision: colours need no more (the kernel sweeps float32).
         self.image = np.asarray(image, dtype=np.float32)
-        # Colours stay in [0, 1], or up to the brightest pixel of a scene-linear image.
-        self.ceiling = max(1.0, float(self.image.max())) if self.image.size else 1.0
+        # No colour brighter than the image's brightest value: where the foreground's
+        # brightest colour shows anywhere, F cannot overshoot it and thin the matte (a
+        # bright subject whose F overshot: twice the SAD, docs/benchmarks.md, *Bright
+        # subjects*). Not 1: at the solve's level that depends on the exposure.
+        self.ceiling = max(float(self.image.max()), 0.0) if self.image.size else 1.0
         self._finest = np.ascontiguousarray(self.image.transpose(2, 0, 1))
         self.mean = self._finest.reshape(3, -1).mean(axis=1).reshape(3, 1, 1)
         self._levels: dict[tuple[int, int], np.ndarray] = {}
@@ -262,7 +265,7 @@ class ImageLevels:
 
     @property
     def ceiling(self) -> float:
-        """The colours' upper bound: 1, or the brightest value of a scene-linear image."""
+        """The colours' upper bound: the image's brightest value."""
         return self._pyramid.ceiling
 
     @property
