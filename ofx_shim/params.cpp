@@ -162,8 +162,8 @@ OfxStatus describe_in_context(OfxImageEffectHandle effect, OfxPropertySetHandle 
   define_choice(params, kParamPreset, "Quality",
                 "Balanced (default): closed-form matting refined by colour estimates, seconds a frame. "
                 "DIP: the Deep Image Prior nets from a closed-form start; frames warm-start. "
-                "Draft: the DIP at preview size (a quick look at the DIP nets: on a CPU still slower than "
-                "Balanced). Paper: the published settings (very slow on a CPU).",
+                "Draft: the DIP at preview size, from Balanced's matte (a quick look at what the nets do to "
+                "it: on a CPU slower than Balanced). Paper: the published settings (very slow on a CPU).",
                 kPresets, 1);
   define_int(params, kParamMaxIterations, "Max iterations",
              "Cap on optimisation steps per frame; 0 uses the quality preset's cap.", 0, 0, 100000, 5000);

@@ -159,3 +159,23 @@ def count_calls(monkeypatch, owner, name: str) -> list:
 
     monkeypatch.setattr(owner, name, counted)
     return calls
+
+
+def make_bright_case(size: int = 160, seed: int = 0):
+    """A pale subject with a wavy soft edge over a textured background (the recipe of
+    ``../shared/tools/natron_check.py``'s test image): its red channel is the frame's
+    brightest value, 0.95, and below 1. (image, trimap, alpha), float32."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    c, r = size / 2, size * 0.28
+    angle, dist = np.arctan2(yy - c, xx - c), np.hypot(yy - c, xx - c)
+    edge = r + sum(rng.uniform(0.4, 1.6) * np.sin(k * angle + rng.uniform(0, 2 * np.pi)) for k in (23, 37, 51, 67))
+    alpha = np.clip((edge - dist) / 4 + 0.5, 0, 1).astype(np.float32)
+    bg = np.stack([0.25 + 0.35 * xx / size, 0.35 + 0.25 * yy / size, 0.55 - 0.2 * xx / size], -1)
+    bg = bg * (0.8 + 0.2 * ((xx // 16 + yy // 16) % 2))[..., None] + rng.normal(0, 0.03, (size, size, 3))
+    fg = np.stack([0.95 + 0 * dist, 0.85 - 0.2 * dist / r, 0.6 + 0.1 * np.cos(angle)], -1)
+    image = np.clip(alpha[..., None] * fg + (1 - alpha[..., None]) * bg, 0, 1).astype(np.float32)
+    trimap = np.full((size, size), 0.5, np.float32)
+    trimap[dist < r - size // 20] = 1.0
+    trimap[dist > r + size // 20] = 0.0
+    return image, trimap, alpha

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import ndimage
 import pytest
-from conftest import count_calls, make_case, make_hair_case
+from conftest import count_calls, make_bright_case, make_case, make_hair_case
 
 import ofx_dipmatte
 from ofx_dipmatte.engine.alpha_solve import RIDGE, BandSystem, direct_solve, solve_alpha
@@ -753,26 +753,6 @@ def test_the_default_beats_closed_form_on_noise_free_tent_strands_too():
     assert max(ratios) < 0.95 and np.mean(ratios) < 0.92, ratios
 
 
-def bright_disc(size: int, seed: int):
-    """A pale subject with a wavy soft edge over a textured background (the recipe of
-    ``../shared/tools/natron_check.py``'s test image): its red channel is the frame's
-    brightest value, 0.95, and below 1. (image, trimap, alpha), float32."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    c, r = size / 2, size * 0.28
-    angle, dist = np.arctan2(yy - c, xx - c), np.hypot(yy - c, xx - c)
-    edge = r + sum(rng.uniform(0.4, 1.6) * np.sin(k * angle + rng.uniform(0, 2 * np.pi)) for k in (23, 37, 51, 67))
-    alpha = np.clip((edge - dist) / 4 + 0.5, 0, 1).astype(np.float32)
-    bg = np.stack([0.25 + 0.35 * xx / size, 0.35 + 0.25 * yy / size, 0.55 - 0.2 * xx / size], -1)
-    bg = bg * (0.8 + 0.2 * ((xx // 16 + yy // 16) % 2))[..., None] + rng.normal(0, 0.03, (size, size, 3))
-    fg = np.stack([0.95 + 0 * dist, 0.85 - 0.2 * dist / r, 0.6 + 0.1 * np.cos(angle)], -1)
-    image = np.clip(alpha[..., None] * fg + (1 - alpha[..., None]) * bg, 0, 1).astype(np.float32)
-    trimap = np.full((size, size), 0.5, np.float32)
-    trimap[dist < r - size // 20] = 1.0
-    trimap[dist > r + size // 20] = 0.0
-    return image, trimap, alpha
-
-
 def test_estimated_colours_are_never_brighter_than_the_image_s_brightest_value():
     # A matte too low in the band makes F overshoot to explain the pixels; the bound is the
     # image's own brightest value, whatever level the frame is at (1 was a display's white,
@@ -792,7 +772,7 @@ def test_the_default_does_not_thin_a_bright_subject_s_matte():
     own test image, 256², 0.505)."""
     ratios = []
     for seed in range(2):
-        image, trimap, alpha = bright_disc(160, seed)
+        image, trimap, alpha = make_bright_case(160, seed)
         band = trimap == 0.5
         res = ofx_dipmatte.matte(image, trimap)
         ratios.append(sad(res.alpha, alpha, band) / sad(closed_form_alpha(image, trimap), alpha, band))

@@ -127,7 +127,7 @@ def test_a_bad_plate_is_refused_with_what_to_do(plate, match):
 
 def test_a_preset_that_does_not_refine_says_it_ignores_the_plate():
     image, trimap, *_ = make_case(32)
-    res = ofx_dipmatte.matte(image, trimap, preset=ofx_dipmatte.PRESETS["draft"].replace(max_iterations=2),
+    res = ofx_dipmatte.matte(image, trimap, preset=ofx_dipmatte.PRESETS["dip"].replace(max_iterations=2),
                              clean_plate=image)
     assert any("clean plate: ignored" in w for w in res.stats.warnings)
 

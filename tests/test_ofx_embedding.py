@@ -5,6 +5,7 @@ starts its own isolated interpreter. Also install-plugin and doctor."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -218,7 +219,9 @@ def test_doctor_command_reports_a_missing_record(tmp_path):
 def test_hosts_without_the_v2_suites_get_progress_v1_and_plain_messages(installed, tmp_path):
     proc = run_host(installed, "--no-progress-v2", "--no-message-v2", "--iterations", "4")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "progress: 1 starts (1 through V1), 5 updates, 1 ends" in proc.stdout
+    # One update a step, and the abort polls of the nets' prior (Draft's is Balanced's matte).
+    progress = re.search(r"progress: 1 starts \(1 through V1\), (\d+) updates, 1 ends", proc.stdout)
+    assert progress and int(progress.group(1)) >= 4 + 1, proc.stdout
 
     broken = tmp_path / "python_env.cfg"
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"

@@ -854,7 +854,7 @@ def test_stack_plate_is_refused_where_it_cannot_work(tmp_path, capsys):
     plate, trimap, _, _ = write_moving_shot(tmp_path / "in", frames=2)
     out = ["-o", str(tmp_path / "out"), "--stack-plate"]
     for extra, message in ((["--clean-plate", plate], "leave out --clean-plate"),
-                           (["--preset", "draft"], "preset 'draft' does not use a clean plate"),
+                           (["--preset", "dip"], "preset 'dip' does not use a clean plate"),
                            (["--chunk-start", "1", "--chunk-size", "1"], "not in chunks")):
         code, report = run_json(capsys, "matte", plate, trimap, *out, *extra)
         assert code == 2 and message in report["error"], report

@@ -310,7 +310,7 @@ class ShotJob:
                 raise ShotError(f"--stack-plate stacks the background a shot shows; {self.plate} is a still")
             if self.config.alpha_prior != "refined":
                 raise ShotError(f"--stack-plate: preset {self.config.name!r} does not use a clean plate; "
-                                "presets that refine the matte from colour estimates (balanced) do")
+                                "presets that refine the matte from colour estimates (balanced, draft) do")
         self._still_clean_plate: Optional[np.ndarray] = None  # stacked once: it serves every frame
         self._clean_plate_file: Optional[ImageFile] = None  # a single file, read once
         self.stacked_plate: Optional[dict] = None  # what --stack-plate stacked (ShotReport.stacked_plate)

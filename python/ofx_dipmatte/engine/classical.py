@@ -322,7 +322,7 @@ def colour_context(padded: Padded, solved: Window, guide: np.ndarray | None = No
         part = inside(solved, at)
         np.copyto(matte[part], guide, where=trimap[part] == 0.5)
     plate, covers = (None if a is None else a[at.slices] for a in (padded.clean_plate, padded.plate_covers))
-    image = padded.image[at.slices]
+    image = padded.classical[at.slices]
     return ColourContext(ImageLevels(image, plate, covers), matte, trimap, at, FrameSamples(image, trimap))
 
 

@@ -252,7 +252,7 @@ class ClipSession:
         if plate is not None:
             if self.config.alpha_prior != "refined":
                 stats.warnings.append(f"clean plate: ignored by preset {self.config.name!r}; presets that refine "
-                                      "the matte from colour estimates (balanced) use it")
+                                      "the matte from colour estimates (balanced, draft) use it")
                 plate = None
             else:
                 plate = (match_to_image(plate[0], working, (tri == 0.0) & plate[1]), plate[1])

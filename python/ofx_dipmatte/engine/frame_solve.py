@@ -22,6 +22,7 @@ from .device import op_threads_shared_by, tile_batch, tile_workers
 from .exposure import beside_band, from_solve_level, level_gain, to_solve_level
 from .information_flow import searches_on
 from .presets import Preset
+from ..encoding import decode
 from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
 from .results import Cancelled, FitResult, MatteResult, MatteStats, ProgressCallback
 from .tiles import (WeightedSum, band_depth, band_windows, blend, edge_anchor, overlapping, solve_in_stages,
@@ -48,6 +49,7 @@ class _PreparedWindow:
     job: TileJob
     source: float | None  # the frame its nets warm-start from (None: cold)
     colours: "Colours | None"  # F and B from its unrefined matte, for foreground="estimated"
+    classical: np.ndarray  # the window of the frame its classical matte read (Padded.classical)
 
 
 class FrameSolver:
@@ -100,24 +102,31 @@ class FrameSolver:
         # A classical solve sees every frame at one exposure (:mod:`.exposure`), set by the
         # known pixels beside the band it solves (a bright sky elsewhere in the frame does
         # not darken the subject), scaled in the padded copies below; the colours go back to
-        # the frame's own before they are returned. The nets' presets keep their frames as
-        # encoded (the knee bounds them). A classical solve's canvas is the frame itself.
+        # the frame's own before they are returned. The nets see their frames as encoded
+        # (the knee bounds them), and their prior is solved as a classical preset's is, on
+        # the caller's values: through the knee, a host's float copy of an 8-bit frame
+        # got a worse prior than the frame itself (docs/benchmarks.md, forty-seventh
+        # session). A classical solve's canvas is the frame itself.
         region = window.slices
-        gain = np.float32(1.0 if self.bounded else level_gain(working[region], beside_band(unknown[region])))
+        knee = is_float and self.bounded
+        classical_rgb = np.maximum(caller_rgb, 0.0) if knee else working  # the values balanced solves
+        gain = np.float32(level_gain(classical_rgb[region], beside_band(unknown[region])))
         # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
-        image = pad_to_canvas(working, canvas, "reflect")
-        to_solve_level(image, gain)
-        padded = Padded(image, pad_to_canvas(tri, canvas, "constant"), pad_to_canvas(tri, canvas, "reflect"), valid)
+        classical = pad_to_canvas(classical_rgb, canvas, "reflect")
+        to_solve_level(classical, gain)
+        image = pad_to_canvas(working, canvas, "reflect") if self.bounded else classical
+        padded = Padded(image, pad_to_canvas(tri, canvas, "constant"), pad_to_canvas(tri, canvas, "reflect"), valid,
+                        classical_image=classical if self.bounded and cfg.alpha_prior != "none" else None)
         one_sided: list[bool] = []
         guide: np.ndarray | None = None
         if len(windows) > 1:
             one_sided, guide = self._tile_guide(windows, window, padded, should_stop)
         if isinstance(plate, Future):  # the carried plate, taken beside the steps above
             plate = plate.result()
-        if plate is not None:
-            plate_colour = pad_to_canvas(plate[0], canvas, "reflect")
+        if plate is not None:  # read by the classical matte alone: in its values
+            plate_colour = pad_to_canvas(decode(plate[0]) if knee else plate[0], canvas, "reflect")
             to_solve_level(plate_colour, gain)
             padded = replace(padded, clean_plate=plate_colour, plate_covers=pad_to_canvas(plate[1], canvas, "reflect"))
         # Colours over the solved region and 32 px around it: a tile sees what one window would.
@@ -128,8 +137,10 @@ class FrameSolver:
         else:
             result, source = self._solve_tiles(frame, windows, window, padded, one_sided, guide, context, progress,
                                                should_stop, cell)
-        result.fg, result.bg = from_solve_level(result.fg, gain), from_solve_level(result.bg, gain)
-        return self._finish(result, caller_rgb, tri, window, is_float, stats, start, source)
+        if self._classical_colours:  # else the nets' own, in their encoding
+            result.fg, result.bg = from_solve_level(result.fg, gain), from_solve_level(result.bg, gain)
+        return self._finish(result, caller_rgb, tri, window, knee and not self._classical_colours, stats, start,
+                            source)
 
     def _tile_guide(self, windows: list[Window], union: Window, padded: Padded,
                     should_stop) -> tuple[list[bool], np.ndarray | None]:
@@ -195,7 +206,7 @@ class FrameSolver:
 
                 solved.append(self._solve_window(frame, win, padded, None if progress is None else tile_progress,
                                                  should_stop, anchor, context))
-        return blend(windows, union, padded.image, [fit for fit, _ in solved], self.config.margin), \
+        return blend(windows, union, self._colours_image(padded), [fit for fit, _ in solved], self.config.margin), \
             next((source for _, source in solved if source is not None), None)
 
     def _refine_tiles(self, frame: float, windows: list[Window], union: Window, padded: Padded,
@@ -218,7 +229,7 @@ class FrameSolver:
 
         def prior(win: Window, anchor: DataTerm | None) -> Callable:
             samples = None if context is None else (context.samples, in_context(context, win))
-            return lambda stop: window_prior(cfg, padded.image[win.slices], padded.trimap_mirrored[win.slices],
+            return lambda stop: window_prior(cfg, padded.classical[win.slices], padded.trimap_mirrored[win.slices],
                                              seed=self.seed, device=self.device, should_stop=stop, anchor=anchor,
                                              samples_from=samples)
 
@@ -239,7 +250,7 @@ class FrameSolver:
         fits = solve_in_stages([prior(win, anchor) for win, anchor in zip(windows, anchors)], refine,
                                needs, priors.__setitem__,
                                min(tile_workers(), len(windows)), progress, should_stop, cfg.refine_iterations)
-        return blend(cores, union, padded.image, fits, cfg.margin)
+        return blend(cores, union, self._colours_image(padded), fits, cfg.margin)
 
     def _fit_in_batches(self, frame: float, tiles: list[_PreparedWindow], batch: int,
                         progress: ProgressCallback | None) -> list[tuple[FitResult, float | None]]:
@@ -271,7 +282,7 @@ class FrameSolver:
     def _coarse_guide(self, union: Window, padded: Padded, should_stop) -> np.ndarray:
         """Closed-form matte of the whole band at a size of about two tiles, enlarged to
         ``union``: the tiles' boundary values (:func:`.tiles.edge_anchor`)."""
-        image = padded.image[union.slices]
+        image = padded.classical[union.slices]
         trimap = padded.trimap_mirrored[union.slices]
         while image.shape[0] * image.shape[1] > 2 * self.config.tile_size ** 2 and min(image.shape[:2]) >= 64:
             image, trimap = halve(image), shrink_trimap(trimap)
@@ -322,8 +333,12 @@ class FrameSolver:
         # A tile's known samples, like its colours, come from what one window would see.
         samples = None if context is None or window.cell is None or start is not None else \
             (context.samples, in_context(context, window))
-        prior, colours = classical_matte(cfg, image_c, padded.trimap_mirrored[rows, cols], seed=self.seed,
-                                         device=self.device, progress=progress, should_stop=should_stop,
+        prior, colours = classical_matte(cfg, padded.classical[rows, cols], padded.trimap_mirrored[rows, cols],
+                                         seed=self.seed,
+                                         # The bar follows the nets' steps where there are nets; the
+                                         # prior's rounds still stop on an abort (should_stop).
+                                         device=self.device, progress=progress if cfg.alpha_source == "prior" else None,
+                                         should_stop=should_stop,
                                          anchor=anchor, estimate=estimate, background_estimate=background_estimate,
                                          exact_background=plate_covers, estimate_reads_band=context is not None,
                                          samples_from=samples, prior=start)
@@ -359,7 +374,7 @@ class FrameSolver:
                 # window holds, so another window's (or the frame's) would be no measure.
                 threshold = cfg.warm_threshold_ratio * self._warm.cold_loss(window.cell)
             job = TileJob(nets, inputs, cfg.warm_max_iterations, threshold, adam)
-        return _PreparedWindow(window, job, source, colours)
+        return _PreparedWindow(window, job, source, colours, padded.classical[rows, cols])
 
     def _finish_window(self, frame: float, tile: "_PreparedWindow", result: FitResult) -> FitResult:
         """Keep a fitted window's nets for warm starts; its colours as the preset returns them."""
@@ -368,16 +383,16 @@ class FrameSolver:
                                                  (window.y0, window.x0, window.height, window.width)),
                             cold_loss=result.losses["total"] if tile.source is None else None)
         if self.config.foreground == "estimated":
-            result.fg, result.bg = colours_for(tile.job.inputs.image, result.alpha, tile.colours)
+            result.fg, result.bg = colours_for(tile.classical, result.alpha, tile.colours)
         return result
 
-    def _finish(self, result: FitResult, caller_rgb, tri, window, is_float, stats: MatteStats, start: float,
+    def _finish(self, result: FitResult, caller_rgb, tri, window, knee: bool, stats: MatteStats, start: float,
                 source: float | None) -> MatteResult:
         stats.iterations = result.iterations
         stats.losses = result.losses
         stats.stop_reason = result.stop_reason
         stats.warm_start_from = source
-        alpha, fg, bg = assemble(caller_rgb, tri, window, result, is_float and self.bounded)
+        alpha, fg, bg = assemble(caller_rgb, tri, window, result, knee)
         stats.seconds = time.perf_counter() - start
         return MatteResult(alpha, fg, bg, stats)
 
@@ -392,6 +407,16 @@ class FrameSolver:
         """Whether float images go through the knee into [0, 1): networks end in a sigmoid.
         A preset that fits none solves on the caller's own values."""
         return self.config.alpha_source != "prior"
+
+    @property
+    def _classical_colours(self) -> bool:
+        """Whether the F and B returned are estimated from the classical frame (in its
+        values, at the solve's level) rather than the nets' (in the nets' encoding)."""
+        return not self.bounded or self.config.foreground == "estimated"
+
+    def _colours_image(self, padded: Padded) -> np.ndarray:
+        """The frame whose colours pixels no window covers keep, in the returned colours' encoding."""
+        return padded.classical if self._classical_colours else padded.image
 
     @property
     def _estimates_colours(self) -> bool:

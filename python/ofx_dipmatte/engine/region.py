@@ -146,12 +146,20 @@ def solve_window(unknown: np.ndarray, canvas: tuple[int, int], margin: int, size
 class Padded:
     """The frame padded to the canvas once, for every window to slice from."""
 
-    image: np.ndarray  # working encoding, mirrored padding
+    image: np.ndarray  # working encoding, mirrored padding: what the nets see
     trimap: np.ndarray  # padding is known background
     trimap_mirrored: np.ndarray  # mirrored padding: constraints for the classical prior
     valid: np.ndarray  # True inside the frame itself, False on the padding
-    clean_plate: np.ndarray | None = None  # the known background, matched to the image
+    clean_plate: np.ndarray | None = None  # the known background, matched to ``classical``
     plate_covers: np.ndarray | None = None  # where the clean plate holds the background
+    # What the classical matte is solved on: the caller's values at the solve's level
+    # (:mod:`.exposure`), never through the nets' knee; None: ``image`` (a preset without nets).
+    classical_image: np.ndarray | None = None
+
+    @property
+    def classical(self) -> np.ndarray:
+        """The frame the classical matte and the colour estimates read."""
+        return self.image if self.classical_image is None else self.classical_image
 
 
 def assemble(caller_rgb: np.ndarray, tri: np.ndarray, window: Window, result: FitResult,
