@@ -202,9 +202,9 @@ class Preset:
 _PAPER_WEIGHTS = {"image": 1.0, "alpha": 1.0, "fg": 1.0, "bg": 1.0, "comp": 1.0, "excl": 1.0, "prior": 0.0}
 
 #: The classical chain of the default, `balanced` (its reasons are given with it below);
-#: `draft`'s nets start from the same matte.
-_BALANCED_MATTE = dict(alpha_prior="refined", refine_iterations=2, remove_leaks=True, trusted_passes=2,
-                       sharpen_foreground=1.0, keep_smooth_mattes=True, smooth_samples=0.002)
+#: `draft`'s nets start from the same matte. The other fields are Preset's defaults.
+_BALANCED_MATTE = Preset(name="balanced matte", alpha_prior="refined", refine_iterations=2, remove_leaks=True,
+                         trusted_passes=2, sharpen_foreground=1.0, keep_smooth_mattes=True, smooth_samples=0.002)
 
 PRESETS: dict[str, Preset] = {
     # The paper as specified: full-width nets at full resolution, the six unweighted
@@ -243,9 +243,9 @@ PRESETS: dict[str, Preset] = {
     # That kept matte is held to the known regions' colour samples (smooth_samples): on
     # 25 held-out smoke and veil composites 0.30–0.95× closed-form's SAD (median 0.59),
     # dev smoke 0.954× (docs/benchmarks.md, thirtieth session).
-    "balanced": Preset(
-        name="balanced", **_BALANCED_MATTE, carry_background=True,
-        alpha_source="prior", foreground="estimated", tile_size=256, margin=32,
+    "balanced": _BALANCED_MATTE.replace(
+        name="balanced", carry_background=True, alpha_source="prior", foreground="estimated", tile_size=256,
+        margin=32,
     ),
     # The DIP nets fitted from a closed-form start (the default until the ablation): the
     # same six losses on narrow nets, F/B at half resolution, alpha held near the prior.
@@ -259,9 +259,8 @@ PRESETS: dict[str, Preset] = {
     # closed-form's (as `dip`) its matte was about closed-form's: 0.95–1.06× its SAD on the
     # dev stills, and 1.06× on natron_check.py's test image, the preset a host gets first
     # in the Quality menu (docs/benchmarks.md, forty-seventh session).
-    "draft": Preset(
-        name="draft", width=16, fb_width=8, fb_scale=4, max_iterations=80,
-        warm_max_iterations=30, **_BALANCED_MATTE,
+    "draft": _BALANCED_MATTE.replace(
+        name="draft", width=16, fb_width=8, fb_scale=4, max_iterations=80, warm_max_iterations=30,
         weights={**_PAPER_WEIGHTS, "prior": 1.0}, tile_size=256,
     ),
 }
