@@ -76,7 +76,9 @@ def engine_run(width: int, height: int, preset: str, device: str = "auto", tile_
     import torch
 
     frames = [plate(width, height, band, strands, shift=s) for s in (0, 3)]
-    config = ofx_dipmatte.PRESETS[preset].replace(tile_batch=tile_batch)
+    from ofx_dipmatte.engine.presets import resolve_preset
+
+    config = resolve_preset(preset).replace(tile_batch=tile_batch)  # a name, or NAME:FIELD=VALUE,...
     session = ofx_dipmatte.ClipSession(preset=config, seed=0, device=device)
     out = {}
     for i, (image, trimap, alpha) in enumerate(frames):
@@ -137,7 +139,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", default=["256x256", "1920x1080", "3840x2160"],
                     help="WxH, or WxH/BAND/STRANDS: the band's half-width (px) and strands per px of height")
-    ap.add_argument("--preset", default="balanced")
+    ap.add_argument("--preset", default="balanced", help="a preset's name, or NAME:FIELD=VALUE,... (as --preset of the CLI)")
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--tile-batch", type=int, default=0,
                     help="same-size tiles fitted as one batch (0: the engine's default for the device)")
