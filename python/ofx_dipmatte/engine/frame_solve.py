@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from ..encoding import decode
 from .alpha_solve import DataTerm, Stopped
 from .classical import (ColourContext, Colours, Prior, classical_matte, colour_context, colours_for,
                         colours_in_context, in_context, window_prior)
@@ -22,7 +23,6 @@ from .device import op_threads_shared_by, tile_batch, tile_workers
 from .exposure import beside_band, from_solve_level, level_gain, to_solve_level
 from .information_flow import searches_on
 from .presets import Preset
-from ..encoding import decode
 from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
 from .results import Cancelled, FitResult, MatteResult, MatteStats, ProgressCallback
 from .tiles import (WeightedSum, band_depth, band_windows, blend, edge_anchor, overlapping, solve_in_stages,
