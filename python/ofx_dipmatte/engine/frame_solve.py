@@ -109,16 +109,19 @@ class FrameSolver:
         # session). A classical solve's canvas is the frame itself.
         region = window.slices
         knee = is_float and self.bounded
-        classical_rgb = np.maximum(caller_rgb, 0.0) if knee else working  # the values balanced solves
-        gain = np.float32(level_gain(classical_rgb[region], beside_band(unknown[region])))
-        # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
+        gain = np.float32(1.0)
+        classical = None  # none for nets without a classical prior (paper)
+        if not self.bounded or cfg.alpha_prior != "none":
+            classical_rgb = np.maximum(caller_rgb, 0.0) if knee else working  # the values balanced solves
+            gain = np.float32(level_gain(classical_rgb[region], beside_band(unknown[region])))
+            # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
+            classical = pad_to_canvas(classical_rgb, canvas, "reflect")
+            to_solve_level(classical, gain)
         valid = np.zeros(canvas, dtype=bool)
         valid[:h, :w] = True
-        classical = pad_to_canvas(classical_rgb, canvas, "reflect")
-        to_solve_level(classical, gain)
-        image = pad_to_canvas(working, canvas, "reflect") if self.bounded else classical
+        image = pad_to_canvas(working, canvas, "reflect") if self.bounded or classical is None else classical
         padded = Padded(image, pad_to_canvas(tri, canvas, "constant"), pad_to_canvas(tri, canvas, "reflect"), valid,
-                        classical_image=classical if self.bounded and cfg.alpha_prior != "none" else None)
+                        classical_image=classical if self.bounded else None)
         one_sided: list[bool] = []
         guide: np.ndarray | None = None
         if len(windows) > 1:

@@ -127,6 +127,7 @@ mkdir -p "$dir" && cd "$dir" || exit 1
 exec "$@"
 """
 
+
 def run_local(shot: FarmShot, build: Callable[[list[str]], "outline.Outline"]) -> int:
     """Run every task here with pyoutline's local backend; 0 when every frame got done.
     ``build(steps)``: the outline of those steps. The local backend runs tasks in frame
