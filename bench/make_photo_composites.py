@@ -27,9 +27,7 @@ from pathlib import Path
 import numpy as np
 from skimage import data as photographs
 
-from make_recomposites import read, trimap_from_alpha, write
-
-import OpenImageIO as oiio
+from make_recomposites import read, trimap_from_alpha, write_case
 
 #: scikit-image's bundled colour photographs: indoor clutter, fur, a face, sky, cells, stars.
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
@@ -51,16 +49,6 @@ def crop(pixels: np.ndarray, height: int, width: int, rng: np.random.Generator) 
     y = int(rng.integers(0, pixels.shape[0] - height + 1))
     x = int(rng.integers(0, pixels.shape[1] - width + 1))
     return np.ascontiguousarray(pixels[y:y + height, x:x + width])
-
-
-def write_case(folder: Path, alpha: np.ndarray, fg: np.ndarray, bg: np.ndarray, trimap: np.ndarray) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * bg
-    write(folder / "image.png", np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
-    write(folder / "trimap.png", np.round(trimap * 255).astype(np.uint8), oiio.UINT8)
-    write(folder / "alpha.png", np.round(alpha * 65535).astype(np.uint16), oiio.UINT16)
-    write(folder / "fg.png", np.round(np.clip(fg, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
-    write(folder / "bg.png", np.round(np.clip(bg, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
 
 
 def main() -> None:

@@ -714,6 +714,39 @@ def test_texture_lowers_the_confidence():
     assert on_busy.mean() < 0.2 * on_flat.mean()
 
 
+def test_a_many_coloured_known_foreground_makes_f_uncertain_beside_it():
+    # A known foreground half one colour, half patches of three (a cat's face), a band
+    # beside both, and a soft matte in it (a smear's sharpness, no hard edge).
+    size = 64
+    rng = np.random.default_rng(0)
+    image = np.full((size, size, 3), 0.3, np.float32)
+    palette = np.array([[0.8, 0.45, 0.2], [0.9, 0.8, 0.7], [0.1, 0.1, 0.1]], np.float32)
+    image[:, size // 2:] = palette[ndimage.zoom(rng.integers(0, 3, (8, 4)), 8, order=0)]
+    image[:, :size // 2] = palette[0]
+    image[24:] = 0.5  # the band plain: F's spread around its pixels says nothing
+    trimap = np.zeros((size, size), np.float32)
+    trimap[:24] = 1.0
+    trimap[24:44] = 0.5
+    alpha = trimap.copy()
+    alpha[24:44] = (1.0 - (np.arange(20)[:, None] + 1) / 21.0) * np.ones((1, size))  # a 20 px ramp
+    band = trimap == 0.5
+    assert refine.edge_share(alpha, band) == 0.0
+    uncertainty = refine.foreground_uncertainty(image, trimap, alpha)
+    plain, patched = uncertainty[24:34, :8], uncertainty[24:34, 48:]  # 12 px from the other half
+    assert plain.max() < 0.1 * patched.min() and patched.min() > 0.05
+    # It lowers the confidence as far as alpha-hat leans on F: not at all where it is 0.
+    fg, bg = np.full_like(image, 0.9), np.full_like(image, 0.2)
+    for estimate, lower in ((np.ones_like(alpha), True), (np.zeros_like(alpha), False)):
+        without = colour_confidence(image, fg, bg, estimate, alpha, where=band)
+        with_it = colour_confidence(image, fg, bg, estimate, alpha, where=band, fg_uncertainty=uncertainty)
+        assert (with_it[24:34, 48:] < 0.5 * without[24:34, 48:]).all() if lower else \
+            np.allclose(with_it, without)
+    # Beside a hard edge F's extrapolation is short: no uncertainty; none without a known foreground.
+    hard = np.where(band, (np.arange(size)[:, None] < 26) * np.ones((1, size)), trimap).astype(np.float32)
+    assert refine.edge_share(hard, band) == 1.0 and not refine.foreground_uncertainty(image, trimap, hard).any()
+    assert not refine.foreground_uncertainty(image, np.where(trimap == 1.0, 0.0, trimap), alpha).any()
+
+
 def test_the_default_beats_closed_form_on_hair(monkeypatch):
     """Fine strands over a grainy background (bench/plate_case.py's plate at 128²): the
     case closed-form matting washes out."""
@@ -973,17 +1006,25 @@ def test_the_classical_chain_follows_the_preset():
     fg, bg = estimate_foreground_background(image, start)
     np.testing.assert_allclose(colours[0], fg, atol=1e-5)
 
-    refined = remove_leaks(refine_alpha(image, trimap, start, balanced.refine_iterations, balanced.refine_strength),
-                           trimap == 0.5)
+    # F's uncertainty (the known foreground's spread) from closed-form's matte, for every round.
+    uncertainty = refine.foreground_uncertainty(image, trimap, start)
+    assert uncertainty[trimap == 0.5].max() > 0
+    refined = remove_leaks(refine_alpha(image, trimap, start, balanced.refine_iterations, balanced.refine_strength,
+                                        fg_uncertainty=uncertainty), trimap == 0.5)
     alpha, _ = classical_matte(balanced.replace(trusted_passes=0), image, trimap)
     np.testing.assert_allclose(alpha, refined, atol=1e-5)
     assert np.abs(alpha - start)[trimap == 0.5].max() > 0.05  # the refinement did something
+    without, _ = classical_matte(balanced.replace(trusted_passes=0, foreground_uncertainty=False), image, trimap)
+    np.testing.assert_allclose(without, remove_leaks(refine_alpha(image, trimap, start, balanced.refine_iterations,
+                                                                  balanced.refine_strength), trimap == 0.5), atol=1e-5)
     alpha, _ = classical_matte(balanced.replace(trusted_passes=1), image, trimap)
-    once = trusted_pass(balanced, image, trimap, refined, None, estimate_foreground_background)
+    once = trusted_pass(balanced, image, trimap, refined, None, estimate_foreground_background,
+                        fg_uncertainty=uncertainty)
     np.testing.assert_allclose(alpha, once, atol=1e-5)
     # More passes (the default's two), each from the matte the one before left.
     alpha, _ = classical_matte(balanced, image, trimap)
-    twice = trusted_pass(balanced, image, trimap, once, None, estimate_foreground_background)
+    twice = trusted_pass(balanced, image, trimap, once, None, estimate_foreground_background,
+                         fg_uncertainty=uncertainty)
     np.testing.assert_allclose(alpha, twice, atol=1e-5)
     # The default estimates its colours with F fitted to the sharpened matte, in every step.
     sharpened = partial(estimate_colours, sharpen=default.sharpen_foreground)

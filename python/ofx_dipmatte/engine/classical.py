@@ -27,7 +27,7 @@ from .laplacian import matting_laplacian
 from .leaks import remove_leaks
 from .plate_grain import plate_trust
 from .presets import Preset
-from .refine import ColourSpread, colour_spread, refine_alpha, refinement_round
+from .refine import ColourSpread, colour_spread, foreground_uncertainty, refine_alpha, refinement_round
 from .region import Padded, Window, grown, inside
 from .results import Cancelled, ProgressCallback
 from .sampled_density import FrameSamples, sampled_density_matte
@@ -181,6 +181,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             _kept_matte(cfg, image, trimap, alpha, trust, system, anchor, should_stop, samples_from)
         if cfg.alpha_prior == "refined" and np.any(trust > 0):
             rounds = cfg.refine_iterations
+            uncertainty = foreground_uncertainty(image, trimap, alpha) if cfg.foreground_uncertainty else None
 
             def round_done(done: int) -> bool:
                 go_on = progress is None or progress(done, rounds, {}) is not False
@@ -192,13 +193,14 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                                  colours=estimate, start_colours=colours, exact_background=exact_background,
                                  keep_foreground=cfg.refine_foreground == "first",
                                  plate_strength=cfg.refine_plate_strength,
-                                 background_colours=background_estimate, start_spread=spread)
+                                 background_colours=background_estimate, start_spread=spread,
+                                 fg_uncertainty=uncertainty)
             if cfg.remove_leaks:
                 alpha = remove_leaks(alpha, trimap == 0.5)
             for _ in range(cfg.trusted_passes):
                 alpha = trusted_pass(cfg, image, trimap, alpha, system, estimate, anchor=anchor,
                                      exact_background=exact_background, should_stop=should_stop,
-                                     estimate_reads_band=estimate_reads_band)
+                                     estimate_reads_band=estimate_reads_band, fg_uncertainty=uncertainty)
             if np.any(trust < 1):
                 alpha = (kept + trust * (alpha - kept)).astype(np.float32)
         else:
@@ -242,7 +244,7 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
                  laplacian: Smoothness | None, estimate: ColourEstimate, *, anchor: DataTerm | None = None,
                  exact_background: "bool | np.ndarray" = False,
                  should_stop: Optional[Callable[[], bool]] = None,
-                 estimate_reads_band: bool = False) -> np.ndarray:
+                 estimate_reads_band: bool = False, fg_uncertainty: np.ndarray | None = None) -> np.ndarray:
     """``alpha`` moved toward one more refinement round, made from F and B estimated
     from ``alpha`` itself, as far as those colours are trusted (``Preset.trusted_passes``).
     Colours from the refined matte are better than the first ones where they are
@@ -250,7 +252,8 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
     images and lose on others), so the round's change is weighted per pixel by its
     confidence against the band's median confidence. ``laplacian``: the image's (or its
     :class:`~.alpha_solve.BandSystem`), if already built; ``estimate``,
-    ``estimate_reads_band``: as for :func:`classical_matte`."""
+    ``estimate_reads_band``: as for :func:`classical_matte`; ``fg_uncertainty``: see
+    :func:`~.refine.colour_confidence`."""
     unknown = trimap == 0.5
     if laplacian is None:
         laplacian = matting_laplacian(image, unknown=unknown)
@@ -259,7 +262,8 @@ def trusted_pass(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.n
     again, confidence = refinement_round(image, trimap, alpha, fg, bg, cfg.refine_strength, laplacian,
                                          should_stop=should_stop, texture=cfg.refine_confidence == "texture",
                                          anchor=anchor, exact_background=exact_background,
-                                         plate_strength=cfg.refine_plate_strength, spread=spread)
+                                         plate_strength=cfg.refine_plate_strength, spread=spread,
+                                         fg_uncertainty=fg_uncertainty)
     if cfg.remove_leaks:
         again = remove_leaks(again, unknown)
     weight = confidence / (confidence + max(float(np.median(confidence[unknown])), 1e-12))

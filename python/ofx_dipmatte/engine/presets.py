@@ -82,6 +82,10 @@ class Preset:
             refinement round from them (leaks taken back again), kept per pixel in
             proportion to how far those colours are trusted: α + w (α₂ − α),
             w = c / (c + the band's median c), c their confidence. 0: none.
+        foreground_uncertainty: ("refined" only, with ``refine_confidence="texture"``) the
+            refinement's confidence also counts the colour spread of the known foreground
+            near each pixel as F's uncertainty (F is extrapolated from it), except on
+            hard edges (:func:`.refine.foreground_uncertainty`).
         keep_smooth_mattes: ("refined" only) keep closed-form's matte where it is smooth
             (the mean range of its alpha over 3×3 pixels) and the band shows no detail
             the known layers' own detail does not account for (smoke, veils:
@@ -149,6 +153,7 @@ class Preset:
     remove_leaks: bool = False
     trusted_passes: int = 0
     sharpen_foreground: float = 0.0
+    foreground_uncertainty: bool = False
     carry_background: bool = False
     keep_smooth_mattes: bool = False
     smooth_samples: float = 0.0
@@ -204,7 +209,8 @@ _PAPER_WEIGHTS = {"image": 1.0, "alpha": 1.0, "fg": 1.0, "bg": 1.0, "comp": 1.0,
 #: The classical chain of the default, `balanced` (its reasons are given with it below);
 #: `draft`'s nets start from the same matte. The other fields are Preset's defaults.
 _BALANCED_MATTE = Preset(name="balanced matte", alpha_prior="refined", refine_iterations=2, remove_leaks=True,
-                         trusted_passes=2, sharpen_foreground=1.0, keep_smooth_mattes=True, smooth_samples=0.002)
+                         trusted_passes=2, sharpen_foreground=1.0, foreground_uncertainty=True,
+                         keep_smooth_mattes=True, smooth_samples=0.002)
 
 PRESETS: dict[str, Preset] = {
     # The paper as specified: full-width nets at full resolution, the six unweighted

@@ -29,6 +29,7 @@ from .colour_norms import squared_norm
 from .foreground import estimate_foreground_background
 from .laplacian import matting_laplacian
 from .plate_grain import alpha_noise, plate_disagreement, plate_share
+from .smooth_matte import carried_mean, edge_share
 
 #: Colour residual (Euclidean distance in RGB, 0–1 units) at which the confidence
 #: falls to 1/e: about the spread of a natural texture around its local mean.
@@ -52,6 +53,30 @@ GRAIN_MARGIN = 2.0
 #: 1e-4 gave the same mattes as 1e-6 (median SAD equal to 3 digits) in 46 % of the
 #: conjugate-gradient iterations.
 SOLVE_TOLERANCE = 1e-4
+
+
+def foreground_uncertainty(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """H×W: how far an estimated F may be off, beyond the colour spread around the pixel
+    (:func:`colour_spread`): the colour variance (summed over RGB) of the known foreground
+    within about :data:`~.smooth_matte.KNOWN_SCALE` px of it, which F is extrapolated from
+    into the band. A subject of many colours (a cat's face, a patterned shirt) leaves F
+    uncertain even where its strands are locally plain, and α̂ = 1 from an F that took
+    the pixel's own colour is then no evidence: a dark strand over orange read as an
+    opaque dark-orange one. Not where ``alpha`` (closed-form's, H×W) is as sharp as a
+    hard edge (:func:`~.smooth_matte.edge_share`): there the band is a pixel or two
+    from the known foreground, and F's extrapolation is short. 0 with no known foreground
+    nearby (docs/benchmarks.md, *The known foreground's spread*)."""
+    known = trimap == 1.0
+    unknown = trimap == 0.5
+    if not known.any() or not unknown.any():
+        return np.zeros(trimap.shape, np.float32)
+    share = 1.0 - edge_share(alpha, unknown)
+    if share <= 0.0:
+        return np.zeros(trimap.shape, np.float32)
+    image = np.asarray(image, np.float32)
+    mean = np.stack([carried_mean(image[..., c], known) for c in range(3)], axis=-1)
+    square = np.stack([carried_mean(image[..., c] ** 2, known) for c in range(3)], axis=-1)
+    return (share * np.maximum(square - mean ** 2, 0.0).sum(axis=-1)).astype(np.float32)
 
 
 def alpha_from_colours(image: np.ndarray, fg: np.ndarray, bg: np.ndarray,
@@ -103,7 +128,7 @@ def _gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
 def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimate: np.ndarray,
                       alpha: np.ndarray | None = None, texture: bool = True,
                       exact_background: "bool | np.ndarray" = False, where: np.ndarray | None = None,
-                      spread: ColourSpread | None = None) -> np.ndarray:
+                      spread: ColourSpread | None = None, fg_uncertainty: np.ndarray | None = None) -> np.ndarray:
     """How far to trust ``estimate`` (from :func:`alpha_from_colours`): about the inverse
     variance of its error. An error δF or δB moves α̂ by about (α̂ δF + (1 − α̂) δB)/|F − B|,
     so the confidence is |F − B|² over α̂² var(F) + (1 − α̂)² var(B) + noise, where var(F)
@@ -115,7 +140,9 @@ def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimat
     the pixels the plate covers): no var(B) term there. ``where``: H×W bool, the pixels
     whose confidence is read (default all); elsewhere it is computed without the
     variances (:func:`local_colour_variance`). ``spread``: those variances, if already
-    computed (:func:`colour_spread` of the same matte at least at ``where``)."""
+    computed (:func:`colour_spread` of the same matte at least at ``where``).
+    ``fg_uncertainty``: more variance of F's error (:func:`foreground_uncertainty`),
+    added to var(F)."""
     a = estimate[..., None]
     source = estimate if alpha is None else alpha
     residual = squared_norm(a * fg + (1.0 - a) * bg - image)
@@ -125,6 +152,8 @@ def colour_confidence(image: np.ndarray, fg: np.ndarray, bg: np.ndarray, estimat
     var_f, var_b = spread if spread is not None else colour_spread(image, source, where)
     if exact_background is not False:
         var_b = np.where(exact_background, 0.0, var_b)
+    if fg_uncertainty is not None:
+        var_f = var_f + fg_uncertainty
     error = estimate ** 2 * var_f + (1.0 - estimate) ** 2 * var_b + NOISE_VARIANCE  # α̂'s variance
     return (contrast / error * np.exp(-residual / RESIDUAL_SCALE ** 2)).astype(np.float32)
 
@@ -140,7 +169,8 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
                  keep_foreground: bool = True, plate_strength: float = 0.1,
                  background_colours: Optional[Callable[[np.ndarray, np.ndarray],
                                                        tuple[np.ndarray, np.ndarray]]] = None,
-                 start_spread: ColourSpread | None = None) -> np.ndarray:
+                 start_spread: ColourSpread | None = None,
+                 fg_uncertainty: np.ndarray | None = None) -> np.ndarray:
     """``iterations`` rounds of: F, B from alpha; α̂ and its confidence; a Laplacian
     solve with the confidence-weighted data term (``strength`` × confidence, or
     ``plate_strength`` × confidence where ``exact_background`` holds).
@@ -152,7 +182,7 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
             if already built.
         should_stop: polled inside each solve (raises :class:`~.alpha_solve.Stopped`).
         round_done: called with the number of rounds done; False stops (``Stopped``).
-        texture: see :func:`colour_confidence`.
+        texture, fg_uncertainty: see :func:`colour_confidence`.
         colours: (image, alpha) → (F, B); default :func:`~.foreground.estimate_foreground_background`.
             Another source (an inpainter, or the true F/B in a benchmark) plugs in here.
         anchor: a data term added to every solve (see :func:`~.closed_form.closed_form_alpha`).
@@ -196,7 +226,8 @@ def refine_alpha(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, itera
             fg = np.where(plate, fg, first_fg)
         alpha, _ = refinement_round(image, trimap, alpha, fg, bg, strength, laplacian, should_stop=should_stop,
                                     texture=texture, anchor=anchor, exact_background=exact_background,
-                                    plate_strength=plate_strength, spread=start_spread if done == 1 else None)
+                                    plate_strength=plate_strength, spread=start_spread if done == 1 else None,
+                                    fg_uncertainty=fg_uncertainty)
         if round_done is not None and round_done(done) is False:
             raise Stopped(f"refinement stopped after round {done}")
     return alpha
@@ -206,13 +237,16 @@ def refinement_round(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray, f
                      strength: float, laplacian: Smoothness, *,
                      should_stop: Optional[Callable[[], bool]] = None, texture: bool = True,
                      anchor: DataTerm | None = None, exact_background: "bool | np.ndarray" = False,
-                     plate_strength: float = 0.1, spread: ColourSpread | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     plate_strength: float = 0.1, spread: ColourSpread | None = None,
+                     fg_uncertainty: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One round of :func:`refine_alpha` from the colours ``fg`` and ``bg``: the refined
     alpha, and the colours' confidence (:func:`colour_confidence`, before ``strength``;
-    ``spread``: its variances, :func:`colour_spread` of ``alpha`` on the band, if known)."""
+    ``spread``: its variances, :func:`colour_spread` of ``alpha`` on the band, if known;
+    ``fg_uncertainty``: F's more, :func:`foreground_uncertainty`)."""
     unclipped = alpha_from_colours(image, fg, bg, -1.0, 2.0)
     estimate = np.clip(unclipped, 0.0, 1.0)
-    confidence = colour_confidence(image, fg, bg, estimate, alpha, texture, exact_background, trimap == 0.5, spread)
+    confidence = colour_confidence(image, fg, bg, estimate, alpha, texture, exact_background, trimap == 0.5, spread,
+                                   fg_uncertainty)
     plate = np.asarray(exact_background)
     target, seen = estimate, 1.0
     grain = plate_disagreement(image, bg, trimap, plate) if plate.any() else 0.0

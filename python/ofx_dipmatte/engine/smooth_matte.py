@@ -115,7 +115,7 @@ def detail_energy(image: np.ndarray) -> np.ndarray:
     return ndimage.gaussian_filter(energy, 2 * DETAIL_SIGMA, mode="nearest")
 
 
-def _carried(values: np.ndarray, where: np.ndarray) -> np.ndarray:
+def carried_mean(values: np.ndarray, where: np.ndarray) -> np.ndarray:
     """``values`` averaged over the pixels ``where`` within about :data:`KNOWN_SCALE` px of
     each pixel (0 where there are none). Summed over :data:`CARRY_POOL`² blocks first and
     blurred on that coarser grid: an average over this scale changes little from one
@@ -148,7 +148,7 @@ def own_detail(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> floa
         return float("inf")
     energy = detail_energy(image)
     a = np.asarray(alpha, np.float32)
-    expected = a ** 2 * _carried(energy, trimap == 1.0) + (1 - a) ** 2 * _carried(energy, trimap == 0.0)
+    expected = a ** 2 * carried_mean(energy, trimap == 1.0) + (1 - a) ** 2 * carried_mean(energy, trimap == 0.0)
     return float(np.median(energy[mixed] / (expected[mixed] + DETAIL_FLOOR)))
 
 
