@@ -64,8 +64,10 @@ def foreground_uncertainty(image: np.ndarray, trimap: np.ndarray, alpha: np.ndar
     the pixel's own colour is then no evidence: a dark strand over orange read as an
     opaque dark-orange one. Not where ``alpha`` (closed-form's, H×W) is as sharp as a
     hard edge (:func:`~.smooth_matte.edge_share`): there the band is a pixel or two
-    from the known foreground, and F's extrapolation is short. 0 with no known foreground
-    nearby (docs/benchmarks.md, *The known foreground's spread*)."""
+    from the known foreground, and F's extrapolation is short (noise-free synthetic
+    strands a pixel wide over a smooth background read 0.25–0.32 on that scale too, and
+    get less of it). 0 with no known foreground nearby (docs/benchmarks.md, *The known
+    foreground's spread*)."""
     known = trimap == 1.0
     unknown = trimap == 0.5
     if not known.any() or not unknown.any():
