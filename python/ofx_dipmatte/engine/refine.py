@@ -76,9 +76,8 @@ def foreground_uncertainty(image: np.ndarray, trimap: np.ndarray, alpha: np.ndar
     if share <= 0.0:
         return np.zeros(trimap.shape, np.float32)
     image = np.asarray(image, np.float32)
-    mean = np.stack([carried_mean(image[..., c], known) for c in range(3)], axis=-1)
-    square = np.stack([carried_mean(image[..., c] ** 2, known) for c in range(3)], axis=-1)
-    return (share * np.maximum(square - mean ** 2, 0.0).sum(axis=-1)).astype(np.float32)
+    moments = carried_mean(np.concatenate([image, image ** 2], axis=-1), known)  # means of I and of I²
+    return (share * np.maximum(moments[..., 3:] - moments[..., :3] ** 2, 0.0).sum(axis=-1)).astype(np.float32)
 
 
 def alpha_from_colours(image: np.ndarray, fg: np.ndarray, bg: np.ndarray,

@@ -116,26 +116,42 @@ def detail_energy(image: np.ndarray) -> np.ndarray:
 
 
 def carried_mean(values: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """``values`` averaged over the pixels ``where`` within about :data:`KNOWN_SCALE` px of
-    each pixel (0 where there are none). Summed over :data:`CARRY_POOL`² blocks first and
-    blurred on that coarser grid: an average over this scale changes little from one
-    pixel to the next, and a 97-tap blur of every pixel was most of the measure's time."""
+    """``values`` (H×W, or H×W×C: each channel alike) averaged over the pixels ``where``
+    within about :data:`KNOWN_SCALE` px of each pixel (0 where there are none). Summed
+    over :data:`CARRY_POOL`² blocks first and blurred on that coarser grid: an average
+    over this scale changes little from one pixel to the next, and a 97-tap blur of every
+    pixel was most of the measure's time."""
     h, w = where.shape
     rows, cols = -(-h // CARRY_POOL), -(-w // CARRY_POOL)
 
     def pooled(plane: np.ndarray) -> np.ndarray:
-        blocks = np.zeros((rows * CARRY_POOL, cols * CARRY_POOL), np.float32)
+        blocks = np.zeros((rows * CARRY_POOL, cols * CARRY_POOL) + plane.shape[2:], np.float32)
         blocks[:h, :w] = plane
-        return blocks.reshape(rows, CARRY_POOL, cols, CARRY_POOL).sum(axis=(1, 3))
+        return blocks.reshape(rows, CARRY_POOL, cols, CARRY_POOL, *plane.shape[2:]).sum(axis=(1, 3))
 
-    sigma = KNOWN_SCALE / CARRY_POOL
+    sigma = (KNOWN_SCALE / CARRY_POOL,) * 2
     weight = ndimage.gaussian_filter(pooled(where.astype(np.float32)), sigma, mode="nearest")
-    total = ndimage.gaussian_filter(pooled(np.where(where, values, 0.0)), sigma, mode="nearest")
-    mean = total / np.maximum(weight, 1e-6)
-    # Each block's value at its centre, interpolated between centres (edge blocks held).
-    ys = np.clip((np.arange(h) + 0.5) / CARRY_POOL - 0.5, 0, rows - 1)
-    xs = np.clip((np.arange(w) + 0.5) / CARRY_POOL - 0.5, 0, cols - 1)
-    return ndimage.map_coordinates(mean, np.meshgrid(ys, xs, indexing="ij"), order=1, mode="nearest")
+    inside = where.reshape(where.shape + (1,) * (values.ndim - 2))
+    total = ndimage.gaussian_filter(pooled(np.where(inside, values, 0.0)), sigma + (0,) * (values.ndim - 2),
+                                    mode="nearest")
+    mean = total / np.maximum(weight, 1e-6).reshape(weight.shape + (1,) * (values.ndim - 2))
+    # Each block's value at its centre, interpolated between centres (edge blocks held):
+    # bilinear, as rows then columns of two-tap weights.
+    down, across = _linear_weights(h, rows), _linear_weights(w, cols)
+    rows_done = np.tensordot(down, mean, axes=(1, 0))  # h × cols (× C)
+    return np.moveaxis(np.tensordot(rows_done, across, axes=(1, 1)), -1, 1).astype(np.float32)
+
+
+def _linear_weights(size: int, blocks: int) -> np.ndarray:
+    """size × blocks: the linear interpolation of values at the centres of ``blocks``
+    blocks of :data:`CARRY_POOL` pixels onto ``size`` pixels, held beyond the end centres."""
+    at = np.clip((np.arange(size) + 0.5) / CARRY_POOL - 0.5, 0, blocks - 1)
+    low = np.floor(at).astype(np.int64)
+    high = np.minimum(low + 1, blocks - 1)
+    weights = np.zeros((size, blocks))
+    np.add.at(weights, (np.arange(size), low), 1.0 - (at - low))
+    np.add.at(weights, (np.arange(size), high), at - low)
+    return weights
 
 
 def own_detail(image: np.ndarray, trimap: np.ndarray, alpha: np.ndarray) -> float:
