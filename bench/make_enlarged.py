@@ -19,10 +19,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import OpenImageIO as oiio
 from scipy import ndimage
 
-from make_recomposites import read, write
+from make_recomposites import read, write_case
 from ofx_dipmatte.trimap import snap_trimap
 
 
@@ -45,15 +44,9 @@ def main() -> None:
         fg = enlarge(read(source / "fg.png")[..., :3], args.factor)
         bg = enlarge(read(source / "bg.png")[..., :3], args.factor)
         trimap = np.kron(snap_trimap(read(source / "trimap.png")[..., 0]), np.ones((args.factor, args.factor)))
-        image = alpha * fg + (1.0 - alpha) * bg
         folder = args.out / f"{case}_x{args.factor}"
-        folder.mkdir(parents=True, exist_ok=True)
-        write(folder / "image.png", np.round(image * 255).astype(np.uint8), oiio.UINT8)
-        write(folder / "trimap.png", np.round(trimap * 255).astype(np.uint8), oiio.UINT8)
-        write(folder / "alpha.png", np.round(alpha[..., 0] * 65535).astype(np.uint16), oiio.UINT16)
-        write(folder / "fg.png", np.round(fg * 255).astype(np.uint8), oiio.UINT8)
-        write(folder / "bg.png", np.round(bg * 255).astype(np.uint8), oiio.UINT8)
-        print(folder, image.shape[1], "x", image.shape[0])
+        write_case(folder, alpha[..., 0], fg, bg, trimap)
+        print(folder, trimap.shape[1], "x", trimap.shape[0])
 
 
 if __name__ == "__main__":

@@ -33,10 +33,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import OpenImageIO as oiio
 from scipy import ndimage
 
-from make_recomposites import read, trimap_from_alpha, write
+from make_recomposites import read, trimap_from_alpha, write_case
 
 SUPERSAMPLE = 4
 
@@ -170,15 +169,9 @@ def main() -> None:
             bg = mosaic(bg, rng)
         if name.startswith("lace") or name == "veil":
             fg = 0.75 * fg + 0.25 * np.array([0.95, 0.93, 0.90])  # pale thread, the image's texture kept
-        image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * bg
         tri = whole_subject_trimap(alpha) if band is None else trimap_from_alpha(alpha, band)
         folder = args.out / name
-        folder.mkdir(parents=True, exist_ok=True)
-        write(folder / "image.png", np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
-        write(folder / "trimap.png", np.round(tri * 255).astype(np.uint8), oiio.UINT8)
-        write(folder / "alpha.png", np.round(alpha * 65535).astype(np.uint16), oiio.UINT16)
-        write(folder / "fg.png", np.round(fg * 255).astype(np.uint8), oiio.UINT8)
-        write(folder / "bg.png", np.round(bg * 255).astype(np.uint8), oiio.UINT8)
+        write_case(folder, alpha, fg, bg, tri)
         print(folder, f"unknown {(tri == 0.5).mean():.0%} of the frame")
 
 

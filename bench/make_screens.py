@@ -18,9 +18,8 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import OpenImageIO as oiio
 
-from make_recomposites import read, write
+from make_recomposites import read, write_case
 
 #: Screen colours (display-referred RGB) as a studio lights them.
 SCREENS = {"green": (0.15, 0.55, 0.2), "blue": (0.1, 0.2, 0.55)}
@@ -49,15 +48,8 @@ def main() -> None:
             fg = read(case / "fg.png")[..., :3]
             for name, colour in SCREENS.items():
                 bg = screen(colour, *alpha.shape, rng)
-                image = alpha[..., None] * fg + (1.0 - alpha[..., None]) * bg
                 folder = args.out / f"{root.name}_{case.name}_{name}"
-                folder.mkdir(parents=True, exist_ok=True)
-                write(folder / "image.png", np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
-                write(folder / "trimap.png", np.round(read(case / "trimap.png")[..., 0] * 255).astype(np.uint8),
-                      oiio.UINT8)
-                write(folder / "alpha.png", np.round(alpha * 65535).astype(np.uint16), oiio.UINT16)
-                write(folder / "fg.png", np.round(fg * 255).astype(np.uint8), oiio.UINT8)
-                write(folder / "bg.png", np.round(np.clip(bg, 0, 1) * 255).astype(np.uint8), oiio.UINT8)
+                write_case(folder, alpha, fg, bg, read(case / "trimap.png")[..., 0])
                 print(folder)
 
 

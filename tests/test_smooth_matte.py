@@ -169,6 +169,8 @@ def _textured_hard_edge(seed: int, size: int = 96):
 
 
 def test_a_hard_edge_is_refined_in_full_even_where_textured_layers_explain_its_detail():
+    smear, smear_trimap = _motion_blur()
+    smear_range = local_range(closed_form_alpha(smear, smear_trimap), smear_trimap == 0.5)
     for seed in range(2):
         image, trimap, alpha = _textured_hard_edge(seed)
         band = trimap == 0.5
@@ -179,7 +181,7 @@ def test_a_hard_edge_is_refined_in_full_even_where_textured_layers_explain_its_d
         assert detail < 1.0 and SMEAR_TRUST + (1 - SMEAR_TRUST) * detail < 1.0
         # ... but the matte is far sharper than a smear's (the motion blur above: 0.12-0.17).
         assert local_range(closed_form, band) > EDGE and edge_share(closed_form, band) == 1.0
-        assert local_range(closed_form_alpha(*_motion_blur()), _motion_blur()[1] == 0.5) < EDGE_START
+        assert smear_range < EDGE_START
         assert refinement_trust(image, trimap, closed_form, SMEAR_TRUST) == 1.0
         default, _ = classical_matte(DEFAULT, image, trimap)
         refined, _ = classical_matte(REFINED_EVERYWHERE, image, trimap)
