@@ -23,7 +23,7 @@ from .closed_form import closed_form_alpha
 from .colour_estimate import estimate_colours
 from .foreground import ImageLevels, Overlaid, estimate_foreground_background, match_compositing
 from .information_flow import information_flow_system
-from .laplacian import matting_laplacian
+from .laplacian import EPS, matting_laplacian
 from .leaks import remove_leaks
 from .plate_grain import plate_trust
 from .presets import Preset
@@ -61,7 +61,7 @@ def window_prior(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed: in
                  device: "torch.device | str | None" = None,
                  should_stop: Optional[Callable[[], bool]] = None,
                  anchor: DataTerm | None = None,
-                 samples_from: "tuple[FrameSamples, Window] | None" = None) -> Prior:
+                 samples_from: "tuple[FrameSamples, Window] | None" = None, eps: float = EPS) -> Prior:
     """The first stage of :func:`classical_matte` alone: closed-form's matte of ``image``
     (or the flows'), how far to trust its refinement (:func:`refinement_trust_map` without
     a clean plate) and the matte kept where that is not all the way. A plate's tiles
@@ -73,7 +73,8 @@ def window_prior(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed: in
         Cancelled: ``should_stop`` returned True.
     """
     try:
-        alpha, system, anchor = _prior_matte(cfg, image, trimap, seed, device, should_stop, anchor, solve=True)
+        alpha, system, anchor = _prior_matte(cfg, image, trimap, seed, device, should_stop, anchor, solve=True,
+                                             eps=eps)
         assert alpha is not None  # solved
         trust = refinement_trust_map(cfg, image, alpha, trimap)
         kept = _kept_matte(cfg, image, trimap, alpha, trust, system, anchor, should_stop, samples_from)
@@ -96,11 +97,11 @@ def _kept_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, alpha: np.nd
 
 def _prior_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, seed: int, device: "torch.device | str | None",
                  should_stop: Optional[Callable[[], bool]], anchor: DataTerm | None,
-                 solve: bool) -> "tuple[np.ndarray | None, BandSystem, DataTerm | None]":
-    """The window's smoothness system (the Laplacian's band rows, or the flows') and the
-    data term the solves add to it (``anchor``, and the flows' own); with ``solve``, also
-    the matte they give (else None: the caller has it)."""
-    laplacian = matting_laplacian(image, unknown=trimap == 0.5)
+                 solve: bool, eps: float = EPS) -> "tuple[np.ndarray | None, BandSystem, DataTerm | None]":
+    """The window's smoothness system (the Laplacian's band rows, with ``eps``, or the
+    flows') and the data term the solves add to it (``anchor``, and the flows' own); with
+    ``solve``, also the matte they give (else None: the caller has it)."""
+    laplacian = matting_laplacian(image, eps=eps, unknown=trimap == 0.5)
     system = BandSystem.split(laplacian, trimap)  # every solve below reads these rows
     alpha = closed_form_alpha(image, trimap, laplacian=system, should_stop=should_stop, anchor=anchor) \
         if solve else None
@@ -131,7 +132,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
                     exact_background: "bool | np.ndarray" = False,
                     estimate_reads_band: bool = False,
                     samples_from: "tuple[FrameSamples, Window] | None" = None,
-                    prior: Prior | None = None
+                    prior: Prior | None = None, eps: float = EPS
                     ) -> tuple[np.ndarray | None, "Colours | None"]:
     """The preset's classical matte of ``image`` (working encoding, H×W×3) and its snapped
     ``trimap`` (None: ``alpha_prior="none"``, the paper's blank start), and for
@@ -159,6 +160,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
             and where the window lies in it (default the window's own).
         prior: the window's :func:`window_prior`, if computed already (a plate's tiles:
             their blend over the overlapping windows); only the refinement is left.
+        eps: the matting Laplacian's ε (:func:`.exposure.laplacian_eps` of the frame).
 
     Raises:
         Cancelled: ``progress`` returned False or ``should_stop`` True.
@@ -170,7 +172,7 @@ def classical_matte(cfg: Preset, image: np.ndarray, trimap: np.ndarray, *, seed:
         background_estimate = background_estimate or estimate_colours
     try:
         solved, system, anchor = _prior_matte(cfg, image, trimap, seed, device, should_stop, anchor,
-                                              solve=prior is None)
+                                              solve=prior is None, eps=eps)
         alpha = prior.alpha if prior is not None else solved
         assert alpha is not None
         spread = shared_spread(cfg, image, alpha, trimap) if estimate_reads_band else None

@@ -19,8 +19,9 @@ from .alpha_solve import DataTerm, Stopped
 from .classical import (ColourContext, Colours, Prior, classical_matte, colour_context, colours_for,
                         colours_in_context, in_context, window_prior)
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
+from .laplacian import EPS
 from .device import op_threads_shared_by, tile_batch, tile_workers
-from .exposure import beside_band, from_solve_level, level_gain, to_solve_level
+from .exposure import beside_band, from_solve_level, in_eight_bit_steps, laplacian_eps, level_gain, to_solve_level
 from .information_flow import searches_on
 from .presets import Preset
 from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
@@ -110,10 +111,13 @@ class FrameSolver:
         region = window.slices
         knee = is_float and self.bounded
         gain = np.float32(1.0)
+        eps = EPS
         classical = None  # none for nets without a classical prior (paper)
         if not self.bounded or cfg.alpha_prior != "none":
             classical_rgb = np.maximum(caller_rgb, 0.0) if knee else working  # the values balanced solves
             gain = np.float32(level_gain(classical_rgb[region], beside_band(unknown[region])))
+            # The caller's steps, before any chroma restoration (an 8-bit frame through MLT).
+            eps = laplacian_eps(float(gain), in_eight_bit_steps(caller_rgb[region]))
             # The padding mirrors the image, so the prior gets the mirrored trimap as constraints.
             classical = pad_to_canvas(classical_rgb, canvas, "reflect")
             to_solve_level(classical, gain)
@@ -121,7 +125,7 @@ class FrameSolver:
         valid[:h, :w] = True
         image = pad_to_canvas(working, canvas, "reflect") if self.bounded or classical is None else classical
         padded = Padded(image, pad_to_canvas(tri, canvas, "constant"), pad_to_canvas(tri, canvas, "reflect"), valid,
-                        classical_image=classical if self.bounded else None)
+                        classical_image=classical if self.bounded else None, laplacian_eps=eps)
         one_sided: list[bool] = []
         guide: np.ndarray | None = None
         if len(windows) > 1:
@@ -234,7 +238,7 @@ class FrameSolver:
             samples = None if context is None else (context.samples, in_context(context, win))
             return lambda stop: window_prior(cfg, padded.classical[win.slices], padded.trimap_mirrored[win.slices],
                                              seed=self.seed, device=self.device, should_stop=stop, anchor=anchor,
-                                             samples_from=samples)
+                                             samples_from=samples, eps=padded.laplacian_eps)
 
         def refine(j: int) -> Callable:
             core, anchor = cores[j], anchors[j]
@@ -290,7 +294,7 @@ class FrameSolver:
         while image.shape[0] * image.shape[1] > 2 * self.config.tile_size ** 2 and min(image.shape[:2]) >= 64:
             image, trimap = halve(image), shrink_trimap(trimap)
         try:
-            coarse = closed_form_alpha(image, trimap, should_stop=should_stop)
+            coarse = closed_form_alpha(image, trimap, padded.laplacian_eps, should_stop=should_stop)
         except Stopped:
             raise Cancelled("solve cancelled while computing the closed-form matte") from None
         return upsample(coarse, (union.height, union.width))
@@ -344,7 +348,7 @@ class FrameSolver:
                                          should_stop=should_stop,
                                          anchor=anchor, estimate=estimate, background_estimate=background_estimate,
                                          exact_background=plate_covers, estimate_reads_band=context is not None,
-                                         samples_from=samples, prior=start)
+                                         samples_from=samples, prior=start, eps=padded.laplacian_eps)
         if cfg.alpha_source == "prior":
             assert prior is not None  # Preset.check: a preset without nets has a prior
             fg, bg = colours_for(image_c, prior, colours)

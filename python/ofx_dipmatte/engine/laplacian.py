@@ -13,8 +13,12 @@ from scipy import ndimage
 
 from ._matting_laplacian import laplacian_rows
 
+#: ε of each window's colour covariance (Levin et al.'s, and pymatting's): set for 8-bit
+#: pictures at display levels (:func:`.exposure.laplacian_eps` keeps it to their steps).
+EPS = 1e-7
 
-def matting_laplacian(image: np.ndarray, eps: float = 1e-7, radius: int = 1,
+
+def matting_laplacian(image: np.ndarray, eps: float = EPS, radius: int = 1,
                       unknown: np.ndarray | None = None) -> sp.csr_matrix:
     """The matting Laplacian of an H×W×3 float image (N×N, N = H·W), summed over its
     (2·radius + 1)² windows by a compiled kernel (``kernels/matting_laplacian.cpp``): each

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from ..encoding import decode
+from .laplacian import EPS
 from .results import FitResult
 
 
@@ -155,6 +156,8 @@ class Padded:
     # What the classical matte is solved on: the caller's values at the solve's level
     # (:mod:`.exposure`), never through the nets' knee; None: ``image`` (a preset without nets).
     classical_image: np.ndarray | None = None
+    # The matting Laplacian's ε for ``classical`` (:func:`.exposure.laplacian_eps`).
+    laplacian_eps: float = EPS
 
     @property
     def classical(self) -> np.ndarray:
