@@ -6,7 +6,8 @@ import pytest
 
 from ofx_dipmatte.engine.exposure import (BESIDE_BAND, DARKEST_LEVEL, DISPLAY_LEVELS, HIGHLIGHT_CEILING,
                                           REFERENCE_LEVEL, beside_band, difference_scale, from_solve_level,
-                                          level_gain, to_solve_level)
+                                          in_eight_bit_steps, laplacian_eps, level_gain, to_solve_level)
+from ofx_dipmatte.engine.laplacian import EPS
 
 
 def median_level(values: np.ndarray) -> float:
@@ -83,3 +84,36 @@ def test_highlights_are_compressed_for_the_solve_and_come_back():
     assert np.isfinite(from_solve_level(np.full((1, 1, 3), 3e38, np.float32), gain)).all()
     plain = values[:, :3].copy()
     assert from_solve_level(plain, 1.0) is plain  # nothing to do: no copy
+
+
+def test_eight_bit_steps_are_found_given_as_integers_or_as_floats():
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (600, 900, 3), dtype=np.uint8)  # read on a 256² grid of it
+    assert in_eight_bit_steps(pixels / np.float32(255))
+    assert in_eight_bit_steps(np.zeros((1, 1, 3), np.float32))
+    # Not in 8-bit steps: halved (a grade), 16-bit, scene-linear above 1, or a render's floats.
+    assert not in_eight_bit_steps(pixels / np.float32(510))
+    deep = rng.integers(0, 65536, (64, 64, 3), dtype=np.uint16)
+    assert not in_eight_bit_steps(deep / np.float32(65535))
+    assert not in_eight_bit_steps(np.minimum(pixels / np.float32(255) * 2, 1.5))
+    assert not in_eight_bit_steps(rng.random((64, 64, 3), dtype=np.float32))
+
+
+def test_epsilon_follows_the_steps_of_a_brightened_eight_bit_frame():
+    """Brightened ×3, an 8-bit frame's steps are 3× larger: the Laplacian sees it as it
+    would at its own level (ε × 9). Darkened, or in finer steps, ε stays."""
+    assert laplacian_eps(3.0, eight_bit=True) == pytest.approx(9 * EPS)
+    assert laplacian_eps(0.5, eight_bit=True) == EPS
+    assert laplacian_eps(3.0, eight_bit=False) == EPS
+    assert laplacian_eps(1.0, eight_bit=True) == EPS
+
+
+def test_the_laplacian_of_a_brightened_eight_bit_frame_is_the_one_at_its_own_level():
+    from ofx_dipmatte.engine.laplacian import matting_laplacian
+
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 40, (24, 30, 3)).astype(np.float64) / 255  # a dark 8-bit frame
+    gain = 4.0
+    own = matting_laplacian(pixels)
+    brightened = matting_laplacian(pixels * gain, eps=laplacian_eps(gain, eight_bit=True))
+    assert abs(own - brightened).max() < 1e-9 * abs(own).max()
