@@ -19,10 +19,10 @@ from .alpha_solve import DataTerm, Stopped
 from .classical import (ColourContext, Colours, Prior, classical_matte, colour_context, colours_for,
                         colours_in_context, in_context, window_prior)
 from .closed_form import closed_form_alpha, halve, shrink_trimap, upsample
-from .laplacian import EPS
 from .device import op_threads_shared_by, tile_batch, tile_workers
 from .exposure import beside_band, from_solve_level, in_eight_bit_steps, laplacian_eps, level_gain, to_solve_level
 from .information_flow import searches_on
+from .laplacian import EPS
 from .presets import Preset
 from .region import Padded, Window, assemble, canvas_shape, inside, pad_to_canvas, round_up, solve_window
 from .results import Cancelled, FitResult, MatteResult, MatteStats, ProgressCallback
