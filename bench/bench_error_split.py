@@ -107,13 +107,13 @@ def main() -> None:
         if "fg" in case and (folder / "bg.png").exists():
             classes.update(contrast_classes(case["fg"], bench.load(folder / "bg.png")[..., :3], truth))
         row: dict = {"case": name}
+        parts = {}
         for method, alpha in (("ours", ours), ("closed-form", cf)):
-            parts = split(alpha, truth, band, classes)
-            for cls, values in parts.items():
+            parts[method] = split(alpha, truth, band, classes)
+            for cls, values in parts[method].items():
                 totals[method][cls] = totals[method].get(cls, np.zeros(2)) + np.array(values)
             row[method] = M.sad(alpha, truth, band)
-            row[method + " parts"] = parts
-        row.update({cls: row["ours parts"][cls][0] / max(row["closed-form parts"][cls][0], 1e-9) for cls in ALPHA_CLASSES})
+        row.update({cls: parts["ours"][cls][0] / max(parts["closed-form"][cls][0], 1e-9) for cls in ALPHA_CLASSES})
         per_case.append(row)
         print(f"{name}: SAD {row['ours']:.3f} against closed-form's {row['closed-form']:.3f}", flush=True)
 
@@ -130,12 +130,7 @@ def main() -> None:
             lines.append(f"| {cls} | {'by true alpha' if group is ALPHA_CLASSES else 'partly covered'} | {o_sad:.3f} | "
                          f"{c_sad:.3f} | {o_sad / max(c_sad, 1e-9):.3f} | {o_sad / max(whole, 1e-9):.1%} | "
                          f"{o_sign:+.3f} | {c_sign:+.3f} |")
-    lines += ["", "Per still, SAD ×CF in each class of true alpha:", "",
-              "| still | SAD ours | SAD closed-form | " + " | ".join(ALPHA_CLASSES) + " |",
-              "|---" * (3 + len(ALPHA_CLASSES)) + "|"]
-    for row in per_case:
-        lines.append(f"| {row['case']} | {row['ours']:.3f} | {row['closed-form']:.3f} | "
-                     + " | ".join(f"{row[c]:.3f}" for c in ALPHA_CLASSES) + " |")
+    lines += ["", bench.markdown(per_case, "Per still: band SAD, and SAD ×CF in each class of true alpha")]
     text = "\n".join(lines)
     print(text)
     if args.markdown:
